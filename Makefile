@@ -1,0 +1,41 @@
+# The front door: `make report` and `make test` work on a machine with only python3 and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CONFIG ?= data/sample/pipeline.toml
+DB     ?= data/warehouse.duckdb
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup report test lint format sample clean
+
+setup: $(STAMP)
+
+# Reinstall only when the package metadata changes; the install is editable, so code edits need nothing.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+report: setup
+	$(BIN)/pipeline-analytics --config $(CONFIG) --db $(DB) run
+
+test: setup
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: setup
+	$(BIN)/ruff check pipeline_analytics tests
+	$(BIN)/ruff format --check pipeline_analytics tests
+	$(BIN)/sqlfluff lint sql
+
+format: setup
+	$(BIN)/ruff check --fix pipeline_analytics tests
+	$(BIN)/ruff format pipeline_analytics tests
+	$(BIN)/sqlfluff fix sql
+
+# Regenerate the bundled sample from the simulator (deterministic: same seed, same files).
+sample: setup
+	$(BIN)/pipeline-analytics sample --out data/sample --deals 4000 --seed 7
+
+clean:
+	rm -rf $(VENV) data/warehouse.duckdb data/warehouse.duckdb.wal data/tmp reports .pytest_cache

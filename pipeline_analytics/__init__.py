@@ -1,0 +1,3 @@
+"""Sales pipeline analytics and forecasting over CRM exports."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from pipeline_analytics.cli import main
+
+raise SystemExit(main())

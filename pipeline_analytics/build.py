@@ -1,0 +1,91 @@
+"""Build: run the SQL models in sql/ in dependency order, all in one transaction.
+
+Each file in sql/ is one model: a single SELECT whose result becomes the table named after the file.
+Dependencies are read from the SQL itself (a model depends on every other model it names), so adding
+a model is adding a file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import duckdb
+
+from pipeline_analytics.errors import InputError, PipelineError
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    path: Path
+    sql: str
+
+
+def load_models(sql_dir: Path = SQL_DIR) -> list[Model]:
+    """Every model in sql_dir, ordered so that each comes after the models it reads."""
+    if not sql_dir.is_dir():
+        raise PipelineError(f"{sql_dir}: SQL models folder not found; reinstall with `make setup`")
+    models = {
+        p.stem: Model(p.stem, p, p.read_text(encoding="utf-8").strip().rstrip(";"))
+        for p in sorted(sql_dir.glob("*.sql"))
+    }
+    graph = {
+        name: {
+            other
+            for other in models
+            if other != name and re.search(rf"\b{re.escape(other)}\b", _strip_comments(m.sql))
+        }
+        for name, m in models.items()
+    }
+    try:
+        order = list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        raise PipelineError(f"{sql_dir}: models depend on each other in a cycle: {exc.args[1]}")
+    return [models[name] for name in order]
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def build(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    lookback_days: int,
+    currency: str,
+    as_of: datetime | None = None,
+    sql_dir: Path = SQL_DIR,
+) -> list[str]:
+    """Rebuild every model; on any failure nothing changes. Returns the model names in build order."""
+    models = load_models(sql_dir)
+    if as_of is None:
+        as_of = con.execute("select max(snapshot_at) from deals").fetchall()[0][0]
+        if as_of is None:
+            raise InputError("the warehouse has no deals yet; run `pipeline-analytics ingest` first")
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from build_params")
+        con.execute(
+            "insert into build_params values (?, ?, ?, current_timestamp::timestamp)",
+            [as_of, lookback_days, currency],
+        )
+        for model in models:
+            log.info("building %s", model.name)
+            try:
+                con.execute(f"create or replace table {model.name} as\n{model.sql}")
+            except duckdb.Error as exc:
+                raise PipelineError(f"{model.path}: model {model.name} failed: {exc}") from exc
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return [m.name for m in models]

@@ -1,0 +1,23 @@
+"""Errors that are part of the interface: each maps to a documented exit code."""
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_BAD_INPUT = 2
+
+
+class PipelineError(Exception):
+    """Base class for errors the user can act on; the message is one line."""
+
+    exit_code = EXIT_UNEXPECTED
+
+
+class InputError(PipelineError):
+    """Bad input file or bad data: the message names the file, row and column and how to fix it."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class ConfigError(PipelineError):
+    """Bad configuration: the message names the key and how to fix it."""
+
+    exit_code = EXIT_BAD_INPUT

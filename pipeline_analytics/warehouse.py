@@ -1,0 +1,108 @@
+"""The DuckDB warehouse: connection settings and the core tables of the warehouse contract.
+
+Every step (ingest, build, forecast, report) talks to the next through these tables; see
+docs/warehouse.md for each column.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from pipeline_analytics.config import WarehouseSettings
+
+DEFAULT_DB_PATH = Path("data/warehouse.duckdb")
+
+CORE_SCHEMA = """
+create sequence if not exists batch_id_seq start 1;
+create sequence if not exists run_id_seq start 1;
+
+create table if not exists ingest_batches (
+    batch_id integer, source varchar, adapter varchar, object varchar, file_path varchar,
+    file_sha256 varchar, rows_read bigint, rows_loaded bigint, rows_rejected bigint,
+    snapshot_at timestamp, started_at timestamp, finished_at timestamp, status varchar
+);
+create table if not exists rejected_rows (
+    batch_id integer, source_row bigint, column_name varchar, reason varchar, raw_record varchar
+);
+create table if not exists stages (
+    pipeline varchar, stage varchar, stage_order integer, is_won boolean, is_lost boolean,
+    default_probability double
+);
+create table if not exists deals (
+    source varchar, deal_id varchar, name varchar, account varchar, owner varchar,
+    pipeline varchar, lead_source varchar, deal_type varchar, stage varchar, stage_order integer,
+    status varchar, amount double, currency varchar, amount_base double, probability double,
+    created_at timestamp, closed_at timestamp, expected_close_date date, snapshot_at timestamp,
+    batch_id integer, stage_changed_at timestamp
+);
+create table if not exists stage_changes (
+    source varchar, deal_id varchar, stage varchar, changed_at timestamp, batch_id integer,
+    source_row bigint
+);
+create table if not exists deal_stage_events (
+    source varchar, deal_id varchar, pipeline varchar, stage varchar, stage_order integer,
+    entered_at timestamp, exited_at timestamp, stint integer, origin varchar
+);
+create table if not exists deal_snapshots (
+    snapshot_at timestamp, source varchar, deal_id varchar, stage varchar, status varchar,
+    amount_base double, expected_close_date date, owner varchar, batch_id integer
+);
+create table if not exists activities (
+    source varchar, deal_id varchar, activity_type varchar, occurred_at timestamp, owner varchar
+);
+create table if not exists fx_rates (currency varchar, valid_from date, rate_to_base double);
+create table if not exists build_params (
+    as_of timestamp, lookback_days integer, currency varchar, built_at timestamp
+);
+create table if not exists runs (
+    run_id integer, command varchar, started_at timestamp, finished_at timestamp, status varchar,
+    files_loaded integer, rows_loaded bigint, rows_rejected bigint, forecast_run_id integer,
+    report_path varchar, error varchar
+);
+create table if not exists forecast_runs (
+    run_id integer, as_of timestamp, created_at timestamp, horizon_months integer,
+    simulations integer, seed bigint, method varchar, config varchar
+);
+create table if not exists forecast_bookings (
+    run_id integer, month date, component varchar, mean double, p10 double, p50 double,
+    p90 double
+);
+create table if not exists forecast_deals (
+    run_id integer, source varchar, deal_id varchar, win_probability double,
+    expected_close_month date, expected_value_base double
+);
+"""
+
+
+def default_memory_limit() -> str:
+    """Half the machine's RAM, at least 1 GB: DuckDB then spills to disk instead of failing."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return "2GB"
+    return f"{max(1, int(total / 2 / 2**30))}GB"
+
+
+def connect(db_path: Path, settings: WarehouseSettings | None = None) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the warehouse file with memory, temp and thread settings applied."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(db_path))
+    temp_dir = (settings.temp_directory if settings else None) or db_path.with_suffix(".tmp")
+    con.execute(f"set memory_limit = '{(settings and settings.memory_limit) or default_memory_limit()}'")
+    con.execute(f"set temp_directory = '{temp_dir}'")
+    if settings and settings.threads:
+        con.execute(f"set threads = {int(settings.threads)}")
+    con.execute("set enable_progress_bar = false")
+    con.execute("set TimeZone = 'UTC'")  # naive export timestamps are read as UTC
+    con.execute(CORE_SCHEMA)
+    return con
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    rows = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [name]
+    ).fetchall()
+    return rows[0][0] > 0

@@ -1,0 +1,49 @@
+"""Shared test helpers: write small exports and configs, run the CLI in-process."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pipeline_analytics.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO / "data" / "sample"
+
+GENERIC_CONFIG = """
+[[sources]]
+name = "crm"
+adapter = "generic"
+path = "deals.csv"
+{history}
+[sources.columns]
+deal_id = "id"
+created_at = "created"
+closed_at = "closed"
+amount = "value"
+owner = "rep"
+[sources.status]
+won = ["Won"]
+lost = ["Lost"]
+[pipeline]
+stages = ["Prospecting", "Qualification", "Proposal"]
+currency = "USD"
+"""
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding=encoding)
+    return path
+
+
+@pytest.fixture
+def export_dir(tmp_path: Path) -> Path:
+    """A folder with a generic config whose deals file (and history) the test writes."""
+    write(tmp_path / "p.toml", GENERIC_CONFIG.format(history='history = "history.csv"'))
+    return tmp_path
+
+
+def run_cli(folder: Path, *args: str) -> int:
+    return main(["--config", str(folder / "p.toml"), "--db", str(folder / "w.duckdb"), *args])
