@@ -49,7 +49,9 @@ def load_models(sql_dir: Path = SQL_DIR) -> list[Model]:
     try:
         order = list(TopologicalSorter(graph).static_order())
     except CycleError as exc:
-        raise PipelineError(f"{sql_dir}: models depend on each other in a cycle: {exc.args[1]}")
+        raise PipelineError(
+            f"{sql_dir}: models depend on each other in a cycle: {exc.args[1]}"
+        ) from exc
     return [models[name] for name in order]
 
 
@@ -65,12 +67,14 @@ def build(
     as_of: datetime | None = None,
     sql_dir: Path = SQL_DIR,
 ) -> list[str]:
-    """Rebuild every model; on any failure nothing changes. Returns the model names in build order."""
+    """Rebuild every model; on any failure nothing changes. Returns model names in build order."""
     models = load_models(sql_dir)
     if as_of is None:
         as_of = con.execute("select max(snapshot_at) from deals").fetchall()[0][0]
         if as_of is None:
-            raise InputError("the warehouse has no deals yet; run `pipeline-analytics ingest` first")
+            raise InputError(
+                "the warehouse has no deals yet; run `pipeline-analytics ingest` first"
+            )
     con.execute("begin transaction")
     try:
         con.execute("delete from build_params")

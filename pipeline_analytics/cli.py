@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input or configuration, 1 anything unexpected.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -27,7 +28,7 @@ DEFAULT_CONFIG = Path(os.environ.get("PIPELINE_ANALYTICS_CONFIG", "pipeline.toml
 
 
 class Context:
-    """What every command needs: the parsed arguments, the config (read on first use), the warehouse."""
+    """What every command needs: parsed arguments, the config (read on first use), the warehouse."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -75,7 +76,10 @@ def cmd_ingest(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object
     )
     log.info(
         "ingest: %d file(s) loaded, %d skipped (already loaded), %d rows loaded, %d rejected",
-        len(summary.batches), len(summary.skipped), summary.rows_loaded, summary.rows_rejected,
+        len(summary.batches),
+        len(summary.skipped),
+        summary.rows_loaded,
+        summary.rows_rejected,
     )
     return {
         "files_loaded": len(summary.batches),
@@ -98,7 +102,7 @@ def cmd_build(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]
 
 
 def cmd_forecast(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    from pipeline_analytics.forecast import run_forecast
+    from pipeline_analytics.forecast.stage_weighted import run_forecast
 
     horizon = getattr(ctx.args, "horizon", None) or ctx.config.forecast.horizon_months
     run_id = run_forecast(con, horizon_months=horizon)
@@ -184,10 +188,8 @@ def _finish_run(
     outcome: dict[str, object],
     error: str | None,
 ) -> None:
-    try:
+    with contextlib.suppress(duckdb.Error):  # usually no transaction is open
         con.execute("rollback")
-    except duckdb.Error:
-        pass  # no transaction was open: the normal case
     con.execute(
         """
         update runs set finished_at = current_timestamp::timestamp, status = ?,
@@ -217,11 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
-        "--config", type=Path, default=DEFAULT_CONFIG,
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
         help="TOML config (default: $PIPELINE_ANALYTICS_CONFIG or ./pipeline.toml)",
     )
     parser.add_argument(
-        "--db", type=Path, default=None,
+        "--db",
+        type=Path,
+        default=None,
         help=f"warehouse file (default: [warehouse] path in the config, else {DEFAULT_DB_PATH})",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
@@ -232,12 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="load new export files of every configured source")
     p.add_argument(
-        "--snapshot-at", type=_timestamp, default=None,
+        "--snapshot-at",
+        type=_timestamp,
+        default=None,
         help="when the export was taken (default: the latest event timestamp in each file)",
     )
     p = sub.add_parser("build", help="rebuild the SQL models (marts) from the core tables")
     p.add_argument(
-        "--as-of", type=_timestamp, default=None,
+        "--as-of",
+        type=_timestamp,
+        default=None,
         help="measure trailing windows up to this time (default: the latest snapshot)",
     )
     p = sub.add_parser("forecast", help="forecast bookings per month from the open pipeline")
@@ -283,4 +293,3 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_UNEXPECTED
-

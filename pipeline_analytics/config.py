@@ -187,8 +187,16 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
     where.only_keys(
         raw,
         p,
-        {"name", "adapter", "path", "history", "columns", "history_columns", "status",
-         "date_format"},
+        {
+            "name",
+            "adapter",
+            "path",
+            "history",
+            "columns",
+            "history_columns",
+            "status",
+            "date_format",
+        },
     )
     adapter = where.require(raw, p, "adapter", str)
     if adapter not in ADAPTERS:

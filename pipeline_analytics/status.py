@@ -25,7 +25,9 @@ def describe(con: duckdb.DuckDBPyConnection, db_path: Path) -> str:
         group by source, object order by source, object
         """
     ).fetchall()
-    lines.append("\nBatches loaded (source, object: files, rows loaded, rejected, latest snapshot):")
+    lines.append(
+        "\nBatches loaded (source, object: files, rows loaded, rejected, latest snapshot):"
+    )
     lines += [
         f"  {src}, {obj}: {n} file(s), {loaded:,} rows, {rejected:,} rejected, snapshot {snap}"
         for src, obj, n, loaded, rejected, snap in batches

@@ -87,11 +87,13 @@ def default_memory_limit() -> str:
 
 
 def connect(db_path: Path, settings: WarehouseSettings | None = None) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the warehouse file with memory, temp and thread settings applied."""
+    """Open (creating if needed) the warehouse file with memory, temp and thread settings."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(db_path))
     temp_dir = (settings.temp_directory if settings else None) or db_path.with_suffix(".tmp")
-    con.execute(f"set memory_limit = '{(settings and settings.memory_limit) or default_memory_limit()}'")
+    con.execute(
+        f"set memory_limit = '{(settings and settings.memory_limit) or default_memory_limit()}'"
+    )
     con.execute(f"set temp_directory = '{temp_dir}'")
     if settings and settings.threads:
         con.execute(f"set threads = {int(settings.threads)}")

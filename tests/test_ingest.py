@@ -44,8 +44,14 @@ def query(folder: Path, sql: str) -> list[tuple]:
 
 
 def counts(folder: Path) -> dict[str, int]:
-    tables = ("deals", "deal_stage_events", "deal_snapshots", "stage_changes", "rejected_rows",
-              "ingest_batches")
+    tables = (
+        "deals",
+        "deal_stage_events",
+        "deal_snapshots",
+        "stage_changes",
+        "rejected_rows",
+        "ingest_batches",
+    )
     return {t: query(folder, f"select count(*) from {t}")[0][0] for t in tables}
 
 
@@ -68,10 +74,14 @@ def test_rejects_carry_line_column_and_reason_and_the_rest_loads(loaded: Path) -
     assert "'abc'" in rejected[2][2]
     assert json.loads(rejected[2][3])["value"] == "abc"
     assert query(loaded, "select deal_id, amount from deals order by 1") == [
-        ("D1", 1000.0), ("D2", 500.0), ("D3", 2500.0)
+        ("D1", 1000.0),
+        ("D2", 500.0),
+        ("D3", 2500.0),
     ]
-    batch = query(loaded, "select rows_read, rows_loaded, rows_rejected from ingest_batches "
-                          "where object = 'deals'")
+    batch = query(
+        loaded,
+        "select rows_read, rows_loaded, rows_rejected from ingest_batches where object = 'deals'",
+    )
     assert batch == [(6, 3, 3)]  # count in = loaded + rejected
 
 
@@ -88,8 +98,9 @@ def test_status_close_dates_and_snapshot(loaded: Path) -> None:
         # Snapshot = latest event (D1 closed 2024-03-01), never D3's future expected close.
         ("D3", "open", 3, None, "2024-12-31", "2024-03-01 00:00:00"),
     ]
-    assert query(loaded, "select stage, is_won, is_lost from stages where stage_order is null "
-                         "order by 1") == [("Lost", False, True), ("Won", True, False)]
+    assert query(
+        loaded, "select stage, is_won, is_lost from stages where stage_order is null order by 1"
+    ) == [("Lost", False, True), ("Won", True, False)]
 
 
 def test_stage_events_collapse_repeats_and_end_at_next_change(loaded: Path) -> None:
@@ -106,18 +117,26 @@ def test_stage_events_collapse_repeats_and_end_at_next_change(loaded: Path) -> N
 
 
 def test_regression_creates_second_stint(export_dir: Path) -> None:
-    write(export_dir / "deals.csv", "id,stage,created,closed,value,rep\nR1,Won,2024-01-01,"
-          "2024-02-01,10,Ann\n")
-    write(export_dir / "history.csv", """
+    write(
+        export_dir / "deals.csv",
+        "id,stage,created,closed,value,rep\nR1,Won,2024-01-01,2024-02-01,10,Ann\n",
+    )
+    write(
+        export_dir / "history.csv",
+        """
         deal_id,stage,changed_at
         R1,Prospecting,2024-01-01
         R1,Qualification,2024-01-05
         R1,Prospecting,2024-01-08
         R1,Qualification,2024-01-20
-        """)
+        """,
+    )
     assert run_cli(export_dir, "ingest") == 0
-    events = query(export_dir, "select stage, stint, entered_at::date::varchar, "
-                               "exited_at::date::varchar from deal_stage_events order by 3")
+    events = query(
+        export_dir,
+        "select stage, stint, entered_at::date::varchar, "
+        "exited_at::date::varchar from deal_stage_events order by 3",
+    )
     # No terminal row in the history: the last open stint ends when the deal closed.
     assert events == [
         ("Prospecting", 1, "2024-01-01", "2024-01-05"),
@@ -128,13 +147,21 @@ def test_regression_creates_second_stint(export_dir: Path) -> None:
 
 
 def test_deal_without_history_gets_one_current_only_event(export_dir: Path) -> None:
-    write(export_dir / "p.toml", (export_dir / "p.toml").read_text().replace(
-        'history = "history.csv"', ""))
-    write(export_dir / "deals.csv", "id,stage,created,closed,value,rep\n"
-          "N1,Prospecting,2024-01-01,,10,Ann\nN2,Proposal,2024-01-02,,10,Ann\n")
+    write(
+        export_dir / "p.toml",
+        (export_dir / "p.toml").read_text().replace('history = "history.csv"', ""),
+    )
+    write(
+        export_dir / "deals.csv",
+        "id,stage,created,closed,value,rep\n"
+        "N1,Prospecting,2024-01-01,,10,Ann\nN2,Proposal,2024-01-02,,10,Ann\n",
+    )
     assert run_cli(export_dir, "ingest") == 0
-    assert query(export_dir, "select deal_id, stage, entered_at::date::varchar, origin "
-                             "from deal_stage_events order by 1") == [
+    assert query(
+        export_dir,
+        "select deal_id, stage, entered_at::date::varchar, origin "
+        "from deal_stage_events order by 1",
+    ) == [
         ("N1", "Prospecting", "2024-01-01", "current_only"),  # first stage: entered at creation
         ("N2", "Proposal", None, "current_only"),  # when it reached Proposal is unknown
     ]
@@ -174,60 +201,86 @@ def test_failed_file_leaves_warehouse_as_it_was(
 
 
 def test_newer_export_updates_deal_and_appends_snapshot(loaded: Path) -> None:
-    write(loaded / "deals.csv", """
+    write(
+        loaded / "deals.csv",
+        """
         id,stage,created,closed,value,rep
         D3,Won,2024-02-01,2024-04-02,2600,Ann
-        """)
+        """,
+    )
     assert run_cli(loaded, "ingest") == 0
-    assert query(loaded, "select status, amount, closed_at::date::varchar from deals "
-                         "where deal_id = 'D3'") == [("won", 2600.0, "2024-04-02")]
-    assert query(loaded, "select status from deal_snapshots where deal_id = 'D3' "
-                         "order by snapshot_at") == [("open",), ("won",)]
+    assert query(
+        loaded, "select status, amount, closed_at::date::varchar from deals where deal_id = 'D3'"
+    ) == [("won", 2600.0, "2024-04-02")]
+    assert query(
+        loaded, "select status from deal_snapshots where deal_id = 'D3' order by snapshot_at"
+    ) == [("open",), ("won",)]
 
 
 @pytest.mark.parametrize(
     ("encoding", "delimiter"), [("utf-8-sig", ";"), ("cp1252", "\t"), ("utf-16", ",")]
 )
 def test_encodings_and_delimiters(export_dir: Path, encoding: str, delimiter: str) -> None:
-    rows = [["id", "stage", "created", "closed", "value", "rep"],
-            ["E1", "Won", "2024-01-01", "2024-02-01", "10", "Zoë Müller €"]]
-    write(export_dir / "deals.csv", "\n".join(delimiter.join(r) for r in rows) + "\n",
-          encoding=encoding)
+    rows = [
+        ["id", "stage", "created", "closed", "value", "rep"],
+        ["E1", "Won", "2024-01-01", "2024-02-01", "10", "Zoë Müller €"],
+    ]
+    write(
+        export_dir / "deals.csv",
+        "\n".join(delimiter.join(r) for r in rows) + "\n",
+        encoding=encoding,
+    )
     write(export_dir / "history.csv", "deal_id,stage,changed_at\nE1,Won,2024-02-01\n")
     assert run_cli(export_dir, "ingest") == 0
     assert query(export_dir, "select owner, amount from deals") == [("Zoë Müller €", 10.0)]
 
 
 def test_ragged_lines_are_rejected_with_their_line(export_dir: Path) -> None:
-    write(export_dir / "deals.csv", """
+    write(
+        export_dir / "deals.csv",
+        """
         id,stage,created,closed,value,rep
         A1,Won,2024-01-01,2024-02-01,10,Ann
         A2,Won,2024-01-01,2024-02-01,10,Ann,extra
         A3,Won,2024-01-01,2024-02-01,10,Ann
         A4,Won,2024-01-01
-        """)
+        """,
+    )
     write(export_dir / "history.csv", "deal_id,stage,changed_at\nA1,Won,2024-02-01\n")
     assert run_cli(export_dir, "ingest") == 0
     assert query(export_dir, "select source_row from rejected_rows order by 1") == [(3,), (5,)]
     assert query(export_dir, "select deal_id from deals order by 1") == [("A1",), ("A3",)]
-    assert query(export_dir, "select rows_read, rows_loaded, rows_rejected from ingest_batches "
-                             "where object = 'deals'") == [(4, 2, 2)]
+    assert query(
+        export_dir,
+        "select rows_read, rows_loaded, rows_rejected from ingest_batches where object = 'deals'",
+    ) == [(4, 2, 2)]
 
 
 @pytest.mark.parametrize("suffix", ["parquet", "xlsx"])
 def test_xlsx_and_parquet_load_like_csv(export_dir: Path, suffix: str) -> None:
     import pandas as pd
 
-    frame = pd.DataFrame({
-        "id": ["X1", "X2"], "stage": ["Won", "Prospecting"], "created": ["2024-01-01"] * 2,
-        "closed": ["2024-02-01", None], "value": ["10", "bad"], "rep": ["Ann", "Bob"],
-    })
+    frame = pd.DataFrame(
+        {
+            "id": ["X1", "X2"],
+            "stage": ["Won", "Prospecting"],
+            "created": ["2024-01-01"] * 2,
+            "closed": ["2024-02-01", None],
+            "value": ["10", "bad"],
+            "rep": ["Ann", "Bob"],
+        }
+    )
     if suffix == "parquet":
         frame.to_parquet(export_dir / "deals.parquet")
     else:
         frame.to_excel(export_dir / "deals.xlsx", index=False)
-    write(export_dir / "p.toml", (export_dir / "p.toml").read_text().replace(
-        'path = "deals.csv"', f'path = "deals.{suffix}"').replace('history = "history.csv"', ""))
+    write(
+        export_dir / "p.toml",
+        (export_dir / "p.toml")
+        .read_text()
+        .replace('path = "deals.csv"', f'path = "deals.{suffix}"')
+        .replace('history = "history.csv"', ""),
+    )
     assert run_cli(export_dir, "ingest") == 0
     assert query(export_dir, "select deal_id, amount from deals") == [("X1", 10.0)]
     # Spreadsheet row 1 is the header, so the second data row is row 3; Parquet has no header row.

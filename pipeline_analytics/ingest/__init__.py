@@ -96,8 +96,14 @@ def _ingest_file(
         if object_name == "deals":
             generic.stage_deals(con, loaded, source, label)
             result = store.write_deals_batch(
-                con, config=config, source=source, path=path, fp=fp, loaded=loaded,
-                snapshot_override=snapshot_at, started_at=started_at,
+                con,
+                config=config,
+                source=source,
+                path=path,
+                fp=fp,
+                loaded=loaded,
+                snapshot_override=snapshot_at,
+                started_at=started_at,
             )
         else:
             generic.stage_history(con, loaded, source, label)
@@ -105,12 +111,20 @@ def _ingest_file(
                 con, source=source, path=path, fp=fp, loaded=loaded, started_at=started_at
             )
     finally:
-        for table in ("raw_export", "staged_deals", "staged_history", "incoming_deals",
-                      "affected_deals"):
+        for table in (
+            "raw_export",
+            "staged_deals",
+            "staged_history",
+            "incoming_deals",
+            "affected_deals",
+        ):
             con.execute(f"drop table if exists {table}")
     summary.batches.append(result)
     log.info(
         "%s: %d rows read, %d loaded, %d rejected%s",
-        path, result.rows_read, result.rows_loaded, result.rows_rejected,
+        path,
+        result.rows_read,
+        result.rows_loaded,
+        result.rows_rejected,
         " (see table rejected_rows)" if result.rows_rejected else "",
     )

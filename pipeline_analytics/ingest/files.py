@@ -34,7 +34,7 @@ class FileFingerprint:
 
 @dataclass(frozen=True)
 class LoadedFile:
-    """An export loaded into the temp table `table` (all VARCHAR) with a `_row` line number column."""
+    """An export loaded into temp table `table` (all VARCHAR) with a `_row` line number column."""
 
     table: str
     headers: list[str]
@@ -138,7 +138,7 @@ def _load_text(
 
 
 def _renumber_rows(con: duckdb.DuckDBPyConnection, table: str, rejected_lines: list[int]) -> None:
-    """Give good rows their real line numbers: the k-th good row sits on the k-th unrejected line."""
+    """Give good rows their real line numbers: the k-th good row is on the k-th unrejected line."""
     good = con.execute(f"select count(*) from {table}").fetchall()[0][0]
     last = good + len(rejected_lines) + 1
     con.execute(
@@ -188,10 +188,8 @@ def _create_text_table(
     con: duckdb.DuckDBPyConnection, relation: str, table: str, first_row: int
 ) -> None:
     """Copy a typed relation into an all-VARCHAR temp table, numbering rows from first_row."""
-    casts = ", ".join(
-        f'cast("{c.replace(chr(34), chr(34) * 2)}" as varchar) as "{c.replace(chr(34), chr(34) * 2)}"'
-        for c in _columns(con, relation)
-    )
+    quoted = ['"' + c.replace('"', '""') + '"' for c in _columns(con, relation)]
+    casts = ", ".join(f"cast({q} as varchar) as {q}" for q in quoted)
     con.execute(
         f"create or replace temp table {table} as "
         f"select {casts}, row_number() over () + {first_row - 1} as _row from {relation}"

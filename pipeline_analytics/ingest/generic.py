@@ -83,38 +83,42 @@ def stage_deals(
         *[(c, _number_check(c, text[c])) for c in ("amount", "probability") if c in raw],
     ]
     reason = "concat_ws('; ', " + ", ".join(expr for _, expr in checks) + ")"
-    first_bad = "coalesce(" + ", ".join(f"case when ({e}) is not null then '{c}' end" for c, e in checks) + ")"
+    first_bad = (
+        "coalesce("
+        + ", ".join(f"case when ({e}) is not null then '{c}' end" for c, e in checks)
+        + ")"
+    )
     con.execute(
         f"""
         create or replace temp table staged_deals as
         with typed as (
             select
                 _row,
-                {text['deal_id']} as deal_id,
-                {', '.join(f"{text[c]} as {c}" for c in TEXT_COLUMNS)},
-                {text['stage']} as stage,
+                {text["deal_id"]} as deal_id,
+                {", ".join(f"{text[c]} as {c}" for c in TEXT_COLUMNS)},
+                {text["stage"]} as stage,
                 case when lower({status_value}) in ({won}) then 'won'
                      when lower({status_value}) in ({lost}) then 'lost'
                      else 'open' end as status,
-                try_cast({text['amount']} as double) as amount,
-                try_cast({text['probability']} as double) as probability,
-                {ts['created_at']} as created_at,
-                {ts['closed_at']} as close_date_value,
-                {ts['expected_close_date']} as expected_close_value,
-                {ts['stage_changed_at']} as stage_changed_at,
-                {ts['updated_at']} as updated_at,
+                try_cast({text["amount"]} as double) as amount,
+                try_cast({text["probability"]} as double) as probability,
+                {ts["created_at"]} as created_at,
+                {ts["closed_at"]} as close_date_value,
+                {ts["expected_close_date"]} as expected_close_value,
+                {ts["stage_changed_at"]} as stage_changed_at,
+                {ts["updated_at"]} as updated_at,
                 nullif({reason}, '') as reject_reason,
                 {first_bad} as reject_column
             from {loaded.table}
         )
         select
             * exclude (close_date_value, expected_close_value, probability),
-            -- A CRM with a single close column (Salesforce's CloseDate) means "expected" while open.
+            -- One close column (like Salesforce's CloseDate) means "expected" while open.
             case when status <> 'open' then close_date_value end as closed_at,
             case when status = 'open'
                  then coalesce(expected_close_value, close_date_value)::date
                  else expected_close_value::date end as expected_close_date,
-            -- Probability arrives as 0-100 from most CRMs: rescale the column when any value is > 1.
+            -- Most CRMs export probability as 0-100: rescale the column when any value is > 1.
             case when max(probability) over () > 1 then probability / 100 else probability end
                 as probability
         from typed
@@ -137,14 +141,18 @@ def stage_history(
         ("changed_at", _date_check("changed_at", text["changed_at"], changed, True)),
     ]
     reason = "concat_ws('; ', " + ", ".join(expr for _, expr in checks) + ")"
-    first_bad = "coalesce(" + ", ".join(f"case when ({e}) is not null then '{c}' end" for c, e in checks) + ")"
+    first_bad = (
+        "coalesce("
+        + ", ".join(f"case when ({e}) is not null then '{c}' end" for c, e in checks)
+        + ")"
+    )
     con.execute(
         f"""
         create or replace temp table staged_history as
         select
             _row,
-            {text['deal_id']} as deal_id,
-            {text['stage']} as stage,
+            {text["deal_id"]} as deal_id,
+            {text["stage"]} as stage,
             {changed} as changed_at,
             nullif({reason}, '') as reject_reason,
             {first_bad} as reject_column

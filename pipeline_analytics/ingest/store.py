@@ -68,10 +68,13 @@ def write_deals_batch(
 ) -> BatchResult:
     """Load `staged_deals` as one batch: all good rows land, or (on error) nothing does."""
     _reject_duplicate_ids(con)
-    snapshot_at = snapshot_override or con.execute(
-        "select max(greatest(created_at, closed_at, stage_changed_at, updated_at)) "
-        "from staged_deals where reject_reason is null"
-    ).fetchall()[0][0]
+    snapshot_at = (
+        snapshot_override
+        or con.execute(
+            "select max(greatest(created_at, closed_at, stage_changed_at, updated_at)) "
+            "from staged_deals where reject_reason is null"
+        ).fetchall()[0][0]
+    )
     stages = list(config.pipeline.stages)
     con.execute("begin transaction")
     try:
@@ -95,8 +98,15 @@ def write_deals_batch(
                 and coalesce(s.closed_at::date, s.expected_close_date, ?::date) >= fx.valid_from
             where s.reject_reason is null
             """,
-            [source.name, stages, *[config.pipeline.currency] * 3, snapshot_at, batch_id,
-             config.pipeline.currency, snapshot_at],
+            [
+                source.name,
+                stages,
+                *[config.pipeline.currency] * 3,
+                snapshot_at,
+                batch_id,
+                config.pipeline.currency,
+                snapshot_at,
+            ],
         )
         # The newest export of a deal is its current state; an older file only adds a snapshot.
         con.execute(
@@ -122,7 +132,8 @@ def write_deals_batch(
         )
         loaded_rows = con.execute("select count(*) from incoming_deals").fetchall()[0][0]
         con.execute(
-            "create or replace temp table affected_deals as select distinct deal_id from incoming_deals"
+            "create or replace temp table affected_deals as "
+            "select distinct deal_id from incoming_deals"
         )
         _write_stages(con, config)
         rebuild_stage_events(con, source.name)
@@ -131,7 +142,9 @@ def write_deals_batch(
     except Exception:
         con.execute("rollback")
         raise
-    return BatchResult(batch_id, path, "deals", loaded.rows_read, loaded_rows, rejected, snapshot_at)
+    return BatchResult(
+        batch_id, path, "deals", loaded.rows_read, loaded_rows, rejected, snapshot_at
+    )
 
 
 def write_history_batch(
@@ -322,8 +335,16 @@ def _start_batch(
                                     snapshot_at, started_at, status)
         values (?, ?, ?, ?, ?, ?, ?, ?, 'loading')
         """,
-        [batch_id, source.name, source.adapter, object_name, str(path), fp.sha256, snapshot_at,
-         started_at],
+        [
+            batch_id,
+            source.name,
+            source.adapter,
+            object_name,
+            str(path),
+            fp.sha256,
+            snapshot_at,
+            started_at,
+        ],
     )
     return int(batch_id)
 
@@ -332,10 +353,14 @@ def _write_rejects(
     con: duckdb.DuckDBPyConnection, batch_id: int, staged: str, loaded: LoadedFile
 ) -> int:
     """Rejected rows with their line, reason and the raw record as JSON; returns how many."""
-    raw_struct = "{" + ", ".join(
-        f"'{h.replace(chr(39), chr(39) * 2)}': r.\"{h.replace(chr(34), chr(34) * 2)}\""
-        for h in loaded.headers
-    ) + "}"
+    raw_struct = (
+        "{"
+        + ", ".join(
+            f"'{h.replace(chr(39), chr(39) * 2)}': r.\"{h.replace(chr(34), chr(34) * 2)}\""
+            for h in loaded.headers
+        )
+        + "}"
+    )
     con.execute(
         f"""
         insert into rejected_rows by name

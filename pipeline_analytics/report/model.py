@@ -1,0 +1,131 @@
+"""What a report section hands to the template: small immutable values, no HTML.
+
+A section is a title, an optional line of context, KPI cards and a sequence of blocks (headings,
+charts, tables, notes). The template renders each kind the same way wherever it appears, so a new
+section is one function returning a `Section`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from markupsafe import Markup
+
+from pipeline_analytics.report.formatting import Formatter, is_missing
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """The build's parameters, read once from `build_params`."""
+
+    as_of: datetime
+    lookback_days: int
+    currency: str
+    built_at: datetime | None
+    fmt: Formatter
+
+
+@dataclass(frozen=True)
+class KpiValue:
+    """One number on a card: `key` is the mart column, `value` its raw value for machines."""
+
+    key: str
+    value: int | float | Decimal | None
+    text: str
+    label: str = ""
+
+    @property
+    def machine_value(self) -> str:
+        """The exact stored value for `data-value` (shortest repr that round-trips a float)."""
+        if is_missing(self.value):
+            return ""
+        return repr(self.value) if isinstance(self.value, float) else str(self.value)
+
+
+@dataclass(frozen=True)
+class KpiCard:
+    title: str
+    main: KpiValue
+    details: tuple[KpiValue, ...] = ()
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    kind: Literal["heading"] = "heading"
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+    tone: Literal["info", "unavailable"] = "info"
+    kind: Literal["note"] = "note"
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A Plotly figure: `spec` is its {data, layout, config} JSON, already safe inside <script>."""
+
+    chart_id: str
+    spec: Markup
+    height: int
+    kind: Literal["chart"] = "chart"
+
+    def __post_init__(self) -> None:
+        # The id is written into HTML and JavaScript unescaped; only our own simple ids qualify.
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", self.chart_id):
+            raise ValueError(f"chart id {self.chart_id!r} must be lowercase letters, digits, '-'")
+
+    @property
+    def script(self) -> Markup:
+        """The page's script for this chart, exactly as embedded (its hash goes in the CSP)."""
+        return Markup(f'Plotly.newPlot("{self.chart_id}", {self.spec});')
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    numeric: bool = True
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell; `sort_value` orders the column (None sorts last), `flag` adds a badge."""
+
+    text: str
+    sort_value: int | float | str | None = None
+    flag: str | None = None
+    flag_tone: Literal["warn", "calm"] = "warn"
+
+    @property
+    def sort_key(self) -> str:
+        if self.sort_value is None or is_missing(self.sort_value):
+            return ""
+        return str(self.sort_value)
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    caption: str = ""
+    sortable: bool = False
+    kind: Literal["table"] = "table"
+
+
+Block = Heading | Note | Chart | Table
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    intro: str = ""
+    cards: tuple[KpiCard, ...] = ()
+    blocks: tuple[Block, ...] = ()
+    unavailable: str | None = None

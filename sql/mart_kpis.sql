@@ -1,0 +1,23 @@
+-- mart_kpis: the headline KPIs at as_of, over the trailing lookback window.
+-- Grain: one row (as_of). window_start = as_of - lookback_days (exclusive): closed deals count when
+-- window_start < closed_at <= as_of. Every KPI column is defined in int_kpis_by_window.
+select
+    k.window_end as as_of,
+    bp.lookback_days,
+    k.window_start,
+    k.open_deals,
+    k.open_pipeline_base,
+    k.won_deals,
+    k.lost_deals,
+    k.won_amount_base,
+    k.lost_amount_base,
+    k.win_rate,
+    k.win_rate_amount,
+    k.avg_won_size,
+    k.median_won_size,
+    k.mean_cycle_days_won,
+    k.median_cycle_days_won,
+    k.sales_velocity_per_day
+from int_kpis_by_window as k
+cross join build_params as bp
+where k.window_kind = 'as_of' and k.segment = 'all'
