@@ -35,6 +35,8 @@ DEAL_COLUMNS = (
     "expected_close_date",
     "stage_changed_at",
     "updated_at",
+    "activity_count",
+    "segment",
 )
 REQUIRED_DEAL_COLUMNS = ("deal_id", "stage", "created_at")
 HISTORY_COLUMNS = ("deal_id", "stage", "changed_at")

@@ -36,7 +36,11 @@ create table if not exists deals (
     pipeline varchar, lead_source varchar, deal_type varchar, stage varchar, stage_order integer,
     status varchar, amount double, currency varchar, amount_base double, probability double,
     created_at timestamp, closed_at timestamp, expected_close_date date, snapshot_at timestamp,
-    batch_id integer, stage_changed_at timestamp
+    batch_id integer, stage_changed_at timestamp, activity_count integer, segment varchar
+);
+create table if not exists deal_changes (
+    source varchar, deal_id varchar, field varchar, old_value varchar, new_value varchar,
+    changed_at timestamp, batch_id integer
 );
 create table if not exists stage_changes (
     source varchar, deal_id varchar, stage varchar, changed_at timestamp, batch_id integer,

@@ -15,7 +15,16 @@ from pipeline_analytics.config import DEAL_COLUMNS, HISTORY_COLUMNS, Source
 from pipeline_analytics.errors import InputError
 from pipeline_analytics.ingest.files import LoadedFile
 
-TEXT_COLUMNS = ("name", "account", "owner", "pipeline", "lead_source", "deal_type", "currency")
+TEXT_COLUMNS = (
+    "name",
+    "account",
+    "owner",
+    "pipeline",
+    "lead_source",
+    "deal_type",
+    "currency",
+    "segment",
+)
 TIMESTAMP_COLUMNS = ("created_at", "closed_at", "stage_changed_at", "updated_at")
 # Dates before this or after this are typos or placeholders (1900-01-01, 2999-12-31), not events.
 PLAUSIBLE_YEARS = (1980, 2100)
@@ -80,7 +89,11 @@ def stage_deals(
             for c in (close_col, "stage_changed_at", "updated_at", "expected_close_date")
             if c in raw
         ],
-        *[(c, _number_check(c, text[c])) for c in ("amount", "probability") if c in raw],
+        *[
+            (c, _number_check(c, text[c]))
+            for c in ("amount", "probability", "activity_count")
+            if c in raw
+        ],
     ]
     reason = "concat_ws('; ', " + ", ".join(expr for _, expr in checks) + ")"
     first_bad = (
@@ -102,6 +115,7 @@ def stage_deals(
                      else 'open' end as status,
                 try_cast({text["amount"]} as double) as amount,
                 try_cast({text["probability"]} as double) as probability,
+                try_cast({text["activity_count"]} as integer) as activity_count,
                 {ts["created_at"]} as created_at,
                 {ts["closed_at"]} as close_date_value,
                 {ts["expected_close_date"]} as expected_close_value,
@@ -193,7 +207,7 @@ def _date_check(column: str, text_expr: str, parsed: str, required: bool) -> str
 
 def _number_check(column: str, text_expr: str) -> str:
     value = f"try_cast({text_expr} as double)"
-    limit = MAX_PLAUSIBLE_AMOUNT if column == "amount" else 100
+    limit = {"amount": MAX_PLAUSIBLE_AMOUNT, "probability": 100}.get(column, 1e6)
     return (
         f"case when {text_expr} is not null and {value} is null "
         f"then '{column}: cannot read ''' || left({text_expr}, 40) || ''' as a number' "

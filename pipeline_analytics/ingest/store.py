@@ -91,7 +91,8 @@ def write_deals_batch(
                 case when upper(coalesce(s.currency, ?)) = upper(?) then s.amount
                      else s.amount * fx.rate_to_base end as amount_base,
                 s.probability, s.created_at, s.closed_at, s.expected_close_date,
-                s.stage_changed_at, ?::timestamp as snapshot_at, ?::integer as batch_id
+                s.stage_changed_at, s.activity_count, s.segment,
+                ?::timestamp as snapshot_at, ?::integer as batch_id
             from staged_deals as s
             asof left join fx_rates as fx
                 on upper(coalesce(s.currency, ?)) = fx.currency
