@@ -6,7 +6,7 @@ CONFIG ?= data/sample/pipeline.toml
 DB     ?= data/warehouse.duckdb
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup report test lint format sample clean
+.PHONY: setup report test lint format sample bench clean
 
 setup: $(STAMP)
 
@@ -24,18 +24,25 @@ test: setup
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: setup
-	$(BIN)/ruff check pipeline_analytics tests
-	$(BIN)/ruff format --check pipeline_analytics tests
+	$(BIN)/ruff check pipeline_analytics tests bench
+	$(BIN)/ruff format --check pipeline_analytics tests bench
 	$(BIN)/sqlfluff lint sql
 
 format: setup
-	$(BIN)/ruff check --fix pipeline_analytics tests
-	$(BIN)/ruff format pipeline_analytics tests
+	$(BIN)/ruff check --fix pipeline_analytics tests bench
+	$(BIN)/ruff format pipeline_analytics tests bench
 	$(BIN)/sqlfluff fix sql
 
 # Regenerate the bundled sample from the simulator (deterministic: same seed, same files).
 sample: setup
 	$(BIN)/pipeline-analytics sample --out data/sample --deals 4000 --seed 7
+
+# Benchmarks: sizes 10k and 100k by default; `make bench SIZE=1m` adds the million-deal size.
+SIZE ?=
+bench: setup
+	$(BIN)/python bench/run_bench.py --sizes 10k,100k$(if $(SIZE),$(comma)$(SIZE))
+
+comma := ,
 
 clean:
 	rm -rf $(VENV) data/warehouse.duckdb data/warehouse.duckdb.wal data/tmp reports .pytest_cache
