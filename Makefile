@@ -6,7 +6,7 @@ CONFIG ?= data/sample/pipeline.toml
 DB     ?= data/warehouse.duckdb
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup report test lint format sample bench clean
+.PHONY: setup report notebooks test lint format sample bench clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,12 @@ $(STAMP): pyproject.toml
 
 report: setup
 	$(BIN)/pipeline-analytics --config $(CONFIG) --db $(DB) run
+
+# Execute the analyst notebooks on $(DB) (each builds the sample itself if it is missing); the
+# committed notebooks keep no outputs, so this only proves they run. Open them in JupyterLab.
+notebooks: setup
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
+	cd notebooks && PIPELINE_ANALYTICS_DB=$(abspath $(DB)) ../$(BIN)/jupyter-execute *.ipynb
 
 test: setup
 	$(BIN)/python -m pytest -n 2 -q
@@ -36,6 +42,7 @@ format: setup
 # Regenerate the bundled sample from the simulator (deterministic: same seed, same files).
 sample: setup
 	$(BIN)/pipeline-analytics sample --out data/sample --deals 4000 --seed 7
+	$(BIN)/python -m pipeline_analytics.sample.renderings --out data/sample --deals 1000 --seed 7
 
 # Benchmarks: sizes 10k and 100k by default; `make bench SIZE=1m` adds the million-deal size.
 SIZE ?=
@@ -45,4 +52,4 @@ bench: setup
 comma := ,
 
 clean:
-	rm -rf $(VENV) data/warehouse.duckdb data/warehouse.duckdb.wal data/tmp reports .pytest_cache
+	rm -rf $(VENV) data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.lock data/tmp reports .pytest_cache

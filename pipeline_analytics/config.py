@@ -7,6 +7,7 @@ to the exports it describes. Unknown keys and missing required keys are errors n
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import Any
 
 from pipeline_analytics.errors import ConfigError
 
-ADAPTERS = ("generic",)
+ADAPTERS = ("generic", "salesforce", "hubspot", "pipedrive")
+DECIMAL_SEPARATORS = (".", ",")
+DATE_ORDERS = ("dmy", "mdy")
 
 # Canonical deal columns a generic source can map; the three required ones have no default header.
 DEAL_COLUMNS = (
@@ -40,6 +43,9 @@ DEAL_COLUMNS = (
 )
 REQUIRED_DEAL_COLUMNS = ("deal_id", "stage", "created_at")
 HISTORY_COLUMNS = ("deal_id", "stage", "changed_at")
+# Canonical columns of an activities file (one row per call, email, meeting...).
+ACTIVITY_COLUMNS = ("deal_id", "activity_type", "occurred_at", "owner")
+REQUIRED_ACTIVITY_COLUMNS = ("deal_id", "occurred_at")
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,12 @@ class Source:
     history_columns: dict[str, str]
     status: StatusMapping
     date_format: str | None = None
+    # Reading the export: XLSX sheet name, decimal separator, day/month order (else detected).
+    sheet: str | None = None
+    decimal: str | None = None
+    date_order: str | None = None
+    activities: Path | None = None
+    activity_columns: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,8 @@ class PipelineSettings:
     lookback_days: int = 365
     rates: dict[str, float] = field(default_factory=dict)
     probabilities: tuple[float, ...] | None = None
+    fiscal_year_start_month: int = 1  # 2 = fiscal years run February to January
+    rates_file: Path | None = None  # CSV: currency, valid_from, rate (dated rates to `currency`)
 
 
 @dataclass(frozen=True)
@@ -79,15 +93,57 @@ class WarehouseSettings:
     threads: int | None
 
 
+FORECAST_METHODS = ("engine",)
+BILLING_SCHEDULES = ("upfront", "annual", "quarterly", "monthly", "milestones")
+COLLECTION_CURVE_DAYS = (0, 30, 60, 90)  # days past the due date of each collection_curve share
+
+
 @dataclass(frozen=True)
 class ForecastSettings:
-    horizon_months: int = 6
+    horizon_months: int = 12
+    simulations: int = 10_000
+    seed: int | None = None  # None: a fresh seed per run, stored in forecast_runs.seed
+    method: str = "engine"
+
+
+@dataclass(frozen=True)
+class PaymentTerms:
+    """How booked deals of one kind become invoices, cash and revenue (docs/forecasting.md)."""
+
+    billing: str = "annual"
+    term_months: int = 12
+    milestones: tuple[tuple[int, float], ...] = ()  # (months after booking, share of amount)
+    payment_terms_days: int = 30
+    collection_curve: tuple[float, ...] = (0.70, 0.20, 0.07, 0.03)  # see COLLECTION_CURVE_DAYS
+    bad_debt: float = 0.01
+
+
+@dataclass(frozen=True)
+class CashflowSettings:
+    default: PaymentTerms = PaymentTerms()
+    deal_types: dict[str, PaymentTerms] = field(default_factory=dict)
+
+    def terms_for(self, deal_type: str | None) -> PaymentTerms:
+        return self.deal_types.get(deal_type, self.default) if deal_type else self.default
 
 
 @dataclass(frozen=True)
 class ReportSettings:
     output_dir: Path = Path("reports")
-    title: str = "Pipeline report"
+    title: str | None = None  # None: "Pipeline report" in the report's language
+    language: str = "en"  # "en" or "it": labels, numbers and dates
+    # Bookings target per quarter, (year, quarter) -> amount in the reporting currency; the year is
+    # the fiscal year (named by the calendar year it ends in) when fiscal_year_start_month != 1.
+    targets: dict[tuple[int, int], float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Unattended runs: whether rejected rows fail a run, when data is stale, report retention."""
+
+    fail_on_rejected_rows: bool = False
+    stale_after_days: int = 3
+    keep_reports: int = 30  # dated reports kept; 0 keeps them all
 
 
 @dataclass(frozen=True)
@@ -98,6 +154,8 @@ class Config:
     warehouse: WarehouseSettings
     forecast: ForecastSettings
     report: ReportSettings
+    run: RunSettings = RunSettings()
+    cashflow: CashflowSettings = CashflowSettings()
 
 
 def load_config(path: Path) -> Config:
@@ -117,7 +175,9 @@ def load_config(path: Path) -> Config:
 def parse_config(raw: dict[str, Any], path: Path) -> Config:
     base = path.resolve().parent
     where = _Where(path)
-    where.only_keys(raw, "", {"sources", "pipeline", "warehouse", "forecast", "report"})
+    where.only_keys(
+        raw, "", {"sources", "pipeline", "warehouse", "forecast", "cashflow", "report", "run"}
+    )
     sources_raw = where.require(raw, "", "sources", list)
     if not sources_raw:
         raise ConfigError(f"{path}: [[sources]] is empty; add at least one source")
@@ -130,10 +190,12 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     return Config(
         path=path,
         sources=sources,
-        pipeline=_parse_pipeline(where.require(raw, "", "pipeline", dict), where),
+        pipeline=_parse_pipeline(where.require(raw, "", "pipeline", dict), base, where),
         warehouse=_parse_warehouse(raw.get("warehouse", {}), base, where),
         forecast=_parse_forecast(raw.get("forecast", {}), where),
+        cashflow=_parse_cashflow(raw.get("cashflow", {}), where),
         report=_parse_report(raw.get("report", {}), base, where),
+        run=_parse_run(raw.get("run", {}), where),
     )
 
 
@@ -198,6 +260,11 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
             "history_columns",
             "status",
             "date_format",
+            "sheet",
+            "decimal",
+            "date_order",
+            "activities",
+            "activity_columns",
         },
     )
     adapter = where.require(raw, p, "adapter", str)
@@ -207,21 +274,43 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
     where.only_keys(columns, f"{p}columns.", set(DEAL_COLUMNS))
     for key in columns:
         where.typed(columns, f"{p}columns.", key, str)
-    for key in REQUIRED_DEAL_COLUMNS:
-        columns.setdefault(key, key)
     history_columns = dict(raw.get("history_columns", {}))
     where.only_keys(history_columns, f"{p}history_columns.", set(HISTORY_COLUMNS))
-    for key in HISTORY_COLUMNS:
-        history_columns.setdefault(key, key)
-    status_raw = where.require(raw, p, "status", dict)
+    for key in history_columns:
+        where.typed(history_columns, f"{p}history_columns.", key, str)
+    # CRM adapters find their columns through header aliases; the generic one needs the names.
+    if adapter == "generic":
+        for key in REQUIRED_DEAL_COLUMNS:
+            columns.setdefault(key, key)
+        for key in HISTORY_COLUMNS:
+            history_columns.setdefault(key, key)
+    activity_columns = dict(raw.get("activity_columns", {}))
+    where.only_keys(activity_columns, f"{p}activity_columns.", set(ACTIVITY_COLUMNS))
+    for key in activity_columns:
+        where.typed(activity_columns, f"{p}activity_columns.", key, str)
+    for key in REQUIRED_ACTIVITY_COLUMNS:
+        activity_columns.setdefault(key, key)
+    # CRM adapters know their won/lost values; [sources.status] then only overrides them.
+    status_raw = (
+        where.require(raw, p, "status", dict)
+        if adapter == "generic"
+        else where.optional(raw, p, "status", dict) or {}
+    )
     where.only_keys(status_raw, f"{p}status.", {"won", "lost"})
     status = StatusMapping(
         won=where.strings(status_raw, f"{p}status.", "won") if "won" in status_raw else (),
         lost=where.strings(status_raw, f"{p}status.", "lost") if "lost" in status_raw else (),
     )
-    if not status.won or not status.lost:
+    if (adapter == "generic" or status_raw) and (not status.won or not status.lost):
         raise where.fail(f"{p}status", "needs both 'won' and 'lost' lists of values")
+    decimal = where.optional(raw, p, "decimal", str)
+    if decimal is not None and decimal not in DECIMAL_SEPARATORS:
+        raise where.fail(f"{p}decimal", f"must be one of {list(DECIMAL_SEPARATORS)}")
+    date_order = where.optional(raw, p, "date_order", str)
+    if date_order is not None and date_order not in DATE_ORDERS:
+        raise where.fail(f"{p}date_order", f"must be one of {list(DATE_ORDERS)}")
     history = where.optional(raw, p, "history", str)
+    activities = where.optional(raw, p, "activities", str)
     return Source(
         name=where.require(raw, p, "name", str),
         adapter=adapter,
@@ -231,12 +320,29 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
         history_columns=history_columns,
         status=status,
         date_format=where.optional(raw, p, "date_format", str),
+        sheet=where.optional(raw, p, "sheet", str),
+        decimal=decimal,
+        date_order=date_order,
+        activities=_resolve(base, activities) if activities else None,
+        activity_columns=activity_columns,
     )
 
 
-def _parse_pipeline(raw: dict[str, Any], where: _Where) -> PipelineSettings:
+def _parse_pipeline(raw: dict[str, Any], base: Path, where: _Where) -> PipelineSettings:
     p = "pipeline."
-    where.only_keys(raw, p, {"stages", "currency", "lookback_days", "rates", "probabilities"})
+    where.only_keys(
+        raw,
+        p,
+        {
+            "stages",
+            "currency",
+            "lookback_days",
+            "rates",
+            "probabilities",
+            "fiscal_year_start_month",
+            "rates_file",
+        },
+    )
     stages = where.strings(raw, p, "stages") if "stages" in raw else None
     if not stages:
         raise where.fail(f"{p}stages", "is required: list the open stages in order")
@@ -258,12 +364,21 @@ def _parse_pipeline(raw: dict[str, Any], where: _Where) -> PipelineSettings:
                 f"{p}probabilities", "must list one probability between 0 and 1 per stage"
             )
         probabilities = tuple(float(v) for v in values)
+    rates_file = where.optional(raw, p, "rates_file", str)
+    fiscal_start = where.optional(raw, p, "fiscal_year_start_month", int)
+    fiscal_start = 1 if fiscal_start is None else fiscal_start
+    if not 1 <= fiscal_start <= 12:
+        raise where.fail(
+            f"{p}fiscal_year_start_month", "must be a month number from 1 (January) to 12"
+        )
     return PipelineSettings(
         stages=stages,
         currency=currency,
         lookback_days=lookback,
         rates=rates,
         probabilities=probabilities,
+        fiscal_year_start_month=fiscal_start,
+        rates_file=_resolve(base, rates_file) if rates_file else None,
     )
 
 
@@ -282,18 +397,149 @@ def _parse_warehouse(raw: Any, base: Path, where: _Where) -> WarehouseSettings:
 
 def _parse_forecast(raw: Any, where: _Where) -> ForecastSettings:
     p = "forecast."
-    where.only_keys(raw, p, {"horizon_months"})
-    horizon = where.optional(raw, p, "horizon_months", int) or 6
+    where.only_keys(raw, p, {"horizon_months", "simulations", "seed", "method"})
+    defaults = ForecastSettings()
+    horizon = where.optional(raw, p, "horizon_months", int) or defaults.horizon_months
     if not 1 <= horizon <= 36:
         raise where.fail(f"{p}horizon_months", "must be between 1 and 36")
-    return ForecastSettings(horizon_months=horizon)
+    simulations = where.optional(raw, p, "simulations", int) or defaults.simulations
+    if not 100 <= simulations <= 1_000_000:
+        raise where.fail(f"{p}simulations", "must be between 100 and 1000000")
+    seed = where.optional(raw, p, "seed", int)
+    if seed is not None and seed < 0:
+        raise where.fail(f"{p}seed", "must be a non-negative integer")
+    method = where.optional(raw, p, "method", str) or defaults.method
+    if method not in FORECAST_METHODS:
+        raise where.fail(f"{p}method", f"is '{method}'; use one of {list(FORECAST_METHODS)}")
+    return ForecastSettings(
+        horizon_months=horizon, simulations=simulations, seed=seed, method=method
+    )
+
+
+PAYMENT_TERM_KEYS = {
+    "billing",
+    "term_months",
+    "milestones",
+    "payment_terms_days",
+    "collection_curve",
+    "bad_debt",
+}
+
+
+def _parse_cashflow(raw: Any, where: _Where) -> CashflowSettings:
+    p = "cashflow."
+    where.only_keys(raw, p, PAYMENT_TERM_KEYS | {"deal_types"})
+    default = _parse_payment_terms(raw, p, PaymentTerms(), where)
+    types_raw = where.optional(raw, p, "deal_types", dict) or {}
+    deal_types = {}
+    for name, terms_raw in types_raw.items():
+        prefix = f"{p}deal_types.{name}."
+        where.only_keys(terms_raw, prefix, PAYMENT_TERM_KEYS)
+        deal_types[name] = _parse_payment_terms(terms_raw, prefix, default, where)
+    return CashflowSettings(default=default, deal_types=deal_types)
+
+
+def _parse_payment_terms(
+    raw: dict[str, Any], p: str, inherited: PaymentTerms, where: _Where
+) -> PaymentTerms:
+    """Terms from one table; keys it leaves out come from `inherited` ([cashflow] defaults)."""
+    billing = where.optional(raw, p, "billing", str) or inherited.billing
+    if billing not in BILLING_SCHEDULES:
+        raise where.fail(f"{p}billing", f"is '{billing}'; use one of {list(BILLING_SCHEDULES)}")
+    term = where.optional(raw, p, "term_months", int) or inherited.term_months
+    if not 1 <= term <= 120:
+        raise where.fail(f"{p}term_months", "must be between 1 and 120 months")
+    days = where.optional(raw, p, "payment_terms_days", int)
+    days = inherited.payment_terms_days if days is None else days
+    if not 0 <= days <= 365:
+        raise where.fail(f"{p}payment_terms_days", "must be between 0 and 365 days")
+    curve = inherited.collection_curve
+    if "collection_curve" in raw:
+        values = where.typed(raw, p, "collection_curve", list)
+        if (
+            len(values) != len(COLLECTION_CURVE_DAYS)
+            or not all(isinstance(v, int | float) and v >= 0 for v in values)
+            or abs(sum(values) - 1.0) > 1e-6
+        ):
+            raise where.fail(
+                f"{p}collection_curve",
+                "must list 4 shares (paid 0, 30, 60, 90 days past due) that add up to 1",
+            )
+        curve = tuple(float(v) for v in values)
+    bad_debt = where.optional(raw, p, "bad_debt", float)
+    bad_debt = inherited.bad_debt if bad_debt is None else bad_debt
+    if not 0 <= bad_debt < 1:
+        raise where.fail(f"{p}bad_debt", "must be a share from 0 up to (not including) 1")
+    milestones = _parse_milestones(raw, p, where) if "milestones" in raw else ()
+    if billing == "milestones" and not milestones:
+        raise where.fail(f"{p}milestones", 'is required with billing = "milestones"')
+    if milestones and billing != "milestones":
+        raise where.fail(f"{p}milestones", 'is only used with billing = "milestones"')
+    return PaymentTerms(billing, term, milestones, days, curve, bad_debt)
+
+
+def _parse_milestones(raw: dict[str, Any], p: str, where: _Where) -> tuple[tuple[int, float], ...]:
+    values = where.typed(raw, p, "milestones", list)
+    ok = all(
+        isinstance(v, list)
+        and len(v) == 2
+        and isinstance(v[0], int)
+        and not isinstance(v[0], bool)
+        and 0 <= v[0] <= 120
+        and isinstance(v[1], int | float)
+        and v[1] > 0
+        for v in values
+    )
+    if not values or not ok or abs(sum(v[1] for v in values) - 1.0) > 1e-6:
+        raise where.fail(
+            f"{p}milestones",
+            "must list [months after booking (0-120), share] pairs whose shares add up to 1",
+        )
+    return tuple((int(m), float(s)) for m, s in values)
+
+
+REPORT_LANGUAGES = ("en", "it")
+QUARTER_KEY = re.compile(r"(\d{4})-Q([1-4])")
 
 
 def _parse_report(raw: Any, base: Path, where: _Where) -> ReportSettings:
     p = "report."
-    where.only_keys(raw, p, {"output_dir", "title"})
+    where.only_keys(raw, p, {"output_dir", "title", "language", "targets"})
     out = where.optional(raw, p, "output_dir", str)
+    language = where.optional(raw, p, "language", str) or "en"
+    if language not in REPORT_LANGUAGES:
+        raise where.fail(f"{p}language", f"is '{language}'; use one of {list(REPORT_LANGUAGES)}")
+    targets_raw = where.optional(raw, p, "targets", dict) or {}
+    targets = {}
+    for key in targets_raw:
+        match = QUARTER_KEY.fullmatch(key)
+        if not match:
+            raise where.fail(f"{p}targets.{key}", 'must be a quarter written like "2026-Q4"')
+        amount = where.typed(targets_raw, f"{p}targets.", key, float)
+        if amount <= 0:
+            raise where.fail(f"{p}targets.{key}", "must be a positive amount")
+        targets[(int(match.group(1)), int(match.group(2)))] = amount
     return ReportSettings(
         output_dir=_resolve(base, out) if out else Path("reports"),
-        title=where.optional(raw, p, "title", str) or "Pipeline report",
+        title=where.optional(raw, p, "title", str),
+        language=language,
+        targets=targets,
+    )
+
+
+def _parse_run(raw: Any, where: _Where) -> RunSettings:
+    p = "run."
+    where.only_keys(raw, p, {"fail_on_rejected_rows", "stale_after_days", "keep_reports"})
+    defaults = RunSettings()
+    fail = where.optional(raw, p, "fail_on_rejected_rows", bool)
+    stale = where.optional(raw, p, "stale_after_days", int)
+    keep = where.optional(raw, p, "keep_reports", int)
+    if stale is not None and stale <= 0:
+        raise where.fail(f"{p}stale_after_days", "must be a positive number of days")
+    if keep is not None and keep < 0:
+        raise where.fail(f"{p}keep_reports", "must be 0 (keep all) or a positive number")
+    return RunSettings(
+        fail_on_rejected_rows=defaults.fail_on_rejected_rows if fail is None else fail,
+        stale_after_days=defaults.stale_after_days if stale is None else stale,
+        keep_reports=defaults.keep_reports if keep is None else keep,
     )

@@ -22,7 +22,8 @@ create sequence if not exists run_id_seq start 1;
 create table if not exists ingest_batches (
     batch_id integer, source varchar, adapter varchar, object varchar, file_path varchar,
     file_sha256 varchar, rows_read bigint, rows_loaded bigint, rows_rejected bigint,
-    snapshot_at timestamp, started_at timestamp, finished_at timestamp, status varchar
+    snapshot_at timestamp, started_at timestamp, finished_at timestamp, status varchar,
+    rows_excluded bigint
 );
 create table if not exists rejected_rows (
     batch_id integer, source_row bigint, column_name varchar, reason varchar, raw_record varchar
@@ -36,15 +37,19 @@ create table if not exists deals (
     pipeline varchar, lead_source varchar, deal_type varchar, stage varchar, stage_order integer,
     status varchar, amount double, currency varchar, amount_base double, probability double,
     created_at timestamp, closed_at timestamp, expected_close_date date, snapshot_at timestamp,
-    batch_id integer, stage_changed_at timestamp, activity_count integer, segment varchar
+    batch_id integer, stage_changed_at timestamp, activity_count integer, segment varchar,
+    amount_company_currency double
 );
 create table if not exists deal_changes (
     source varchar, deal_id varchar, field varchar, old_value varchar, new_value varchar,
     changed_at timestamp, batch_id integer
 );
+-- Deals whose stage events must be recomputed: filled in each file's transaction, emptied by the
+-- one rebuild at the end of an ingest, so a crash in between is repaired by the next ingest.
+create table if not exists pending_stage_events (source varchar, deal_id varchar);
 create table if not exists stage_changes (
     source varchar, deal_id varchar, stage varchar, changed_at timestamp, batch_id integer,
-    source_row bigint
+    source_row bigint, origin varchar
 );
 create table if not exists deal_stage_events (
     source varchar, deal_id varchar, pipeline varchar, stage varchar, stage_order integer,
@@ -52,8 +57,19 @@ create table if not exists deal_stage_events (
 );
 create table if not exists deal_snapshots (
     snapshot_at timestamp, source varchar, deal_id varchar, stage varchar, status varchar,
-    amount_base double, expected_close_date date, owner varchar, batch_id integer
+    amount_base double, expected_close_date date, owner varchar, batch_id integer,
+    closed_at timestamp, stage_changed_at timestamp
 );
+create table if not exists source_stages (
+    source varchar, pipeline varchar, stage varchar, sort_order integer, is_closed boolean,
+    is_won boolean, default_probability double, batch_id integer
+);
+-- Columns added after the first release: warehouses created before them gain them here.
+alter table ingest_batches add column if not exists rows_excluded bigint;
+alter table deals add column if not exists amount_company_currency double;
+alter table stage_changes add column if not exists origin varchar;
+alter table deal_snapshots add column if not exists closed_at timestamp;
+alter table deal_snapshots add column if not exists stage_changed_at timestamp;
 create table if not exists activities (
     source varchar, deal_id varchar, activity_type varchar, occurred_at timestamp, owner varchar
 );
@@ -76,8 +92,53 @@ create table if not exists forecast_bookings (
 );
 create table if not exists forecast_deals (
     run_id integer, source varchar, deal_id varchar, win_probability double,
-    expected_close_month date, expected_value_base double
+    expected_close_month date, expected_value_base double, stage varchar, stage_age_days double,
+    amount_base double, deal_type varchar, basis varchar
 );
+alter table forecast_deals add column if not exists stage varchar;
+alter table forecast_deals add column if not exists stage_age_days double;
+alter table forecast_deals add column if not exists amount_base double;
+alter table forecast_deals add column if not exists deal_type varchar;
+alter table forecast_deals add column if not exists basis varchar;
+create table if not exists forecast_periods (
+    run_id integer, period varchar, period_start date, months_forecast integer,
+    complete boolean, component varchar, mean double, p10 double, p50 double, p90 double
+);
+create table if not exists forecast_cashflow (
+    run_id integer, month date, billings_mean double, billings_p10 double, billings_p50 double,
+    billings_p90 double, collections_mean double, collections_p10 double,
+    collections_p50 double, collections_p90 double, recognized_revenue double,
+    recognized_revenue_p10 double, recognized_revenue_p50 double, recognized_revenue_p90 double
+);
+create table if not exists forecast_crosschecks (
+    run_id integer, month date, method varchar, mean double, p10 double, p50 double, p90 double
+);
+create table if not exists forecast_changes (
+    run_id integer, previous_run_id integer, source varchar, deal_id varchar, change varchar,
+    stage varchar, previous_stage varchar, win_probability double,
+    previous_win_probability double, expected_value_base double,
+    previous_expected_value_base double, delta_base double
+);
+create table if not exists forecast_backtest (
+    origin timestamp, horizon_months integer, method varchar, actual double,
+    forecast_mean double, p10 double, p50 double, p90 double, simulations integer, seed bigint,
+    created_at timestamp
+);
+create or replace view forecast_accuracy as
+select
+    method,
+    horizon_months,
+    count(*) as origins,
+    sum(abs(actual - p50)) / nullif(sum(actual), 0) as wape,
+    sum(p50 - actual) / nullif(sum(actual), 0) as bias,
+    avg(greatest(0.1 * (actual - p10), -0.9 * (actual - p10))) as pinball_p10,
+    avg(greatest(0.5 * (actual - p50), -0.5 * (actual - p50))) as pinball_p50,
+    avg(greatest(0.9 * (actual - p90), -0.1 * (actual - p90))) as pinball_p90,
+    avg(case when p10 is not null and p90 is not null
+        then (actual between p10 and p90)::integer end) as coverage_p10_p90
+from forecast_backtest
+where actual is not null
+group by method, horizon_months;
 """
 
 

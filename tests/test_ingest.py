@@ -193,7 +193,7 @@ def test_failed_file_leaves_warehouse_as_it_was(
     def crash(*_: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store, "rebuild_stage_events", crash)
+    monkeypatch.setattr(store, "_finish_batch", crash)  # the last write before commit
     assert run_cli(loaded, "ingest") == 1
     after = counts(loaded)
     assert after == before

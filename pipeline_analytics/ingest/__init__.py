@@ -1,11 +1,15 @@
 """Ingest: load each source's export files into the warehouse, one transaction per file.
 
 A file whose sha256 was already loaded for the source is skipped, so ingest can run again and again
-over a folder of exports. Deals files load before history files; either order gives the same events.
+over a folder of exports. The generic adapter reads `path` as deals and `history` as stage history;
+a CRM adapter recognises each file's kind from its headers, so `path` can be a whole export folder
+(files of no known kind in a folder are skipped with a note). A source's stage tables load first,
+then deals, then history; any order gives the same events.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 from dataclasses import dataclass, field
@@ -17,7 +21,9 @@ import duckdb
 from pipeline_analytics.config import Config, Source
 from pipeline_analytics.errors import InputError
 from pipeline_analytics.ingest import generic, store
-from pipeline_analytics.ingest.files import fingerprint, load_file
+from pipeline_analytics.ingest.activities import load_activities_file
+from pipeline_analytics.ingest.adapters import crm_adapter
+from pipeline_analytics.ingest.files import FileFingerprint, fingerprint, load_file, peek_headers
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +32,7 @@ log = logging.getLogger(__name__)
 class IngestSummary:
     batches: list[store.BatchResult] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
+    unrecognised: list[Path] = field(default_factory=list)  # files of a folder no adapter reads
 
     @property
     def rows_loaded(self) -> int:
@@ -34,6 +41,10 @@ class IngestSummary:
     @property
     def rows_rejected(self) -> int:
         return sum(b.rows_rejected for b in self.batches)
+
+    @property
+    def rows_excluded(self) -> int:
+        return sum(b.rows_excluded for b in self.batches)
 
 
 def ingest_sources(
@@ -44,14 +55,25 @@ def ingest_sources(
     snapshot_at: datetime | None = None,
 ) -> IngestSummary:
     """Load every new file of every configured source; raise InputError on the first bad file."""
-    store.refresh_reference_tables(con, config)
+    store.refresh_reference_tables(con, config, temp_dir)
     summary = IngestSummary()
     for source in config.sources:
-        for path in expand_paths(source.path, "path", source):
-            _ingest_file(con, config, source, path, "deals", temp_dir, snapshot_at, summary)
-        if source.history is not None:
-            for path in expand_paths(source.history, "history", source):
-                _ingest_file(con, config, source, path, "history", temp_dir, snapshot_at, summary)
+        try:
+            for path, fp, kind in _plan_files(con, source, summary):
+                _ingest_file(con, config, source, path, fp, kind, temp_dir, snapshot_at, summary)
+        except BaseException:
+            # Files committed before the failing one still get their stage events.
+            with contextlib.suppress(Exception):
+                store.apply_pending_stage_events(con)
+            raise
+        store.apply_pending_stage_events(con)
+        if source.activities is not None:
+            for path in expand_paths(source.activities, "activities", source):
+                result = load_activities_file(con, source, path, temp_dir)
+                if result is None:
+                    summary.skipped.append(path)
+                else:
+                    summary.batches.append(result)
     return summary
 
 
@@ -71,60 +93,92 @@ def expand_paths(pattern: Path, key: str, source: Source) -> list[Path]:
     return paths
 
 
+# Load order within a source: the CRM's stage table, then deals, then history of any form.
+KIND_ORDER = {"stages": 0, "deals": 1, "history": 2, "field_history": 2}
+
+
+def _plan_files(
+    con: duckdb.DuckDBPyConnection, source: Source, summary: IngestSummary
+) -> list[tuple[Path, FileFingerprint, str]]:
+    """The source's new files with their kind, in load order; loaded ones go to `skipped`."""
+    adapter = crm_adapter(source.adapter) if source.adapter != "generic" else None
+    keys = [("path", source.path, "deals")]
+    if source.history is not None:
+        keys.append(("history", source.history, "history"))
+    planned = []
+    for key, pattern, expected in keys:
+        named_file = pattern.is_file()
+        for path in expand_paths(pattern, key, source):
+            fp = fingerprint(path)
+            if store.already_loaded(con, source.name, fp.sha256) or any(
+                fp.sha256 == other.sha256 for _, other, _ in planned
+            ):
+                log.info("%s: already loaded (same sha256), skipped", path)
+                summary.skipped.append(path)
+                continue
+            if adapter is None:
+                planned.append((path, fp, expected))
+                continue
+            headers = peek_headers(path, fp, source.sheet)
+            kind = adapter.recognise(headers, source)
+            if kind is None and named_file:
+                raise adapter.unrecognised(headers, source, expected, str(path))
+            if kind is None:
+                log.info("%s: not a %s export this adapter reads, skipped", path, source.adapter)
+                summary.unrecognised.append(path)
+                continue
+            planned.append((path, fp, kind))
+    return sorted(planned, key=lambda item: (KIND_ORDER[item[2]], str(item[0])))
+
+
 def _ingest_file(
     con: duckdb.DuckDBPyConnection,
     config: Config,
     source: Source,
     path: Path,
-    object_name: str,
+    fp: FileFingerprint,
+    kind: str,
     temp_dir: Path,
     snapshot_at: datetime | None,
     summary: IngestSummary,
 ) -> None:
     started_at = datetime.now(UTC).replace(tzinfo=None)
-    fp = fingerprint(path)
-    if store.already_loaded(con, source.name, fp.sha256):
-        log.info("%s: already loaded (same sha256), skipped", path)
-        summary.skipped.append(path)
-        return
-    log.info("%s: loading %s (%.1f MB)", path, object_name, fp.size / 1e6)
-    loaded = load_file(con, path, fp, "raw_export", temp_dir)
-    if loaded.rows_read == 0:
-        raise InputError(f"{path}: the file has a header but no data rows; export it again")
+    log.info("%s: loading %s (%.1f MB)", path, kind, fp.size / 1e6)
     label = str(path)
     try:
-        if object_name == "deals":
-            generic.stage_deals(con, loaded, source, label)
-            result = store.write_deals_batch(
-                con,
-                config=config,
-                source=source,
-                path=path,
-                fp=fp,
-                loaded=loaded,
-                snapshot_override=snapshot_at,
-                started_at=started_at,
-            )
+        loaded = load_file(con, path, fp, "raw_export", temp_dir, source.sheet)
+        if loaded.rows_read == 0:
+            raise InputError(f"{path}: the file has a header but no data rows; export it again")
+        if source.adapter == "generic":
+            if kind == "deals":
+                generic.stage_generic_deals(con, loaded, source, label)
+            else:
+                generic.stage_generic_history(con, loaded, source, label)
         else:
-            generic.stage_history(con, loaded, source, label)
-            result = store.write_history_batch(
-                con, source=source, path=path, fp=fp, loaded=loaded, started_at=started_at
-            )
+            loaded = crm_adapter(source.adapter).stage(con, loaded, source, kind, label)
+        result = store.write_batch(
+            con,
+            config=config,
+            source=source,
+            path=path,
+            fp=fp,
+            loaded=loaded,
+            kind=kind,
+            snapshot_override=snapshot_at if kind == "deals" else None,
+            started_at=started_at,
+        )
     finally:
-        for table in (
-            "raw_export",
-            "staged_deals",
-            "staged_history",
-            "incoming_deals",
-            "affected_deals",
-        ):
+        for table in ("raw_export", *store.STAGED_TABLES, "incoming_deals", "affected_deals"):
             con.execute(f"drop table if exists {table}")
     summary.batches.append(result)
     log.info(
-        "%s: %d rows read, %d loaded, %d rejected%s",
+        "%s: %d rows read, %d loaded, %d rejected%s%s",
         path,
         result.rows_read,
         result.rows_loaded,
         result.rows_rejected,
+        f", {result.rows_excluded} excluded (deleted in the CRM or report totals)"
+        if result.rows_excluded
+        else "",
         " (see table rejected_rows)" if result.rows_rejected else "",
     )

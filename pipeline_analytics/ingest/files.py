@@ -1,17 +1,18 @@
 """Reading export files into DuckDB as all-text tables, keeping each row's line number.
 
 DuckDB parses the files; Python only sniffs the encoding and separator from the raw bytes (one
-streaming pass that also computes the file's sha256) and transcodes the rare non-UTF-8 file.
-Structurally broken lines (too many or too few fields) are rejected with their line number instead
-of failing the whole file.
+streaming pass that also computes the file's sha256), reads the header line, and transcodes the
+rare non-UTF-8 file. Structurally broken lines (too many or too few fields, a quote left open by a
+truncated last line) are rejected with their line number instead of failing the whole file.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -21,8 +22,10 @@ from pipeline_analytics.errors import InputError
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
+JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
 DELIMITERS = (",", ";", "\t")
 _CHUNK = 1 << 20
+_SAMPLE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ class LoadedFile:
     headers: list[str]
     rows_read: int
     structural_rejects: list[tuple[int, str, str]]  # (line, reason, raw line)
+    delimiter: str | None = None  # None for spreadsheets, Parquet and JSON
+    # Lines that are not data (report footers): counted as excluded, not rejected.
+    excluded_lines: list[tuple[int, str]] = field(default_factory=list)
 
 
 def fingerprint(path: Path) -> FileFingerprint:
@@ -72,46 +78,104 @@ def fingerprint(path: Path) -> FileFingerprint:
     return FileFingerprint(digest.hexdigest(), encoding, size)
 
 
+def peek_headers(path: Path, fp: FileFingerprint, sheet: str | None = None) -> list[str]:
+    """The column headers of an export without loading it (to recognise what the file holds)."""
+    _check_not_empty(path, fp)
+    suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        return [str(c) for c in _excel_sheet(path, sheet, n_rows=0).to_arrow().column_names]
+    if suffix in PARQUET_SUFFIXES or suffix in JSON_SUFFIXES:
+        con = duckdb.connect()
+        try:
+            relation = _parquet_relation(path) if suffix in PARQUET_SUFFIXES else None
+            if relation is None:
+                _create_json_table(con, path, "peek")
+                relation = "peek"
+            return [c for c in _columns(con, relation) if c != "_row"]
+        finally:
+            con.close()
+    return _text_header(path, fp)[0]
+
+
 def load_file(
-    con: duckdb.DuckDBPyConnection, path: Path, fp: FileFingerprint, table: str, temp_dir: Path
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fp: FileFingerprint,
+    table: str,
+    temp_dir: Path,
+    sheet: str | None = None,
 ) -> LoadedFile:
     """Load any supported export into temp table `table`; raise InputError for unreadable files."""
+    _check_not_empty(path, fp)
     suffix = path.suffix.lower()
-    if fp.size == 0:
-        raise InputError(f"{path}: the file is empty; export it again with a header row and data")
     if suffix in EXCEL_SUFFIXES:
-        return _load_excel(con, path, table)
+        return _load_excel(con, path, table, sheet)
     if suffix in PARQUET_SUFFIXES:
         return _load_parquet(con, path, table)
+    if suffix in JSON_SUFFIXES:
+        return _load_json(con, path, table)
     return _load_text(con, path, fp, table, temp_dir)
+
+
+def _check_not_empty(path: Path, fp: FileFingerprint) -> None:
+    if fp.size == 0:
+        raise InputError(f"{path}: the file is empty; export it again with a header row and data")
+
+
+def _text_header(path: Path, fp: FileFingerprint) -> tuple[list[str], str]:
+    """Header names and separator of a delimited text file, from its first line."""
+    with path.open("rb") as fh:
+        sample = fh.read(_SAMPLE)
+    if b"\x00" in sample and fp.encoding != "utf-16":
+        raise InputError(
+            f"{path}: this is not a text export (binary content); export the data as CSV or XLSX"
+        )
+    text = sample.decode(fp.encoding, errors="replace").lstrip("\ufeff")
+    first_line = text.splitlines()[0] if text.strip() else ""
+    if not first_line.strip():
+        raise InputError(f"{path}: the first line is blank; the header row must come first")
+    delimiter = _detect_delimiter(first_line)
+    names = next(csv.reader([first_line], delimiter=delimiter, quotechar='"'))
+    return _unique_names(names), delimiter
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """Blank headers get a position name and repeated headers a suffix, so every column is named."""
+    seen: dict[str, int] = {}
+    unique = []
+    for i, raw in enumerate(names, start=1):
+        name = raw.strip() or f"column{i}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        else:
+            seen[name] = 0
+        unique.append(name)
+    return unique
 
 
 def _load_text(
     con: duckdb.DuckDBPyConnection, path: Path, fp: FileFingerprint, table: str, temp_dir: Path
 ) -> LoadedFile:
-    with path.open("rb") as fh:
-        sample = fh.read(64 * 1024)
-    if b"\x00" in sample and fp.encoding != "utf-16":
-        raise InputError(
-            f"{path}: this is not a text export (binary content); export the data as CSV or XLSX"
-        )
+    headers, delimiter = _text_header(path, fp)
     readable = path
     if fp.encoding in ("utf-16", "cp1252"):
         readable = _transcode_to_utf8(path, fp.encoding, temp_dir)
-    header_line = sample.decode(fp.encoding, errors="replace").lstrip("\ufeff").splitlines()
-    delimiter = _detect_delimiter(header_line[0] if header_line else "")
     rejects_table, rejects_scan = f"{table}_rejects", f"{table}_scans"
+    # The header is parsed above, so DuckDB's sniffer is off: a truncated last line then becomes
+    # one rejected line instead of an unreadable file.
+    columns = {name: "VARCHAR" for name in headers}
     try:
         con.execute(
             f"""
             create or replace temp table {table} as
             select *, row_number() over () + 1 as _row  -- line 1 is the header
-            from read_csv(?, delim = ?, header = true, all_varchar = true, quote = '"',
-                          escape = '"', null_padding = false, store_rejects = true,
-                          rejects_table = '{rejects_table}', rejects_scan = '{rejects_scan}',
-                          max_line_size = 20000000)
+            from read_csv(?, delim = ?, header = true, auto_detect = false, columns = ?,
+                          quote = '"', escape = '"', null_padding = false,
+                          store_rejects = true, rejects_table = '{rejects_table}',
+                          rejects_scan = '{rejects_scan}', max_line_size = 20000000)
             """,
-            [str(readable), delimiter],
+            [str(readable), delimiter, columns],
         )
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
@@ -119,9 +183,8 @@ def _load_text(
     finally:
         if readable != path:
             readable.unlink(missing_ok=True)
-    headers = [c for c in _columns(con, table) if c != "_row"]
     rejects = [
-        (int(line), f"{error_type.lower()}: {message}", raw or "")
+        (int(line), f"{error_type.lower()}: {message}", (raw or "").strip("\r\n"))
         for line, error_type, message, raw in con.execute(
             f"""
             select line, min(error_type), min(error_message), min(csv_line)
@@ -134,7 +197,7 @@ def _load_text(
     if rejects:
         _renumber_rows(con, table, [line for line, _, _ in rejects])
     rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-    return LoadedFile(table, headers, rows + len(rejects), rejects)
+    return LoadedFile(table, headers, rows + len(rejects), rejects, delimiter)
 
 
 def _renumber_rows(con: duckdb.DuckDBPyConnection, table: str, rejected_lines: list[int]) -> None:
@@ -155,15 +218,28 @@ def _renumber_rows(con: duckdb.DuckDBPyConnection, table: str, rejected_lines: l
     )
 
 
-def _load_excel(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> LoadedFile:
+def _excel_sheet(path: Path, sheet: str | None, n_rows: int | None = None):  # noqa: ANN202
     import fastexcel  # imported lazily: only XLSX users pay for it
 
     try:
         reader = fastexcel.read_excel(str(path))
-        sheet = reader.load_sheet(0, dtypes="string")
-        arrow_table = sheet.to_arrow()
     except Exception as exc:  # fastexcel raises its own error types for corrupt workbooks
         raise InputError(f"{path}: cannot be read as an Excel workbook ({exc})") from exc
+    if sheet is not None and sheet not in reader.sheet_names:
+        raise InputError(
+            f"{path}: no sheet named '{sheet}'; sheets in the workbook: "
+            f"{', '.join(repr(s) for s in reader.sheet_names)}; fix `sheet` in the config"
+        )
+    try:
+        return reader.load_sheet(sheet if sheet is not None else 0, dtypes="string", n_rows=n_rows)
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read sheet '{sheet or 1}' ({exc})") from exc
+
+
+def _load_excel(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, sheet: str | None
+) -> LoadedFile:
+    arrow_table = _excel_sheet(path, sheet).to_arrow()
     con.register(f"{table}_arrow", arrow_table)
     try:
         _create_text_table(con, f"{table}_arrow", table, first_row=2)
@@ -173,10 +249,13 @@ def _load_excel(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Loade
     return LoadedFile(table, headers, arrow_table.num_rows, [])
 
 
+def _parquet_relation(path: Path) -> str:
+    return "read_parquet('" + str(path).replace("'", "''") + "')"
+
+
 def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> LoadedFile:
-    relation = "read_parquet('" + str(path).replace("'", "''") + "')"
     try:
-        _create_text_table(con, relation, table, first_row=1)
+        _create_text_table(con, _parquet_relation(path), table, first_row=1)
     except duckdb.Error as exc:
         raise InputError(f"{path}: cannot be read as Parquet ({exc})") from exc
     headers = [c for c in _columns(con, table) if c != "_row"]
@@ -184,11 +263,83 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Loa
     return LoadedFile(table, headers, rows, [])
 
 
+def _load_json(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> LoadedFile:
+    _create_json_table(con, path, table)
+    headers = [c for c in _columns(con, table) if c != "_row"]
+    rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+    return LoadedFile(table, headers, rows, [])
+
+
+def _create_json_table(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> None:
+    """JSON records (an array, one object per line, or an API response `{"data": [...]}`) as text.
+
+    API responses wrap each record (`{"object": ..., "data": {...}}`); nested objects are
+    flattened to their leaf fields, so `additional_data.new_value_formatted` becomes a column.
+    Records are numbered from 1 in file order.
+    """
+    stage = f"{table}_json"
+    try:
+        con.execute(
+            f"create or replace temp table {stage} as select * from read_json(?, format = 'auto')",
+            [str(path)],
+        )
+        for _ in range(3):  # unwrap at most: response -> records -> record payload
+            types = dict(
+                con.execute(f"select column_name, column_type from (describe {stage})").fetchall()
+            )
+            if types.get("data", "").endswith("[]"):
+                con.execute(
+                    f"create or replace temp table {stage} as select unnest(data) as data "
+                    f"from {stage}"
+                )
+            elif types.get("data", "").startswith("STRUCT"):
+                con.execute(f"create or replace temp table {stage} as select data.* from {stage}")
+            else:
+                break
+        _flatten_structs(con, stage)
+        _create_text_table(con, stage, table, first_row=1)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"{path}: cannot be read as JSON records ({first})") from exc
+    finally:
+        con.execute(f"drop table if exists {stage}")
+
+
+def _flatten_structs(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Replace each STRUCT column by its leaf fields, named `parent.child`."""
+    while True:
+        described = con.execute(
+            f"select column_name, column_type from (describe {table})"
+        ).fetchall()
+        structs = {name for name, kind in described if kind.startswith("STRUCT")}
+        if not structs:
+            return
+        parts = []
+        for name, _ in described:
+            quoted = _quote(name)
+            if name not in structs:
+                parts.append(quoted)
+                continue
+            children = [
+                d[0] for d in con.execute(f"select {quoted}.* from {table} limit 0").description
+            ]
+            parts.extend(
+                f"{quoted}.{_quote(child)} as {_quote(name + '.' + child)}" for child in children
+            )
+        con.execute(
+            f"create or replace temp table {table} as select {', '.join(parts)} from {table}"
+        )
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _create_text_table(
     con: duckdb.DuckDBPyConnection, relation: str, table: str, first_row: int
 ) -> None:
     """Copy a typed relation into an all-VARCHAR temp table, numbering rows from first_row."""
-    quoted = ['"' + c.replace('"', '""') + '"' for c in _columns(con, relation)]
+    quoted = [_quote(c) for c in _columns(con, relation)]
     casts = ", ".join(f"cast({q} as varchar) as {q}" for q in quoted)
     con.execute(
         f"create or replace temp table {table} as "

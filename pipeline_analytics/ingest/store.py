@@ -1,13 +1,15 @@
 """Writing staged exports into the warehouse, one transaction per file.
 
-Adapters produce `staged_deals` / `staged_history` temp tables in canonical columns with a reject
-reason per row; this module records the batch, the rejected rows, the deals (newest snapshot wins),
-the snapshot history and the stage events of every deal the file touched. If anything fails, the
-transaction rolls back and the warehouse is exactly as it was.
+Adapters produce canonical temp tables (see `staging`): `staged_deals`, `staged_history`,
+`staged_changes`, `staged_stages`. This module records the batch, the rejected rows, the deals
+(newest snapshot wins; a deal deleted in the CRM leaves), the snapshot history, stage changes,
+amount and close-date edits, and the stage events of every deal the file touched. If anything
+fails, the transaction rolls back and the warehouse is exactly as it was.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,9 +17,30 @@ from pathlib import Path
 import duckdb
 
 from pipeline_analytics.config import Config, Source
-from pipeline_analytics.ingest.files import FileFingerprint, LoadedFile
+from pipeline_analytics.errors import ConfigError, InputError
+from pipeline_analytics.ingest.columns import HeaderIndex
+from pipeline_analytics.ingest.files import FileFingerprint, LoadedFile, fingerprint, load_file
+from pipeline_analytics.ingest.locale import Locale, detect_locale, number_sql
+
+log = logging.getLogger(__name__)
 
 LOADED = "loaded"
+# The temp table whose rows are the file's rows, per kind of file.
+PRIMARY_TABLE = {
+    "deals": "staged_deals",
+    "history": "staged_history",
+    "field_history": "staged_history",
+    "stages": "staged_stages",
+}
+# A file's latest event is when the export was taken; never an expected close date.
+LATEST_EVENT = {
+    "staged_deals": "greatest(created_at, closed_at, stage_changed_at, updated_at)",
+    "staged_history": "changed_at",
+    "staged_stages": "null::timestamp",
+}
+STAGED_TABLES = ("staged_deals", "staged_history", "staged_changes", "staged_stages")
+# Longest raw value kept in rejected_rows.raw_record (a 10 MB cell is cut, not stored whole).
+RAW_VALUE_LIMIT = 2000
 
 
 @dataclass(frozen=True)
@@ -29,6 +52,7 @@ class BatchResult:
     rows_loaded: int
     rows_rejected: int
     snapshot_at: datetime | None
+    rows_excluded: int = 0
 
 
 def already_loaded(con: duckdb.DuckDBPyConnection, source: str, sha256: str) -> bool:
@@ -39,23 +63,33 @@ def already_loaded(con: duckdb.DuckDBPyConnection, source: str, sha256: str) -> 
     return rows[0][0] > 0
 
 
-def refresh_reference_tables(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """Stages and exchange rates come from config; rewrite them so config edits take effect."""
+def refresh_reference_tables(
+    con: duckdb.DuckDBPyConnection, config: Config, temp_dir: Path
+) -> None:
+    """Stages and exchange rates come from config; rewrite them so config edits take effect.
+
+    When the rates changed, every deal's amount_base is computed again with the new rates.
+    """
+    rates = _read_rates(con, config, temp_dir)
     con.execute("begin transaction")
     try:
         _write_stages(con, config)
+        before = con.execute("select * from fx_rates order by all").fetchall()
         con.execute("delete from fx_rates")
-        for currency, rate in sorted(config.pipeline.rates.items()):
-            con.execute(
-                "insert into fx_rates values (?, date '1900-01-01', ?)", [currency.upper(), rate]
-            )
+        con.execute(
+            "insert into fx_rates select unnest(?::varchar[]), unnest(?::date[]), "
+            "unnest(?::double[])",
+            [[r[0] for r in rates], [r[1] for r in rates], [r[2] for r in rates]],
+        )
+        if con.execute("select * from fx_rates order by all").fetchall() != before:
+            _reprice_deals(con, config.pipeline.currency)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
 
 
-def write_deals_batch(
+def write_batch(
     con: duckdb.DuckDBPyConnection,
     *,
     config: Config,
@@ -63,146 +97,100 @@ def write_deals_batch(
     path: Path,
     fp: FileFingerprint,
     loaded: LoadedFile,
+    kind: str,
     snapshot_override: datetime | None,
     started_at: datetime,
 ) -> BatchResult:
-    """Load `staged_deals` as one batch: all good rows land, or (on error) nothing does."""
-    _reject_duplicate_ids(con)
-    snapshot_at = (
-        snapshot_override
-        or con.execute(
-            "select max(greatest(created_at, closed_at, stage_changed_at, updated_at)) "
-            "from staged_deals where reject_reason is null"
-        ).fetchall()[0][0]
-    )
-    stages = list(config.pipeline.stages)
+    """Load the staged tables of one file as one batch: all good rows land, or nothing does."""
+    primary = PRIMARY_TABLE[kind]
+    present = {t for t in STAGED_TABLES if _temp_table_exists(con, t)}
+    if "staged_deals" in present:
+        _reject_duplicate_ids(con)
+    # One pass: rows excluded, rows rejected, the latest event (a deletion is an event too).
+    # Rows an adapter derives, like a flow's stage at creation, carry no reasons: not counted.
+    excluded, rejected, latest_event = con.execute(
+        f"""
+        select count(*) filter (where exclude_reason is not null),
+               count(*) filter (where reject_reason is not null and exclude_reason is null),
+               max({LATEST_EVENT[primary]})
+                   filter (where reject_reason is null or exclude_reason is not null)
+        from {primary}
+        """
+    ).fetchall()[0]
+    snapshot_at = snapshot_override or latest_event
+    excluded += len(loaded.excluded_lines)
+    rejected += len(loaded.structural_rejects)
+    loaded_rows = loaded.rows_read - rejected - excluded
+    if loaded_rows == 0 and rejected:
+        raise InputError(_all_rejected_message(con, path, primary, loaded))
+    # Row order in warehouse tables means nothing; not keeping it makes big inserts cheaper.
+    con.execute("set preserve_insertion_order = false")
     con.execute("begin transaction")
     try:
-        batch_id = _start_batch(con, source, "deals", path, fp, snapshot_at, started_at)
-        rejected = _write_rejects(con, batch_id, "staged_deals", loaded)
-        con.execute(
-            """
-            create or replace temp table incoming_deals as
-            select
-                ?::varchar as source, s.deal_id, s.name, s.account, s.owner,
-                coalesce(s.pipeline, 'default') as pipeline, s.lead_source, s.deal_type, s.stage,
-                nullif(list_position(?::varchar[], s.stage), 0) as stage_order, s.status, s.amount,
-                upper(coalesce(s.currency, ?)) as currency,
-                case when upper(coalesce(s.currency, ?)) = upper(?) then s.amount
-                     else s.amount * fx.rate_to_base end as amount_base,
-                s.probability, s.created_at, s.closed_at, s.expected_close_date,
-                s.stage_changed_at, s.activity_count, s.segment,
-                ?::timestamp as snapshot_at, ?::integer as batch_id
-            from staged_deals as s
-            asof left join fx_rates as fx
-                on upper(coalesce(s.currency, ?)) = fx.currency
-                and coalesce(s.closed_at::date, s.expected_close_date, ?::date) >= fx.valid_from
-            where s.reject_reason is null
-            """,
-            [
-                source.name,
-                stages,
-                *[config.pipeline.currency] * 3,
-                snapshot_at,
-                batch_id,
-                config.pipeline.currency,
-                snapshot_at,
-            ],
-        )
-        # The newest export of a deal is its current state; an older file only adds a snapshot.
-        con.execute(
-            """
-            delete from deals as d using incoming_deals as i
-            where d.source = i.source and d.deal_id = i.deal_id and d.snapshot_at <= i.snapshot_at
-            """
-        )
-        con.execute(
-            """
-            insert into deals by name
-            select i.* from incoming_deals as i
-            anti join deals as d on d.source = i.source and d.deal_id = i.deal_id
-            """
-        )
-        con.execute(
-            """
-            insert into deal_snapshots by name
-            select snapshot_at, source, deal_id, stage, status, amount_base, expected_close_date,
-                   owner, batch_id
-            from incoming_deals
-            """
-        )
-        loaded_rows = con.execute("select count(*) from incoming_deals").fetchall()[0][0]
-        con.execute(
-            "create or replace temp table affected_deals as "
-            "select distinct deal_id from incoming_deals"
-        )
+        batch_id = _start_batch(con, source, kind, path, fp, snapshot_at, started_at)
+        _write_rejects(con, batch_id, primary, loaded)
+        con.execute("create or replace temp table affected_deals (deal_id varchar)")
+        if "staged_stages" in present:
+            _write_source_stages(con, source, batch_id)
+        if "staged_deals" in present:
+            _write_deals(con, config, source, snapshot_at, batch_id)
+        if "staged_history" in present:
+            _write_stage_changes(con, source, batch_id)
+        if "staged_changes" in present:
+            _write_deal_changes(con, source, batch_id)
         _write_stages(con, config)
-        rebuild_stage_events(con, source.name)
-        _finish_batch(con, batch_id, loaded.rows_read, loaded_rows, rejected)
+        con.execute(
+            "insert into pending_stage_events select distinct ?, deal_id from affected_deals",
+            [source.name],
+        )
+        _finish_batch(con, batch_id, loaded.rows_read, loaded_rows, rejected, excluded)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
+    finally:
+        con.execute("reset preserve_insertion_order")
     return BatchResult(
-        batch_id, path, "deals", loaded.rows_read, loaded_rows, rejected, snapshot_at
+        batch_id, path, kind, loaded.rows_read, loaded_rows, rejected, snapshot_at, excluded
     )
 
 
-def write_history_batch(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    source: Source,
-    path: Path,
-    fp: FileFingerprint,
-    loaded: LoadedFile,
-    started_at: datetime,
-) -> BatchResult:
-    """Load `staged_history` as one batch; repeated rows (same deal, stage, time) are kept once."""
-    snapshot_at = con.execute(
-        "select max(changed_at) from staged_history where reject_reason is null"
-    ).fetchall()[0][0]
-    con.execute("begin transaction")
-    try:
-        batch_id = _start_batch(con, source, "history", path, fp, snapshot_at, started_at)
-        rejected = _write_rejects(con, batch_id, "staged_history", loaded)
-        con.execute(
-            """
-            insert into stage_changes by name
-            select ?::varchar as source, deal_id, stage, changed_at, ?::integer as batch_id,
-                   min(_row) as source_row
-            from staged_history as h
-            where reject_reason is null
-              and not exists (
-                  select 1 from stage_changes as c
-                  where c.source = ? and c.deal_id = h.deal_id and c.stage = h.stage
-                    and c.changed_at = h.changed_at
-              )
-            group by deal_id, stage, changed_at
-            """,
-            [source.name, batch_id, source.name],
-        )
-        loaded_rows = loaded.rows_read - rejected
-        con.execute(
-            "create or replace temp table affected_deals as "
-            "select distinct deal_id from staged_history where reject_reason is null"
-        )
-        rebuild_stage_events(con, source.name)
-        _finish_batch(con, batch_id, loaded.rows_read, loaded_rows, rejected)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    return BatchResult(
-        batch_id, path, "history", loaded.rows_read, loaded_rows, rejected, snapshot_at
-    )
+def apply_pending_stage_events(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild the stage events of every deal a loaded file touched, once per source.
+
+    Deriving stints sorts all of a deal's history, so it runs once after a source's files rather
+    than after each file; the pending list makes that safe across a crash.
+    """
+    sources = con.execute("select distinct source from pending_stage_events").fetchall()
+    for (source,) in sources:
+        con.execute("begin transaction")
+        try:
+            con.execute(
+                "create or replace temp table affected_deals as "
+                "select distinct deal_id from pending_stage_events where source = ?",
+                [source],
+            )
+            rebuild_stage_events(con, source)
+            con.execute("delete from pending_stage_events where source = ?", [source])
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        finally:
+            con.execute("drop table if exists affected_deals")
 
 
 def rebuild_stage_events(con: duckdb.DuckDBPyConnection, source: str) -> None:
     """Recompute deal_stage_events for the deals in temp table `affected_deals`.
 
-    Stints come from recorded stage changes only: consecutive rows in the same stage (history
-    written for amount or date edits) collapse into one stint, and a closed deal's last open stint
-    ends at its close. A deal with no recorded change gets one `current_only` event.
+    A deal with recorded stage changes (a history file, a deal flow, HubSpot's stage dates) gets
+    its stints from them: consecutive rows in the same stage (history written for amount or date
+    edits) collapse into one stint, and a closed deal's last open stint ends at its close.
+    A deal without recorded changes gets its stints from the stages its exports showed over time
+    (origin `snapshots`): a stint starts at the stage change time the export gives when it lies
+    after the previous export, at the close for a closed stage, at creation for the first stage,
+    else at the export that first showed the new stage. One export (or none showing a change)
+    gives one `current_only` event.
     """
     con.execute(
         """
@@ -216,23 +204,87 @@ def rebuild_stage_events(con: duckdb.DuckDBPyConnection, source: str) -> None:
         insert into deal_stage_events by name
         with changes as (
             select
-                c.deal_id, c.stage, c.changed_at,
+                c.deal_id, c.stage, c.changed_at, c.source_row, coalesce(c.origin, 'history')
+                    as origin,
                 lag(c.stage) over (
                     partition by c.deal_id order by c.changed_at, c.source_row
-                ) as previous_stage,
-                c.source_row
+                ) as previous_stage
             from stage_changes as c
             semi join affected_deals as a on c.deal_id = a.deal_id
-            where c.source = ?
+            where c.source = $source
         ),
-        stints as (
+        history_stints as (
             select
-                deal_id, stage, changed_at as entered_at,
+                deal_id, stage, origin, changed_at as entered_at,
                 lead(changed_at) over (
                     partition by deal_id order by changed_at, source_row
                 ) as next_change_at
             from changes
             where previous_stage is distinct from stage
+        ),
+        deals_with_changes as (
+            select distinct c.deal_id
+            from stage_changes as c
+            semi join affected_deals as a on c.deal_id = a.deal_id
+            where c.source = $source
+        ),
+        snapshot_deals as materialized (
+            select s.deal_id, count(*) as exports
+            from deal_snapshots as s
+            semi join affected_deals as a on s.deal_id = a.deal_id
+            anti join deals_with_changes as c on s.deal_id = c.deal_id
+            where s.source = $source
+            group by s.deal_id
+        ),
+        snapshot_rows as (
+            select
+                s.deal_id, s.snapshot_at, s.stage, s.status, s.closed_at, s.stage_changed_at,
+                lag(s.stage) over w as previous_stage,
+                lag(s.snapshot_at) over w as previous_snapshot_at
+            from deal_snapshots as s
+            semi join snapshot_deals as m on s.deal_id = m.deal_id and m.exports > 1
+            where s.source = $source
+            window w as (partition by s.deal_id order by s.snapshot_at, s.batch_id)
+        ),
+        single_export_stints as (
+            select
+                d.source, d.deal_id, d.pipeline, d.stage, d.stage_order, d.status, d.closed_at,
+                case
+                    when d.status <> 'open' and d.stage_order is null then d.closed_at
+                    when d.stage_changed_at is not null then d.stage_changed_at
+                    when d.stage_order = 1 then d.created_at
+                end as entered_at
+            from deals as d
+            semi join snapshot_deals as m on d.deal_id = m.deal_id and m.exports = 1
+            where d.source = $source
+        ),
+        snapshot_stints as (
+            select
+                d.source, d.deal_id, d.pipeline, s.stage, st.stage_order,
+                case
+                    when s.status <> 'open' and st.stage_order is null then s.closed_at
+                    when s.stage_changed_at is not null
+                         and (s.previous_snapshot_at is null
+                              or s.stage_changed_at > s.previous_snapshot_at)
+                        then s.stage_changed_at
+                    when s.previous_snapshot_at is null and st.stage_order = 1 then d.created_at
+                    when s.previous_snapshot_at is not null then s.snapshot_at
+                end as entered_at,
+                s.snapshot_at,
+                count(*) over (partition by d.deal_id) as stints_seen,
+                d.status, d.closed_at
+            from snapshot_rows as s
+            inner join deals as d on d.source = $source and d.deal_id = s.deal_id
+            left join stages as st on st.pipeline = d.pipeline and st.stage = s.stage
+            where s.previous_stage is distinct from s.stage
+        ),
+        snapshot_events as (
+            select
+                *,
+                lead(entered_at) over (partition by deal_id order by snapshot_at)
+                    as next_entered_at,
+                row_number() over (partition by deal_id order by snapshot_at desc) = 1 as is_last
+            from snapshot_stints
         )
         select
             d.source, d.deal_id, d.pipeline, s.stage,
@@ -245,34 +297,271 @@ def rebuild_stage_events(con: duckdb.DuckDBPyConnection, source: str) -> None:
             end as exited_at,
             row_number() over (partition by d.deal_id, s.stage order by s.entered_at)::integer
                 as stint,
-            'history' as origin
-        from stints as s
-        inner join deals as d on d.source = ? and d.deal_id = s.deal_id
+            s.origin
+        from history_stints as s
+        inner join deals as d on d.source = $source and d.deal_id = s.deal_id
         left join stages as st on st.pipeline = d.pipeline and st.stage = s.stage
         union all
         select
-            d.source, d.deal_id, d.pipeline, d.stage, d.stage_order,
+            source, deal_id, pipeline, stage, stage_order, entered_at,
             case
-                when d.status <> 'open' and d.stage_order is null then d.closed_at
-                when d.stage_changed_at is not null then d.stage_changed_at
-                when d.stage_order = 1 then d.created_at
-            end as entered_at,
-            null::timestamp as exited_at,
+                when not is_last then next_entered_at
+                when status <> 'open' and stage_order is not null
+                     and closed_at >= entered_at then closed_at
+            end as exited_at,
+            row_number() over (partition by deal_id, stage order by snapshot_at)::integer
+                as stint,
+            case when stints_seen = 1 then 'current_only' else 'snapshots' end as origin
+        from snapshot_events
+        union all
+        -- Seen in one export only: its current stage is its one known stint (a fast path).
+        select
+            source, deal_id, pipeline, stage, stage_order, entered_at,
+            case
+                when status <> 'open' and stage_order is not null
+                     and closed_at >= entered_at then closed_at
+            end as exited_at,
             1 as stint,
             'current_only' as origin
-        from deals as d
-        semi join affected_deals as a on d.deal_id = a.deal_id
-        where d.source = ?
-          and not exists (
-              select 1 from stage_changes as c where c.source = ? and c.deal_id = d.deal_id
-          )
+        from single_export_stints
         """,
-        [source, source, source, source],
+        {"source": source},
+    )
+
+
+def _write_deals(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    source: Source,
+    snapshot_at: datetime | None,
+    batch_id: int,
+) -> None:
+    base = config.pipeline.currency
+    con.execute(
+        f"""
+        create or replace temp table incoming_deals as
+        select
+            $source::varchar as source, s.deal_id, s.name, s.account, s.owner,
+            coalesce(s.pipeline, 'default') as pipeline, s.lead_source, s.deal_type, s.stage,
+            nullif(list_position($stages::varchar[], s.stage), 0) as stage_order, s.status,
+            s.amount, upper(coalesce(s.currency, $base)) as currency,
+            {_amount_base_sql("s", "fx")} as amount_base,
+            s.amount_base as amount_company_currency,
+            s.probability, s.created_at, s.closed_at, s.expected_close_date,
+            s.stage_changed_at, s.activity_count, s.segment,
+            $snapshot_at::timestamp as snapshot_at, $batch_id::integer as batch_id
+        from staged_deals as s
+        asof left join fx_rates as fx
+            on upper(coalesce(s.currency, $base)) = fx.currency
+            and {_price_date_sql("s", "$snapshot_at")} >= fx.valid_from
+        where s.reject_reason is null and s.exclude_reason is null
+        """,
+        {
+            "source": source.name,
+            "stages": list(config.pipeline.stages),
+            "base": base,
+            "snapshot_at": snapshot_at,
+            "batch_id": batch_id,
+        },
+    )
+    # The newest export of a deal is its current state; an older file only adds a snapshot.
+    con.execute(
+        """
+        delete from deals as d using incoming_deals as i
+        where d.source = i.source and d.deal_id = i.deal_id and d.snapshot_at <= i.snapshot_at
+        """
+    )
+    con.execute(
+        """
+        insert into deals by name
+        select i.* from incoming_deals as i
+        anti join deals as d on d.source = i.source and d.deal_id = i.deal_id
+        """
+    )
+    # A deal deleted in the CRM since its last export leaves the warehouse (its snapshots stay).
+    con.execute(
+        """
+        delete from deals as d using staged_deals as s
+        where d.source = ? and d.deal_id = s.deal_id and s.deleted
+          and s.exclude_reason is not null and d.snapshot_at <= ?
+        """,
+        [source.name, snapshot_at],
+    )
+    con.execute(
+        """
+        insert into deal_snapshots by name
+        select snapshot_at, source, deal_id, stage, status, amount_base, expected_close_date,
+               owner, batch_id, closed_at, stage_changed_at
+        from incoming_deals
+        """
+    )
+    con.execute(
+        """
+        insert into affected_deals
+        select deal_id from incoming_deals
+        union
+        select deal_id from staged_deals where deleted and exclude_reason is not null
+        """
+    )
+    _warn_unknown_stages(con, config, source)
+
+
+def _amount_base_sql(deal: str, fx: str) -> str:
+    """amount in the reporting currency: the rate valid at the (expected) close date.
+
+    With no rate for the currency, the CRM's own conversion (HubSpot's amount in company
+    currency) if the export has one; else NULL, so the deal is left out of money totals.
+    """
+    return (
+        f"case when upper(coalesce({deal}.currency, $base)) = upper($base) then {deal}.amount "
+        f"else coalesce({deal}.amount * {fx}.rate_to_base, {deal}.amount_base) end"
+    )
+
+
+def _price_date_sql(deal: str, fallback: str) -> str:
+    return f"coalesce({deal}.closed_at::date, {deal}.expected_close_date, {fallback}::date)"
+
+
+def _reprice_deals(con: duckdb.DuckDBPyConnection, base: str) -> None:
+    con.execute(
+        f"""
+        update deals set amount_base = repriced.amount_base
+        from (
+            select d.source, d.deal_id,
+                   case when upper(d.currency) = upper($base) then d.amount
+                        else coalesce(d.amount * fx.rate_to_base, d.amount_company_currency)
+                   end as amount_base
+            from deals as d
+            asof left join fx_rates as fx
+                on d.currency = fx.currency
+                and {_price_date_sql("d", "d.snapshot_at")} >= fx.valid_from
+        ) as repriced
+        where deals.source = repriced.source and deals.deal_id = repriced.deal_id
+        """,
+        {"base": base},
+    )
+
+
+def _warn_unknown_stages(con: duckdb.DuckDBPyConnection, config: Config, source: Source) -> None:
+    """Open deals in a stage missing from [pipeline] stages load, but their funnel place is lost."""
+    rows = con.execute(
+        """
+        select stage, count(*) from incoming_deals
+        where stage_order is null and status = 'open'
+        group by stage order by count(*) desc, stage limit 5
+        """
+    ).fetchall()
+    if rows:
+        listed = ", ".join(f"'{stage}' ({n})" for stage, n in rows)
+        log.warning(
+            "source '%s': open deals in stages not in [pipeline] stages: %s; add them to "
+            "[pipeline] stages in %s (in funnel order) or fix the export",
+            source.name,
+            listed,
+            config.path,
+        )
+
+
+def _write_stage_changes(con: duckdb.DuckDBPyConnection, source: Source, batch_id: int) -> None:
+    """Stage changes: rows that repeat the deal's previous stage in the file are not changes.
+
+    History tables log every amount or close-date edit with the current stage, so most rows of a
+    history export repeat the stage; keeping only the changes shrinks what the stint derivation
+    sorts. A stage held since creation starts at the deal's creation.
+    """
+    # Overlapping history exports repeat changes; the first history file needs no such check.
+    stored = con.execute(
+        "select count(*) from stage_changes where source = ?", [source.name]
+    ).fetchall()[0][0]
+    already_stored = (
+        """
+          and not exists (
+              select 1 from stage_changes as c
+              where c.source = $source and c.deal_id = h.deal_id and c.stage = h.stage
+                and c.changed_at = h.changed_at
+          )"""
+        if stored
+        else ""
+    )
+    con.execute(
+        f"""
+        insert into stage_changes by name
+        with valid as (
+            select _row, deal_id, stage, origin, changed_at
+            from staged_history
+            where reject_reason is null and exclude_reason is null and stage is not null
+        ),
+        incoming as (
+            select * from valid where changed_at is not null
+            union all
+            select v._row, v.deal_id, v.stage, v.origin, d.created_at as changed_at
+            from valid as v
+            inner join deals as d on d.source = $source and d.deal_id = v.deal_id
+            where v.changed_at is null
+        ),
+        changes as (
+            select
+                *,
+                lag(stage) over (partition by deal_id order by changed_at, _row, origin)
+                    as previous_stage
+            from incoming
+            where changed_at is not null
+        )
+        select $source::varchar as source, deal_id, stage, changed_at,
+               $batch_id::integer as batch_id, _row as source_row, origin
+        from changes as h
+        where previous_stage is distinct from stage {already_stored}
+        """,
+        {"source": source.name, "batch_id": batch_id},
+    )
+    con.execute(
+        """
+        insert into affected_deals
+        select distinct deal_id from staged_history
+        where reject_reason is null and exclude_reason is null and stage is not null
+        """
+    )
+
+
+def _write_deal_changes(con: duckdb.DuckDBPyConnection, source: Source, batch_id: int) -> None:
+    """Amount, close-date and status edits, each kept once (overlapping history exports)."""
+    con.execute(
+        """
+        insert into deal_changes by name
+        select distinct $source::varchar as source, deal_id, field, old_value, new_value,
+               changed_at, $batch_id::integer as batch_id
+        from staged_changes as s
+        where not exists (
+            select 1 from deal_changes as c
+            where c.source = $source and c.deal_id = s.deal_id and c.field = s.field
+              and c.changed_at = s.changed_at and c.new_value is not distinct from s.new_value
+        )
+        """,
+        {"source": source.name, "batch_id": batch_id},
+    )
+
+
+def _write_source_stages(con: duckdb.DuckDBPyConnection, source: Source, batch_id: int) -> None:
+    """The CRM's stage table (Salesforce OpportunityStage) replaces the source's previous one."""
+    con.execute("delete from source_stages where source = ?", [source.name])
+    con.execute(
+        """
+        insert into source_stages by name
+        select ?::varchar as source, pipeline, stage, sort_order, is_closed, is_won,
+               default_probability, ?::integer as batch_id
+        from staged_stages
+        where reject_reason is null and exclude_reason is null
+        """,
+        [source.name, batch_id],
     )
 
 
 def _write_stages(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """Configured open stages for every pipeline seen, plus the terminal stages deals carry."""
+    """Configured open stages for every pipeline seen, plus the terminal stages.
+
+    Terminal stages are those closed deals carry and those a CRM stage table marks closed. A
+    stage's default probability comes from config, else from the CRM's stage table.
+    """
     stages = list(config.pipeline.stages)
     probabilities = list(config.pipeline.probabilities or [None] * len(stages))
     con.execute("delete from stages")
@@ -284,21 +573,38 @@ def _write_stages(con: duckdb.DuckDBPyConnection, config: Config) -> None:
             union select 'default' where not exists (select 1 from deals)
         ),
         open_stages as (
-            select unnest(?::varchar[]) as stage, unnest(?::double[]) as default_probability,
-                   generate_subscripts(?::varchar[], 1) as stage_order
+            select unnest($stages::varchar[]) as stage,
+                   unnest($probabilities::double[]) as default_probability,
+                   generate_subscripts($stages::varchar[], 1) as stage_order
+        ),
+        crm_probability as (
+            select stage, max(default_probability) / 100 as default_probability
+            from source_stages group by stage
+        ),
+        terminal as (
+            select pipeline, stage, status = 'won' as won, status = 'lost' as lost
+            from deals
+            where status <> 'open'
+            union all
+            select s.pipeline, s.stage, s.is_won, not s.is_won
+            from source_stages as s semi join pipelines as p on s.pipeline = p.pipeline
+            where s.is_closed
         )
         select p.pipeline, o.stage, o.stage_order::integer as stage_order,
-               false as is_won, false as is_lost, o.default_probability
-        from pipelines as p cross join open_stages as o
+               false as is_won, false as is_lost,
+               coalesce(o.default_probability, c.default_probability) as default_probability
+        from pipelines as p
+        cross join open_stages as o
+        left join crm_probability as c on c.stage = o.stage
         union all
         select pipeline, stage, null as stage_order,
-               bool_or(status = 'won') as is_won, bool_or(status = 'lost') as is_lost,
-               case when bool_or(status = 'won') then 1.0 else 0.0 end as default_probability
-        from deals
-        where status <> 'open' and coalesce(list_position(?::varchar[], stage), 0) = 0
+               bool_or(won) as is_won, bool_or(lost) as is_lost,
+               case when bool_or(won) then 1.0 else 0.0 end as default_probability
+        from terminal
+        where coalesce(list_position($stages::varchar[], stage), 0) = 0
         group by pipeline, stage
         """,
-        [stages, probabilities, stages, stages],
+        {"stages": stages, "probabilities": probabilities},
     )
 
 
@@ -312,18 +618,34 @@ def _reject_duplicate_ids(con: duckdb.DuckDBPyConnection) -> None:
             reject_column = 'deal_id'
         from (
             select deal_id, max(_row) as kept_row
-            from staged_deals where reject_reason is null
+            from staged_deals where reject_reason is null and exclude_reason is null
             group by deal_id having count(*) > 1
         ) as d
-        where s.deal_id = d.deal_id and s.reject_reason is null and s._row < d.kept_row
+        where s.deal_id = d.deal_id and s.reject_reason is null and s.exclude_reason is null
+          and s._row < d.kept_row
         """
+    )
+
+
+def _all_rejected_message(
+    con: duckdb.DuckDBPyConnection, path: Path, primary: str, loaded: LoadedFile
+) -> str:
+    first = con.execute(
+        f"select _row, reject_reason from {primary} "
+        "where reject_reason is not null and exclude_reason is null order by _row limit 1"
+    ).fetchall()
+    candidates = [(line, reason) for line, reason, _ in loaded.structural_rejects[:1]] + first
+    line, reason = min(candidates)
+    return (
+        f"{path}: none of its {loaded.rows_read} rows can be loaded (line {line}: {reason}); "
+        "check that the file is the export the config describes, with one record per line"
     )
 
 
 def _start_batch(
     con: duckdb.DuckDBPyConnection,
     source: Source,
-    object_name: str,
+    kind: str,
     path: Path,
     fp: FileFingerprint,
     snapshot_at: datetime | None,
@@ -340,7 +662,7 @@ def _start_batch(
             batch_id,
             source.name,
             source.adapter,
-            object_name,
+            kind,
             str(path),
             fp.sha256,
             snapshot_at,
@@ -352,12 +674,13 @@ def _start_batch(
 
 def _write_rejects(
     con: duckdb.DuckDBPyConnection, batch_id: int, staged: str, loaded: LoadedFile
-) -> int:
-    """Rejected rows with their line, reason and the raw record as JSON; returns how many."""
+) -> None:
+    """Rejected rows with their line, reason and the raw record as JSON (long values cut)."""
     raw_struct = (
         "{"
         + ", ".join(
-            f"'{h.replace(chr(39), chr(39) * 2)}': r.\"{h.replace(chr(34), chr(34) * 2)}\""
+            f"'{h.replace(chr(39), chr(39) * 2)}': "
+            f'left(r."{h.replace(chr(34), chr(34) * 2)}", {RAW_VALUE_LIMIT})'
             for h in loaded.headers
         )
         + "}"
@@ -365,32 +688,145 @@ def _write_rejects(
     con.execute(
         f"""
         insert into rejected_rows by name
-        select ?::integer as batch_id, s._row as source_row, s.reject_column as column_name,
-               s.reject_reason as reason, to_json({raw_struct})::varchar as raw_record
+        select ?::integer as batch_id, s._row as source_row, any_value(s.reject_column)
+                   as column_name,
+               any_value(s.reject_reason) as reason,
+               any_value(to_json({raw_struct})::varchar) as raw_record
         from {staged} as s
         inner join {loaded.table} as r on r._row = s._row
-        where s.reject_reason is not null
+        where s.reject_reason is not null and s.exclude_reason is null
+        group by s._row
         """,
         [batch_id],
     )
-    for line, reason, raw in loaded.structural_rejects:
+    if loaded.structural_rejects:
         con.execute(
-            "insert into rejected_rows values (?, ?, null, ?, ?)", [batch_id, line, reason, raw]
+            "insert into rejected_rows select ?, unnest(?::bigint[]), null, "
+            "unnest(?::varchar[]), unnest(?::varchar[])",
+            [
+                batch_id,
+                [line for line, _, _ in loaded.structural_rejects],
+                [reason for _, reason, _ in loaded.structural_rejects],
+                [raw[:RAW_VALUE_LIMIT] for _, _, raw in loaded.structural_rejects],
+            ],
         )
-    return con.execute(
-        "select count(*) from rejected_rows where batch_id = ?", [batch_id]
-    ).fetchall()[0][0]
 
 
 def _finish_batch(
-    con: duckdb.DuckDBPyConnection, batch_id: int, rows_read: int, rows_loaded: int, rejected: int
+    con: duckdb.DuckDBPyConnection,
+    batch_id: int,
+    rows_read: int,
+    rows_loaded: int,
+    rejected: int,
+    excluded: int,
 ) -> None:
     con.execute(
         """
         update ingest_batches
-        set rows_read = ?, rows_loaded = ?, rows_rejected = ?,
+        set rows_read = ?, rows_loaded = ?, rows_rejected = ?, rows_excluded = ?,
             finished_at = current_timestamp::timestamp, status = ?
         where batch_id = ?
         """,
-        [rows_read, rows_loaded, rejected, LOADED, batch_id],
+        [rows_read, rows_loaded, rejected, excluded, LOADED, batch_id],
     )
+
+
+def _temp_table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    rows = con.execute(
+        "select count(*) from duckdb_tables() where temporary and table_name = ?", [name]
+    ).fetchall()
+    return rows[0][0] > 0
+
+
+def _read_rates(
+    con: duckdb.DuckDBPyConnection, config: Config, temp_dir: Path
+) -> list[tuple[str, object, float]]:
+    """(currency, valid_from, rate_to_base): config rates (valid always), then the rates file."""
+    rates: list[tuple[str, object, float]] = [
+        (currency.upper(), datetime(1900, 1, 1).date(), rate)
+        for currency, rate in sorted(config.pipeline.rates.items())
+    ]
+    path = config.pipeline.rates_file
+    if path is None:
+        return rates
+    if not path.is_file():
+        raise ConfigError(
+            f"{config.path}: key 'pipeline.rates_file' names '{path}', which does not exist; "
+            "fix the path (relative paths are read from the config's folder)"
+        )
+    fp = fingerprint(path)
+    loaded = load_file(con, path, fp, "raw_rates", temp_dir)
+    try:
+        index = HeaderIndex(loaded.headers)
+        headers = {
+            field: next((h for a in aliases if (h := index.find(a))), None)
+            for field, aliases in (
+                ("currency", ("currency", "valuta")),
+                ("valid_from", ("valid_from", "date", "valid from", "data")),
+                ("rate", ("rate", "rate_to_base", "tasso", "cambio")),
+            )
+        }
+        missing = [f for f, h in headers.items() if h is None]
+        if missing:
+            raise ConfigError(
+                f"{path}: rates file needs columns currency, valid_from, rate; missing "
+                f"{', '.join(missing)}; headers found: {', '.join(map(repr, loaded.headers))}"
+            )
+        text = {f: f"nullif(trim({_quote(h)}), '')" for f, h in headers.items() if h}
+        locale = detect_locale(
+            con,
+            loaded.table,
+            {"rate": text["rate"]},
+            {"valid_from": text["valid_from"]},
+            decimal=None,
+            date_order=None,
+            date_format=None,
+            delimiter=loaded.delimiter,
+            file_label=str(path),
+            source_name="rates",
+        )
+        return rates + _parsed_rates(con, loaded, text, locale, path)
+    finally:
+        con.execute("drop table if exists raw_rates")
+
+
+def _parsed_rates(
+    con: duckdb.DuckDBPyConnection,
+    loaded: LoadedFile,
+    text: dict[str, str],
+    locale: Locale,
+    path: Path,
+) -> list[tuple[str, object, float]]:
+    from pipeline_analytics.ingest.locale import timestamp_sql
+
+    if loaded.structural_rejects:
+        line, reason, _ = loaded.structural_rejects[0]
+        raise ConfigError(f"{path}: line {line}: {reason}; fix the rates file")
+    rate = number_sql(text["rate"], locale)
+    valid_from = timestamp_sql(text["valid_from"], locale)
+    bad = con.execute(
+        f"""
+        select _row, {text["currency"]}, {text["valid_from"]}, {text["rate"]}
+        from {loaded.table}
+        where not coalesce(regexp_full_match({text["currency"]}, '[A-Za-z]{{3}}'), false)
+           or {valid_from} is null
+           or not coalesce(isfinite({rate}) and {rate} > 0, false)
+        order by _row limit 1
+        """
+    ).fetchall()
+    if bad:
+        line, currency, day, value = bad[0]
+        raise ConfigError(
+            f"{path}: line {line}: currency '{currency}', valid_from '{day}', rate '{value}' "
+            "is not a 3-letter currency code, a date and a positive number; fix that line"
+        )
+    return con.execute(
+        f"""
+        select upper({text["currency"]}), {valid_from}::date, {rate}
+        from {loaded.table} order by 1, 2
+        """
+    ).fetchall()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

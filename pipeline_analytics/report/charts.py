@@ -16,8 +16,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from markupsafe import Markup
 
-from pipeline_analytics.report.formatting import Formatter
-from pipeline_analytics.report.model import Chart
+from pipeline_analytics.report.model import Chart, ReportContext
 
 FONT_FAMILY = (
     'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif'
@@ -28,16 +27,25 @@ GRID = "#e6e9ee"
 WON = "#2f7d6d"
 WON_LIGHT = "#9cc8bd"
 LOST = "#c06a4f"
+OPEN = "#c9ced6"
 FORECAST = "#34598f"
 FORECAST_BAND = "rgba(52, 89, 143, 0.16)"
+FORECAST_BAND_INNER = "rgba(52, 89, 143, 0.30)"
+NEW_PIPELINE = "#8fa9cc"
 FUNNEL = "#4a6f9c"
+ACCENT = "#b58a2e"
+# Methods compared with the engine, in a fixed order so colours stay put between reports.
+BASELINE_COLOURS = ("#c06a4f", "#b58a2e", "#7f8a96", "#8c6bb1", "#5b9bb0")
 
-PLOTLY_CONFIG = {
-    "responsive": True,
-    "displaylogo": False,
-    "displayModeBar": "hover",
-    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
-}
+# Plotly's own words a reader can see (the one mode bar button we keep and its messages).
+PLOTLY_MESSAGES = (
+    "Download plot as a PNG",
+    "Download plot",
+    "Taking snapshot - this may take a few seconds",
+    "Snapshot succeeded",
+    "Sorry, there was a problem downloading your snapshot!",
+    "Double-click to zoom back out",
+)
 
 _SCRIPT_SAFE = str.maketrans(
     {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -49,11 +57,11 @@ def label(text: str | None, missing: str = "(none)") -> str:
     return html.escape(missing if text is None else text, quote=False)
 
 
-def base_layout(fmt: Formatter, **overrides: Any) -> dict[str, Any]:
+def base_layout(ctx: ReportContext, **overrides: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {
         "template": "none",
         "font": {"family": FONT_FAMILY, "size": 13, "color": TEXT},
-        "separators": fmt.locale.plotly_separators,
+        "separators": ctx.fmt.locale.plotly_separators,
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "margin": {"l": 64, "r": 24, "t": 16, "b": 48},
@@ -70,14 +78,45 @@ def base_layout(fmt: Formatter, **overrides: Any) -> dict[str, Any]:
     return layout
 
 
+def month_axis(months: int) -> dict[str, Any]:
+    """A date axis ticked on month starts, every month up to a year, then quarterly or yearly:
+    left to itself Plotly ticks short ranges weekly and repeats the month's name."""
+    step = 1 if months <= 12 else 3 if months <= 36 else 12
+    return {"type": "date", "tickformat": "%b %Y", "dtick": f"M{step}"}
+
+
 def script_safe_json(text: str) -> str:
     """JSON that can sit inside an HTML <script> element: no `<`, `>` or `&` left literally."""
     return text.translate(_SCRIPT_SAFE)
 
 
-def chart(figure: go.Figure, chart_id: str, height: int) -> Chart:
+def plotly_config(ctx: ReportContext, chart_id: str) -> dict[str, Any]:
+    """Only the download button; month names, separators and Plotly's messages in the locale."""
+    locale = ctx.fmt.locale
+    config: dict[str, Any] = {
+        "responsive": True,
+        "displaylogo": False,
+        "displayModeBar": "hover",
+        "modeBarButtons": [["toImage"]],
+        "toImageButtonOptions": {"filename": chart_id},
+    }
+    if locale.code != "en":
+        config["locale"] = locale.code
+        config["locales"] = {
+            locale.code: {
+                "format": locale.plotly_locale(),
+                "dictionary": {message: ctx.t(message) for message in PLOTLY_MESSAGES},
+            }
+        }
+    return config
+
+
+def chart(figure: go.Figure, chart_id: str, height: int, ctx: ReportContext) -> Chart:
     """Serialise a figure (data, layout and config) for `Plotly.newPlot(id, spec)`."""
     # Plotly's encoder turns dates and numpy values into JSON; the round trip adds the config.
-    spec = {**json.loads(pio.to_json(figure, validate=False)), "config": PLOTLY_CONFIG}
+    spec = {
+        **json.loads(pio.to_json(figure, validate=False)),
+        "config": plotly_config(ctx, chart_id),
+    }
     text = json.dumps(spec, ensure_ascii=False, separators=(",", ":"))
     return Chart(chart_id=chart_id, spec=Markup(script_safe_json(text)), height=height)

@@ -1,15 +1,18 @@
 """How the report writes numbers, money, rates, days and dates: the one place a locale lives.
 
 Figures get their hover text from here too (pre-formatted strings), so a chart and the table beside
-it always show a value the same way. A new language is a new `Locale` constant.
+it always show a value the same way. A new language is a new `Locale` constant in `LOCALES` plus a
+message table in `i18n.py`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 MISSING = "—"
 
@@ -18,23 +21,70 @@ Number = int | float | Decimal
 
 @dataclass(frozen=True)
 class Locale:
+    code: str
     decimal_separator: str
     group_separator: str
+    month_names: tuple[str, ...]
     month_abbreviations: tuple[str, ...]
-    day_unit: str
-    # Thousand, million, billion, trillion, as written after a compact amount ("$1.23M").
+    day_names: tuple[str, ...]
+    day_abbreviations: tuple[str, ...]
+    # strftime-like patterns with {day}, {month} (abbreviated) and {year}.
+    date_pattern: str
+    month_pattern: str
+    # "{sign}{symbol}{amount}" (English) or "{sign}{amount} {symbol}" (Italian).
+    money_pattern: str
+    # Suffix after a compact amount for thousands, millions, billions, trillions; an empty
+    # thousands suffix means thousands are written in full (Italian does not abbreviate them).
     compact_suffixes: tuple[str, ...]
+    # Symbols where the locale writes one; other currencies are written with their ISO code.
     currency_symbols: dict[str, str]
+    percent_pattern: str
+    day_unit: str
+    quarter_pattern: str  # with {quarter} (1-4) and {year}
+    fiscal_quarter_pattern: str  # the same, {year} being the fiscal year
 
     @property
     def plotly_separators(self) -> str:
         """Plotly's `layout.separators`: decimal then group separator."""
         return self.decimal_separator + self.group_separator
 
+    def plotly_locale(self) -> dict[str, Any]:
+        """The `format` part of a plotly.js locale: month and day names for date axes."""
+        return {
+            "days": list(self.day_names),
+            "shortDays": list(self.day_abbreviations),
+            "months": list(self.month_names),
+            "shortMonths": list(self.month_abbreviations),
+            "decimal": self.decimal_separator,
+            "thousands": self.group_separator,
+            "grouping": [3],
+            "periods": ["AM", "PM"] if self.code == "en" else ["", ""],
+            "date": "%d/%m/%Y",
+            "year": "%Y",
+            "month": "%b %Y",
+            "dayMonth": "%-d %b",
+            "dayMonthYear": "%-d %b %Y",
+        }
+
 
 ENGLISH = Locale(
+    code="en",
     decimal_separator=".",
     group_separator=",",
+    month_names=(
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
     month_abbreviations=(
         "Jan",
         "Feb",
@@ -49,10 +99,65 @@ ENGLISH = Locale(
         "Nov",
         "Dec",
     ),
-    day_unit="days",
+    day_names=("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"),
+    day_abbreviations=("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"),
+    date_pattern="{month} {day}, {year}",
+    month_pattern="{month} {year}",
+    money_pattern="{sign}{symbol}{amount}",
     compact_suffixes=("K", "M", "B", "T"),
     currency_symbols={"USD": "$", "EUR": "€", "GBP": "£"},
+    percent_pattern="{number}%",
+    day_unit="days",
+    quarter_pattern="Q{quarter} {year}",
+    fiscal_quarter_pattern="Q{quarter} FY{year}",
 )
+
+ITALIAN = Locale(
+    code="it",
+    decimal_separator=",",
+    group_separator=".",
+    month_names=(
+        "gennaio",
+        "febbraio",
+        "marzo",
+        "aprile",
+        "maggio",
+        "giugno",
+        "luglio",
+        "agosto",
+        "settembre",
+        "ottobre",
+        "novembre",
+        "dicembre",
+    ),
+    month_abbreviations=(
+        "gen",
+        "feb",
+        "mar",
+        "apr",
+        "mag",
+        "giu",
+        "lug",
+        "ago",
+        "set",
+        "ott",
+        "nov",
+        "dic",
+    ),
+    day_names=("domenica", "lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato"),
+    day_abbreviations=("dom", "lun", "mar", "mer", "gio", "ven", "sab"),
+    date_pattern="{day} {month} {year}",
+    month_pattern="{month} {year}",
+    money_pattern="{sign}{amount} {symbol}",
+    compact_suffixes=("", " Mln", " Mrd", " Bln"),
+    currency_symbols={"EUR": "€"},
+    percent_pattern="{number}%",
+    day_unit="giorni",
+    quarter_pattern="T{quarter} {year}",
+    fiscal_quarter_pattern="T{quarter} esercizio {year}",
+)
+
+LOCALES = {"en": ENGLISH, "it": ITALIAN}
 
 
 def is_missing(value: Number | None) -> bool:
@@ -71,50 +176,73 @@ class Formatter:
         if is_missing(value):
             return MISSING
         text = f"{float(value):,.{decimals}f}"
+        if text.startswith("-") and not text.strip("-0.,"):
+            text = text[1:]  # -0.0 after rounding is 0
         swap = str.maketrans({",": self.locale.group_separator, ".": self.locale.decimal_separator})
         return text.translate(swap)
 
     def count(self, value: Number | None) -> str:
         return self.number(value)
 
-    def money(self, value: Number | None) -> str:
-        """Whole currency units with the ISO code: "USD 1,234,567"."""
+    @property
+    def currency_symbol(self) -> str:
+        return self.locale.currency_symbols.get(self.currency, self.currency)
+
+    def _money(self, value: Number, amount: str) -> str:
+        symbol = self.currency_symbol
+        if self.locale.money_pattern.startswith("{sign}{symbol}") and symbol == self.currency:
+            symbol += " "  # "CHF 950", but "$950"
+        sign = "-" if float(value) < 0 and amount.strip("0.,") else ""
+        return self.locale.money_pattern.format(sign=sign, symbol=symbol, amount=amount)
+
+    def money(self, value: Number | None, decimals: int = 0) -> str:
+        """Currency amount: "$1,234,567" in English, "1.234.567 €" in Italian."""
         if is_missing(value):
             return MISSING
-        return f"{self.currency} {self.number(value)}"
+        return self._money(value, self.number(abs(float(value)), decimals))
 
     def money_compact(self, value: Number | None) -> str:
-        """Three significant digits for cards and chart labels: "$1.23M", "CHF 950"."""
+        """Three significant digits for cards and chart labels: "$1.23M", "1,23 Mln €"."""
         if is_missing(value):
             return MISSING
-        symbol = self.locale.currency_symbols.get(self.currency)
-        prefix = symbol if symbol else f"{self.currency} "
-        sign = "-" if value < 0 else ""
-        return f"{sign}{prefix}{self._compact(abs(float(value)))}"
+        return self._money(value, self._compact(abs(float(value))))
 
     def _compact(self, magnitude: float) -> str:
-        if round(magnitude) < 1000:
+        suffixes = self.locale.compact_suffixes
+        if round(magnitude) < 1000 or (not suffixes[0] and round(magnitude) < 999_500):
             return self.number(magnitude)
         exponent = 0
-        while magnitude >= 999.5 and exponent < len(self.locale.compact_suffixes):
+        while magnitude >= 999.5 and exponent < len(suffixes):
             magnitude /= 1000
             exponent += 1
         decimals = 2 if magnitude < 9.995 else 1 if magnitude < 99.95 else 0
-        return self.number(magnitude, decimals) + self.locale.compact_suffixes[exponent - 1]
+        return self.number(magnitude, decimals) + suffixes[exponent - 1]
 
-    def percent(self, rate: Number | None) -> str:
-        """A rate stored as a fraction (0.4123) shown as "41.2%"."""
+    def percent(self, rate: Number | None, decimals: int = 1) -> str:
+        """A rate stored as a fraction (0.4123) shown as "41.2%" ("41,2%" in Italian)."""
         if is_missing(rate):
             return MISSING
-        return f"{self.number(float(rate) * 100, 1)}%"
+        return self.locale.percent_pattern.format(number=self.number(float(rate) * 100, decimals))
+
+    def signed(self, value: Number | None, show: Callable[[Number], str]) -> str:
+        """A change with its sign, shown by `show` on its size: "+2.2%", "−$1,500", "0.0"."""
+        if is_missing(value):
+            return MISSING
+        sign = "+" if value > 0 else "−" if value < 0 else ""
+        return sign + show(abs(value))
+
+    def points(self, rate_change: Number) -> str:
+        """A change of a rate (0.04) in percentage points, without sign or unit: "4.0"."""
+        return self.number(abs(float(rate_change)) * 100, 1)
 
     def days(self, value: Number | None) -> str:
+        """ "12.3 days" ("12,3 giorni")."""
         if is_missing(value):
             return MISSING
         return f"{self.number(value, 1)} {self.locale.day_unit}"
 
     def day_count(self, value: Number | None) -> str:
-        """Days without the unit, for table cells under a "days" header."""
+        """Days without the unit, for table cells under a header that names it."""
         return self.number(value, 1)
 
     def ratio(self, value: Number | None) -> str:
@@ -123,7 +251,24 @@ class Formatter:
         return f"{self.number(value, 2)}×"
 
     def date(self, value: date | None) -> str:
-        return MISSING if value is None else value.strftime("%Y-%m-%d")
+        """ "Dec 31, 2024" in English, "31 dic 2024" in Italian."""
+        if value is None:
+            return MISSING
+        return self.locale.date_pattern.format(
+            day=value.day, month=self.locale.month_abbreviations[value.month - 1], year=value.year
+        )
 
-    def month(self, value: date) -> str:
-        return f"{self.locale.month_abbreviations[value.month - 1]} {value.year}"
+    def quarter(self, year: int, quarter: int) -> str:
+        """ "Q4 2026" ("T4 2026": trimestre)."""
+        return self.locale.quarter_pattern.format(quarter=quarter, year=year)
+
+    def fiscal_quarter(self, fiscal_year: int, quarter: int) -> str:
+        """ "Q1 FY2027": a fiscal year is named by the calendar year it ends in."""
+        return self.locale.fiscal_quarter_pattern.format(quarter=quarter, year=fiscal_year)
+
+    def month(self, value: date | None) -> str:
+        if value is None:
+            return MISSING
+        return self.locale.month_pattern.format(
+            month=self.locale.month_abbreviations[value.month - 1], year=value.year
+        )

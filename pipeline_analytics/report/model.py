@@ -8,7 +8,7 @@ section is one function returning a `Section`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -16,17 +16,23 @@ from typing import Literal
 from markupsafe import Markup
 
 from pipeline_analytics.report.formatting import Formatter, is_missing
+from pipeline_analytics.report.i18n import Translator
 
 
 @dataclass(frozen=True)
 class ReportContext:
-    """The build's parameters, read once from `build_params`."""
+    """The build's parameters (read once from `build_params`), the locale and the report settings.
+
+    `targets` maps (year, quarter) to the bookings target of that calendar quarter.
+    """
 
     as_of: datetime
     lookback_days: int
     currency: str
     built_at: datetime | None
     fmt: Formatter
+    t: Translator
+    targets: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,11 +53,22 @@ class KpiValue:
 
 
 @dataclass(frozen=True)
+class Change:
+    """A KPI's change against the previous period, as shown: "▼ 4.0 points"."""
+
+    text: str
+    tone: Literal["good", "bad", "neutral"]
+
+
+@dataclass(frozen=True)
 class KpiCard:
     title: str
     main: KpiValue
     details: tuple[KpiValue, ...] = ()
     hint: str = ""
+    change: Change | None = None
+    # One line of plain language: "Win rate fell 4.0 points, driven by Proposal → Negotiation."
+    reading: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,14 @@ class Note:
     text: str
     tone: Literal["info", "unavailable"] = "info"
     kind: Literal["note"] = "note"
+
+
+@dataclass(frozen=True)
+class Paragraphs:
+    """Plain prose under optional subheadings: (heading, (paragraph, ...)) pairs."""
+
+    parts: tuple[tuple[str, tuple[str, ...]], ...]
+    kind: Literal["paragraphs"] = "paragraphs"
 
 
 @dataclass(frozen=True)
@@ -118,7 +143,7 @@ class Table:
     kind: Literal["table"] = "table"
 
 
-Block = Heading | Note | Chart | Table
+Block = Heading | Note | Paragraphs | Chart | Table
 
 
 @dataclass(frozen=True)

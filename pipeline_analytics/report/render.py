@@ -3,7 +3,7 @@
 The page embeds plotly.js once and runs only scripts this module knows: a Content-Security-Policy
 lists the SHA-256 of each of them (plotly.js, one `Plotly.newPlot` call per chart, the page script),
 so the browser would refuse any other script, and `default-src 'none'` forbids every network fetch.
-A section that wants a script must therefore add it through a `Chart` (or extend `page_scripts`).
+A section that wants a script must therefore add it through a `Chart` (or extend PAGE_SCRIPT).
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ from markupsafe import Markup
 
 from pipeline_analytics import __version__
 from pipeline_analytics.errors import InputError
-from pipeline_analytics.report.formatting import Formatter
+from pipeline_analytics.report.data import fetch
+from pipeline_analytics.report.formatting import LOCALES, Formatter
+from pipeline_analytics.report.i18n import translator
 from pipeline_analytics.report.model import Chart, ReportContext, Section
-from pipeline_analytics.report.sections import SECTIONS, fetch
+from pipeline_analytics.report.sections import SECTIONS
 
 # Sortable tables (numbers start descending, text ascending; blanks stay last) and charts resized
 # to the paper width before printing.
@@ -72,10 +74,22 @@ class Page:
         return tuple(b for s in self.sections for b in s.blocks if isinstance(b, Chart))
 
 
-def render_report(con: duckdb.DuckDBPyConnection, *, output_dir: Path, title: str) -> Path:
-    """Write pipeline-report-<as_of>.html and latest.html into output_dir; return the dated one."""
-    ctx = read_context(con)
-    page = Page(title, ctx, tuple(build(con, ctx) for build in SECTIONS))
+def render_report(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    output_dir: Path,
+    title: str | None = None,
+    language: str = "en",
+    targets: dict[tuple[int, int], float] | None = None,
+) -> Path:
+    """Write pipeline-report-<as_of>.html and latest.html into output_dir; return the dated one.
+
+    `language` is "en" or "it"; `targets` maps (year, quarter) to a bookings target. The default
+    title is "Pipeline report" in the report's language."""
+    ctx = read_context(con, language, targets or {})
+    page = Page(
+        title or ctx.t("Pipeline report"), ctx, tuple(build(con, ctx) for build in SECTIONS)
+    )
     html = render_html(page)
     output_dir.mkdir(parents=True, exist_ok=True)
     dated = output_dir / f"pipeline-report-{ctx.as_of:%Y-%m-%d}.html"
@@ -84,7 +98,9 @@ def render_report(con: duckdb.DuckDBPyConnection, *, output_dir: Path, title: st
     return dated
 
 
-def read_context(con: duckdb.DuckDBPyConnection) -> ReportContext:
+def read_context(
+    con: duckdb.DuckDBPyConnection, language: str, targets: dict[tuple[int, int], float]
+) -> ReportContext:
     rows = fetch(con, "select as_of, lookback_days, currency, built_at from build_params")
     if len(rows) != 1:
         raise InputError(
@@ -96,7 +112,9 @@ def read_context(con: duckdb.DuckDBPyConnection) -> ReportContext:
         lookback_days=params["lookback_days"],
         currency=params["currency"],
         built_at=params["built_at"],
-        fmt=Formatter(currency=params["currency"]),
+        fmt=Formatter(currency=params["currency"], locale=LOCALES[language]),
+        t=translator(language),
+        targets=targets,
     )
 
 
@@ -106,6 +124,7 @@ def render_html(page: Page) -> str:
     return template().render(
         page=page,
         fmt=page.ctx.fmt,
+        t=page.ctx.t,
         version=__version__,
         css=stylesheet(),
         plotly_js=plotly_js,
@@ -119,7 +138,7 @@ def content_security_policy(scripts: list[Markup]) -> str:
     hashes = " ".join(f"'sha256-{script_hash(s)}'" for s in scripts)
     return (
         f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; "
-        "img-src data:; font-src data:"
+        "img-src data: blob:; font-src data:"
     )
 
 

@@ -1,0 +1,186 @@
+"""Activities files: one row per call, email, meeting... logged against a deal.
+
+A source's `activities` key names the file(s); `[sources.activity_columns]` maps the canonical
+columns deal_id, activity_type, occurred_at and owner to headers (deal_id and occurred_at are
+required). Each file loads like a deals or history file: read by `files`, one transaction per file
+through the batch helpers of `store`, rejected rows kept with their line number, a file whose
+sha256 was already loaded skipped. An activity repeated across files (same deal, type, time and
+owner: overlapping exports) is stored once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from pipeline_analytics.config import ACTIVITY_COLUMNS, REQUIRED_ACTIVITY_COLUMNS, Source
+from pipeline_analytics.errors import InputError
+from pipeline_analytics.ingest import store
+from pipeline_analytics.ingest.columns import (
+    ExportKind,
+    HeaderIndex,
+    missing_columns_error,
+    resolve_kind,
+)
+from pipeline_analytics.ingest.files import FileFingerprint, LoadedFile, fingerprint, load_file
+from pipeline_analytics.ingest.locale import timestamp_sql
+from pipeline_analytics.ingest.staging import (
+    combine_checks,
+    date_check,
+    file_locale,
+    neutralised,
+    text_of,
+    too_long_check,
+)
+
+log = logging.getLogger(__name__)
+
+OBJECT = "activities"
+ACTIVITIES_KIND = ExportKind(
+    name=OBJECT,
+    description="activities export",
+    required=REQUIRED_ACTIVITY_COLUMNS,
+    aliases={c: (c,) for c in ACTIVITY_COLUMNS},
+)
+RAW_TABLE = "raw_activities"
+STAGED_TABLE = "staged_activities"
+
+
+def load_activities_file(
+    con: duckdb.DuckDBPyConnection, source: Source, path: Path, temp_dir: Path
+) -> store.BatchResult | None:
+    """Load one activities file as one batch; None when the same file was loaded before."""
+    started_at = datetime.now(UTC).replace(tzinfo=None)
+    fp = fingerprint(path)
+    if store.already_loaded(con, source.name, fp.sha256):
+        log.info("%s: already loaded (same sha256), skipped", path)
+        return None
+    log.info("%s: loading activities (%.1f MB)", path, fp.size / 1e6)
+    try:
+        loaded = load_file(con, path, fp, RAW_TABLE, temp_dir)
+        if loaded.rows_read == 0:
+            raise InputError(f"{path}: the file has a header but no data rows; export it again")
+        stage_activities(con, loaded, source, str(path))
+        result = write_activities_batch(
+            con, source=source, path=path, fp=fp, loaded=loaded, started_at=started_at
+        )
+    finally:
+        con.execute(f"drop table if exists {RAW_TABLE}")
+        con.execute(f"drop table if exists {STAGED_TABLE}")
+    log.info(
+        "%s: %d rows read, %d loaded, %d rejected%s",
+        path,
+        result.rows_read,
+        result.rows_loaded,
+        result.rows_rejected,
+        " (see table rejected_rows)" if result.rows_rejected else "",
+    )
+    return result
+
+
+def stage_activities(
+    con: duckdb.DuckDBPyConnection, loaded: LoadedFile, source: Source, file_label: str
+) -> None:
+    """Create temp table `staged_activities`: canonical columns plus a reject reason per row."""
+    index = HeaderIndex(loaded.headers)
+    found, missing = resolve_kind(index, ACTIVITIES_KIND, source.activity_columns)
+    if missing:
+        raise missing_columns_error(
+            file_label,
+            index,
+            ACTIVITIES_KIND,
+            missing,
+            source.activity_columns,
+            "sources.activity_columns",
+        )
+    text = {c: text_of(found[c]) if c in found else "null::varchar" for c in ACTIVITY_COLUMNS}
+    locale = file_locale(con, loaded, source, {}, {"occurred_at": text["occurred_at"]}, file_label)
+    occurred = timestamp_sql("occurred_at", locale)
+    reason, first_bad = combine_checks(
+        [
+            ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
+            ("deal_id", too_long_check("deal_id")),
+            ("occurred_at", date_check("occurred_at", occurred, required=True)),
+            ("activity_type", too_long_check("activity_type")),
+            ("owner", too_long_check("owner")),
+        ]
+    )
+    con.execute(
+        f"""
+        create or replace temp table {STAGED_TABLE} as
+        select
+            _row, deal_id, {neutralised("activity_type")} as activity_type,
+            {occurred} as occurred_at, {neutralised("owner")} as owner,
+            nullif({reason}, '') as reject_reason, {first_bad} as reject_column,
+            null::varchar as exclude_reason
+        from (
+            select _row, {", ".join(f"{text[c]} as {c}" for c in ACTIVITY_COLUMNS)}
+            from {loaded.table}
+        )
+        """
+    )
+
+
+def write_activities_batch(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    source: Source,
+    path: Path,
+    fp: FileFingerprint,
+    loaded: LoadedFile,
+    started_at: datetime,
+) -> store.BatchResult:
+    """Write `staged_activities` as one batch: all good rows land, or (on error) nothing does."""
+    rejected = con.execute(
+        f"select count(*) from {STAGED_TABLE} where reject_reason is not null"
+    ).fetchall()[0][0] + len(loaded.structural_rejects)
+    excluded = len(loaded.excluded_lines)  # report footers and the like: not data
+    loaded_rows = loaded.rows_read - rejected - excluded
+    if loaded_rows == 0:
+        raise InputError(_all_rejected(con, path))
+    snapshot_at = con.execute(
+        f"select max(occurred_at) from {STAGED_TABLE} where reject_reason is null"
+    ).fetchall()[0][0]
+    con.execute("begin transaction")
+    try:
+        batch_id = store._start_batch(con, source, OBJECT, path, fp, snapshot_at, started_at)
+        store._write_rejects(con, batch_id, STAGED_TABLE, loaded)
+        con.execute(
+            f"""
+            insert into activities by name
+            select distinct ?::varchar as source, deal_id, activity_type, occurred_at, owner
+            from {STAGED_TABLE} as s
+            where reject_reason is null
+              and not exists (
+                  select 1 from activities as a
+                  where a.source = ? and a.deal_id = s.deal_id
+                    and a.occurred_at = s.occurred_at
+                    and a.activity_type is not distinct from s.activity_type
+                    and a.owner is not distinct from s.owner
+              )
+            """,
+            [source.name, source.name],
+        )
+        store._finish_batch(con, batch_id, loaded.rows_read, loaded_rows, rejected, excluded)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return store.BatchResult(
+        batch_id, path, OBJECT, loaded.rows_read, loaded_rows, rejected, snapshot_at, excluded
+    )
+
+
+def _all_rejected(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+    first = con.execute(
+        f"select _row, reject_reason from {STAGED_TABLE} where reject_reason is not null "
+        "order by _row limit 1"
+    ).fetchall()
+    detail = f" (first: line {first[0][0]}: {first[0][1]})" if first else ""
+    return (
+        f"{path}: every row of the activities file was rejected{detail}; "
+        "fix the file or the [sources.activity_columns] mapping in the config"
+    )

@@ -1,0 +1,259 @@
+"""Salesforce: Opportunity, OpportunityHistory, OpportunityFieldHistory and OpportunityStage.
+
+Data Export files carry API names; report exports carry labels (in the user's language), money
+with symbols and separators, and footer lines, which are counted as excluded. Status comes from
+IsWon/IsClosed when the file has them, else from the stage: OpportunityStage's flags when that
+file was loaded, else the default won/lost stage names (or [sources.status]). Rows with
+IsDeleted = 1 are excluded and counted. Probability is 0-100.
+
+OpportunityHistory writes a row on every save that changes stage, amount, probability or close
+date. The rows where the stage differs from the deal's previous row are stage changes; amount and
+close-date differences between consecutive rows are kept in `deal_changes`.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from pipeline_analytics.config import DEAL_COLUMNS, Source
+from pipeline_analytics.ingest.adapters.common import (
+    CrmAdapter,
+    exclude_footer_lines,
+    stage_field_changes,
+)
+from pipeline_analytics.ingest.files import LoadedFile
+from pipeline_analytics.ingest.locale import number_sql, timestamp_sql
+from pipeline_analytics.ingest.staging import (
+    DealSpec,
+    combine_checks,
+    date_check,
+    file_locale,
+    ident,
+    literal,
+    sql_list,
+    stage_deals,
+    text_of,
+)
+
+
+class SalesforceAdapter(CrmAdapter):
+    name = "salesforce"
+
+    def stage(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        loaded: LoadedFile,
+        source: Source,
+        kind: str,
+        file_label: str,
+    ) -> LoadedFile:
+        loaded = exclude_footer_lines(loaded, self.aliases.value_list("report_footer"))
+        cols = self.columns(loaded, source, kind)
+        if kind == "deals":
+            stage_deals(con, loaded, source, self._deal_spec(loaded, source, cols), file_label)
+        elif kind == "history":
+            self._stage_history(con, loaded, source, cols, file_label)
+        elif kind == "field_history":
+            stage_field_changes(
+                con,
+                loaded,
+                source,
+                cols,
+                {
+                    "stage": self.aliases.value_list("stage_fields"),
+                    "amount": self.aliases.value_list("amount_fields"),
+                    "close_date": self.aliases.value_list("close_date_fields"),
+                },
+                self._deleted(cols),
+                file_label,
+            )
+        else:
+            self._stage_stages(con, loaded, cols)
+        return loaded
+
+    def _deleted(self, cols: dict[str, str]) -> str:
+        return self.truthy(text_of(cols["is_deleted"])) if "is_deleted" in cols else "false"
+
+    def _deal_spec(self, loaded: LoadedFile, source: Source, cols: dict[str, str]) -> DealSpec:
+        text = {c: text_of(h) for c, h in cols.items() if c in DEAL_COLUMNS}
+        stage = text["stage"]
+        if source.status.won:
+            won_stage = f"lower({stage}) in ({sql_list(source.status.won)})"
+            lost_stage = f"lower({stage}) in ({sql_list(source.status.lost)})"
+        else:
+            # The org's own stage table (OpportunityStage), when loaded, knows renamed stages.
+            crm_stages = (
+                f"select lower(stage) from source_stages where source = {literal(source.name)}"
+            )
+            won_stage = (
+                f"(lower({stage}) in ({sql_list(self.aliases.value_list('won_stages'))}) "
+                f"or lower({stage}) in ({crm_stages} and is_won))"
+            )
+            lost_stage = (
+                f"(lower({stage}) in ({sql_list(self.aliases.value_list('lost_stages'))}) "
+                f"or lower({stage}) in ({crm_stages} and is_closed and not is_won))"
+            )
+        if "is_won" in cols and "is_closed" in cols and not source.status.won:
+            won = self.truthy(text_of(cols["is_won"]))
+            status = (
+                f"case when {won} then 'won' "
+                f"when {self.truthy(text_of(cols['is_closed']))} then 'lost' else 'open' end"
+            )
+        else:
+            status = (
+                f"case when {won_stage} then 'won' when {lost_stage} then 'lost' else 'open' end"
+            )
+        deleted = self._deleted(cols)
+        first_column = text_of(loaded.headers[0])
+        total_row = self.aliases.value_list("report_total_row")[0]
+        return DealSpec(
+            text=text,
+            status=status,
+            exclude=(
+                f"case when {deleted} then 'deleted in Salesforce (IsDeleted)' "
+                f"when {text['deal_id']} is null "
+                f"and regexp_matches(lower({first_column}), {literal(total_row)}) "
+                "then 'report total row' end"
+            ),
+            deleted=deleted,
+            probability_scale=100,
+        )
+
+    def _stage_history(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        loaded: LoadedFile,
+        source: Source,
+        cols: dict[str, str],
+        file_label: str,
+    ) -> None:
+        """Stage changes and amount/close-date edits from OpportunityHistory rows."""
+        text = {f: text_of(h) if f in cols else "null::varchar" for f, h in _history_fields(cols)}
+        locale = file_locale(
+            con,
+            loaded,
+            source,
+            {f: text[f] for f in ("amount", "previous_amount") if f in cols},
+            {f: text[f] for f in ("changed_at", "close_date", "previous_close_date") if f in cols},
+            file_label,
+        )
+        number = {f: number_sql(f, locale) for f in ("amount", "previous_amount")}
+        ts = {
+            f: timestamp_sql(f, locale) for f in ("changed_at", "close_date", "previous_close_date")
+        }
+        reason, first_bad = combine_checks(
+            [
+                ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
+                ("stage", "case when stage is null then 'stage is empty' end"),
+                ("changed_at", date_check("changed_at", ts["changed_at"], required=True)),
+                ("close_date", date_check("close_date", ts["close_date"])),
+                (
+                    "amount",
+                    "case when amount is not null and "
+                    f"not coalesce(isfinite({number['amount']}), false) "
+                    "then 'amount: cannot read ''' || left(amount, 40) || ''' as a number' end",
+                ),
+            ]
+        )
+        deleted = self._deleted(cols)
+        con.execute(
+            f"""
+            create or replace temp table history_rows as
+            select
+                _row, deal_id, stage, {ts["changed_at"]} as changed_at,
+                {number["amount"]} as amount, {number["previous_amount"]} as previous_amount,
+                {ts["close_date"]}::date as close_date,
+                {ts["previous_close_date"]}::date as previous_close_date,
+                exclude_reason,
+                case when exclude_reason is null then nullif({reason}, '') end as reject_reason,
+                case when exclude_reason is null then {first_bad} end as reject_column
+            from (
+                select
+                    _row,
+                    {", ".join(f"{expr} as {ident(f)}" for f, expr in text.items())},
+                    case when {deleted} then 'deleted in Salesforce (IsDeleted)' end
+                        as exclude_reason
+                from {loaded.table}
+            )
+            """
+        )
+        con.execute(
+            """
+            create or replace temp table history_steps as
+            select
+                *,
+                lag(stage) over deal_order as previous_stage,
+                coalesce(previous_amount, lag(amount) over deal_order) as amount_before,
+                coalesce(previous_close_date, lag(close_date) over deal_order) as close_date_before
+            from history_rows
+            where reject_reason is null and exclude_reason is null
+            window deal_order as (partition by deal_id order by changed_at, _row)
+            """
+        )
+        con.execute(
+            """
+            create or replace temp table staged_history as
+            select r._row, r.deal_id,
+                   case when s.previous_stage is distinct from s.stage then r.stage end as stage,
+                   r.changed_at, 'history' as origin, r.reject_reason, r.reject_column,
+                   r.exclude_reason
+            from history_rows as r
+            left join history_steps as s on s._row = r._row
+            """
+        )
+        con.execute(
+            """
+            create or replace temp table staged_changes as
+            select deal_id, 'amount' as field, amount_before::varchar as old_value,
+                   amount::varchar as new_value, changed_at
+            from history_steps
+            where amount_before is not null and amount is not null and amount_before <> amount
+            union all
+            select deal_id, 'close_date', strftime(close_date_before, '%Y-%m-%d'),
+                   strftime(close_date, '%Y-%m-%d'), changed_at
+            from history_steps
+            where close_date_before is not null and close_date is not null
+              and close_date_before <> close_date
+            """
+        )
+        con.execute("drop table history_steps")
+        con.execute("drop table history_rows")
+
+    def _stage_stages(
+        self, con: duckdb.DuckDBPyConnection, loaded: LoadedFile, cols: dict[str, str]
+    ) -> None:
+        """The org's stage table: order, closed/won flags, default probability (0-100)."""
+        probability = (
+            f"try_cast({text_of(cols['default_probability'])} as double)"
+            if "default_probability" in cols
+            else "null::double"
+        )
+        active = self.truthy(text_of(cols["is_active"])) if "is_active" in cols else "true"
+        con.execute(
+            f"""
+            create or replace temp table staged_stages as
+            select _row, 'default' as pipeline, {text_of(cols["stage"])} as stage,
+                   try_cast({text_of(cols["sort_order"])} as integer) as sort_order,
+                   {self.truthy(text_of(cols["is_closed"]))} as is_closed,
+                   {self.truthy(text_of(cols["is_won"]))} as is_won,
+                   {probability} as default_probability,
+                   case when {text_of(cols["stage"])} is null then 'stage is empty' end
+                       as reject_reason,
+                   case when {text_of(cols["stage"])} is null then 'stage' end as reject_column,
+                   case when not {active} then 'inactive stage' end as exclude_reason
+            from {loaded.table}
+            """
+        )
+
+
+def _history_fields(cols: dict[str, str]) -> list[tuple[str, str]]:
+    fields = (
+        "deal_id",
+        "stage",
+        "changed_at",
+        "amount",
+        "close_date",
+        "previous_amount",
+        "previous_close_date",
+    )
+    return [(f, cols.get(f, "")) for f in fields]

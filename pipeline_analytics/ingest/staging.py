@@ -1,0 +1,296 @@
+"""Canonical staging tables built in SQL from a loaded export, the same for every adapter.
+
+An adapter says how to read its file as SQL text expressions over the loaded all-text table (a
+`DealSpec` for deals); this module types the values with the file's locale, checks them, and
+writes temp table `staged_deals`, which `store` turns into warehouse rows. Every input row keeps its
+line (`_row`) and gets at most one of `reject_reason` (bad data: goes to `rejected_rows`) and
+`exclude_reason` (not a live deal: deleted in the CRM, a report's total row: counted only).
+
+The other staging tables adapters create directly, with these columns:
+- `staged_history`: _row, deal_id, stage, changed_at, origin, reject_reason, reject_column,
+  exclude_reason. `stage` NULL: a valid row that records no stage (e.g. an amount edit).
+  `changed_at` NULL on a row with a stage: the stage the deal had from its creation.
+- `staged_changes`: deal_id, field ('amount', 'close_date', 'status'), old_value, new_value,
+  changed_at: edits kept for slippage analysis (`deal_changes`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from pipeline_analytics.config import DEAL_COLUMNS, Source
+from pipeline_analytics.ingest.files import LoadedFile
+from pipeline_analytics.ingest.locale import Locale, detect_locale, number_sql, timestamp_sql
+
+TEXT_COLUMNS = (
+    "name",
+    "account",
+    "owner",
+    "pipeline",
+    "lead_source",
+    "deal_type",
+    "currency",
+    "segment",
+)
+TIMESTAMP_COLUMNS = ("created_at", "closed_at", "stage_changed_at", "updated_at")
+DATE_COLUMNS = (*TIMESTAMP_COLUMNS, "expected_close_date")
+NUMBER_COLUMNS = ("amount", "amount_base", "probability", "activity_count")
+# Dates before this or after this are typos or placeholders (1900-01-01, 2999-12-31), not events.
+PLAUSIBLE_YEARS = (1980, 2100)
+# Above this an amount is a data-entry accident (a pasted phone number), not a deal.
+MAX_PLAUSIBLE_AMOUNT = 1e12
+# Longer than any real name, owner or id: a broken export (a whole file pasted into one cell).
+MAX_TEXT_LENGTH = 10_000
+NUMBER_LIMITS = {
+    "amount": MAX_PLAUSIBLE_AMOUNT,
+    "amount_base": MAX_PLAUSIBLE_AMOUNT,
+    "activity_count": 1e6,
+}
+
+
+@dataclass(frozen=True)
+class DealSpec:
+    """How an adapter reads a deals file, as SQL over the loaded all-text table.
+
+    text: canonical column -> SQL text expression (NULL when empty); absent columns stay NULL.
+      `amount_base` is an amount the export already gives in the reporting currency.
+    status: SQL giving 'won', 'lost' or 'open'.
+    exclude: SQL giving why a row is not a live deal (or NULL); deleted: SQL true for rows
+      deleted in the CRM (they also remove the deal from the warehouse).
+    probability_scale: 100 when the export writes 0-100, 1 for 0-1, None to decide from the
+      column (any value above 1 means percent).
+    extra_dates: more date columns the file carries (e.g. HubSpot's per-stage dates), as
+      name -> SQL text expression: read with the file's locale and checked like the others.
+    """
+
+    text: dict[str, str]
+    status: str
+    exclude: str = "null"
+    deleted: str = "false"
+    probability_scale: float | None = None
+    extra_dates: dict[str, str] = field(default_factory=dict)
+
+
+def text_of(header: str) -> str:
+    """SQL text of a column of the loaded table: trimmed, empty as NULL."""
+    return f"nullif(trim({ident(header)}), '')"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_list(values: tuple[str, ...] | list[str]) -> str:
+    """A SQL IN-list of lower-cased string literals."""
+    return ", ".join(literal(v.strip().lower()) for v in values) or "null"
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def file_locale(
+    con: duckdb.DuckDBPyConnection,
+    loaded: LoadedFile,
+    source: Source,
+    number_exprs: dict[str, str],
+    date_exprs: dict[str, str],
+    file_label: str,
+) -> Locale:
+    """The file's number and date conventions: config settings first, else its values decide."""
+    return detect_locale(
+        con,
+        loaded.table,
+        number_exprs,
+        date_exprs,
+        decimal=source.decimal,
+        date_order=source.date_order,
+        date_format=source.date_format,
+        delimiter=loaded.delimiter,
+        file_label=file_label,
+        source_name=source.name,
+    )
+
+
+def stage_deals(
+    con: duckdb.DuckDBPyConnection,
+    loaded: LoadedFile,
+    source: Source,
+    spec: DealSpec,
+    file_label: str,
+) -> Locale:
+    """Create temp table `staged_deals` from `spec`; returns the locale used to read the file."""
+    # `status` is decided by spec.status (which may read the mapped status column itself).
+    text = {
+        c: spec.text.get(c, "null::varchar")
+        for c in (*DEAL_COLUMNS, "amount_base")
+        if c != "status"
+    }
+    mapped = set(spec.text)
+    locale = file_locale(
+        con,
+        loaded,
+        source,
+        {c: text[c] for c in NUMBER_COLUMNS if c in mapped},
+        {**{c: text[c] for c in DATE_COLUMNS if c in mapped}, **spec.extra_dates},
+        file_label,
+    )
+    extra = {f"extra_{i}": label for i, label in enumerate(spec.extra_dates)}
+    # Each value is parsed once (`<column>_value`) and each check computed once (`check_<n>`).
+    parsed = [
+        *(f"{number_sql(c, locale)} as {c}_value" for c in NUMBER_COLUMNS),
+        *(f"{timestamp_sql(c, locale)} as {c}_value" for c in (*DATE_COLUMNS, *extra)),
+    ]
+    checks = [
+        ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
+        ("deal_id", too_long_check("deal_id")),
+        ("stage", "case when stage is null then 'stage is empty' end"),
+        ("stage", too_long_check("stage")),
+        ("created_at", date_check("created_at", "created_at_value", required=True)),
+        *[(c, date_check(c, f"{c}_value")) for c in DATE_COLUMNS[1:] if c in mapped],
+        *[(c, number_check(c, f"{c}_value", spec)) for c in NUMBER_COLUMNS if c in mapped],
+        *[(c, too_long_check(c)) for c in TEXT_COLUMNS if c in mapped],
+        *[(label, date_check(c, f"{c}_value", label=label)) for c, label in extra.items()],
+    ]
+    reason, first_bad = combine_checks(
+        [(label, f"check_{i}") for i, (label, _) in enumerate(checks)]
+    )
+    scale = spec.probability_scale or _probability_scale(con, loaded, text, locale, mapped)
+    extra_text = "".join(
+        f"{e} as {c}, " for c, e in zip(extra, spec.extra_dates.values(), strict=True)
+    )
+    con.execute(
+        f"""
+        create or replace temp table staged_deals as
+        with source_text as (
+            select
+                _row,
+                {", ".join(f"{text[c]} as {c}" for c in text)},
+                {extra_text}
+                {spec.status} as status,
+                {spec.exclude} as exclude_reason,
+                coalesce({spec.deleted}, false) as deleted
+            from {loaded.table}
+        ),
+        typed as (
+            select *, {", ".join(parsed)} from source_text
+        ),
+        checked as (
+            select *, {", ".join(f"{expr} as check_{i}" for i, (_, expr) in enumerate(checks))}
+            from typed
+        ),
+        staged as (
+            select
+                _row,
+                deal_id,
+                {", ".join(f"{neutralised(c)} as {c}" for c in TEXT_COLUMNS)},
+                stage,
+                status,
+                amount_value as amount,
+                amount_base_value as amount_base,
+                probability_value as probability,
+                try_cast(activity_count_value as integer) as activity_count,
+                created_at_value as created_at,
+                closed_at_value as close_date_value,
+                expected_close_date_value as expected_close_value,
+                stage_changed_at_value as stage_changed_at,
+                updated_at_value as updated_at,
+                exclude_reason,
+                deleted,
+                case when exclude_reason is null then nullif({reason}, '') end as reject_reason,
+                case when exclude_reason is null then {first_bad} end as reject_column
+            from checked
+        )
+        select
+            * exclude (close_date_value, expected_close_value, probability),
+            -- One close column (like Salesforce's CloseDate) means "expected" while open.
+            case when status <> 'open' then close_date_value end as closed_at,
+            case when status = 'open'
+                 then coalesce(expected_close_value, close_date_value)::date
+                 else expected_close_value::date end as expected_close_date,
+            probability / {scale} as probability
+        from staged
+        """
+    )
+    return locale
+
+
+def _probability_scale(
+    con: duckdb.DuckDBPyConnection,
+    loaded: LoadedFile,
+    text: dict[str, str],
+    locale: Locale,
+    mapped: set[str],
+) -> float:
+    """100 when any probability in the file is above 1 (written 0-100), else 1."""
+    if "probability" not in mapped:
+        return 1
+    value = number_sql(text["probability"], locale)
+    above_one = con.execute(f"select max({value}) > 1 from {loaded.table}").fetchall()[0][0]
+    return 100 if above_one else 1
+
+
+def neutralised(column: str) -> str:
+    """Text that a spreadsheet would run as a formula (`=HYPERLINK(...)`) gets a leading quote.
+
+    Analysts export warehouse tables back to spreadsheets; the quote keeps the text as text there.
+    A leading = + - @ tab or carriage return starts a formula in Excel, LibreOffice and Sheets.
+    """
+    return (
+        f"case when left({column}, 1) in ('=', '+', '-', '@', chr(9), chr(13)) "
+        f"then '''' || {column} else {column} end"
+    )
+
+
+def combine_checks(checks: list[tuple[str, str]]) -> tuple[str, str]:
+    """(all failure reasons joined, the column of the first failure) as SQL.
+
+    Pass column names of computed checks where possible: each expression appears twice here.
+    """
+    failures = ", ".join(expr for _, expr in checks)
+    # Good rows (all checks NULL) skip building the joined string.
+    reason = f"case when coalesce({failures}) is not null then concat_ws('; ', {failures}) end"
+    first_bad = (
+        "coalesce("
+        + ", ".join(f"case when ({e}) is not null then {literal(c)} end" for c, e in checks)
+        + ")"
+    )
+    return reason, first_bad
+
+
+def date_check(column: str, parsed: str, *, required: bool = False, label: str = "") -> str:
+    """SQL giving why the text column `column` is not a usable date (or NULL).
+
+    `label` names the column in the message when its SQL name is not the one users know.
+    """
+    lo, hi = PLAUSIBLE_YEARS
+    name = (label or column).replace("'", "''")
+    empty = f"when {column} is null then '{name} is empty' " if required else ""
+    return (
+        f"case {empty}"
+        f"when {column} is not null and {parsed} is null "
+        f"then '{name}: cannot read ''' || left({column}, 40) || ''' as a date or timestamp' "
+        f"when year({parsed}) not between {lo} and {hi} "
+        f"then '{name}: ' || strftime({parsed}, '%Y-%m-%d') || ' is outside {lo}-{hi}' end"
+    )
+
+
+def number_check(column: str, parsed: str, spec: DealSpec) -> str:
+    """SQL giving why the text column `column` is not a plausible number (or NULL)."""
+    # Probability is checked before scaling: at most 100 (percent) or 1 (a 0-1 export).
+    limit = (spec.probability_scale or 100) if column == "probability" else NUMBER_LIMITS[column]
+    return (
+        f"case when {column} is not null and {parsed} is null "
+        f"then '{column}: cannot read ''' || left({column}, 40) || ''' as a number' "
+        f"when not isfinite({parsed}) or {parsed} < 0 or {parsed} > {limit} "
+        f"then '{column}: ' || left({column}, 40) || ' is not a plausible {column}' end"
+    )
+
+
+def too_long_check(column: str) -> str:
+    return (
+        f"case when length({column}) > {MAX_TEXT_LENGTH} then '{column}: ' || length({column}) "
+        f"|| ' characters, longer than any real value (limit {MAX_TEXT_LENGTH})' end"
+    )

@@ -1,0 +1,239 @@
+"""8. Forecast accuracy: the rolling-origin backtest, the engine against the baselines.
+
+The scores per method and horizon come from the warehouse's forecast_accuracy view over
+forecast_backtest (forecasting.md): WAPE = Σ|actual − P50| / Σ actual; bias = Σ(P50 − actual) /
+Σ actual; pinball loss at P10, P50 and P90 (the report shows their mean); and the share of actuals
+inside P10–P90. A baseline that gives one number has it as its P50 and no band.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import plotly.graph_objects as go
+
+from pipeline_analytics.report import charts
+from pipeline_analytics.report.data import Row, fetch, first_unavailable
+from pipeline_analytics.report.forecast_data import method_name
+from pipeline_analytics.report.model import Cell, Column, Note, ReportContext, Section, Table
+
+BACKTEST_COLUMNS = (
+    "origin",
+    "horizon_months",
+    "method",
+    "actual",
+    "forecast_mean",
+    "p10",
+    "p50",
+    "p90",
+)
+ACCURACY_COLUMNS = (
+    "method",
+    "horizon_months",
+    "origins",
+    "wape",
+    "bias",
+    "pinball_p10",
+    "pinball_p50",
+    "pinball_p90",
+    "coverage_p10_p90",
+)
+ENGINE = "engine"
+
+SCORES_SQL = """
+select
+    method,
+    horizon_months,
+    origins,
+    wape,
+    bias,
+    coverage_p10_p90 as coverage,
+    (pinball_p10 + pinball_p50 + pinball_p90) / 3 as pinball_loss
+from forecast_accuracy
+order by horizon_months, method = 'engine' desc, wape nulls last, method
+"""
+
+
+def accuracy_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
+    t = ctx.t
+    key, title = "accuracy", t("Forecast accuracy")
+    reason = first_unavailable(
+        con, t, {"forecast_backtest": BACKTEST_COLUMNS, "forecast_accuracy": ACCURACY_COLUMNS}
+    )
+    if reason:
+        return Section(key, title, unavailable=reason)
+    scores = fetch(con, SCORES_SQL)
+    engine_path = fetch(
+        con,
+        """
+        select origin, actual, p10, p50, p90, forecast_mean
+        from forecast_backtest
+        where method = ? and horizon_months = (
+            select min(horizon_months) from forecast_backtest where method = ?
+        )
+        order by origin
+        """,
+        [ENGINE, ENGINE],
+    )
+    intro = t(
+        "Each month-end in the history was used as a starting point: the pipeline was rebuilt as "
+        "it stood then, forecast, and compared with what was actually booked 1, 2 and 3 months "
+        "later. WAPE is the typical error as a share of bookings (lower is better); bias shows "
+        "whether a method over- (+) or under-forecasts (−); P10–P90 coverage should be near 80%."
+    )
+    blocks = [charts.chart(wape_figure(scores, ctx), "chart-accuracy-wape", 320, ctx)]
+    if engine_path:
+        blocks.append(
+            charts.chart(backtest_figure(engine_path, ctx), "chart-accuracy-engine", 340, ctx)
+        )
+    blocks.append(scores_table(scores, ctx))
+    verdict = engine_verdict(scores, ctx)
+    if verdict:
+        blocks.insert(0, Note(verdict))
+    return Section(key, title, intro=intro, blocks=tuple(blocks))
+
+
+def engine_verdict(scores: list[Row], ctx: ReportContext) -> str:
+    """One line: does the engine beat every baseline on WAPE at every horizon?"""
+    t, fmt = ctx.t, ctx.fmt
+    horizons = sorted({s["horizon_months"] for s in scores})
+    beaten = 0
+    for horizon in horizons:
+        rows = [s for s in scores if s["horizon_months"] == horizon and s["wape"] is not None]
+        engine = [s for s in rows if s["method"] == ENGINE]
+        others = [s for s in rows if s["method"] != ENGINE]
+        if engine and others and all(engine[0]["wape"] < o["wape"] for o in others):
+            beaten += 1
+    engine_rows = [s for s in scores if s["method"] == ENGINE]
+    if not engine_rows:
+        return ""
+    coverage = [s["coverage"] for s in engine_rows if s["coverage"] is not None]
+    text = t(
+        "The engine has the lowest WAPE at {beaten} of {horizons} horizons.",
+        beaten=fmt.count(beaten),
+        horizons=fmt.count(len(horizons)),
+    )
+    if coverage:
+        text += " " + t(
+            "Its P10–P90 band held the actual bookings {coverage} of the time.",
+            coverage=fmt.percent(sum(coverage) / len(coverage), 0),
+        )
+    return text
+
+
+def wape_figure(scores: list[Row], ctx: ReportContext) -> go.Figure:
+    t, fmt = ctx.t, ctx.fmt
+    methods = list(dict.fromkeys(s["method"] for s in scores))
+    figure = go.Figure(
+        layout=charts.base_layout(
+            ctx,
+            barmode="group",
+            xaxis={"type": "category", "title": {"text": t("months ahead")}},
+            yaxis={"title": {"text": "WAPE"}, "tickformat": ".0%", "rangemode": "tozero"},
+        )
+    )
+    for i, method in enumerate(methods):
+        rows = [s for s in scores if s["method"] == method]
+        colour = (
+            charts.FORECAST
+            if method == ENGINE
+            else charts.BASELINE_COLOURS[i % len(charts.BASELINE_COLOURS)]
+        )
+        name = charts.label(method_name(method, ctx.t))
+        figure.add_bar(
+            name=name,
+            x=[str(r["horizon_months"]) for r in rows],
+            y=[r["wape"] for r in rows],
+            marker_color=colour,
+            customdata=[[fmt.percent(r["wape"]), fmt.count(r["origins"])] for r in rows],
+            hovertemplate=t(
+                "{method}, {months} months ahead<br>WAPE {wape} over {origins} origins",
+                method=name,
+                months="%{x}",
+                wape="%{customdata[0]}",
+                origins="%{customdata[1]}",
+            )
+            + "<extra></extra>",
+        )
+    return figure
+
+
+def backtest_figure(path: list[Row], ctx: ReportContext) -> go.Figure:
+    t, fmt = ctx.t, ctx.fmt
+    figure = go.Figure(
+        layout=charts.base_layout(
+            ctx,
+            xaxis=charts.month_axis(len(path)),
+            yaxis={"title": {"text": ctx.currency}, "tickformat": "~s", "rangemode": "tozero"},
+        )
+    )
+    x = [p["origin"] for p in path]
+    if all(p["p10"] is not None and p["p90"] is not None for p in path):
+        figure.add_scatter(
+            x=x,
+            y=[p["p10"] for p in path],
+            mode="lines",
+            line={"width": 0},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+        figure.add_scatter(
+            name="P10–P90",
+            x=x,
+            y=[p["p90"] for p in path],
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=charts.FORECAST_BAND,
+            hoverinfo="skip",
+        )
+    figure.add_scatter(
+        name=t("Engine P50"),
+        x=x,
+        y=[p["p50"] if p["p50"] is not None else p["forecast_mean"] for p in path],
+        mode="lines+markers",
+        line={"color": charts.FORECAST, "width": 2, "dash": "dot"},
+        customdata=[[fmt.date(p["origin"]), fmt.money(p["p50"])] for p in path],
+        hovertemplate=t(
+            "From {origin}: forecast {amount}", origin="%{customdata[0]}", amount="%{customdata[1]}"
+        )
+        + "<extra></extra>",
+    )
+    figure.add_scatter(
+        name=t("Actual"),
+        x=x,
+        y=[p["actual"] for p in path],
+        mode="lines+markers",
+        line={"color": charts.TEXT, "width": 2},
+        customdata=[[fmt.date(p["origin"]), fmt.money(p["actual"])] for p in path],
+        hovertemplate=t(
+            "From {origin}: booked {amount}", origin="%{customdata[0]}", amount="%{customdata[1]}"
+        )
+        + "<extra></extra>",
+    )
+    return figure
+
+
+def scores_table(scores: list[Row], ctx: ReportContext) -> Table:
+    t, fmt = ctx.t, ctx.fmt
+    columns = (
+        Column(t("Months ahead")),
+        Column(t("Method"), numeric=False),
+        Column(t("Origins")),
+        Column("WAPE"),
+        Column(t("Bias")),
+        Column(t("P10–P90 coverage")),
+        Column(t("Pinball loss ({currency})", currency=ctx.currency)),
+    )
+    rows = tuple(
+        (
+            Cell(fmt.count(s["horizon_months"]), s["horizon_months"]),
+            Cell(method_name(s["method"], ctx.t)),
+            Cell(fmt.count(s["origins"]), s["origins"]),
+            Cell(fmt.percent(s["wape"]), s["wape"]),
+            Cell(fmt.signed(s["bias"], fmt.percent), s["bias"]),
+            Cell(fmt.percent(s["coverage"], 0), s["coverage"]),
+            Cell(fmt.number(s["pinball_loss"]), s["pinball_loss"]),
+        )
+        for s in scores
+    )
+    return Table(columns, rows, caption=t("Backtest scores per method and horizon"), sortable=True)

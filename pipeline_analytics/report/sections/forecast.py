@@ -1,0 +1,531 @@
+"""2. Forecast: the latest stored forecast run, its sources, cross-checks and movers."""
+
+from __future__ import annotations
+
+from datetime import date
+from itertools import groupby
+
+import duckdb
+import plotly.graph_objects as go
+
+from pipeline_analytics.report import charts
+from pipeline_analytics.report.data import Row, fetch, table_columns, unavailable_reason
+from pipeline_analytics.report.forecast_data import (
+    COMPONENTS,
+    ForecastRun,
+    crosschecks,
+    has_bands,
+    latest_run,
+    method_name,
+    monthly,
+)
+from pipeline_analytics.report.model import (
+    Block,
+    Cell,
+    Column,
+    Heading,
+    Note,
+    ReportContext,
+    Section,
+    Table,
+)
+
+HISTORY_MONTHS = 24
+BIGGEST_DEALS = 10
+
+
+def component_label(component: str, ctx: ReportContext) -> str:
+    t = ctx.t
+    return {
+        "closed": t("Closed to date"),
+        "open_pipeline": t("Open pipeline"),
+        "new_pipeline": t("New pipeline"),
+        "total": t("Total"),
+    }[component]
+
+
+def forecast_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
+    t = ctx.t
+    key, title = "forecast", t("Forecast")
+    reason = unavailable_reason(con, t, "mart_kpis_monthly", ("month", "won_amount_base"))
+    if reason:
+        return Section(key, title, unavailable=reason)
+    history = fetch(
+        con,
+        """
+        select month, won_amount_base, won_deals from mart_kpis_monthly
+        order by month desc limit ?
+        """,
+        [HISTORY_MONTHS],
+    )[::-1]
+    run = latest_run(con)
+    blocks: list[Block] = []
+    if run is None:
+        figure = fan_figure(history, None, [], [], ctx)
+        blocks.append(charts.chart(figure, "chart-forecast", 400, ctx))
+        blocks.append(
+            Note(t("Not available yet: no forecast run is stored in the warehouse."), "unavailable")
+        )
+        return Section(key, title, intro=history_intro(ctx), blocks=tuple(blocks))
+    headline = monthly(con, run, run.headline_component)
+    checks = crosschecks(con, run)
+    figure = fan_figure(history, run, headline, checks, ctx)
+    blocks.append(charts.chart(figure, "chart-forecast", 400, ctx))
+    if not has_bands(headline):
+        blocks.append(
+            Note(
+                t(
+                    "This run stores expected values only (method {method}); P10–P90 bands "
+                    "appear with a simulated forecast.",
+                    method=method_name(run.method, t),
+                )
+            )
+        )
+    if run.headline_component != "total":
+        blocks.append(
+            Note(
+                t(
+                    "This run forecasts the open pipeline only: deals not yet created and bookings "
+                    "already closed are not in the line."
+                )
+            )
+        )
+    component_rows = {c: monthly(con, run, c) for c in COMPONENTS if c in run.components}
+    if len(component_rows) > 1:
+        blocks.append(Heading(t("Where the forecast comes from")))
+        blocks.append(
+            charts.chart(
+                components_figure(component_rows, ctx), "chart-forecast-components", 340, ctx
+            )
+        )
+    blocks.append(forecast_table(headline, ctx))
+    blocks += basis_notes(con, run, ctx)
+    if checks:
+        blocks.append(cross_check_table(con, run, ctx))
+    blocks += biggest_deals_blocks(con, run, ctx)
+    blocks += change_blocks(con, run, ctx)
+    intro = (
+        history_intro(ctx)
+        + " "
+        + t(
+            "Forecast run {run} of {date}, method {method}.",
+            run=str(run.run_id),
+            date=ctx.fmt.date(run.as_of),
+            method=method_name(run.method, t),
+        )
+    )
+    return Section(key, title, intro=intro, blocks=tuple(blocks))
+
+
+def history_intro(ctx: ReportContext) -> str:
+    return ctx.t(
+        "Won amount per month; the current month, shown lighter, runs to {date}.",
+        date=ctx.fmt.date(ctx.as_of),
+    )
+
+
+def fan_figure(
+    history: list[Row],
+    run: ForecastRun | None,
+    headline: list[Row],
+    checks: list[Row],
+    ctx: ReportContext,
+) -> go.Figure:
+    t, fmt = ctx.t, ctx.fmt
+    current_month = date(ctx.as_of.year, ctx.as_of.month, 1)
+    figure = go.Figure(
+        layout=charts.base_layout(
+            ctx,
+            barmode="overlay",
+            legend={"traceorder": "normal"},
+            yaxis={"title": {"text": ctx.currency}, "tickformat": "~s", "rangemode": "tozero"},
+            xaxis=charts.month_axis(len(history) + len(headline)),
+        )
+    )
+    figure.add_bar(
+        name=t("Won"),
+        x=[row["month"] for row in history],
+        y=[row["won_amount_base"] for row in history],
+        marker_color=[
+            charts.WON_LIGHT if row["month"] == current_month else charts.WON for row in history
+        ],
+        customdata=[
+            [
+                fmt.month(row["month"]),
+                fmt.money(row["won_amount_base"]),
+                fmt.count(row["won_deals"]),
+                t("to date") if row["month"] == current_month else "",
+            ]
+            for row in history
+        ],
+        hovertemplate=t(
+            "{month} {to_date}<br>Won {amount} in {deals} deals",
+            month="%{customdata[0]}",
+            to_date="%{customdata[3]}",
+            amount="%{customdata[1]}",
+            deals="%{customdata[2]}",
+        )
+        + "<extra></extra>",
+    )
+    if run is not None and headline:
+        add_fan(figure, headline, ctx)
+    for i, (method, rows) in enumerate(groupby(checks, lambda r: r["method"])):
+        add_cross_check(figure, method, list(rows), i, ctx)
+    return figure
+
+
+def add_cross_check(
+    figure: go.Figure, method: str, rows: list[Row], index: int, ctx: ReportContext
+) -> None:
+    """A naive method's monthly bookings (its P50, else its mean), thin, beside the engine."""
+    name = charts.label(method_name(method, ctx.t))
+    centre = ["p50" if r["p50"] is not None else "mean" for r in rows]
+    figure.add_scatter(
+        name=name,
+        x=[r["month"] for r in rows],
+        y=[r[c] for r, c in zip(rows, centre, strict=True)],
+        mode="lines",
+        line={
+            "color": charts.BASELINE_COLOURS[index % len(charts.BASELINE_COLOURS)],
+            "width": 1.5,
+            "dash": "dash",
+        },
+        visible="legendonly" if index else True,
+        customdata=[
+            [ctx.fmt.month(r["month"]), ctx.fmt.money(r[c])]
+            for r, c in zip(rows, centre, strict=True)
+        ],
+        hovertemplate=f"{name}<br>%{{customdata[0]}}: %{{customdata[1]}}<extra></extra>",
+    )
+
+
+def add_fan(figure: go.Figure, months: list[Row], ctx: ReportContext) -> None:
+    t, fmt = ctx.t, ctx.fmt
+    x = [m["month"] for m in months]
+    banded = has_bands(months)
+    if banded:
+        figure.add_scatter(
+            x=x,
+            y=[m["p10"] for m in months],
+            mode="lines",
+            line={"width": 0},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+        figure.add_scatter(
+            name="P10–P90",
+            x=x,
+            y=[m["p90"] for m in months],
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=charts.FORECAST_BAND,
+            hoverinfo="skip",
+        )
+    centre = "p50" if banded else "mean"
+    figure.add_scatter(
+        name=t("Forecast P50") if banded else t("Forecast (expected)"),
+        x=x,
+        y=[m[centre] for m in months],
+        mode="lines+markers",
+        line={"color": charts.FORECAST, "width": 2, "dash": "dot"},
+        marker={"size": 6},
+        customdata=[
+            [
+                fmt.month(m["month"]),
+                fmt.money(m[centre]),
+                t("P10–P90 {low} – {high}", low=fmt.money(m["p10"]), high=fmt.money(m["p90"]))
+                if banded
+                else t("expected value"),
+            ]
+            for m in months
+        ],
+        hovertemplate="%{customdata[0]}<br>%{customdata[1]}<br>%{customdata[2]}<extra></extra>",
+    )
+
+
+def components_figure(component_rows: dict[str, list[Row]], ctx: ReportContext) -> go.Figure:
+    fmt = ctx.fmt
+    colours = {
+        "closed": charts.WON,
+        "open_pipeline": charts.FORECAST,
+        "new_pipeline": charts.NEW_PIPELINE,
+    }
+    figure = go.Figure(
+        layout=charts.base_layout(
+            ctx,
+            barmode="stack",
+            yaxis={"title": {"text": ctx.currency}, "tickformat": "~s", "rangemode": "tozero"},
+            xaxis=charts.month_axis(max(len(rows) for rows in component_rows.values())),
+        )
+    )
+    for component, rows in component_rows.items():
+        label = component_label(component, ctx)
+        figure.add_bar(
+            name=label,
+            x=[r["month"] for r in rows],
+            y=[r["mean"] for r in rows],
+            marker_color=colours[component],
+            customdata=[[fmt.month(r["month"]), fmt.money(r["mean"]), label] for r in rows],
+            hovertemplate="%{customdata[0]}<br>%{customdata[2]}: %{customdata[1]}<extra></extra>",
+        )
+    return figure
+
+
+def forecast_table(months: list[Row], ctx: ReportContext) -> Table:
+    t, fmt = ctx.t, ctx.fmt
+    banded = has_bands(months)
+    columns = [Column(t("Month"), numeric=False), Column(t("Expected"))]
+    if banded:
+        columns += [Column("P10"), Column("P50"), Column("P90")]
+    rows = []
+    for m in months:
+        cells = [Cell(fmt.month(m["month"])), Cell(fmt.money(m["mean"]))]
+        if banded:
+            cells += [Cell(fmt.money(m[p])) for p in ("p10", "p50", "p90")]
+        rows.append(tuple(cells))
+    return Table(tuple(columns), tuple(rows), caption=t("Forecast bookings by month"))
+
+
+def basis_label(basis: str, ctx: ReportContext) -> str:
+    t = ctx.t
+    labels = {
+        "stage": t("from their stage's history at their age"),
+        "pooled": t("from all stages pooled, their stage having too little history"),
+        "oldest_age": t("older than the history reaches, from its oldest ages"),
+        "crm": t("from the CRM's probability"),
+        "none": t("with nothing to go on, left out"),
+    }
+    return labels.get(basis, basis)
+
+
+def basis_notes(
+    con: duckdb.DuckDBPyConnection, run: ForecastRun, ctx: ReportContext
+) -> list[Block]:
+    """How many open deals each fallback of the engine forecast (forecasting.md asks to say so)."""
+    if "basis" not in table_columns(con, "forecast_deals"):
+        return []
+    counts = fetch(
+        con,
+        """
+        select basis, count(*) as deals
+        from forecast_deals
+        where run_id = ? and basis is not null
+        group by basis
+        order by case basis when 'stage' then 1 when 'pooled' then 2 when 'oldest_age' then 3
+            when 'crm' then 4 else 5 end, basis
+        """,
+        [run.run_id],
+    )
+    if not counts:
+        return []
+    parts = "; ".join(
+        ctx.t("{deals} {how}", deals=ctx.fmt.count(c["deals"]), how=basis_label(c["basis"], ctx))
+        for c in counts
+    )
+    return [Note(ctx.t("How the open deals were forecast: {parts}.", parts=parts))]
+
+
+CROSS_CHECK_SQL = """
+with engine as (
+    select sum(mean) as expected, count(*) as months
+    from forecast_bookings
+    where run_id = ? and component = ?
+)
+
+select c.method, sum(c.mean) as expected, e.expected as engine_expected,
+    sum(c.mean) / nullif(e.expected, 0) - 1 as against_engine, e.months
+from forecast_crosschecks as c
+cross join engine as e
+where c.run_id = ?
+group by c.method, e.expected, e.months
+order by c.method
+"""
+
+
+def cross_check_table(
+    con: duckdb.DuckDBPyConnection, run: ForecastRun, ctx: ReportContext
+) -> Table:
+    """Each naive method's expected bookings over the horizon against the engine's (means add)."""
+    t, fmt = ctx.t, ctx.fmt
+    rows = fetch(con, CROSS_CHECK_SQL, [run.run_id, run.headline_component, run.run_id])
+    months = rows[0]["months"]  # the run has cross-checks, so rows is not empty
+    columns = (
+        Column(t("Method"), numeric=False),
+        Column(t("Expected over {months} months", months=fmt.count(months))),
+        Column(t("Against the engine")),
+    )
+    body = [
+        (Cell(method_name(run.method, t)), Cell(fmt.money(rows[0]["engine_expected"])), Cell("—"))
+    ]
+    body += [
+        (
+            Cell(method_name(r["method"], t)),
+            Cell(fmt.money(r["expected"])),
+            Cell(fmt.signed(r["against_engine"], fmt.percent)),
+        )
+        for r in rows
+    ]
+    return Table(
+        columns,
+        tuple(body),
+        caption=t("Cross-checks: simple methods beside the engine (dashed in the chart)"),
+    )
+
+
+def biggest_deals_blocks(
+    con: duckdb.DuckDBPyConnection, run: ForecastRun, ctx: ReportContext
+) -> list[Block]:
+    t, fmt = ctx.t, ctx.fmt
+    needed = ("deal_id", "win_probability", "expected_close_month", "expected_value_base")
+    reason = unavailable_reason(con, t, "forecast_deals", needed)
+    if reason:
+        return [Heading(t("The biggest deals behind it")), Note(reason, "unavailable")]
+    deals = fetch(
+        con,
+        """
+        select d.name, d.account, d.owner, d.stage, d.amount_base, f.win_probability,
+            f.expected_close_month, f.expected_value_base,
+            f.expected_value_base / nullif(sum(f.expected_value_base) over (), 0) as share
+        from forecast_deals as f
+        left join deals as d on f.source = d.source and f.deal_id = d.deal_id
+        where f.run_id = ?
+        qualify row_number() over (order by f.expected_value_base desc nulls last, f.deal_id)
+            <= ?
+        order by f.expected_value_base desc nulls last, f.deal_id
+        """,
+        [run.run_id, BIGGEST_DEALS],
+    )
+    columns = (
+        Column(t("Deal"), numeric=False),
+        Column(t("Account"), numeric=False),
+        Column(t("Owner"), numeric=False),
+        Column(t("Stage"), numeric=False),
+        Column(t("Amount ({currency})", currency=ctx.currency)),
+        Column(t("Win probability")),
+        Column(t("Expected close"), numeric=False),
+        Column(t("Expected value ({currency})", currency=ctx.currency)),
+        Column(t("Share of the open deals' value")),
+    )
+    rows = tuple(
+        (
+            Cell(d["name"] or "—"),
+            Cell(d["account"] or "—"),
+            Cell(d["owner"] or "—"),
+            Cell(d["stage"] or "—"),
+            Cell(fmt.number(d["amount_base"]), d["amount_base"]),
+            Cell(fmt.percent(d["win_probability"], 0), d["win_probability"]),
+            Cell(fmt.month(d["expected_close_month"]), str(d["expected_close_month"] or "")),
+            Cell(fmt.number(d["expected_value_base"]), d["expected_value_base"]),
+            Cell(fmt.percent(d["share"]), d["share"]),
+        )
+        for d in deals
+    )
+    return [
+        Heading(t("The biggest deals behind it")),
+        Table(
+            columns, rows, caption=t("Open deals with the largest expected value"), sortable=True
+        ),
+    ]
+
+
+# --- what changed since the previous run ----------------------------------------------------------
+
+CHANGE_COLUMNS = (
+    "run_id",
+    "previous_run_id",
+    "source",
+    "deal_id",
+    "change",
+    "stage",
+    "previous_stage",
+    "expected_value_base",
+    "previous_expected_value_base",
+    "delta_base",
+)
+CHANGES_SHOWN = 10
+
+CHANGE_TOTALS_SQL = """
+select change, count(*) as deals, sum(delta_base) as delta, any_value(previous_run_id) as previous
+from forecast_changes
+where run_id = ?
+group by change
+order by case change when 'new' then 1 when 'updated' then 2 when 'won' then 3
+    when 'lost' then 4 else 5 end, change
+"""
+
+BIGGEST_CHANGES_SQL = """
+select d.name, d.account, c.change, c.previous_stage, c.stage, c.previous_expected_value_base,
+    c.expected_value_base, c.delta_base
+from forecast_changes as c
+left join deals as d on c.source = d.source and c.deal_id = d.deal_id
+where c.run_id = ?
+order by abs(c.delta_base) desc, c.deal_id
+limit ?
+"""
+
+
+def change_label(change: str, ctx: ReportContext) -> str:
+    t = ctx.t
+    labels = {
+        "new": t("new open deal"),
+        "updated": t("changed"),
+        "won": t("won since"),
+        "lost": t("lost since"),
+        "removed": t("no longer in the export"),
+    }
+    return labels.get(change, change)
+
+
+def change_blocks(
+    con: duckdb.DuckDBPyConnection, run: ForecastRun, ctx: ReportContext
+) -> list[Block]:
+    """The open deals that moved the expected value since the previous engine run."""
+    t, fmt = ctx.t, ctx.fmt
+    if not set(CHANGE_COLUMNS) <= table_columns(con, "forecast_changes"):
+        return []
+    totals = fetch(con, CHANGE_TOTALS_SQL, [run.run_id])
+    if not totals:
+        return []
+    summary = "; ".join(
+        t(
+            "{change}: {deals} deals, {delta}",
+            change=change_label(r["change"], ctx),
+            deals=fmt.count(r["deals"]),
+            delta=fmt.signed(r["delta"], fmt.money),
+        )
+        for r in totals
+    )
+    rows = fetch(con, BIGGEST_CHANGES_SQL, [run.run_id, CHANGES_SHOWN])
+    columns = (
+        Column(t("Deal"), numeric=False),
+        Column(t("Account"), numeric=False),
+        Column(t("Change"), numeric=False),
+        Column(t("Stage"), numeric=False),
+        Column(t("Expected value before ({currency})", currency=ctx.currency)),
+        Column(t("Expected value now ({currency})", currency=ctx.currency)),
+        Column(t("Difference ({currency})", currency=ctx.currency)),
+    )
+    body = tuple(
+        (
+            Cell(r["name"] or "—"),
+            Cell(r["account"] or "—"),
+            Cell(change_label(r["change"], ctx)),
+            Cell(stage_move(r["previous_stage"], r["stage"])),
+            Cell(fmt.number(r["previous_expected_value_base"]), r["previous_expected_value_base"]),
+            Cell(fmt.number(r["expected_value_base"]), r["expected_value_base"]),
+            Cell(fmt.signed(r["delta_base"], fmt.number), r["delta_base"]),
+        )
+        for r in rows
+    )
+    return [
+        Heading(t("What changed since run {run}", run=str(totals[0]["previous"]))),
+        Note(t("Expected value of open deals, by kind of change: {summary}.", summary=summary)),
+        Table(columns, body, caption=t("The biggest moves, largest first"), sortable=True),
+    ]
+
+
+def stage_move(before: str | None, now: str | None) -> str:
+    if before == now or before is None or now is None:
+        return now or before or "—"
+    return f"{before} → {now}"

@@ -1,0 +1,120 @@
+"""9. Data quality: what ingest rejected and what the checks of mart_data_quality found."""
+
+from __future__ import annotations
+
+import duckdb
+
+from pipeline_analytics.report.data import fetch, unavailable_reason
+from pipeline_analytics.report.i18n import check_explanation
+from pipeline_analytics.report.model import (
+    Block,
+    Cell,
+    Column,
+    Heading,
+    Note,
+    ReportContext,
+    Section,
+    Table,
+)
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+CHECK_COLUMNS = ("check_name", "severity", "deals_affected", "sample_ids", "explanation")
+
+
+def quality_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
+    t = ctx.t
+    key, title = "quality", t("Data quality")
+    blocks: list[Block] = [Heading(t("Files loaded"))]
+    blocks += ingest_blocks(con, ctx)
+    blocks.append(Heading(t("Checks")))
+    blocks += check_blocks(con, ctx)
+    intro = t(
+        "How much of the export could be used and what looks wrong in it. Errors change the "
+        "numbers above; warnings are worth fixing in the CRM; information explains a choice."
+    )
+    return Section(key, title, intro=intro, blocks=tuple(blocks))
+
+
+def ingest_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Block]:
+    t, fmt = ctx.t, ctx.fmt
+    reason = unavailable_reason(
+        con, t, "ingest_batches", ("rows_read", "rows_loaded", "rows_rejected", "status")
+    )
+    if reason:
+        return [Note(reason, "unavailable")]
+    totals = fetch(
+        con,
+        """
+        select count(*) as files, sum(rows_read) as rows_read, sum(rows_loaded) as rows_loaded,
+            sum(rows_rejected) as rows_rejected, max(finished_at) as last_loaded
+        from ingest_batches
+        where status = 'loaded'
+        """,
+    )[0]
+    if not totals["files"]:
+        return [Note(t("No file has been loaded yet."), "unavailable")]
+    text = t(
+        "{files} files loaded, the last on {date}: {loaded} of {read} rows used, {rejected} "
+        "rejected (each with its line number and reason in the rejected_rows table).",
+        files=fmt.count(totals["files"]),
+        date=fmt.date(totals["last_loaded"]),
+        loaded=fmt.count(totals["rows_loaded"]),
+        read=fmt.count(totals["rows_read"]),
+        rejected=fmt.count(totals["rows_rejected"]),
+    )
+    return [Note(text)]
+
+
+def check_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Block]:
+    t, fmt = ctx.t, ctx.fmt
+    reason = unavailable_reason(con, t, "mart_data_quality", CHECK_COLUMNS)
+    if reason:
+        return [Note(reason, "unavailable")]
+    checks = fetch(
+        con,
+        """
+        select check_name, severity, deals_affected, sample_ids, explanation
+        from mart_data_quality
+        order by case severity when 'error' then 0 when 'warning' then 1 else 2 end,
+            deals_affected desc, check_name
+        """,
+    )
+    severity = {"error": t("error"), "warning": t("warning"), "info": t("information")}
+    columns = (
+        Column(t("Check"), numeric=False),
+        Column(t("Severity"), numeric=False),
+        Column(t("Deals affected")),
+        Column(t("Examples (deal ids)"), numeric=False),
+    )
+    rows = tuple(
+        (
+            Cell(check_explanation(ctx.t, c["check_name"], c["explanation"])),
+            Cell(
+                severity.get(c["severity"], c["severity"]),
+                SEVERITY_ORDER.get(c["severity"], 3),
+                flag="●" if c["deals_affected"] and c["severity"] == "error" else None,
+            ),
+            Cell(fmt.count(c["deals_affected"]), c["deals_affected"]),
+            Cell(sample_text(c["sample_ids"])),
+        )
+        for c in checks
+    )
+    failing = sum(1 for c in checks if c["deals_affected"])
+    summary = t(
+        "{failing} of {checks} checks found something.",
+        failing=fmt.count(failing),
+        checks=fmt.count(len(checks)),
+    )
+    return [Note(summary), Table(columns, rows, sortable=True)]
+
+
+def sample_text(sample_ids: object) -> str:
+    """Sample ids as stored (a list or a comma-separated string), at most five shown."""
+    if sample_ids is None:
+        return "—"
+    ids = (
+        [str(i) for i in sample_ids]
+        if isinstance(sample_ids, list | tuple)
+        else [s.strip() for s in str(sample_ids).split(",") if s.strip()]
+    )
+    return ", ".join(ids[:5]) + (" …" if len(ids) > 5 else "") if ids else "—"

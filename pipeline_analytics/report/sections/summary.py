@@ -1,0 +1,676 @@
+"""1. Executive summary: the quarter's forecast, cash ahead, and the four KPIs with what moved them.
+
+Periods. The summary reads the quarter holding as_of (a fiscal quarter when the build has a fiscal
+year start; to date, since it ends at as_of) and its change against the quarter before from
+mart_kpi_changes; the trailing-window value of mart_kpis is shown beside it.
+
+Attribution. Among the deals closed in a period whose last open stage is known, the win rate is
+the product of the stage conversion rates (every such deal reached the first stage; a won deal
+passed every stage), so a change in win rate splits exactly into the changes of log conversion per
+stage. STAGE_CHANGES_SQL measures them for both quarters; the stage whose conversion moved the win
+rate furthest in the direction it went is named as the driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+
+from pipeline_analytics.report.data import Row, fetch, first_unavailable, unavailable_reason
+from pipeline_analytics.report.forecast_data import ForecastRun, latest_run, quarter_outlook
+from pipeline_analytics.report.formatting import is_missing
+from pipeline_analytics.report.model import (
+    Block,
+    Cell,
+    Change,
+    Column,
+    KpiCard,
+    KpiValue,
+    ReportContext,
+    Section,
+    Table,
+)
+
+# A rate change below half a point, or a relative change below 1%, reads as "held steady".
+STEADY_POINTS = 0.005
+STEADY_RELATIVE = 0.01
+CASH_HORIZON_DAYS = 90
+
+# Changes read from mart_kpi_changes; the mean cycle (the one sales velocity uses) is compared
+# between the two quarter rows of mart_kpis_by_period.
+CHANGE_KPIS = ("win_rate", "avg_won_size", "sales_velocity_per_day")
+TRAILING_KPIS = (*CHANGE_KPIS, "mean_cycle_days_won", "open_deals", "open_pipeline_base")
+
+NEEDS = {
+    "mart_kpis_by_period": (
+        "period_kind",
+        "period_start",
+        "period_end",
+        "fiscal_year",
+        "fiscal_quarter",
+        "dimension",
+        "mean_cycle_days_won",
+    ),
+    "mart_kpi_changes": (
+        "period_kind",
+        "period_start",
+        "dimension",
+        "kpi",
+        "value",
+        "prev_period_value",
+        "change_vs_prev_period",
+        "rel_change_vs_prev_period",
+    ),
+    "mart_kpis": TRAILING_KPIS,
+}
+
+QUARTERS_SQL = """
+select period_start, period_end, is_partial, fiscal_year, fiscal_quarter
+from mart_kpis_by_period
+where period_kind = 'quarter' and dimension = 'all'
+order by period_start desc
+limit 2
+"""
+
+CHANGES_SQL = """
+select kpi, value, prev_period_value, change_vs_prev_period, rel_change_vs_prev_period
+from mart_kpi_changes
+where period_kind = 'quarter' and dimension = 'all' and period_start = ?
+"""
+
+# One row per pipeline x open stage: conversion of the deals closed in the current and in the
+# previous quarter, and the change of its logarithm weighted by the pipeline's share of this
+# quarter's closed deals (summed over stages, these make up the change of log win rate).
+STAGE_CHANGES_SQL = """
+with periods as (
+    select
+        'current' as period,
+        ?::timestamp as period_start,
+        ?::timestamp as period_end
+    union all
+    select 'previous', ?::timestamp, ?::timestamp
+),
+
+closed_progress as (
+    select
+        p.period,
+        g.pipeline,
+        g.status,
+        g.max_open_stage_order
+    from periods as p
+    inner join int_deals_as_of as d
+        on d.closed_at >= p.period_start and d.closed_at <= p.period_end
+    inner join int_deal_progress as g on d.source = g.source and d.deal_id = g.deal_id
+    where d.status in ('won', 'lost') and not g.lost_stage_unknown
+),
+
+pipeline_share as (
+    select
+        pipeline,
+        count(*) / sum(count(*)) over () as share
+    from closed_progress
+    where period = 'current'
+    group by pipeline
+),
+
+open_stages as (
+    select
+        pipeline,
+        stage,
+        stage_order,
+        lead(stage) over (partition by pipeline order by stage_order) as next_stage
+    from stages
+    where stage_order is not null
+),
+
+conversion as (
+    select
+        s.pipeline,
+        s.stage,
+        c.period,
+        count(*) filter (
+            where c.status = 'won' or c.max_open_stage_order > s.stage_order
+        ) as advanced,
+        count(*) filter (
+            where c.status = 'lost' and c.max_open_stage_order = s.stage_order
+        ) as lost_here
+    from open_stages as s
+    inner join closed_progress as c on s.pipeline = c.pipeline
+    group by s.pipeline, s.stage, c.period
+),
+
+paired as (
+    select
+        s.pipeline,
+        s.stage,
+        s.stage_order,
+        s.next_stage,
+        coalesce(ps.share, 0) as pipeline_share,
+        coalesce(now.advanced + now.lost_here, 0) as resolved_now,
+        coalesce(before.advanced + before.lost_here, 0) as resolved_before,
+        now.advanced / nullif(now.advanced + now.lost_here, 0) as conversion_now,
+        before.advanced / nullif(before.advanced + before.lost_here, 0) as conversion_before
+    from open_stages as s
+    left join conversion as now
+        on s.pipeline = now.pipeline and s.stage = now.stage and now.period = 'current'
+    left join conversion as before
+        on s.pipeline = before.pipeline and s.stage = before.stage and before.period = 'previous'
+    left join pipeline_share as ps on s.pipeline = ps.pipeline
+)
+
+select
+    *,
+    -- a conversion of 0 has no logarithm; 0.1% stands in for it (a collapse, ranked first)
+    pipeline_share * (
+        ln(greatest(conversion_now, 0.001)) - ln(greatest(conversion_before, 0.001))
+    ) as win_rate_log_change
+from paired
+order by pipeline, stage_order
+"""
+
+
+@dataclass(frozen=True)
+class Quarter:
+    start: date
+    end: datetime
+    fiscal_year: int
+    fiscal_quarter: int
+    is_partial: bool
+
+
+@dataclass(frozen=True)
+class KpiChange:
+    value: float | None
+    before: float | None
+    change: float | None  # value - before (points for a rate)
+    relative: float | None  # value / before - 1
+
+
+def summary_quarters(con: duckdb.DuckDBPyConnection) -> tuple[Quarter | None, Quarter | None]:
+    """The quarter holding as_of and the one before it (None where the data has none)."""
+    rows = [
+        Quarter(
+            r["period_start"],
+            r["period_end"],
+            r["fiscal_year"],
+            r["fiscal_quarter"],
+            r["is_partial"],
+        )
+        for r in fetch(con, QUARTERS_SQL)
+    ]
+    padded = [*rows, None, None]
+    return padded[0], padded[1]
+
+
+def kpi_changes(con: duckdb.DuckDBPyConnection, quarter: Quarter) -> dict[str, KpiChange]:
+    """The summary's KPIs in the quarter and their change; a KPI the mart lacks has no values."""
+    found = {
+        r["kpi"]: KpiChange(
+            r["value"],
+            r["prev_period_value"],
+            r["change_vs_prev_period"],
+            r["rel_change_vs_prev_period"],
+        )
+        for r in fetch(con, CHANGES_SQL, [quarter.start])
+    }
+    return {kpi: found.get(kpi, KpiChange(None, None, None, None)) for kpi in CHANGE_KPIS}
+
+
+CYCLE_SQL = """
+select
+    c.mean_cycle_days_won as value,
+    p.mean_cycle_days_won as before,
+    c.mean_cycle_days_won - p.mean_cycle_days_won as change,
+    c.mean_cycle_days_won / nullif(p.mean_cycle_days_won, 0) - 1 as relative
+from mart_kpis_by_period as c
+left join mart_kpis_by_period as p
+    on p.period_kind = 'quarter' and p.dimension = 'all' and p.period_start = ?
+where c.period_kind = 'quarter' and c.dimension = 'all' and c.period_start = ?
+"""
+
+
+def cycle_change(
+    con: duckdb.DuckDBPyConnection, current: Quarter, previous: Quarter | None
+) -> KpiChange:
+    """Mean days from creation to close of the deals won in each quarter, and the change."""
+    rows = fetch(con, CYCLE_SQL, [previous.start if previous else None, current.start])
+    return KpiChange(**rows[0]) if rows else KpiChange(None, None, None, None)
+
+
+def stage_changes(con: duckdb.DuckDBPyConnection, current: Quarter, previous: Quarter) -> list[Row]:
+    return fetch(
+        con,
+        STAGE_CHANGES_SQL,
+        [current.start, current.end, previous.start, previous.end],
+    )
+
+
+def win_rate_driver(changes: list[Row], win_rate_change: float) -> Row | None:
+    """The stage whose conversion change pushed the win rate furthest in the way it moved."""
+    direction = 1 if win_rate_change > 0 else -1
+    candidates = [
+        row
+        for row in changes
+        if not is_missing(row["win_rate_log_change"]) and direction * row["win_rate_log_change"] > 0
+    ]
+    return max(candidates, key=lambda r: direction * r["win_rate_log_change"], default=None)
+
+
+def fiscal_start_month(con: duckdb.DuckDBPyConnection) -> int:
+    rows = fetch(con, "select * from build_params")
+    return (rows[0].get("fiscal_year_start_month") if rows else None) or 1
+
+
+def quarter_label(quarter: Quarter, fiscal_start: int, ctx: ReportContext) -> str:
+    if fiscal_start == 1:
+        return ctx.fmt.quarter(quarter.fiscal_year, quarter.fiscal_quarter)
+    return ctx.fmt.fiscal_quarter(quarter.fiscal_year, quarter.fiscal_quarter)
+
+
+def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
+    t, fmt = ctx.t, ctx.fmt
+    key, title = "summary", t("Executive summary")
+    reason = first_unavailable(con, t, NEEDS)
+    if reason:
+        return Section(key, title, unavailable=reason)
+    current, previous = summary_quarters(con)
+    if current is None:
+        return Section(
+            key, title, unavailable=t("Not available yet: mart_kpis_by_period has no quarter.")
+        )
+    fiscal_start = fiscal_start_month(con)
+    label = quarter_label(current, fiscal_start, ctx)
+    previous_label = quarter_label(previous, fiscal_start, ctx) if previous else "—"
+    changes = kpi_changes(con, current)
+    trailing = fetch(con, f"select {', '.join(TRAILING_KPIS)} from mart_kpis")[0]
+    stages = stage_changes(con, current, previous) if previous else []
+    run = latest_run(con)
+    cards = (
+        quarter_card(con, ctx, run, current, label, previous_label),
+        cash_card(con, ctx, run),
+        win_rate_card(ctx, changes["win_rate"], trailing["win_rate"], stages),
+        relative_card(
+            ctx,
+            changes["avg_won_size"],
+            trailing["avg_won_size"],
+            column="avg_won_size",
+            title=t("Average won deal"),
+            show=fmt.money_compact,
+        ),
+        cycle_card(ctx, cycle_change(con, current, previous), trailing["mean_cycle_days_won"]),
+        relative_card(
+            ctx,
+            changes["sales_velocity_per_day"],
+            trailing["sales_velocity_per_day"],
+            column="sales_velocity_per_day",
+            title=t("Sales velocity per day"),
+            show=fmt.money_compact,
+            hint=t(
+                "open deals × win rate × average won deal ÷ mean cycle days, at the period's end"
+            ),
+            also=(
+                KpiValue(
+                    "open_pipeline_base",
+                    trailing["open_pipeline_base"],
+                    fmt.money_compact(trailing["open_pipeline_base"]),
+                    t("open pipeline now"),
+                ),
+                KpiValue(
+                    "open_deals",
+                    trailing["open_deals"],
+                    fmt.count(trailing["open_deals"]),
+                    t("open deals"),
+                ),
+            ),
+        ),
+    )
+    intro = t(
+        "{quarter} to date ({start} to {end}) against {previous} ({previous_start} to "
+        "{previous_end}). The smaller figure on each card covers the trailing {days} days.",
+        quarter=label,
+        start=fmt.date(current.start),
+        end=fmt.date(current.end),
+        previous=previous_label,
+        previous_start=fmt.date(previous.start) if previous else "—",
+        previous_end=fmt.date(previous.end) if previous else "—",
+        days=fmt.count(ctx.lookback_days),
+    )
+    blocks: list[Block] = []
+    if any(not is_missing(r["conversion_now"]) for r in stages):
+        blocks.append(stage_change_table(stages, ctx))
+    return Section(key, title, intro=intro, cards=cards, blocks=tuple(blocks))
+
+
+# --- the quarter and the cash ---------------------------------------------------------------------
+
+
+def quarter_card(
+    con: duckdb.DuckDBPyConnection,
+    ctx: ReportContext,
+    run: ForecastRun | None,
+    quarter: Quarter,
+    label: str,
+    previous_label: str,
+) -> KpiCard:
+    t, fmt = ctx.t, ctx.fmt
+    title = t("Bookings forecast, {quarter}", quarter=label)
+    if run is None:
+        return KpiCard(
+            title,
+            KpiValue("quarter_bookings", None, fmt.money_compact(None)),
+            reading=t("Not available yet: no forecast run is stored in the warehouse."),
+        )
+    outlook = quarter_outlook(con, run, quarter.start, ctx.as_of)
+    centre = "p50" if outlook.has_bands else "mean"
+    expected = outlook.values[centre]
+    details = [
+        KpiValue(
+            f"quarter_bookings_{p}",
+            outlook.values[p],
+            fmt.money_compact(outlook.values[p]),
+            p.upper(),
+        )
+        for p in ("p10", "p90")
+        if outlook.has_bands
+    ]
+    target = ctx.targets.get((quarter.fiscal_year, quarter.fiscal_quarter))
+    if target is not None:
+        details.append(KpiValue("quarter_target", target, fmt.money_compact(target), t("target")))
+    change = relative_change(expected, outlook.previous_quarter_won, ctx, higher_is_better=True)
+    hint = t(
+        "{basis}; {previous} closed at {previous_won}.",
+        basis=t("P50 of the simulated quarter totals")
+        if outlook.has_bands
+        else t("expected value"),
+        previous=previous_label,
+        previous_won=fmt.money_compact(outlook.previous_quarter_won),
+    )
+    return KpiCard(
+        title,
+        KpiValue(f"quarter_bookings_{centre}", expected, fmt.money_compact(expected)),
+        tuple(details),
+        hint=hint,
+        change=change,
+        reading=quarter_reading(ctx, outlook.values, outlook.won_to_date, target, label)
+        + (
+            ""
+            if outlook.complete
+            else " " + t("The forecast horizon ends before the quarter does: the rest is missing.")
+        ),
+    )
+
+
+def quarter_reading(
+    ctx: ReportContext,
+    values: dict[str, float | None],
+    won_to_date: float,
+    target: float | None,
+    label: str,
+) -> str:
+    t, fmt = ctx.t, ctx.fmt
+    banded = values.get("p10") is not None and values.get("p90") is not None
+    expected = values["p50"] if banded else values["mean"]
+    booked = t(
+        "{won} booked so far, {expected} expected by the end of the quarter.",
+        won=fmt.money_compact(won_to_date),
+        expected=fmt.money_compact(expected),
+    )
+    if target is None:
+        return booked + " " + t("No target is set for {quarter}.", quarter=label)
+    share = t("That is {share} of the target.", share=fmt.percent(expected / target, 0))
+    if not banded:
+        return f"{booked} {share}"
+    if values["p90"] < target:
+        odds = t("The target is above P90: unlikely to be reached.")
+    elif values["p10"] >= target:
+        odds = t("The target is below P10: very likely to be reached.")
+    else:
+        odds = t("The target lies between P10 and P90.")
+    return f"{booked} {share} {odds}"
+
+
+def cash_card(
+    con: duckdb.DuckDBPyConnection, ctx: ReportContext, run: ForecastRun | None
+) -> KpiCard:
+    t, fmt = ctx.t, ctx.fmt
+    title = t("Cash expected, next {days} days", days=fmt.count(CASH_HORIZON_DAYS))
+    empty = KpiValue("cash_next_90_days", None, fmt.money_compact(None))
+    reason = unavailable_reason(
+        con, t, "forecast_cashflow", ("run_id", "month", "collections_mean")
+    )
+    if reason:
+        return KpiCard(title, empty, reading=reason)
+    if run is None:
+        return KpiCard(
+            title,
+            empty,
+            reading=t("Not available yet: no forecast run is stored in the warehouse."),
+        )
+    # Cash is forecast per month: the three months closest to the next 90 days start with
+    # as_of's month when as_of falls in its first half, else with the month after.
+    cash = fetch(
+        con,
+        """
+        with span as (
+            select date_trunc('month', ?::timestamp + interval 15 day)::date as first_month
+        )
+        select sum(c.collections_mean) as collections, min(c.month) as first_month,
+            max(c.month) as last_month, count(*) as months
+        from forecast_cashflow as c, span as s
+        where
+            c.run_id = ?
+            and c.month >= s.first_month
+            and c.month < s.first_month + interval 3 month
+        """,
+        [ctx.as_of, run.run_id],
+    )[0]
+    if not cash["months"]:
+        return KpiCard(
+            title,
+            empty,
+            reading=t("Not available yet: the forecast run has no cash flow for these months."),
+        )
+    return KpiCard(
+        title,
+        KpiValue("cash_next_90_days", cash["collections"], fmt.money_compact(cash["collections"])),
+        hint=t(
+            "Expected collections in the months {first} to {last}.",
+            first=fmt.month(cash["first_month"]),
+            last=fmt.month(cash["last_month"]),
+        ),
+        reading=t(
+            "No collections history in the warehouse to compare with; see the cash flow section."
+        ),
+    )
+
+
+# --- KPI changes ----------------------------------------------------------------------------------
+
+
+def arrow(delta: float) -> str:
+    return "▲" if delta > 0 else "▼"
+
+
+def relative_change(
+    now: Any, before: Any, ctx: ReportContext, *, higher_is_better: bool
+) -> Change | None:
+    if is_missing(now) or is_missing(before) or float(before) == 0:
+        return None
+    ratio = float(now) / float(before) - 1
+    if abs(ratio) < STEADY_RELATIVE:
+        return Change(ctx.t("steady"), "neutral")
+    good = (ratio > 0) == higher_is_better
+    return Change(f"{arrow(ratio)} {ctx.fmt.percent(abs(ratio), 0)}", "good" if good else "bad")
+
+
+def trailing_detail(
+    ctx: ReportContext, column: str, value: Any, show: Callable[[Any], str]
+) -> KpiValue:
+    label = ctx.t("last {days} days", days=ctx.fmt.count(ctx.lookback_days))
+    return KpiValue(column, value, show(value), label)
+
+
+def relative_card(
+    ctx: ReportContext,
+    kpi: KpiChange,
+    trailing: Any,
+    *,
+    column: str,
+    title: str,
+    show: Callable[[Any], str],
+    hint: str = "",
+    also: tuple[KpiValue, ...] = (),
+) -> KpiCard:
+    t = ctx.t
+    change = relative_change(kpi.value, kpi.before, ctx, higher_is_better=True)
+    if change is None:
+        reading = t("No comparison: the previous quarter has no value.")
+    elif change.tone == "neutral":
+        reading = t(
+            "{what} held steady at {value} (previous quarter {before}).",
+            what=title,
+            value=show(kpi.value),
+            before=show(kpi.before),
+        )
+    else:
+        reading = t(
+            "{what} rose {change} to {value}, from {before} in the previous quarter."
+            if kpi.relative > 0
+            else "{what} fell {change} to {value}, from {before} in the previous quarter.",
+            what=title,
+            change=ctx.fmt.percent(abs(kpi.relative), 0),
+            value=show(kpi.value),
+            before=show(kpi.before),
+        )
+    return KpiCard(
+        title,
+        KpiValue(f"quarter_{column}", kpi.value, show(kpi.value)),
+        (trailing_detail(ctx, column, trailing, show), *also),
+        hint=hint,
+        change=change,
+        reading=reading,
+    )
+
+
+def cycle_card(ctx: ReportContext, kpi: KpiChange, trailing: Any) -> KpiCard:
+    t, fmt = ctx.t, ctx.fmt
+    column = "mean_cycle_days_won"
+    title = t("Sales cycle, won deals")
+    change = relative_change(kpi.value, kpi.before, ctx, higher_is_better=False)
+    if change is None:
+        reading = t("No comparison: the previous quarter has no value.")
+    elif change.tone == "neutral":
+        reading = t(
+            "{what} held steady at {value} (previous quarter {before}).",
+            what=title,
+            value=fmt.days(kpi.value),
+            before=fmt.days(kpi.before),
+        )
+    elif kpi.change < 0:
+        reading = t(
+            "Won deals closed {days} days faster than in the previous quarter.",
+            days=fmt.day_count(abs(kpi.change)),
+        )
+    else:
+        reading = t(
+            "Won deals closed {days} days slower than in the previous quarter.",
+            days=fmt.day_count(abs(kpi.change)),
+        )
+    return KpiCard(
+        title,
+        KpiValue(f"quarter_{column}", kpi.value, fmt.days(kpi.value)),
+        (trailing_detail(ctx, column, trailing, fmt.days),),
+        hint=t("mean days from creation to close"),
+        change=change,
+        reading=reading,
+    )
+
+
+def win_rate_card(ctx: ReportContext, kpi: KpiChange, trailing: Any, stages: list[Row]) -> KpiCard:
+    t, fmt = ctx.t, ctx.fmt
+    title = t("Win rate")
+    main = KpiValue("quarter_win_rate", kpi.value, fmt.percent(kpi.value))
+    details = (trailing_detail(ctx, "win_rate", trailing, fmt.percent),)
+    hint = t("won ÷ (won + lost), by number of deals")
+    if is_missing(kpi.change):
+        reading = t("No comparison: the previous quarter has no value.")
+        return KpiCard(title, main, details, hint=hint, reading=reading)
+    if abs(kpi.change) < STEADY_POINTS:
+        reading = t(
+            "{what} held steady at {value} (previous quarter {before}).",
+            what=title,
+            value=fmt.percent(kpi.value),
+            before=fmt.percent(kpi.before),
+        )
+        return KpiCard(title, main, details, hint, Change(t("steady"), "neutral"), reading)
+    change = Change(
+        t("{arrow} {points} points", arrow=arrow(kpi.change), points=fmt.points(kpi.change)),
+        "good" if kpi.change > 0 else "bad",
+    )
+    rose = kpi.change > 0
+    driver = win_rate_driver(stages, kpi.change)
+    if driver is None:
+        reading = t(
+            "Win rate rose {points} points to {value}."
+            if rose
+            else "Win rate fell {points} points to {value}.",
+            points=fmt.points(kpi.change),
+            value=fmt.percent(kpi.value),
+        )
+    else:
+        reading = t(
+            "Win rate rose {points} points to {value}, driven by {step} "
+            "(conversion {before} → {now})."
+            if rose
+            else "Win rate fell {points} points to {value}, driven by {step} "
+            "(conversion {before} → {now}).",
+            points=fmt.points(kpi.change),
+            value=fmt.percent(kpi.value),
+            step=stage_step(driver, ctx),
+            before=fmt.percent(driver["conversion_before"]),
+            now=fmt.percent(driver["conversion_now"]),
+        )
+    return KpiCard(title, main, details, hint, change, reading)
+
+
+def stage_step(row: Row, ctx: ReportContext) -> str:
+    """ "Proposal → Negotiation"; the last open stage leads to "Won"."""
+    next_stage = row["next_stage"] if row["next_stage"] is not None else ctx.t("Won")
+    return f"{row['stage']} → {next_stage}"
+
+
+def stage_change_table(stages: list[Row], ctx: ReportContext) -> Table:
+    t, fmt = ctx.t, ctx.fmt
+    multi = len({row["pipeline"] for row in stages}) > 1
+    columns = (
+        *((Column(t("Pipeline"), numeric=False),) if multi else ()),
+        Column(t("Step"), numeric=False),
+        Column(t("Conversion, previous quarter")),
+        Column(t("Conversion, this quarter")),
+        Column(t("Change (points)")),
+        Column(t("Closed deals through the step, this quarter")),
+    )
+    rows = []
+    for row in stages:
+        known = not (is_missing(row["conversion_now"]) or is_missing(row["conversion_before"]))
+        delta = row["conversion_now"] - row["conversion_before"] if known else None
+        change = fmt.signed(delta, fmt.points)
+        rows.append(
+            (
+                *((Cell(row["pipeline"]),) if multi else ()),
+                Cell(stage_step(row, ctx)),
+                Cell(fmt.percent(row["conversion_before"])),
+                Cell(fmt.percent(row["conversion_now"])),
+                Cell(change),
+                Cell(fmt.count(row["resolved_now"])),
+            )
+        )
+    return Table(
+        columns,
+        tuple(rows),
+        caption=t("Stage conversion of the deals closed in each quarter"),
+    )

@@ -1,0 +1,399 @@
+"""6. Bottlenecks and stuck deals, the team, and lead sources."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import duckdb
+import plotly.graph_objects as go
+
+from pipeline_analytics.report import charts
+from pipeline_analytics.report.charts import label
+from pipeline_analytics.report.data import Row, fetch, unavailable_reason
+from pipeline_analytics.report.model import (
+    Block,
+    Cell,
+    Column,
+    Heading,
+    Note,
+    ReportContext,
+    Section,
+    Table,
+)
+
+# The marts write a missing owner or lead source as '(none)'.
+NONE_MARKER = "(none)"
+STUCK_DEALS_SHOWN = 10
+
+
+def number_cell(value: Any, show: Callable[[Any], str]) -> Cell:
+    return Cell(show(value), value)
+
+
+def name_cell(name: str | None, missing: str) -> Cell:
+    if name is None or name == NONE_MARKER:
+        return Cell(missing, "")
+    return Cell(name, name)
+
+
+# --- Bottlenecks ----------------------------------------------------------------------------------
+
+BOTTLENECK_COLUMNS = (
+    "pipeline",
+    "stage",
+    "stage_order",
+    "conversion_rate",
+    "median_days",
+    "p90_days",
+    "open_deals",
+    "stuck_deals",
+    "stuck_value_base",
+    "days_per_advance",
+    "rank",
+)
+
+# The stuck deals of mart_bottlenecks one by one: open deals whose days in their stage
+# (int_open_deal_stage) exceed the stage's P90 of completed stays (mart_bottlenecks.p90_days).
+STUCK_DEALS_SQL = """
+select
+    d.name,
+    d.account,
+    d.owner,
+    o.pipeline,
+    o.stage,
+    d.amount_base,
+    o.days_in_stage,
+    b.p90_days
+from int_open_deal_stage as o
+inner join mart_bottlenecks as b on o.pipeline = b.pipeline and o.stage = b.stage
+inner join deals as d on o.source = d.source and o.deal_id = d.deal_id
+where o.days_in_stage > b.p90_days
+order by d.amount_base desc nulls last, o.days_in_stage desc, d.deal_id
+limit ?
+"""
+
+
+def bottlenecks_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
+    t, fmt = ctx.t, ctx.fmt
+    key, title = "bottlenecks", t("Bottlenecks and stuck deals")
+    reason = unavailable_reason(con, t, "mart_bottlenecks", BOTTLENECK_COLUMNS)
+    if reason:
+        return Section(key, title, unavailable=reason)
+    stages = fetch(
+        con,
+        f"select {', '.join(BOTTLENECK_COLUMNS)} from mart_bottlenecks "
+        "order by pipeline, rank, stage_order",
+    )
+    multi = len({s["pipeline"] for s in stages}) > 1
+    columns = (
+        *((Column(t("Pipeline"), numeric=False),) if multi else ()),
+        Column(t("Rank")),
+        Column(t("Stage"), numeric=False),
+        Column(t("Conversion")),
+        Column(t("Median days in stage")),
+        Column(t("Days per deal moved on")),
+        Column(t("Open deals")),
+        Column(t("Stuck deals")),
+        Column(t("Stuck value ({currency})", currency=ctx.currency)),
+    )
+    rows = tuple(
+        (
+            *((Cell(s["pipeline"], s["pipeline"]),) if multi else ()),
+            number_cell(s["rank"], fmt.count),
+            Cell(s["stage"], s["stage_order"]),
+            number_cell(s["conversion_rate"], fmt.percent),
+            number_cell(s["median_days"], fmt.day_count),
+            days_per_advance_cell(s["days_per_advance"], ctx),
+            number_cell(s["open_deals"], fmt.count),
+            number_cell(s["stuck_deals"], fmt.count),
+            number_cell(s["stuck_value_base"], fmt.number),
+        )
+        for s in stages
+    )
+    blocks: list[Block] = [
+        charts.chart(stuck_figure(stages, ctx, multi), "chart-stuck", 320, ctx),
+        Table(columns, rows, sortable=True),
+    ]
+    blocks += stuck_deal_blocks(con, ctx)
+    intro = t(
+        "Stages ranked by the days of work they take per deal that moves on (median days in the "
+        "stage ÷ conversion), 1 = worst: a stage ranks high by being slow, by losing deals, or "
+        "both. A deal is stuck when it has been in its stage longer than 9 in 10 of the deals "
+        "that left that stage (P90)."
+    )
+    return Section(key, title, intro=intro, blocks=tuple(blocks))
+
+
+def days_per_advance_cell(value: float | None, ctx: ReportContext) -> Cell:
+    """Infinite when no deal moved on: shown as such, sorted above every finite value."""
+    if value is not None and math.isinf(value):
+        return Cell(ctx.t("no deal moved on"), 1e308)
+    return number_cell(value, ctx.fmt.day_count)
+
+
+def stuck_figure(stages: list[Row], ctx: ReportContext, multi: bool) -> go.Figure:
+    t, fmt = ctx.t, ctx.fmt
+    ordered = sorted(stages, key=lambda s: (s["pipeline"], s["rank"]))
+    names = [label(f"{s['pipeline']} · {s['stage']}" if multi else s["stage"]) for s in ordered]
+    figure = go.Figure(
+        layout=charts.base_layout(
+            ctx,
+            showlegend=False,
+            xaxis={"type": "category"},
+            yaxis={"title": {"text": ctx.currency}, "tickformat": "~s", "rangemode": "tozero"},
+        )
+    )
+    figure.add_bar(
+        x=names,
+        y=[s["stuck_value_base"] for s in ordered],
+        marker_color=charts.LOST,
+        customdata=[
+            [fmt.money(s["stuck_value_base"]), fmt.count(s["stuck_deals"]), fmt.count(s["rank"])]
+            for s in ordered
+        ],
+        hovertemplate="<b>%{x}</b><br>"
+        + t(
+            "Stuck: {value} in {deals} deals<br>Rank {rank}",
+            value="%{customdata[0]}",
+            deals="%{customdata[1]}",
+            rank="%{customdata[2]}",
+        )
+        + "<extra></extra>",
+    )
+    return figure
+
+
+def stuck_deal_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Block]:
+    t, fmt = ctx.t, ctx.fmt
+    reason = unavailable_reason(
+        con, t, "int_open_deal_stage", ("source", "deal_id", "pipeline", "stage", "days_in_stage")
+    )
+    if reason:
+        return [Note(reason, "unavailable")]
+    deals = fetch(con, STUCK_DEALS_SQL, [STUCK_DEALS_SHOWN])
+    if not deals:
+        return [Note(t("No open deal has been in its stage longer than the stage's P90."))]
+    columns = (
+        Column(t("Deal"), numeric=False),
+        Column(t("Account"), numeric=False),
+        Column(t("Owner"), numeric=False),
+        Column(t("Stage"), numeric=False),
+        Column(t("Amount ({currency})", currency=ctx.currency)),
+        Column(t("Days in stage")),
+        Column(t("Stage P90 (days)")),
+    )
+    rows = tuple(
+        (
+            Cell(d["name"] or "—"),
+            Cell(d["account"] or "—"),
+            Cell(d["owner"] or "—"),
+            Cell(d["stage"]),
+            number_cell(d["amount_base"], fmt.number),
+            number_cell(d["days_in_stage"], fmt.day_count),
+            number_cell(d["p90_days"], fmt.day_count),
+        )
+        for d in deals
+    )
+    return [
+        Heading(t("The largest stuck deals")),
+        Table(columns, rows, caption=t("Stuck open deals, largest first"), sortable=True),
+    ]
+
+
+# --- Team -----------------------------------------------------------------------------------------
+
+REP_COLUMNS = (
+    "owner",
+    "open_deals",
+    "open_pipeline_base",
+    "load_ratio",
+    "over_allocated",
+    "under_allocated",
+    "won_deals",
+    "lost_deals",
+    "win_rate",
+    "avg_won_size",
+    "median_cycle_days_won",
+    "sales_velocity_per_day",
+)
+
+
+def team_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
+    t = ctx.t
+    key, title = "team", t("Team")
+    reason = unavailable_reason(con, t, "mart_rep_performance", REP_COLUMNS)
+    if reason:
+        return Section(key, title, unavailable=reason)
+    reps = fetch(
+        con,
+        f"select {', '.join(REP_COLUMNS)} from mart_rep_performance "
+        "order by open_pipeline_base desc nulls last, owner",
+    )
+    intro = t(
+        "Open pipeline per owner at the report date; results over the trailing window. Load = "
+        "the owner's open deals ÷ the median across owners with open deals: above 1.5 is "
+        "over-allocated, below 0.5 under-allocated. Click a column header to sort."
+    )
+    return Section(key, title, intro=intro, blocks=(rep_table(reps, ctx),))
+
+
+def rep_table(reps: list[Row], ctx: ReportContext) -> Table:
+    t, fmt, currency = ctx.t, ctx.fmt, ctx.currency
+    columns = (
+        Column(t("Owner"), numeric=False),
+        Column(t("Open deals")),
+        Column(t("Open pipeline ({currency})", currency=currency)),
+        Column(t("Load")),
+        Column(t("Won")),
+        Column(t("Lost")),
+        Column(t("Win rate")),
+        Column(t("Avg won deal ({currency})", currency=currency)),
+        Column(t("Median cycle (days)")),
+        Column(t("Velocity per day ({currency})", currency=currency)),
+    )
+    rows = tuple(
+        (
+            name_cell(rep["owner"], t("(no owner)")),
+            number_cell(rep["open_deals"], fmt.count),
+            number_cell(rep["open_pipeline_base"], fmt.number),
+            load_cell(rep, ctx),
+            number_cell(rep["won_deals"], fmt.count),
+            number_cell(rep["lost_deals"], fmt.count),
+            number_cell(rep["win_rate"], fmt.percent),
+            number_cell(rep["avg_won_size"], fmt.number),
+            number_cell(rep["median_cycle_days_won"], fmt.day_count),
+            number_cell(rep["sales_velocity_per_day"], fmt.number),
+        )
+        for rep in reps
+    )
+    return Table(columns, rows, sortable=True)
+
+
+def load_cell(rep: Row, ctx: ReportContext) -> Cell:
+    text = ctx.fmt.ratio(rep["load_ratio"])
+    if rep["over_allocated"]:
+        return Cell(text, rep["load_ratio"], flag=ctx.t("over-allocated"))
+    if rep["under_allocated"]:
+        return Cell(text, rep["load_ratio"], flag=ctx.t("under-allocated"), flag_tone="calm")
+    return Cell(text, rep["load_ratio"])
+
+
+# --- Lead sources ---------------------------------------------------------------------------------
+
+SOURCE_COLUMNS = (
+    "lead_source",
+    "open_deals",
+    "open_pipeline_base",
+    "won_deals",
+    "lost_deals",
+    "won_amount_base",
+    "win_rate",
+    "avg_won_size",
+    "median_cycle_days_won",
+    "sales_velocity_per_day",
+)
+
+
+def sources_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
+    t, fmt, currency = ctx.t, ctx.fmt, ctx.currency
+    key, title = "sources", t("Lead sources")
+    reason = unavailable_reason(con, t, "mart_source_performance", SOURCE_COLUMNS)
+    if reason:
+        return Section(key, title, unavailable=reason)
+    sources = fetch(
+        con,
+        f"select {', '.join(SOURCE_COLUMNS)} from mart_source_performance "
+        "order by won_amount_base desc nulls last, lead_source",
+    )
+    columns = (
+        Column(t("Lead source"), numeric=False),
+        Column(t("Open deals")),
+        Column(t("Open pipeline ({currency})", currency=currency)),
+        Column(t("Won")),
+        Column(t("Lost")),
+        Column(t("Won amount ({currency})", currency=currency)),
+        Column(t("Win rate")),
+        Column(t("Avg won deal ({currency})", currency=currency)),
+        Column(t("Median cycle (days)")),
+        Column(t("Velocity per day ({currency})", currency=currency)),
+    )
+    rows = tuple(
+        (
+            name_cell(s["lead_source"], t("(no lead source)")),
+            number_cell(s["open_deals"], fmt.count),
+            number_cell(s["open_pipeline_base"], fmt.number),
+            number_cell(s["won_deals"], fmt.count),
+            number_cell(s["lost_deals"], fmt.count),
+            number_cell(s["won_amount_base"], fmt.number),
+            number_cell(s["win_rate"], fmt.percent),
+            number_cell(s["avg_won_size"], fmt.number),
+            number_cell(s["median_cycle_days_won"], fmt.day_count),
+            number_cell(s["sales_velocity_per_day"], fmt.number),
+        )
+        for s in sources
+    )
+    intro = t(
+        "Where won business comes from, over the trailing window: bookings, win rate and speed "
+        "per lead source. Bubble size is the open pipeline."
+    )
+    blocks = (
+        charts.chart(sources_figure(sources, ctx), "chart-sources", 360, ctx),
+        Table(columns, rows, sortable=True),
+    )
+    return Section(key, title, intro=intro, blocks=blocks)
+
+
+def sources_figure(sources: list[Row], ctx: ReportContext) -> go.Figure:
+    t, fmt = ctx.t, ctx.fmt
+    names = [
+        t("(no lead source)")
+        if s["lead_source"] in (None, NONE_MARKER)
+        else label(s["lead_source"])
+        for s in sources
+    ]
+    largest = max((s["open_pipeline_base"] or 0 for s in sources), default=0) or 1
+    figure = go.Figure(
+        layout=charts.base_layout(
+            ctx,
+            showlegend=False,
+            xaxis={"title": {"text": t("win rate")}, "tickformat": ".0%"},
+            yaxis={
+                "title": {"text": t("won amount ({currency})", currency=ctx.currency)},
+                "tickformat": "~s",
+                "rangemode": "tozero",
+            },
+        )
+    )
+    figure.add_scatter(
+        x=[s["win_rate"] for s in sources],
+        y=[s["won_amount_base"] for s in sources],
+        mode="markers+text",
+        text=names,
+        textposition="top center",
+        marker={
+            "size": [12 + 36 * ((s["open_pipeline_base"] or 0) / largest) ** 0.5 for s in sources],
+            "color": charts.FUNNEL,
+            "opacity": 0.7,
+        },
+        customdata=[
+            [
+                fmt.percent(s["win_rate"]),
+                fmt.money(s["won_amount_base"]),
+                fmt.money(s["open_pipeline_base"]),
+                fmt.count(s["won_deals"]),
+            ]
+            for s in sources
+        ],
+        hovertemplate="<b>%{text}</b><br>"
+        + t(
+            "Win rate {win_rate}<br>Won {won} in {deals} deals<br>Open pipeline {open}",
+            win_rate="%{customdata[0]}",
+            won="%{customdata[1]}",
+            deals="%{customdata[3]}",
+            open="%{customdata[2]}",
+        )
+        + "<extra></extra>",
+    )
+    return figure

