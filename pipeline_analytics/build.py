@@ -65,9 +65,13 @@ def build(
     lookback_days: int,
     currency: str,
     as_of: datetime | None = None,
+    fiscal_year_start_month: int = 1,
     sql_dir: Path = SQL_DIR,
 ) -> list[str]:
-    """Rebuild every model; on any failure nothing changes. Returns model names in build order."""
+    """Rebuild every model; on any failure nothing changes. Returns model names in build order.
+
+    fiscal_year_start_month (1-12) sets where fiscal quarters and years begin in the period marts.
+    """
     models = load_models(sql_dir)
     if as_of is None:
         as_of = con.execute("select max(snapshot_at) from deals").fetchall()[0][0]
@@ -77,10 +81,18 @@ def build(
             )
     con.execute("begin transaction")
     try:
+        # Warehouses created before the column existed gain it here.
+        con.execute(
+            "alter table build_params add column if not exists fiscal_year_start_month integer"
+        )
         con.execute("delete from build_params")
         con.execute(
-            "insert into build_params values (?, ?, ?, current_timestamp::timestamp)",
-            [as_of, lookback_days, currency],
+            """
+            insert into build_params (as_of, lookback_days, currency, built_at,
+                                      fiscal_year_start_month)
+            values (?, ?, ?, current_timestamp::timestamp, ?)
+            """,
+            [as_of, lookback_days, currency, fiscal_year_start_month],
         )
         for model in models:
             log.info("building %s", model.name)

@@ -1,28 +1,61 @@
--- int_deals_as_of: every deal as it stood at build_params.as_of; the KPI and funnel models read it.
--- Grain: source x deal_id, for deals created by as_of (a deal with an unknown created_at is kept).
+-- int_deals_as_of: every deal as it stood at build_params.as_of; the KPI, funnel, flow and quality
+-- models read it. Grain: source x deal_id, for deals created by as_of (a deal with an unknown
+-- created_at is kept).
 -- status: 'won'/'lost' only if the deal closed by as_of (or closed at an unknown time); a deal that
 --   closed after as_of was still open then. closed_at: NULL unless closed by as_of.
--- stage, stage_order: the current stage from the export, known only if exported by as_of
---   (exported_by_as_of = snapshot_at <= as_of); else NULL and only stage events tell the stage.
+-- stage, stage_order, activity_count: from the current export, known only if it was exported by
+--   as_of (exported_by_as_of = snapshot_at <= as_of); else NULL (stage events tell the stage).
+-- amount_base, owner, expected_close_date: from the deal's latest snapshot taken by as_of
+--   (deal_snapshots); a deal with no snapshot by then (first exported later, or inserted without
+--   one) takes its current values, the only ones known.
+-- amount, currency, lead_source, deal_type, segment: from the current export.
 -- cycle_days: closed_at - created_at in fractional days, for closed deals; NULL when a date is
 --   missing or close_before_create (closed_at < created_at: excluded from cycle statistics).
-with known_deals as (
+-- known_from: created_at, or -infinity when unknown. open_until: +infinity for an open deal, its
+--   closed_at for a closed one, NULL for a closed deal whose close time is unknown (never counted
+--   open). A deal is open at time t when known_from <= t < open_until.
+with snapshot_by_as_of as (
+    select
+        s.source,
+        s.deal_id,
+        s.amount_base,
+        s.owner,
+        s.expected_close_date
+    from deal_snapshots as s
+    cross join build_params as bp
+    where s.snapshot_at <= bp.as_of
+    qualify row_number() over (
+        partition by s.source, s.deal_id order by s.snapshot_at desc, s.batch_id desc
+    ) = 1
+),
+
+known_deals as (
     select
         d.source,
         d.deal_id,
         d.pipeline,
-        d.owner,
         d.lead_source,
-        d.amount_base,
+        d.deal_type,
+        d.segment,
+        d.currency,
+        d.amount,
         d.created_at,
         d.status,
         d.closed_at,
         d.stage,
         d.stage_order,
+        d.activity_count,
+        case when s.deal_id is not null then s.amount_base else d.amount_base end as amount_base,
+        case when s.deal_id is not null then s.owner else d.owner end as owner,
+        case
+            when s.deal_id is not null then s.expected_close_date else d.expected_close_date
+        end as expected_close_date,
         d.status != 'open' and coalesce(d.closed_at <= bp.as_of, true) as closed_by_as_of,
         coalesce(d.snapshot_at <= bp.as_of, true) as exported_by_as_of
     from deals as d
     cross join build_params as bp
+    left join snapshot_by_as_of as s
+        on d.source = s.source and d.deal_id = s.deal_id
     where d.created_at <= bp.as_of or d.created_at is null
 )
 
@@ -32,16 +65,27 @@ select
     pipeline,
     owner,
     lead_source,
+    deal_type,
+    segment,
+    currency,
+    amount,
     amount_base,
     created_at,
     exported_by_as_of,
+    expected_close_date,
     case when closed_by_as_of then status else 'open' end as status,
     case when closed_by_as_of then closed_at end as closed_at,
     case when exported_by_as_of then stage end as stage,
     case when exported_by_as_of then stage_order end as stage_order,
+    case when exported_by_as_of then activity_count end as activity_count,
     coalesce(closed_by_as_of and closed_at < created_at, false) as close_before_create,
     case
         when closed_by_as_of and closed_at >= created_at
             then (epoch(closed_at) - epoch(created_at)) / 86400.0
-    end as cycle_days
+    end as cycle_days,
+    coalesce(created_at, '-infinity'::timestamp) as known_from,
+    case
+        when not closed_by_as_of then 'infinity'::timestamp
+        else closed_at
+    end as open_until
 from known_deals

@@ -1,100 +1,170 @@
 -- int_kpis_by_window: the KPIs of metrics.md over every window of int_kpi_windows, for all deals
--- and per owner and per lead source; mart_kpis, mart_kpis_monthly and mart_rep_performance read it.
--- Grain: window (window_kind, window_end) x segment: 'all' (owner and lead_source NULL), 'owner'
---   (one row per owner) or 'lead_source' (one row per lead source). A NULL owner or lead source is
---   '(none)'. Segment rows exist only where the segment has open or closed deals in the window.
--- Open deals: created by window_end and not closed by then, valued at their current amount_base.
--- won_deals, lost_deals: deals closed in the window (window_start < closed_at <= window_end).
+-- and per value of every dimension of int_deal_dimensions; every KPI mart selects from it.
+-- Grain: window (window_kind, window_end) x dimension x dimension_value. A value has a row in every
+--   window ending after its first deal was created (dimension 'all': every window), with zeros
+--   when it had no deal in the window, so period-over-period comparisons meet zeros, not gaps.
+-- Open deals: created by window_end and not closed by then, valued at amount_base
+--   (int_deals_as_of). won_deals, lost_deals: deals closed in the window
+--   (window_start < closed_at <= window_end). created_deals, created_pipeline_base: deals
+--   created in the window; created_won_deals: those of them won by as_of.
 -- win_rate = won / (won + lost); win_rate_amount = won amount / (won + lost amount), over deals
 --   with a known amount; avg_won_size, median_won_size over won deals with a known amount;
 --   mean/median_cycle_days_won over won deals with a valid cycle (see int_deals_as_of).
+-- created_to_won_rate = created_won_deals / created_deals (open deals count against it).
 -- sales_velocity_per_day = open_deals x win_rate x avg_won_size / mean_cycle_days_won.
 -- Rates and ratios with an empty denominator are NULL.
-with deal_windows as (
+with deal_roles as (
     select
         w.window_kind,
         w.window_end,
+        d.source,
         d.deal_id,
-        d.status,
-        d.amount_base,
-        d.cycle_days,
-        coalesce(d.owner, '(none)') as owner,
-        coalesce(d.lead_source, '(none)') as lead_source,
-        (d.created_at <= w.window_end or d.created_at is null)
-        and (d.status = 'open' or d.closed_at > w.window_end) as open_at_end,
-        d.closed_at > w.window_start and d.closed_at <= w.window_end as closed_in_window
+        'open_at_end' as deal_role
     from int_kpi_windows as w
-    cross join int_deals_as_of as d
+    inner join int_deals_as_of as d
+        on w.window_end >= d.known_from and w.window_end < d.open_until
+
+    union all
+
+    select
+        w.window_kind,
+        w.window_end,
+        d.source,
+        d.deal_id,
+        'closed' as deal_role
+    from int_kpi_windows as w
+    inner join int_deals_as_of as d
+        on w.window_start < d.closed_at and w.window_end >= d.closed_at
+
+    union all
+
+    select
+        w.window_kind,
+        w.window_end,
+        d.source,
+        d.deal_id,
+        'created' as deal_role
+    from int_kpi_windows as w
+    inner join int_deals_as_of as d
+        on w.window_start < d.created_at and w.window_end >= d.created_at
 ),
 
-window_deals as (
+role_facts as (
     select
-        window_kind,
-        window_end,
-        deal_id,
-        amount_base,
-        cycle_days,
-        owner,
-        lead_source,
-        open_at_end,
-        closed_in_window and status = 'won' as won_in_window,
-        closed_in_window and status = 'lost' as lost_in_window
-    from deal_windows
-    where open_at_end or closed_in_window
+        r.window_kind,
+        r.window_end,
+        dd.dimension,
+        dd.dimension_value,
+        d.amount_base,
+        d.cycle_days,
+        r.deal_role = 'open_at_end' as open_at_end,
+        r.deal_role = 'closed' and d.status = 'won' as won_in_window,
+        r.deal_role = 'closed' and d.status = 'lost' as lost_in_window,
+        r.deal_role = 'created' as created_in_window,
+        r.deal_role = 'created' and d.status = 'won' as created_and_won
+    from deal_roles as r
+    inner join int_deals_as_of as d
+        on r.source = d.source and r.deal_id = d.deal_id
+    inner join int_deal_dimensions as dd
+        on r.source = dd.source and r.deal_id = dd.deal_id
 ),
 
 window_totals as (
     select
+        window_kind,
+        window_end,
+        dimension,
+        dimension_value,
+        count(*) filter (where open_at_end) as open_deals,
+        sum(amount_base) filter (where open_at_end) as open_pipeline_base,
+        count(*) filter (where won_in_window) as won_deals,
+        count(*) filter (where lost_in_window) as lost_deals,
+        sum(amount_base) filter (where won_in_window) as won_amount_base,
+        sum(amount_base) filter (where lost_in_window) as lost_amount_base,
+        avg(amount_base) filter (where won_in_window) as avg_won_size,
+        quantile_cont(amount_base, 0.5) filter (where won_in_window) as median_won_size,
+        avg(cycle_days) filter (where won_in_window) as mean_cycle_days_won,
+        quantile_cont(cycle_days, 0.5) filter (where won_in_window) as median_cycle_days_won,
+        count(*) filter (where created_in_window) as created_deals,
+        sum(amount_base) filter (where created_in_window) as created_pipeline_base,
+        count(*) filter (where created_and_won) as created_won_deals
+    from role_facts
+    group by window_kind, window_end, dimension, dimension_value
+),
+
+dimension_values as (
+    -- 'all' is in every window, even one without a single deal
+    select
+        'all' as dimension,
+        'all' as dimension_value,
+        '-infinity'::timestamp as first_known
+
+    union all
+
+    select
+        dd.dimension,
+        dd.dimension_value,
+        min(d.known_from) as first_known
+    from int_deal_dimensions as dd
+    inner join int_deals_as_of as d
+        on dd.source = d.source and dd.deal_id = d.deal_id
+    where dd.dimension != 'all'
+    group by dd.dimension, dd.dimension_value
+),
+
+window_counts as (
+    select
         w.window_kind,
-        w.month,
+        w.period_start,
+        w.fiscal_year,
+        w.fiscal_quarter,
+        w.is_partial,
         w.window_start,
         w.window_end,
-        wd.owner,
-        wd.lead_source,
-        case grouping(wd.owner, wd.lead_source)
-            when 3 then 'all' when 1 then 'owner' else 'lead_source'
-        end as segment,
-        count(wd.deal_id) filter (where wd.open_at_end) as open_deals,
-        coalesce(sum(wd.amount_base) filter (where wd.open_at_end), 0) as open_pipeline_base,
-        count(wd.deal_id) filter (where wd.won_in_window) as won_deals,
-        count(wd.deal_id) filter (where wd.lost_in_window) as lost_deals,
-        coalesce(sum(wd.amount_base) filter (where wd.won_in_window), 0) as won_amount_base,
-        coalesce(sum(wd.amount_base) filter (where wd.lost_in_window), 0) as lost_amount_base,
-        avg(wd.amount_base) filter (where wd.won_in_window) as avg_won_size,
-        quantile_cont(wd.amount_base, 0.5) filter (where wd.won_in_window) as median_won_size,
-        avg(wd.cycle_days) filter (where wd.won_in_window) as mean_cycle_days_won,
-        quantile_cont(wd.cycle_days, 0.5) filter (
-            where wd.won_in_window
-        ) as median_cycle_days_won
+        v.dimension,
+        v.dimension_value,
+        t.avg_won_size,
+        t.median_won_size,
+        t.mean_cycle_days_won,
+        t.median_cycle_days_won,
+        coalesce(t.open_deals, 0) as open_deals,
+        coalesce(t.open_pipeline_base, 0) as open_pipeline_base,
+        coalesce(t.won_deals, 0) as won_deals,
+        coalesce(t.lost_deals, 0) as lost_deals,
+        coalesce(t.won_amount_base, 0) as won_amount_base,
+        coalesce(t.lost_amount_base, 0) as lost_amount_base,
+        coalesce(t.created_deals, 0) as created_deals,
+        coalesce(t.created_pipeline_base, 0) as created_pipeline_base,
+        coalesce(t.created_won_deals, 0) as created_won_deals
     from int_kpi_windows as w
-    -- left join: a window without any open or closed deal still gets its 'all' row
-    left join window_deals as wd
-        on w.window_kind = wd.window_kind and w.window_end = wd.window_end
-    group by
-        w.window_kind,
-        w.month,
-        w.window_start,
-        w.window_end,
-        grouping sets ((), (wd.owner), (wd.lead_source))
-    having grouping(wd.owner, wd.lead_source) = 3 or count(wd.deal_id) > 0
+    inner join dimension_values as v on w.window_end >= v.first_known
+    left join window_totals as t
+        on
+            w.window_kind = t.window_kind
+            and w.window_end = t.window_end
+            and v.dimension = t.dimension
+            and v.dimension_value = t.dimension_value
 ),
 
 window_rates as (
     select
         *,
         won_deals / nullif(won_deals + lost_deals, 0) as win_rate,
-        won_amount_base / nullif(won_amount_base + lost_amount_base, 0) as win_rate_amount
-    from window_totals
+        won_amount_base / nullif(won_amount_base + lost_amount_base, 0) as win_rate_amount,
+        created_won_deals / nullif(created_deals, 0) as created_to_won_rate
+    from window_counts
 )
 
 select
     window_kind,
-    month,
+    period_start,
+    fiscal_year,
+    fiscal_quarter,
+    is_partial,
     window_start,
     window_end,
-    segment,
-    owner,
-    lead_source,
+    dimension,
+    dimension_value,
     open_deals,
     open_pipeline_base,
     won_deals,
@@ -107,5 +177,9 @@ select
     median_won_size,
     mean_cycle_days_won,
     median_cycle_days_won,
+    created_deals,
+    created_pipeline_base,
+    created_won_deals,
+    created_to_won_rate,
     open_deals * win_rate * avg_won_size / nullif(mean_cycle_days_won, 0) as sales_velocity_per_day
 from window_rates

@@ -1,6 +1,7 @@
--- mart_kpis: the headline KPIs at as_of, over the trailing lookback window.
+-- mart_kpis: the headline KPIs at as_of, over the trailing lookback window, for all deals.
 -- Grain: one row (as_of). window_start = as_of - lookback_days (exclusive): closed deals count when
--- window_start < closed_at <= as_of. Every KPI column is defined in int_kpis_by_window.
+-- window_start < closed_at <= as_of. Every KPI column is defined in int_kpis_by_window; the same
+-- columns per owner, lead source, pipeline, deal type and segment are in mart_kpis_by_dimension.
 select
     k.window_end as as_of,
     bp.lookback_days,
@@ -17,7 +18,11 @@ select
     k.median_won_size,
     k.mean_cycle_days_won,
     k.median_cycle_days_won,
-    k.sales_velocity_per_day
+    k.sales_velocity_per_day,
+    k.created_deals,
+    k.created_pipeline_base,
+    k.created_won_deals,
+    k.created_to_won_rate
 from int_kpis_by_window as k
 cross join build_params as bp
-where k.window_kind = 'as_of' and k.segment = 'all'
+where k.window_kind = 'as_of' and k.dimension = 'all'

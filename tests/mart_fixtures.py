@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,26 +44,81 @@ def add_deal(
     owner: str | None = None,
     snapshot_at: datetime | None = None,
     pipeline: str = PIPELINE,
+    source: str = SOURCE,
+    stage: str | None = None,
+    lead_source: str | None = None,
+    deal_type: str | None = None,
+    segment: str | None = None,
+    amount: float | None = None,
+    currency: str | None = None,
+    expected_close_date: date | None = None,
+    activity_count: int | None = None,
 ) -> None:
-    """One deal's current state: an open deal sits in stage_order, a closed one in 'Won'/'Lost'."""
-    stage = stage_name(stage_order) if stage_order is not None else TERMINAL_STAGES.get(status)
+    """One deal's current state: an open deal sits in stage_order, a closed one in 'Won'/'Lost'.
+
+    `stage` overrides the stage name (a stage missing from config has a name but no order).
+    """
+    if stage is None:
+        stage = stage_name(stage_order) if stage_order is not None else TERMINAL_STAGES.get(status)
     con.execute(
         """insert into deals (source, deal_id, owner, pipeline, stage, stage_order, status,
-            amount_base, created_at, closed_at, snapshot_at)
-        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            amount, currency, amount_base, created_at, closed_at, snapshot_at, lead_source,
+            deal_type, segment, expected_close_date, activity_count)
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
-            SOURCE,
+            source,
             deal_id,
             owner,
             pipeline,
             stage,
             stage_order,
             status,
+            amount,
+            currency,
             amount_base,
             created_at,
             closed_at,
             snapshot_at,
+            lead_source,
+            deal_type,
+            segment,
+            expected_close_date,
+            activity_count,
         ],
+    )
+
+
+def add_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    deal_id: str,
+    snapshot_at: datetime,
+    *,
+    status: str = "open",
+    amount_base: float | None = None,
+    expected_close_date: date | None = None,
+    owner: str | None = None,
+    source: str = SOURCE,
+) -> None:
+    """One deal as one export (taken at snapshot_at) showed it."""
+    con.execute(
+        """insert into deal_snapshots (snapshot_at, source, deal_id, status, amount_base,
+            expected_close_date, owner)
+        values (?, ?, ?, ?, ?, ?, ?)""",
+        [snapshot_at, source, deal_id, status, amount_base, expected_close_date, owner],
+    )
+
+
+def add_activity(
+    con: duckdb.DuckDBPyConnection,
+    deal_id: str,
+    occurred_at: datetime,
+    *,
+    activity_type: str = "Call",
+    source: str = SOURCE,
+) -> None:
+    con.execute(
+        "insert into activities values (?, ?, ?, ?, null)",
+        [source, deal_id, activity_type, occurred_at],
     )
 
 
@@ -76,16 +131,17 @@ def add_stint(
     *,
     stint: int = 1,
     pipeline: str = PIPELINE,
+    stage: str | None = None,
 ) -> None:
-    """One stint of a deal in an open stage."""
+    """One stint of a deal in an open stage (or, with `stage`, in a stage missing from config)."""
     con.execute(
         "insert into deal_stage_events values (?, ?, ?, ?, ?, ?, ?, ?, 'history')",
         [
             SOURCE,
             deal_id,
             pipeline,
-            stage_name(stage_order),
-            stage_order,
+            stage or stage_name(stage_order),
+            None if stage else stage_order,
             entered_at,
             exited_at,
             stint,
@@ -93,8 +149,19 @@ def add_stint(
     )
 
 
-def build_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime, lookback_days: int = 365) -> None:
-    build(con, lookback_days=lookback_days, currency="USD", as_of=as_of)
+def build_as_of(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    lookback_days: int = 365,
+    fiscal_year_start_month: int = 1,
+) -> None:
+    build(
+        con,
+        lookback_days=lookback_days,
+        currency="USD",
+        as_of=as_of,
+        fiscal_year_start_month=fiscal_year_start_month,
+    )
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict]:

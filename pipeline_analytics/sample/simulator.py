@@ -5,6 +5,10 @@ open stage it advances (sometimes two stages at once), falls back one stage, or 
 log-normal time in the stage. Reps, lead sources and deal types shift the odds of advancing. Because
 the process is known, `truth.json` can state the exact metric values the warehouse should recover.
 
+While a deal sits in an open stage its rep logs activities (calls, emails, meetings, demos) as a
+Poisson process with a per-stage daily rate. Activities come from their own random stream, so adding
+them left deals.csv and stage_history.csv exactly as they were.
+
 All deals step through the chain together, one array operation per step, so a million deals take
 seconds.
 """
@@ -89,6 +93,22 @@ OFFICE_HOURS = (8.0, 18.0)
 # Reps set an expected close date from the typical remaining time, with this log-normal spread.
 EXPECTED_CLOSE_SIGMA = 0.35
 
+# Activities per day while a deal sits in each open stage, and the mix of activity types there.
+ACTIVITY_RATE_PER_DAY = _by_code((0.06, 0.08, 0.10, 0.10, 0.12))
+ACTIVITY_TYPES = ("Call", "Email", "Meeting", "Demo")
+ACTIVITY_TYPE_SHARES = np.array(
+    [
+        [0.0, 0.0, 0.0, 0.0],  # padding for stage code 0
+        [0.45, 0.50, 0.05, 0.00],  # Prospecting
+        [0.40, 0.40, 0.20, 0.00],  # Qualification
+        [0.25, 0.30, 0.30, 0.15],  # Discovery meeting
+        [0.20, 0.40, 0.25, 0.15],  # Proposal
+        [0.30, 0.40, 0.30, 0.00],  # Negotiation
+    ]
+)
+# Entropy added to the seed for the activities' random stream (independent of the deals' stream).
+ACTIVITY_STREAM = 1
+
 ACCOUNT_PREFIXES = (
     "Amber", "Birch", "Cobalt", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Indigo", "Juniper",
     "Kestrel", "Lumen", "Meridian", "Northwind", "Orchid", "Pinnacle", "Quarry", "Redwood",
@@ -110,6 +130,7 @@ class SimulatedPipeline:
 
     deals: pl.DataFrame
     stage_history: pl.DataFrame
+    activities: pl.DataFrame
     truth: dict[str, Any]
 
 
@@ -167,15 +188,19 @@ def simulate(
     population = _draw_population(rng, n_deals, start, n_days)
     trajectories = _run_stage_process(rng, population, horizon_days=float(n_days))
     expected_close_days = _expected_close_days(rng, trajectories)
+    activity_rng = np.random.default_rng([seed, ACTIVITY_STREAM])
     return SimulatedPipeline(
         deals=_deals_frame(population, trajectories, expected_close_days, start_epoch),
         stage_history=_history_frame(trajectories, start_epoch, n_deals),
+        activities=_activities_frame(
+            activity_rng, population, trajectories, float(n_days), start_epoch
+        ),
         truth=_truth(seed, n_deals, end, years),
     )
 
 
 def write_sample(out_dir: Path, n_deals: int, seed: int) -> None:
-    """Write deals.csv, stage_history.csv and truth.json for a simulated pipeline into `out_dir`."""
+    """Write deals.csv, stage_history.csv, activities.csv and truth.json into `out_dir`."""
     pipeline = simulate(n_deals, seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     pipeline.deals.write_csv(
@@ -184,6 +209,7 @@ def write_sample(out_dir: Path, n_deals: int, seed: int) -> None:
     pipeline.stage_history.write_csv(
         out_dir / "stage_history.csv", datetime_format=TIMESTAMP_FORMAT
     )
+    pipeline.activities.write_csv(out_dir / "activities.csv", datetime_format=TIMESTAMP_FORMAT)
     (out_dir / "truth.json").write_text(
         json.dumps(pipeline.truth, indent=2) + "\n", encoding="utf-8"
     )
@@ -414,6 +440,50 @@ def _history_frame(trajectories: _Trajectories, start_epoch: int, n_deals: int) 
     )
 
 
+def _activities_frame(
+    rng: np.random.Generator,
+    population: _Population,
+    trajectories: _Trajectories,
+    horizon_days: float,
+    start_epoch: int,
+) -> pl.DataFrame:
+    """Activities logged by each deal's rep during its open-stage stints, in deal and time order.
+
+    A stint runs from its stage entry to the deal's next recorded change, or to the horizon for a
+    deal still open then; its activity count is Poisson(rate of the stage x stint days), each on a
+    uniformly random day of the stint during office hours (kept inside the stint) and of a type
+    drawn from the stage's mix.
+    """
+    deal, stage, entered = (
+        trajectories.event_deal,
+        trajectories.event_stage,
+        trajectories.event_days,
+    )
+    next_is_same_deal = np.r_[deal[1:] == deal[:-1], False]
+    exited = np.where(next_is_same_deal, np.r_[entered[1:], 0.0], horizon_days)
+    in_open_stage = stage <= N_OPEN
+    deal, stage = deal[in_open_stage], stage[in_open_stage]
+    entered, exited = entered[in_open_stage], exited[in_open_stage]
+    counts = rng.poisson(ACTIVITY_RATE_PER_DAY[stage] * (exited - entered))
+    stint = np.repeat(np.arange(deal.size), counts)
+    day = np.floor(entered[stint] + rng.random(stint.size) * (exited - entered)[stint])
+    hour = rng.uniform(*OFFICE_HOURS, size=stint.size)
+    occurred = np.clip(day + hour / 24.0, entered[stint], exited[stint])
+    type_cdf = np.cumsum(ACTIVITY_TYPE_SHARES[stage[stint]], axis=1)
+    activity_type = (rng.random(stint.size)[:, None] > type_cdf).sum(axis=1)
+    order = np.lexsort((occurred, deal[stint]))
+    activity_deal = deal[stint][order]
+    n_deals = population.created_days.size
+    return pl.DataFrame(
+        {
+            "opportunity_id": _opportunity_ids(activity_deal, n_deals),
+            "activity_type": _names(activity_type[order], ACTIVITY_TYPES),
+            "completed_at": _timestamps(occurred[order], start_epoch),
+            "assigned_to": _names(population.rep[activity_deal], tuple(r[0] for r in REPS)),
+        }
+    )
+
+
 def _truth(seed: int, n_deals: int, end: date, years: float) -> dict[str, Any]:
     rep_share, source_share, type_share = _population_shares()
     # Every (rep, source, deal type) combination with its share of deals in the population.
@@ -492,6 +562,20 @@ def _truth(seed: int, n_deals: int, end: date, years: float) -> dict[str, Any]:
             for i, (name, odds, share, amount) in enumerate(DEAL_TYPES)
         },
         "amount": {"median_new_business": AMOUNT_MEDIAN, "log_sigma": AMOUNT_SIGMA},
+        "activities": {
+            "model": (
+                "Poisson process while a deal sits in an open stage: rate_per_day of that stage; "
+                "each activity's type drawn from the stage's type_shares; logged by the deal's rep"
+            ),
+            "rate_per_day": {
+                name: float(ACTIVITY_RATE_PER_DAY[code])
+                for code, name in enumerate(OPEN_STAGES, start=1)
+            },
+            "type_shares": {
+                name: dict(zip(ACTIVITY_TYPES, map(float, ACTIVITY_TYPE_SHARES[code]), strict=True))
+                for code, name in enumerate(OPEN_STAGES, start=1)
+            },
+        },
         "creation": {
             "monthly_seasonality": dict(zip(range(1, 13), MONTHLY_SEASONALITY, strict=True)),
             "annual_growth": ANNUAL_GROWTH,
