@@ -1,25 +1,25 @@
 """Command line: parses arguments and calls the steps; every decision lives in the step modules.
 
-Exit codes: 0 success, 2 bad input or configuration, 1 anything unexpected.
+Exit codes: 0 success, 1 anything unexpected, 2 bad input or configuration, 3 the warehouse is in
+use by another process, 4 partial success (rows rejected, with [run] fail_on_rejected_rows = true).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
-import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
 
-from pipeline_analytics import __version__
-from pipeline_analytics.config import Config, load_config
-from pipeline_analytics.errors import EXIT_OK, EXIT_UNEXPECTED, PipelineError
+from pipeline_analytics import __version__, runs
+from pipeline_analytics.config import Config, RunSettings, load_config
+from pipeline_analytics.errors import EXIT_OK, EXIT_UNEXPECTED, InputError, PipelineError
+from pipeline_analytics.logs import PROGRESS, configure_logging, report_error
 from pipeline_analytics.warehouse import DEFAULT_DB_PATH, connect
 
 log = logging.getLogger("pipeline_analytics")
@@ -53,6 +53,10 @@ class Context:
         return connect(self.db_path, settings)
 
     @property
+    def run_settings(self) -> RunSettings:
+        return self.config.run if self.args.config.is_file() else RunSettings()
+
+    @property
     def temp_dir(self) -> Path:
         settings = self.config.warehouse
         return settings.temp_directory or self.db_path.with_suffix(".tmp")
@@ -66,6 +70,17 @@ def _timestamp(value: str) -> datetime:
             f"'{value}' is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS"
         ) from exc
     return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+def _between(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise argparse.ArgumentTypeError(
+                f"'{value}' is not a whole number from {low} to {high}"
+            )
+        return int(value)
+
+    return parse
 
 
 def cmd_ingest(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
@@ -96,49 +111,102 @@ def cmd_build(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]
         lookback_days=ctx.config.pipeline.lookback_days,
         currency=ctx.config.pipeline.currency,
         as_of=getattr(ctx.args, "as_of", None),
+        fiscal_year_start_month=ctx.config.pipeline.fiscal_year_start_month,
     )
     log.info("build: %d models built", len(models))
+    for check, deals in con.execute(
+        "select check_name, deals_affected from mart_data_quality "
+        "where severity = 'error' and deals_affected > 0"
+    ).fetchall():
+        log.warning("data quality: %s in %d deal(s); see `pipeline-analytics status`", check, deals)
     return {}
 
 
 def cmd_forecast(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    from pipeline_analytics.forecast.stage_weighted import run_forecast
+    from pipeline_analytics.forecast import EngineSettings, run_forecast
 
-    horizon = getattr(ctx.args, "horizon", None) or ctx.config.forecast.horizon_months
-    run_id = run_forecast(con, horizon_months=horizon)
-    log.info("forecast: run %d stored (%d months)", run_id, horizon)
+    configured, args = ctx.config.forecast, ctx.args
+    settings = EngineSettings(
+        horizon_months=getattr(args, "horizon", None) or configured.horizon_months,
+        simulations=getattr(args, "simulations", None) or configured.simulations,
+        seed=configured.seed if getattr(args, "seed", None) is None else args.seed,
+        cashflow=ctx.config.cashflow,
+    )
+    run_id = run_forecast(con, settings, as_of=getattr(args, "as_of", None))
     return {"forecast_run_id": run_id}
+
+
+def cmd_backtest(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    from pipeline_analytics.forecast import BacktestSettings, run_backtest
+
+    args = ctx.args
+    seed = ctx.config.forecast.seed if args.seed is None else args.seed
+    settings = BacktestSettings(
+        origins=args.origins,
+        horizon_months=args.horizon,
+        simulations=args.simulations,
+        seed=seed or 0,
+        cashflow=ctx.config.cashflow,
+    )
+    log.info("backtest: %d rows stored in forecast_backtest", run_backtest(con, settings))
+    return {}
 
 
 def cmd_report(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     from pipeline_analytics.report import render_report
+    from pipeline_analytics.retention import prune_reports
 
     out_dir = getattr(ctx.args, "output_dir", None) or ctx.config.report.output_dir
-    path = render_report(con, output_dir=out_dir, title=ctx.config.report.title)
+    settings = ctx.config.report
+    path = render_report(
+        con,
+        output_dir=out_dir,
+        title=settings.title,
+        language=settings.language,
+        targets=settings.targets,
+    )
     log.info("report: %s", path)
-    print(f"Report written: {path.resolve()} (also {path.parent.resolve() / 'latest.html'})")
+    prune_reports(out_dir, keep=ctx.config.run.keep_reports)
+    with PROGRESS.hidden():
+        print(f"Report written: {path.resolve()} (also {path.parent.resolve() / 'latest.html'})")
     return {"report_path": str(path)}
 
 
-def cmd_run(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    outcome: dict[str, object] = {}
-    for step in (cmd_ingest, cmd_build, cmd_forecast, cmd_report):
-        outcome.update(step(ctx, con))
-    return outcome
-
-
 def cmd_status(ctx: Context) -> int:
-    from pipeline_analytics.status import describe
+    from pipeline_analytics.status import describe, open_read_only
 
     db = ctx.db_path
     if not db.exists():
         print(f"No warehouse at {db} yet; run `pipeline-analytics --config FILE run` to create it.")
         return EXIT_OK
-    con = duckdb.connect(str(db), read_only=True)
+    con = open_read_only(db, ctx.args.wait)
     try:
-        print(describe(con, db))
+        print(describe(con, db, ctx.run_settings))
     finally:
         con.close()
+    return EXIT_OK
+
+
+def cmd_export_warehouse(ctx: Context) -> int:
+    from pipeline_analytics.backup import export_warehouse
+
+    db = ctx.db_path
+    if not db.exists():
+        raise InputError(f"no warehouse at {db}; pass --db PATH (or --config) to name it")
+    read_only = partial(duckdb.connect, str(db), read_only=True)
+    with runs.locked_warehouse(db, "export-warehouse", read_only, ctx.args.wait) as con:
+        export_warehouse(con, ctx.args.dir)
+    print(f"Warehouse {db} exported to {ctx.args.dir}")
+    return EXIT_OK
+
+
+def cmd_import_warehouse(ctx: Context) -> int:
+    from pipeline_analytics.backup import import_warehouse, read_manifest
+
+    manifest = read_manifest(ctx.args.dir)  # a bad backup fails before a warehouse is created
+    with runs.locked_warehouse(ctx.db_path, "import-warehouse", ctx.connect, ctx.args.wait) as con:
+        import_warehouse(con, ctx.args.dir, manifest, replace=ctx.args.replace)
+    print(f"Warehouse {ctx.db_path} restored from {ctx.args.dir}")
     return EXIT_OK
 
 
@@ -154,60 +222,39 @@ RECORDED: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, obj
     "ingest": cmd_ingest,
     "build": cmd_build,
     "forecast": cmd_forecast,
+    "backtest": cmd_backtest,
     "report": cmd_report,
-    "run": cmd_run,
+}
+RUN_STEPS = ("ingest", "build", "forecast", "report")
+# Commands that run outside `runs`: they read the warehouse, replace it whole, or do not touch it.
+UNRECORDED: dict[str, Callable[[Context], int]] = {
+    "status": cmd_status,
+    "sample": cmd_sample,
+    "export-warehouse": cmd_export_warehouse,
+    "import-warehouse": cmd_import_warehouse,
 }
 
 
 def run_recorded(ctx: Context, name: str) -> int:
-    """Run a warehouse command and record it in the `runs` table, whatever its outcome."""
+    """Run a warehouse command (`run` = its four steps) locked and recorded in `runs`."""
     ctx.config  # noqa: B018 -- a bad config must fail before the warehouse is created
-    con = ctx.connect()
-    run_id = con.execute("select nextval('run_id_seq')").fetchall()[0][0]
-    started = time.monotonic()
-    con.execute(
-        "insert into runs (run_id, command, started_at, status) "
-        "values (?, ?, current_timestamp::timestamp, 'running')",
-        [run_id, name],
+    steps = RUN_STEPS if name == "run" else (name,)
+    return runs.execute(
+        runs.RecordedCommand(
+            db_path=ctx.db_path,
+            command=name,
+            steps=[(step, _bound(RECORDED[step], ctx)) for step in steps],
+            connect=ctx.connect,
+            settings=ctx.run_settings,
+            wait_seconds=ctx.args.wait,
+        )
     )
-    try:
-        outcome = RECORDED[name](ctx, con)
-    except BaseException as exc:
-        _finish_run(con, run_id, "failed", {}, str(exc).splitlines()[0] if str(exc) else repr(exc))
-        raise
-    _finish_run(con, run_id, "succeeded", outcome, None)
-    log.info("%s finished in %.1f s", name, time.monotonic() - started)
-    con.close()
-    return EXIT_OK
 
 
-def _finish_run(
-    con: duckdb.DuckDBPyConnection,
-    run_id: int,
-    status: str,
-    outcome: dict[str, object],
-    error: str | None,
-) -> None:
-    with contextlib.suppress(duckdb.Error):  # usually no transaction is open
-        con.execute("rollback")
-    con.execute(
-        """
-        update runs set finished_at = current_timestamp::timestamp, status = ?,
-            files_loaded = ?, rows_loaded = ?, rows_rejected = ?, forecast_run_id = ?,
-            report_path = ?, error = ?
-        where run_id = ?
-        """,
-        [
-            status,
-            outcome.get("files_loaded"),
-            outcome.get("rows_loaded"),
-            outcome.get("rows_rejected"),
-            outcome.get("forecast_run_id"),
-            outcome.get("report_path"),
-            error,
-            run_id,
-        ],
-    )
+def _bound(
+    command: Callable[[Context, duckdb.DuckDBPyConnection], dict[str, object]], ctx: Context
+) -> runs.Step:
+    return lambda con: command(ctx, con)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -215,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pipeline-analytics",
         description="Load CRM exports into a DuckDB warehouse, build pipeline metrics, forecast "
         "bookings and write an HTML report.",
-        epilog="Exit codes: 0 success, 2 bad input or configuration, 1 unexpected error.",
+        epilog="Exit codes: 0 success, 1 unexpected error, 2 bad input or configuration, "
+        "3 warehouse in use by another process, 4 rows rejected with [run] fail_on_rejected_rows.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
@@ -234,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="debug logging, with tracebacks"
     )
+    _add_run_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="load new export files of every configured source")
@@ -250,46 +299,101 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="measure trailing windows up to this time (default: the latest snapshot)",
     )
-    p = sub.add_parser("forecast", help="forecast bookings per month from the open pipeline")
-    p.add_argument("--horizon", type=int, default=None, help="months ahead (default: config)")
+    p = sub.add_parser(
+        "forecast", help="forecast bookings and cash per month with P10/P50/P90 bands"
+    )
+    p.add_argument(
+        "--as-of",
+        type=_timestamp,
+        default=None,
+        help="forecast with the data known at this time (default: the build's as_of)",
+    )
+    p.add_argument("--horizon", type=_between(1, 36), help="months ahead (default: config, 12)")
+    p.add_argument("--simulations", type=_between(100, 1_000_000), help="default: config, 10000")
+    p.add_argument("--seed", type=_between(0, 2**62), help="default: config, else a fresh one")
+    p = sub.add_parser("backtest", help="score the forecast and the baselines at past month-ends")
+    p.add_argument("--origins", type=_between(1, 120), default=18, help="month-ends (default 18)")
+    p.add_argument(
+        "--horizon", type=_between(1, 12), default=3, help="months after each (default 3)"
+    )
+    p.add_argument(
+        "--simulations", type=_between(100, 1_000_000), default=2000, help="default 2000"
+    )
+    p.add_argument("--seed", type=_between(0, 2**62), help="default: config, else 0")
     p = sub.add_parser("report", help="write the HTML report from the warehouse")
     p.add_argument("--output-dir", type=Path, default=None, help="default: config [report]")
     p = sub.add_parser("run", help="ingest, build, forecast and report, in that order")
     p.add_argument("--snapshot-at", type=_timestamp, default=None, help="as for ingest")
-    sub.add_parser("status", help="batches loaded, row counts and the last runs")
+    sub.add_parser(
+        "status", help="batches loaded, row counts, freshness, data-quality findings, last runs"
+    )
+    p = sub.add_parser("export-warehouse", help="back up every warehouse table as Parquet")
+    p.add_argument("dir", type=Path, help="new (or empty) folder to write the backup into")
+    p = sub.add_parser("import-warehouse", help="restore a backup written by export-warehouse")
+    p.add_argument("dir", type=Path, help="folder written by export-warehouse")
+    p.add_argument(
+        "--replace", action="store_true", help="overwrite a warehouse that already holds data"
+    )
     p = sub.add_parser("sample", help="write a simulated pipeline export (the bundled sample)")
     p.add_argument("--out", type=Path, required=True, help="folder to write into")
     p.add_argument("--deals", type=int, default=4000, help="number of deals (default 4000)")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    for command in {id(p): p for p in sub.choices.values()}.values():
+        _add_run_options(command, defaults=False)  # also accepted after the command
     return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    # Only the main parser sets defaults: a subcommand's default would overwrite a value given
+    # before the command.
+    parser.add_argument(
+        "--log-json",
+        action="store_true",
+        default=False if defaults else argparse.SUPPRESS,
+        help="log one JSON object per line on stderr (for log collectors)",
+    )
+    parser.add_argument(
+        "--wait",
+        type=_seconds,
+        default=0.0 if defaults else argparse.SUPPRESS,
+        metavar="SECONDS",
+        help="when another process holds the warehouse, wait up to SECONDS for it "
+        "(default: exit 3 at once)",
+    )
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number of seconds >= 0")
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
+    configure_logging(
         level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
+        json_lines=args.log_json,
     )
     ctx = Context(args)
     try:
-        if args.command == "status":
-            return cmd_status(ctx)
-        if args.command == "sample":
-            return cmd_sample(ctx)
+        if args.command in UNRECORDED:
+            return UNRECORDED[args.command](ctx)
         return run_recorded(ctx, args.command)
     except PipelineError as exc:
-        print(f"pipeline-analytics: error: {exc}", file=sys.stderr)
+        report_error(f"error: {exc}", exc.exit_code)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("pipeline-analytics: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        report_error(f"interrupted{f' ({exc})' if str(exc) else ''}", EXIT_UNEXPECTED)
         return EXIT_UNEXPECTED
     except Exception as exc:  # the last line of defence: one line, exit 1, traceback with -v
         log.debug("traceback", exc_info=True)
-        print(
-            f"pipeline-analytics: unexpected error: {type(exc).__name__}: {exc}".splitlines()[0]
+        report_error(
+            f"unexpected error: {type(exc).__name__}: {exc}".splitlines()[0]
             + " (please report this with the command you ran)",
-            file=sys.stderr,
+            EXIT_UNEXPECTED,
         )
         return EXIT_UNEXPECTED

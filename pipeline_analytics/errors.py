@@ -3,6 +3,8 @@
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_BAD_INPUT = 2
+EXIT_LOCK_BUSY = 3
+EXIT_PARTIAL = 4  # rows were rejected and [run] fail_on_rejected_rows = true
 
 
 class PipelineError(Exception):
@@ -21,3 +23,9 @@ class ConfigError(PipelineError):
     """Bad configuration: the message names the key and how to fix it."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class LockBusy(PipelineError):
+    """Another process holds the warehouse: the message names it (pid, host, start time)."""
+
+    exit_code = EXIT_LOCK_BUSY

@@ -1,10 +1,26 @@
-"""`status`: what is in the warehouse, read-only: batches loaded, row counts, the last runs."""
+"""`status`: what is in the warehouse, read-only: batches, row counts, freshness, the last runs.
+
+The report is a list of sections, each a function returning its lines (heading first); a new kind
+of check (data quality, ...) is a new section function added to SECTIONS.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
+
+from pipeline_analytics.config import RunSettings
+from pipeline_analytics.errors import LockBusy
+from pipeline_analytics.lock import lock_path, read_holder
+from pipeline_analytics.runs import open_warehouse
+
+log = logging.getLogger(__name__)
 
 CORE_TABLES = (
     "deals",
@@ -14,39 +30,173 @@ CORE_TABLES = (
     "rejected_rows",
     "forecast_runs",
 )
+SUCCESS = ("succeeded", "partial")  # `runs` statuses of a command that finished its work
 
 
-def describe(con: duckdb.DuckDBPyConnection, db_path: Path) -> str:
+@dataclass(frozen=True)
+class StatusContext:
+    con: duckdb.DuckDBPyConnection
+    settings: RunSettings
+    now: datetime  # naive UTC, like the warehouse's timestamps
+
+
+def open_read_only(db_path: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse for reading; while a command writes it, say which one."""
+    try:
+        return open_warehouse(
+            partial(duckdb.connect, str(db_path), read_only=True), db_path, wait_seconds
+        )
+    except LockBusy as exc:
+        holder = read_holder(lock_path(db_path))
+        if holder is None:
+            raise
+        raise LockBusy(
+            f"warehouse {db_path} is being written by {holder.describe()}; status can read it "
+            "once that finishes, or pass --wait SECONDS"
+        ) from exc
+
+
+def describe(
+    con: duckdb.DuckDBPyConnection,
+    db_path: Path,
+    settings: RunSettings | None = None,
+    now: datetime | None = None,
+) -> str:
+    ctx = StatusContext(
+        con, settings or RunSettings(), now or datetime.now(UTC).replace(tzinfo=None)
+    )
     lines = [f"Warehouse: {db_path}"]
-    batches = con.execute(
+    for section in SECTIONS:
+        lines += ["", *section(ctx)]
+    return "\n".join(lines)
+
+
+def batches_section(ctx: StatusContext) -> list[str]:
+    batches = ctx.con.execute(
         """
         select source, object, count(*), sum(rows_loaded), sum(rows_rejected), max(snapshot_at)
         from ingest_batches where status = 'loaded'
         group by source, object order by source, object
         """
     ).fetchall()
-    lines.append(
-        "\nBatches loaded (source, object: files, rows loaded, rejected, latest snapshot):"
-    )
-    lines += [
-        f"  {src}, {obj}: {n} file(s), {loaded:,} rows, {rejected:,} rejected, snapshot {snap}"
-        for src, obj, n, loaded, rejected, snap in batches
-    ] or ["  none yet"]
-    lines.append("\nRows per table:")
+    return [
+        "Batches loaded (source, object: files, rows loaded, rejected, latest snapshot):",
+        *[
+            f"  {src}, {obj}: {n} file(s), {loaded:,} rows, {rejected:,} rejected, snapshot {snap}"
+            for src, obj, n, loaded, rejected, snap in batches
+        ],
+    ] + (["  none yet"] if not batches else [])
+
+
+def row_counts_section(ctx: StatusContext) -> list[str]:
+    lines = ["Rows per table:"]
     for table in CORE_TABLES:
-        count = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+        count = ctx.con.execute(f"select count(*) from {table}").fetchall()[0][0]
         lines.append(f"  {table:<20} {count:>12,}")
-    runs = con.execute(
+    return lines
+
+
+def freshness_section(ctx: StatusContext) -> list[str]:
+    """Last successful run and newest export, with warnings when either is too old."""
+    limit = ctx.settings.stale_after_days
+    last_ok = ctx.con.execute(
         """
-        select run_id, command, started_at, finished_at, status, error
+        select run_id, finished_at from runs
+        where command = 'run' and status in ('succeeded', 'partial')
+        order by finished_at desc limit 1
+        """
+    ).fetchall()
+    newest = ctx.con.execute(
+        "select max(snapshot_at) from ingest_batches where status = 'loaded'"
+    ).fetchall()[0][0]
+    latest_run = ctx.con.execute(
+        "select run_id, command, status, error from runs order by run_id desc limit 1"
+    ).fetchall()
+    lines = [f"Freshness (stale after {limit} days, [run] stale_after_days):"]
+    warnings = []
+    if last_ok:
+        run_id, finished = last_ok[0]
+        age = _days(ctx.now, finished)
+        lines.append(
+            f"  last successful run   #{run_id}, finished {finished:%Y-%m-%d %H:%M} UTC "
+            f"({age:.1f} days ago)"
+        )
+        if age > limit:
+            warnings.append(f"no successful run in {age:.1f} days")
+    else:
+        lines.append("  last successful run   none yet")
+        warnings.append("no `run` has succeeded yet")
+    if newest is not None:
+        age = _days(ctx.now, newest)
+        lines.append(
+            f"  newest export         snapshot {newest:%Y-%m-%d %H:%M} UTC ({age:.1f} days old)"
+        )
+        if age > limit:
+            warnings.append(
+                f"the newest export's snapshot is {age:.1f} days old; check that new exports "
+                "still arrive in the configured source paths"
+            )
+    else:
+        lines.append("  newest export         none loaded yet")
+    if latest_run and latest_run[0][2] not in (*SUCCESS, "running"):
+        run_id, command, status, error = latest_run[0]
+        warnings.append(f"the latest command, #{run_id} {command}, {status}: {error}")
+    for warning in warnings:
+        log.warning("stale or failing: %s", warning, extra={"event": "freshness_warning"})
+    return lines + [f"  WARNING: {w}" for w in warnings]
+
+
+def last_runs_section(ctx: StatusContext) -> list[str]:
+    runs = ctx.con.execute(
+        """
+        select run_id, command, started_at, finished_at, status, rows_rejected, error
         from runs order by run_id desc limit 5
         """
     ).fetchall()
-    lines.append("\nLast runs:")
+    return [
+        "Last runs:",
+        *[
+            f"  #{run_id} {command:<9} {status:<11} started {started:%Y-%m-%d %H:%M:%S}"
+            + (f", finished {finished:%H:%M:%S}" if finished else "")
+            + (f", {rejected:,} rows rejected" if rejected else "")
+            + (f" -- {error}" if error else "")
+            for run_id, command, started, finished, status, rejected, error in runs
+        ],
+    ] + (["  none yet"] if not runs else [])
+
+
+def _days(now: datetime, then: datetime) -> float:
+    return (now - then).total_seconds() / 86_400
+
+
+def data_quality_section(ctx: StatusContext) -> list[str]:
+    """The errors and warnings of the last build's mart_data_quality, one line per check."""
+    built = ctx.con.execute(
+        "select count(*) from information_schema.tables where table_name = 'mart_data_quality'"
+    ).fetchall()[0][0]
+    if not built:
+        return ["Data quality: no build yet; run `pipeline-analytics build`"]
+    as_of = ctx.con.execute("select max(as_of) from build_params").fetchall()[0][0]
+    findings = ctx.con.execute(
+        """
+        select severity, check_name, deals_affected, sample_ids, explanation
+        from mart_data_quality
+        where severity in ('error', 'warning') and deals_affected > 0
+        order by severity = 'error' desc, deals_affected desc, check_name
+        """
+    ).fetchall()
+    lines = [f"Data quality (build as of {as_of:%Y-%m-%d %H:%M}, table mart_data_quality):"]
     lines += [
-        f"  #{run_id} {command:<9} {status:<9} started {started:%Y-%m-%d %H:%M:%S}"
-        + (f", finished {finished:%H:%M:%S}" if finished else "")
-        + (f" -- {error}" if error else "")
-        for run_id, command, started, finished, status, error in runs
-    ] or ["  none yet"]
-    return "\n".join(lines)
+        f"  {severity.upper():<7} {check}: {deals:,} deal(s), e.g. {', '.join(ids)} -- {why}"
+        for severity, check, deals, ids, why in findings
+    ] or ["  no errors or warnings"]
+    return lines
+
+
+SECTIONS: tuple[Callable[[StatusContext], list[str]], ...] = (
+    batches_section,
+    row_counts_section,
+    freshness_section,
+    data_quality_section,
+    last_runs_section,
+)

@@ -1,0 +1,239 @@
+"""Scheduled runs: thirty nights in a row, run history, exit codes, logs, retention, freshness."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline_analytics.cli import main
+from pipeline_analytics.config import RunSettings
+from pipeline_analytics.retention import prune_reports
+from pipeline_analytics.status import describe
+from tests.conftest import run_cli
+from tests.run_fixtures import copy_folder, new_folder, query, write_export
+
+FIRST_NIGHT = datetime(2026, 3, 1, 23, 0)
+NIGHTS = 30
+KEEP_REPORTS = 5
+
+
+def test_thirty_nightly_runs_lose_nothing(tmp_path: Path) -> None:
+    folder = new_folder(tmp_path, f"keep_reports = {KEEP_REPORTS}")
+    exports = []
+    for night in range(NIGHTS):
+        exports.append(write_export(folder, FIRST_NIGHT + timedelta(days=7 * night)))
+        assert run_cli(folder, "-q", "run") == 0
+
+    runs = query(
+        folder,
+        "select run_id, command, status, files_loaded, rows_loaded, rows_rejected, "
+        "forecast_run_id, report_path, error, finished_at >= started_at from runs order by 1",
+    )
+    dates = [f"{e.snapshot_at:%Y-%m-%d}" for e in exports]
+    assert runs == [
+        (
+            night + 1,
+            "run",
+            "succeeded",
+            2,  # that night's deals and history files; every earlier file skipped
+            e.deals.height + e.history.height,
+            0,
+            night + 1,
+            str(folder / "reports" / f"pipeline-report-{dates[night]}.html"),
+            None,
+            True,
+        )
+        for night, e in enumerate(exports)
+    ]
+    # Snapshots accumulate: every night's export is in deal_snapshots, at its own snapshot time.
+    assert query(
+        folder, "select snapshot_at, count(*) from deal_snapshots group by 1 order by 1"
+    ) == [(e.snapshot_at, e.deals.height) for e in exports]
+    assert query(
+        folder,
+        "select count(*), count(distinct file_sha256) from ingest_batches where status = 'loaded'",
+    ) == [(2 * NIGHTS, 2 * NIGHTS)]
+    # The current state is the last export's.
+    last = exports[-1]
+    assert query(folder, "select deal_id, stage from deals order by 1") == sorted(
+        last.deals.select("opportunity_id", "deal_stage").iter_rows()
+    )
+    assert query(folder, "select count(*) from stage_changes") == [
+        (last.history.unique(["opportunity_id", "stage", "changed_at"]).height,)
+    ]
+    assert query(folder, "select count(*) from forecast_runs") == [(NIGHTS,)]
+    # Retention: the newest dated reports and latest.html; nothing else.
+    assert sorted(p.name for p in (folder / "reports").iterdir()) == [
+        "latest.html",
+        *(f"pipeline-report-{d}.html" for d in dates[-KEEP_REPORTS:]),
+    ]
+
+    # A night without a new export loads nothing and still refreshes build, forecast and report.
+    assert run_cli(folder, "-q", "run") == 0
+    assert query(
+        folder, "select files_loaded, rows_loaded, status from runs where run_id = 31"
+    ) == [(0, 0, "succeeded")]
+    assert query(folder, "select count(*) from deal_snapshots") == [
+        (sum(e.deals.height for e in exports),)
+    ]
+
+
+@pytest.fixture(scope="module")
+def one_night(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder whose first export has landed and not been loaded yet."""
+    folder = new_folder(tmp_path_factory.mktemp("runs") / "base")
+    write_export(folder, FIRST_NIGHT)
+    return folder
+
+
+def with_bad_row(folder: Path) -> None:
+    """Append a deal whose created date cannot be read: one rejected row."""
+    deals_file = next((folder / "exports").glob("deals-*.csv"))
+    with deals_file.open("a", encoding="utf-8") as out:
+        out.write("OPP-BAD,Bad deal,Acme,Avery Chen,Inbound,New Business,Prospecting,100.0,USD,"
+                  "not-a-date,,2026-03-01 10:00:00\n")  # fmt: skip
+
+
+@pytest.mark.parametrize(("fail", "exit_code"), [("false", 0), ("true", 4)])
+def test_rejected_rows_make_a_partial_run(
+    one_night: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], fail: str, exit_code: int
+) -> None:
+    folder = copy_folder(one_night, tmp_path / "w")
+    (folder / "p.toml").write_text(
+        (folder / "p.toml").read_text() + f"\n[run]\nfail_on_rejected_rows = {fail}\n"
+    )
+    with_bad_row(folder)
+    assert run_cli(folder, "ingest") == exit_code
+    assert query(folder, "select status, rows_rejected from runs") == [("partial", 1)]
+    err = capsys.readouterr().err
+    assert "1 input row(s) rejected" in err
+    assert ("fail_on_rejected_rows = true" in err) == (exit_code == 4)
+
+
+def test_bad_config_exits_2_naming_the_key_before_touching_the_warehouse(
+    one_night: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = copy_folder(one_night, tmp_path / "w")
+    (folder / "p.toml").write_text((folder / "p.toml").read_text() + "\n[run]\nkeep_reports = -1\n")
+    assert run_cli(folder, "run") == 2
+    assert "'run.keep_reports'" in capsys.readouterr().err
+    assert not (folder / "w.duckdb").exists()
+
+
+def test_a_failed_step_is_recorded_with_its_name(one_night: Path, tmp_path: Path) -> None:
+    folder = copy_folder(one_night, tmp_path / "w")
+    assert run_cli(folder, "-q", "build") == 2  # nothing ingested yet: bad input
+    ((status, error),) = query(folder, "select status, error from runs")
+    assert status == "failed"
+    assert error.startswith("build: the warehouse has no deals yet")
+
+
+def test_json_logs_one_object_per_event(
+    one_night: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = copy_folder(one_night, tmp_path / "w")
+    assert run_cli(folder, "run", "--log-json") == 0
+    events = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    steps = [(e["event"], e["step"]) for e in events if e["event"].startswith("step_")]
+    assert steps == [
+        (f"step_{phase}", step)
+        for step in ("ingest", "build", "forecast", "report")
+        for phase in ("started", "finished")
+    ]
+    ingest = next(e for e in events if e["event"] == "step_finished" and e["step"] == "ingest")
+    assert (ingest["files_loaded"], ingest["rows_rejected"]) == (2, 0)
+    finished = events[-1]
+    assert finished["event"] == "run_finished"
+    assert (finished["status"], finished["exit_code"], finished["run_id"]) == ("succeeded", 0, 1)
+
+    assert main(["--log-json", "--config", str(tmp_path / "missing.toml"), "run"]) == 2
+    error = json.loads(capsys.readouterr().err.splitlines()[-1])
+    assert (error["event"], error["level"], error["exit_code"]) == ("error", "error", 2)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("stream", [Terminal, io.StringIO])
+def test_progress_bar_only_on_a_terminal(
+    one_night: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stream: type[io.StringIO]
+) -> None:
+    folder = copy_folder(one_night, tmp_path / "w")
+    err = stream()
+    monkeypatch.setattr("sys.stderr", err)
+    assert run_cli(folder, "ingest") == 0
+    text = err.getvalue()
+    assert ("] 1/1 ingest" in text) == (stream is Terminal)
+    assert ("\r" in text) == (stream is Terminal)
+    assert "INFO ingest #1 started" in text
+
+
+def test_retention_keeps_the_newest_dated_reports_and_clears_unfinished_writes(
+    tmp_path: Path,
+) -> None:
+    names = [
+        "pipeline-report-2026-01-31.html",
+        "pipeline-report-2026-02-28.html",
+        "pipeline-report-2025-12-31.html",
+        "pipeline-report-2026-03-31.html",
+        "latest.html",
+        ".pipeline-report-2026-04-30.html.k3j2.tmp",  # a report write killed before its rename
+        ".latest.html.a8f1.tmp",
+        "notes.txt",
+    ]
+    for name in names:
+        (tmp_path / name).write_text("x")
+    removed = prune_reports(tmp_path, keep=2)
+    assert sorted(p.name for p in removed) == [
+        ".latest.html.a8f1.tmp",
+        ".pipeline-report-2026-04-30.html.k3j2.tmp",
+        "pipeline-report-2025-12-31.html",
+        "pipeline-report-2026-01-31.html",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "latest.html",
+        "notes.txt",
+        "pipeline-report-2026-02-28.html",
+        "pipeline-report-2026-03-31.html",
+    ]
+    assert prune_reports(tmp_path, keep=0) == []  # 0 keeps every report
+
+
+def test_status_warns_when_data_is_stale(
+    one_night: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = copy_folder(one_night, tmp_path / "w")
+    assert run_cli(folder, "-q", "run") == 0
+    ((snapshot_at, finished_at),) = query(
+        folder,
+        "select (select max(snapshot_at) from ingest_batches), finished_at from runs",
+    )
+    con = duckdb.connect(str(folder / "w.duckdb"), read_only=True)
+    try:
+        settings = RunSettings(stale_after_days=3)
+        fresh = describe(con, folder / "w.duckdb", settings, now=snapshot_at + timedelta(days=2.9))
+        # The simulated export is months older than the run: 3.5 days after the snapshot the data
+        # is stale while the run itself (finished just now) is not.
+        stale = describe(con, folder / "w.duckdb", settings, now=snapshot_at + timedelta(days=3.5))
+        run_stale = describe(
+            con, folder / "w.duckdb", settings, now=finished_at + timedelta(days=4)
+        )
+    finally:
+        con.close()
+    assert (
+        f"newest export         snapshot {snapshot_at:%Y-%m-%d %H:%M} UTC (2.9 days old)" in fresh
+    )
+    assert "WARNING" not in fresh
+    assert "WARNING: the newest export's snapshot is 3.5 days old" in stale
+    assert "last successful run   #1" in stale
+    assert "WARNING: no successful run in 4.0 days" in run_stale
+
+    assert run_cli(folder, "status") == 0
+    assert "Freshness (stale after 3 days" in capsys.readouterr().out
