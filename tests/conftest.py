@@ -47,3 +47,14 @@ def export_dir(tmp_path: Path) -> Path:
 
 def run_cli(folder: Path, *args: str) -> int:
     return main(["--config", str(folder / "p.toml"), "--db", str(folder / "w.duckdb"), *args])
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample ingested, built and forecast once per test process, for the report and
+    notebook tests; open it read-only."""
+    db = tmp_path_factory.mktemp("sample-warehouse") / "warehouse.duckdb"
+    config = str(SAMPLE_DIR / "pipeline.toml")
+    for command in ("ingest", "build", "forecast"):
+        assert main(["-q", "--config", config, "--db", str(db), command]) == 0, command
+    return db
