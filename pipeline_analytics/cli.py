@@ -309,17 +309,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="forecast with the data known at this time (default: the build's as_of)",
     )
     p.add_argument("--horizon", type=_between(1, 36), help="months ahead (default: config, 12)")
-    p.add_argument("--simulations", type=_between(100, 1_000_000), help="default: config, 10000")
-    p.add_argument("--seed", type=_between(0, 2**62), help="default: config, else a fresh one")
+    p.add_argument(
+        "--simulations", type=_between(100, 1_000_000), help="Monte Carlo draws (default: config)"
+    )
+    p.add_argument(
+        "--seed", type=_between(0, 2**62), help="random seed (default: config, else new)"
+    )
     p = sub.add_parser("backtest", help="score the forecast and the baselines at past month-ends")
-    p.add_argument("--origins", type=_between(1, 120), default=18, help="month-ends (default 18)")
     p.add_argument(
-        "--horizon", type=_between(1, 12), default=3, help="months after each (default 3)"
+        "--origins", type=_between(1, 120), default=18, help="past month-ends (default 18)"
     )
     p.add_argument(
-        "--simulations", type=_between(100, 1_000_000), default=2000, help="default 2000"
+        "--horizon", type=_between(1, 12), default=3, help="months scored after each (default 3)"
     )
-    p.add_argument("--seed", type=_between(0, 2**62), help="default: config, else 0")
+    p.add_argument(
+        "--simulations", type=_between(100, 1_000_000), default=2000, help="per month-end (2000)"
+    )
+    p.add_argument("--seed", type=_between(0, 2**62), help="random seed (default: config, else 0)")
     p = sub.add_parser("report", help="write the HTML report from the warehouse")
     p.add_argument("--output-dir", type=Path, default=None, help="default: config [report]")
     p = sub.add_parser("run", help="ingest, build, forecast and report, in that order")

@@ -4,7 +4,8 @@
 -- Kept: won deals closed by build_params.as_of (nothing known after as_of is used), every stint of
 -- the stage with a known entered_at (else the first entry is unknown), and closed_at >= entered_at
 -- (a close before the entry is a data error, reported by mart_data_quality, not a duration).
--- Read by the stage-weighted forecast as the empirical distribution of time to close per stage.
+-- Read by the forecast: the median per stage dates an open deal's close when the CRM gives no
+-- expected close date (the crm_weighted cross-check and the engine's `crm` fallback).
 with won_deals as (
     select
         d.source,

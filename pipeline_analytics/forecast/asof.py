@@ -1,0 +1,97 @@
+"""The SQL models as they stood at another moment, without touching the user's build.
+
+The models in sql/ are as-of aware: they read build_params.as_of and ignore anything later. To
+see the pipeline as it was at a backtest origin (or at a `forecast --as-of` other than the
+build's), the models the forecast reads, and the models those read, are rebuilt at that moment in
+an in-memory scratch database attached to the connection. Unqualified names resolve to the
+scratch first and to the warehouse second, so the models read the warehouse's core tables and
+the scratch's build_params. The warehouse, its build and its marts are left exactly as they were.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import duckdb
+
+from pipeline_analytics.build import Model, load_models
+from pipeline_analytics.errors import InputError, PipelineError
+
+SCRATCH = "forecast_as_of"
+# The models the engine, its cross-checks and the backtest read.
+FORECAST_MODELS = (
+    "int_forecast_stints",
+    "int_forecast_open_deals",
+    "int_stage_to_close",
+    "int_deals_as_of",
+    "int_forecast_monthly",
+)
+
+
+def build_as_of(con: duckdb.DuckDBPyConnection) -> datetime:
+    """The as_of of the user's last build; an error naming the fix when there is none."""
+    rows = con.execute("select as_of from build_params").fetchall()
+    missing = [
+        name
+        for name in FORECAST_MODELS
+        if not con.execute(
+            "select count(*) from information_schema.tables where table_name = ?", [name]
+        ).fetchall()[0][0]
+    ]
+    if not rows or missing:
+        raise InputError(
+            "the warehouse has not been built yet (or was built by an older version); "
+            "run `pipeline-analytics build` first"
+        )
+    return rows[0][0]
+
+
+@contextmanager
+def models_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Iterator[None]:
+    """Within the block, the forecast models on `con` are those of a build at `as_of`.
+
+    When as_of is the build's own, the warehouse's models are used as they are.
+    """
+    if as_of == build_as_of(con):
+        yield
+        return
+    warehouse = _quoted(con.execute("select current_database()").fetchall()[0][0])
+    con.execute(f"attach ':memory:' as {SCRATCH}")
+    try:
+        con.execute(f"use {SCRATCH}")
+        search_path = f"{SCRATCH}.main,{warehouse}.main".replace("'", "''")
+        con.execute(f"set search_path = '{search_path}'")
+        con.execute(f"create table build_params as select * from {warehouse}.main.build_params")
+        con.execute("update build_params set as_of = ?", [as_of])
+        for model in _needed_models():
+            try:
+                con.execute(f"create table {model.name} as\n{model.sql}")
+            except duckdb.Error as exc:
+                raise PipelineError(
+                    f"{model.path}: model {model.name} failed when rebuilt as of {as_of}: {exc}"
+                ) from exc
+        yield
+    finally:
+        con.execute(f"use {warehouse}")
+        con.execute("reset search_path")
+        con.execute(f"detach {SCRATCH}")
+
+
+def _quoted(identifier: str) -> str:
+    """A SQL identifier in double quotes: a warehouse file's name may hold any character."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _needed_models() -> list[Model]:
+    """FORECAST_MODELS and every model they read, in build order."""
+    models = load_models()
+    names = [m.name for m in models]
+    needed = set(FORECAST_MODELS)
+    for model in reversed(models):
+        if model.name in needed:
+            sql = re.sub(r"--[^\n]*", "", model.sql)
+            needed |= {n for n in names if n != model.name and re.search(rf"\b{n}\b", sql)}
+    return [m for m in models if m.name in needed]

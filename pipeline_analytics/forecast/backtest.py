@@ -1,0 +1,151 @@
+"""Rolling-origin backtest: the engine and the baselines at past month-ends, against actuals.
+
+Origins are the first instants of the latest `origins` months after which at least one complete
+month of actual bookings is known (the start of a month is the end of the one before), with at
+least MIN_HISTORY_MONTHS of history before them. At each origin every model the forecast reads
+is rebuilt as of the origin (asof.py), so nothing recorded later is used; the engine and every
+baseline forecast from there. Horizon h compares the sum over the first h months after the
+origin with the bookings actually won in those months (mart_kpis_monthly of the warehouse's
+build); a window that ends after the build's as_of is left out.
+
+forecast_backtest is replaced by each backtest; the forecast_accuracy view scores it per method
+and horizon (WAPE, bias, pinball loss, P10-P90 coverage).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+import numpy as np
+
+from pipeline_analytics.config import CashflowSettings
+from pipeline_analytics.errors import InputError
+from pipeline_analytics.forecast.asof import build_as_of
+from pipeline_analytics.forecast.baselines import Quantiles, from_paths
+from pipeline_analytics.forecast.calendar import add_months, month_start
+from pipeline_analytics.forecast.engine import METHOD, EngineSettings, forecast
+
+log = logging.getLogger(__name__)
+
+MIN_HISTORY_MONTHS = 6
+
+
+@dataclass(frozen=True)
+class BacktestSettings:
+    origins: int = 18
+    horizon_months: int = 3
+    simulations: int = 2_000
+    seed: int = 0
+    cashflow: CashflowSettings = field(default_factory=CashflowSettings)
+
+
+@dataclass(frozen=True)
+class BacktestRow:
+    origin: datetime
+    horizon_months: int
+    method: str
+    actual: float
+    forecast_mean: float | None
+    p10: float | None
+    p50: float | None
+    p90: float | None
+
+
+def origins(con: duckdb.DuckDBPyConnection, count: int) -> list[datetime]:
+    """The latest `count` month starts with a complete month after them and history before."""
+    as_of = build_as_of(con)
+    first = con.execute("select min(month) from int_forecast_monthly").fetchall()[0][0]
+    if first is None:
+        return []
+    last = add_months(month_start(as_of), -1)  # the last month start with a complete month after
+    earliest = add_months(first, MIN_HISTORY_MONTHS)
+    found = []
+    month = last
+    while month >= earliest and len(found) < count:
+        found.append(datetime(month.year, month.month, 1))
+        month = add_months(month, -1)
+    return sorted(found)
+
+
+def backtest(con: duckdb.DuckDBPyConnection, settings: BacktestSettings) -> list[BacktestRow]:
+    """Forecast at every origin with the engine and the baselines; nothing is stored."""
+    starts = origins(con, settings.origins)
+    if not starts:
+        raise InputError(
+            f"not enough history for a backtest: it needs {MIN_HISTORY_MONTHS} months of deals "
+            "and a complete month after them; load more history, then `build`"
+        )
+    as_of = build_as_of(con)
+    actual = dict(con.execute("select month, won_amount_base from mart_kpis_monthly").fetchall())
+    seeds = np.random.SeedSequence(settings.seed).spawn(len(starts))
+    rows = []
+    for index, (origin, seed) in enumerate(zip(starts, seeds, strict=True)):
+        log.info("backtest origin %d of %d: %s", index + 1, len(starts), origin.date())
+        engine_settings = EngineSettings(
+            horizon_months=settings.horizon_months,
+            simulations=settings.simulations,
+            seed=int(seed.generate_state(1)[0]),
+            cashflow=settings.cashflow,
+        )
+        result = forecast(con, origin, engine_settings)
+        methods = {METHOD: from_paths(METHOD, result.total), **result.crosschecks}
+        for horizon in range(1, settings.horizon_months + 1):
+            window = [add_months(origin.date(), k) for k in range(horizon)]
+            if datetime.combine(add_months(window[-1], 1), datetime.min.time()) > as_of:
+                continue
+            booked = sum(actual.get(m, 0.0) for m in window)
+            for method, bookings in methods.items():
+                q = bookings.window(0, horizon)
+                rows.append(BacktestRow(origin, horizon, method, booked, *_values(q)))
+    return rows
+
+
+def _values(q: Quantiles) -> tuple[float | None, ...]:
+    return tuple(None if v is None else float(v) for v in (q.mean, q.p10, q.p50, q.p90))
+
+
+def run_backtest(con: duckdb.DuckDBPyConnection, settings: BacktestSettings) -> int:
+    """Run the backtest and replace forecast_backtest with it; returns the rows written."""
+    rows = backtest(con, settings)
+    created = datetime.now(UTC).replace(tzinfo=None)
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from forecast_backtest")
+        con.executemany(
+            "insert into forecast_backtest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    r.origin,
+                    r.horizon_months,
+                    r.method,
+                    r.actual,
+                    r.forecast_mean,
+                    r.p10,
+                    r.p50,
+                    r.p90,
+                    settings.simulations,
+                    settings.seed,
+                    created,
+                ]
+                for r in rows
+            ],
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    for method, horizon, wape, coverage in con.execute(
+        "select method, horizon_months, wape, coverage_p10_p90 from forecast_accuracy"
+        " order by horizon_months, wape"
+    ).fetchall():
+        log.info(
+            "backtest h=%d %-15s WAPE %s, P10-P90 coverage %s",
+            horizon,
+            method,
+            "-" if wape is None else f"{wape:.1%}",
+            "-" if coverage is None else f"{coverage:.0%}",
+        )
+    return len(rows)

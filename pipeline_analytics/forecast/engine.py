@@ -1,0 +1,403 @@
+"""The forecast engine: bookings and cash as of a moment, with bands from a joint simulation.
+
+total = closed + open_pipeline + new_pipeline (docs/forecasting.md):
+- closed: won in month 1 before as_of, a fact;
+- open_pipeline: the deals open at as_of, each won (or not) in a month drawn from what became of
+  earlier deals in its stage at its age (outcomes.py), simulated jointly (simulation.py);
+- new_pipeline: deals created after as_of (new_pipeline.py).
+Everything is read from the SQL models as they stood at as_of (asof.py), so nothing recorded
+after as_of can change the forecast, and the same seed gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from pipeline_analytics.config import CashflowSettings
+from pipeline_analytics.errors import InputError
+from pipeline_analytics.forecast import baselines
+from pipeline_analytics.forecast.asof import models_as_of
+from pipeline_analytics.forecast.calendar import (
+    MonthGrid,
+    add_months,
+    month_grid,
+    month_start,
+)
+from pipeline_analytics.forecast.cashflow import CashForecast, CashGroups, cash_forecast
+from pipeline_analytics.forecast.new_pipeline import NewPipeline, WonPool, forecast_new_pipeline
+from pipeline_analytics.forecast.outcomes import (
+    OUTCOME_LOST,
+    OUTCOME_OPEN,
+    OUTCOME_WON,
+    outcome_model,
+    won_incidence,
+)
+from pipeline_analytics.forecast.simulation import OpenDeals, simulate_open_deals
+from pipeline_analytics.forecast.timeseries import forecast_series
+
+METHOD = "engine"
+CROSSCHECK_SIMULATIONS = 2_000
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    horizon_months: int = 12
+    simulations: int = 10_000
+    seed: int | None = None
+    cashflow: CashflowSettings = field(default_factory=CashflowSettings)
+    crosschecks: bool = True
+
+    def resolved_seed(self) -> int:
+        """The seed to use; a fresh one (stored with the run) when none is configured."""
+        return self.seed if self.seed is not None else secrets.randbelow(2**62)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything the engine reads, as of as_of."""
+
+    as_of: datetime
+    lookback_days: int
+    fiscal_year_start_month: int
+    open_deals: pl.DataFrame
+    stints: pl.DataFrame
+    monthly: pl.DataFrame  # month, created_pipeline_base, won_amount_base, is_complete
+    cohort: (
+        pl.DataFrame
+    )  # every deal created by as_of: days (to close or to as_of), outcome, amount
+    won_pool: pl.DataFrame  # amount_base, deal_type of deals won in the lookback window
+    already_won: pl.DataFrame  # deal_type, month, amount: won in the months before as_of
+    stage_days_to_close: pl.DataFrame  # pipeline, stage, median_days
+
+
+@dataclass(frozen=True)
+class EngineForecast:
+    as_of: datetime
+    seed: int
+    simulations: int
+    grid: MonthGrid
+    fiscal_year_start_month: int
+    closed: float  # won in month 1 before as_of
+    booked_before: dict[date, float]  # complete months before as_of: month -> won amount
+    open_pipeline: np.ndarray  # (simulations, H)
+    new_pipeline: np.ndarray  # (simulations, H)
+    deals: pl.DataFrame  # forecast_deals columns
+    cash: CashForecast
+    crosschecks: dict[str, baselines.Bookings]
+    details: dict[str, Any]
+
+    @property
+    def total(self) -> np.ndarray:
+        total = self.open_pipeline + self.new_pipeline
+        total[:, 0] += self.closed
+        return total
+
+
+def forecast(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, settings: EngineSettings
+) -> EngineForecast:
+    """Forecast from as_of with the data known then; nothing is stored."""
+    if settings.horizon_months < 1:
+        raise InputError(f"horizon_months must be at least 1, got {settings.horizon_months}")
+    grid = month_grid(as_of, settings.horizon_months)
+    groups = CashGroups.from_settings(settings.cashflow)
+    with models_as_of(con, as_of):
+        inputs = load_inputs(con, as_of, grid, groups.longest_tail())
+    return compute(inputs, grid, groups, settings)
+
+
+def compute(
+    inputs: Inputs, grid: MonthGrid, groups: CashGroups, settings: EngineSettings
+) -> EngineForecast:
+    seed = settings.resolved_seed()
+    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(4)]
+    simulations = settings.simulations
+    deals = inputs.open_deals
+    crm_month = _crm_month(inputs, grid)
+    model = outcome_model(deals, inputs.stints, grid.end_days, crm_month)
+    group = groups.of(deals["deal_type"].to_list())
+    amount = deals["amount_base"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    open_pipeline = simulate_open_deals(
+        OpenDeals(amount, model.deal_class, group),
+        model.cumulative,
+        len(groups.names),
+        simulations,
+        seeds[0],
+    )
+    new = _new_pipeline(inputs, grid, groups, simulations, seeds[1])
+    closed = _closed_before_as_of(inputs, grid)
+    already_won = _already_won(inputs, grid, groups)
+    cash = cash_forecast(groups, open_pipeline + new.bookings, already_won)
+    history = _complete_months(inputs)
+    crosschecks = (
+        _crosschecks(inputs, grid, history, closed, amount, crm_month, seeds[2:])
+        if settings.crosschecks
+        else {}
+    )
+    missing_amount = int(np.isnan(amount).sum())
+    basis = Counter(model.basis)
+    return EngineForecast(
+        as_of=inputs.as_of,
+        seed=seed,
+        simulations=simulations,
+        grid=grid,
+        fiscal_year_start_month=inputs.fiscal_year_start_month,
+        closed=closed,
+        booked_before=dict(zip(history["month"], history["won_amount_base"], strict=True)),
+        open_pipeline=open_pipeline.sum(axis=1),
+        new_pipeline=new.bookings.sum(axis=1),
+        deals=_deal_rows(deals, model.cumulative[model.deal_class], model.basis, amount, grid),
+        cash=cash,
+        crosschecks=crosschecks,
+        details={
+            "open_deals": deals.height,
+            "open_deals_by_basis": dict(basis),
+            "open_deals_without_amount": missing_amount,
+            "created_pipeline_model": f"{new.created.method}: {new.created.detail}",
+            "create_to_won_share_within_horizon": float(new.share_booked[0].sum()),
+            "cash_groups": [n or "default" for n in groups.names],
+        },
+    )
+
+
+def load_inputs(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, grid: MonthGrid, cash_months: int
+) -> Inputs:
+    """Read the engine's inputs from the models (built as of `as_of`, see asof.models_as_of)."""
+    params = {"as_of": as_of}
+    build = con.sql("select * from build_params").pl()
+    fiscal_start = (
+        build["fiscal_year_start_month"][0] if "fiscal_year_start_month" in build.columns else None
+    )
+
+    def frame(sql: str, extra: dict[str, object] | None = None) -> pl.DataFrame:
+        given = {**params, **(extra or {})}
+        return con.sql(sql, params={k: v for k, v in given.items() if f"${k}" in sql}).pl()
+
+    return Inputs(
+        as_of=as_of,
+        lookback_days=int(build["lookback_days"][0]),
+        fiscal_year_start_month=int(fiscal_start or 1),
+        open_deals=frame(
+            """
+            select source, deal_id, pipeline, stage, amount_base, deal_type, stage_probability,
+                crm_probability, expected_close_date, stage_age_days
+            from int_forecast_open_deals
+            order by source, deal_id
+            """
+        ),
+        stints=frame(
+            "select pipeline, stage, stint_days, age_at_as_of, outcome, days_to_close"
+            " from int_forecast_stints"
+        ),
+        monthly=frame("select * from int_forecast_monthly order by month"),
+        cohort=frame(
+            """
+            select
+                status,
+                (epoch(case when status = 'open' then $as_of else closed_at end)
+                    - epoch(created_at)) / 86400.0 as days,
+                amount_base
+            from int_deals_as_of
+            where created_at is not null and amount_base > 0
+                and (status = 'open' or closed_at >= created_at)
+            """
+        ),
+        won_pool=frame(
+            """
+            select amount_base, deal_type
+            from int_deals_as_of, build_params as bp
+            where status = 'won' and amount_base > 0
+                and closed_at > $as_of - to_days(bp.lookback_days)
+            order by source, deal_id
+            """
+        ),
+        already_won=frame(
+            """
+            select deal_type, date_trunc('month', closed_at)::date as month,
+                sum(amount_base) as amount
+            from int_deals_as_of
+            where status = 'won' and amount_base > 0 and closed_at >= $since
+            group by all
+            """,
+            {"since": add_months(grid.starts[0], -cash_months)},
+        ),
+        stage_days_to_close=frame(
+            "select pipeline, stage, median(days_to_close) as median_days"
+            " from int_stage_to_close group by all"
+        ),
+    )
+
+
+def _complete_months(inputs: Inputs) -> pl.DataFrame:
+    return inputs.monthly.filter(pl.col("is_complete"))
+
+
+def _closed_before_as_of(inputs: Inputs, grid: MonthGrid) -> float:
+    row = inputs.monthly.filter(pl.col("month") == grid.starts[0])
+    return float(row["won_amount_base"][0]) if row.height else 0.0
+
+
+def _already_won(inputs: Inputs, grid: MonthGrid, groups: CashGroups) -> np.ndarray:
+    """(groups, P): won before as_of, by booking month, the last column being month 1."""
+    past = groups.longest_tail() + 1
+    table = np.zeros((len(groups.names), past))
+    frame = inputs.already_won
+    if frame.height:
+        column = past - 1 + np.array([month_index(grid, m) for m in frame["month"]])
+        keep = column >= 0
+        np.add.at(
+            table,
+            (groups.of(frame["deal_type"].to_list())[keep], column[keep]),
+            frame["amount"].to_numpy()[keep],
+        )
+    return table
+
+
+def _crm_month(inputs: Inputs, grid: MonthGrid) -> np.ndarray:
+    """Forecast month (0-based) of each open deal's expected close; -1 if unknown or beyond.
+
+    The expected close date known at as_of, else the stage entry plus the stage's median time to
+    close of won deals; an overdue date counts as month 1.
+    """
+    first = grid.starts[0]
+    stand_in = pl.lit(inputs.as_of) + pl.duration(
+        seconds=(pl.col("median_days") - pl.col("stage_age_days")) * 86400.0
+    )
+    close = pl.coalesce(pl.col("expected_close_date"), stand_in.dt.date())
+    months = (
+        inputs.open_deals.join(
+            inputs.stage_days_to_close, on=["pipeline", "stage"], how="left", maintain_order="left"
+        )
+        .select(
+            ((close.dt.year() - first.year) * 12 + close.dt.month() - first.month)
+            .clip(lower_bound=0)
+            .fill_null(-1)
+        )
+        .to_series()
+        .to_numpy()
+        .astype(np.intp)
+    )
+    return np.where(months < grid.horizon, months, -1)
+
+
+def _new_pipeline(
+    inputs: Inputs, grid: MonthGrid, groups: CashGroups, simulations: int, seed: int
+) -> NewPipeline:
+    history = _complete_months(inputs)
+    cohort = inputs.cohort
+    outcome = (
+        cohort["status"]
+        .replace_strict({"open": OUTCOME_OPEN, "won": OUTCOME_WON, "lost": OUTCOME_LOST})
+        .to_numpy()
+    )
+    won_by = won_incidence(
+        cohort["days"].to_numpy(), outcome, cohort["amount_base"].to_numpy().astype(float)
+    )
+    pool = WonPool(
+        inputs.won_pool["amount_base"].to_numpy().astype(float),
+        groups.of(inputs.won_pool["deal_type"].to_list()),
+    )
+    return forecast_new_pipeline(
+        history["created_pipeline_base"].to_numpy(),
+        history["month"][0] if history.height else grid.starts[0],
+        grid,
+        won_by,
+        pool,
+        len(groups.names),
+        simulations,
+        seed,
+    )
+
+
+def _crosschecks(
+    inputs: Inputs,
+    grid: MonthGrid,
+    history: pl.DataFrame,
+    closed: float,
+    amount: np.ndarray,
+    crm_month: np.ndarray,
+    seeds: list[int],
+) -> dict[str, baselines.Bookings]:
+    bookings = baselines.trim_ramp_up(history["won_amount_base"].to_numpy())
+    simulations = CROSSCHECK_SIMULATIONS
+    checks: dict[str, baselines.Bookings] = {}
+    probability = (
+        inputs.open_deals["crm_probability"]
+        .fill_null(inputs.open_deals["stage_probability"])
+        .cast(pl.Float64)
+        .fill_null(0.0)
+        .to_numpy()
+    )
+    timed = crm_month >= 0
+    months = np.arange(grid.horizon)
+    classes, deal_class = np.unique(
+        np.c_[np.where(timed, probability, 0.0), np.where(timed, crm_month, grid.horizon)],
+        axis=0,
+        return_inverse=True,
+    )
+    cumulative = np.where(months[None, :] >= classes[:, 1:2], classes[:, 0:1], 0.0)
+    crm = simulate_open_deals(
+        OpenDeals(amount, deal_class.ravel(), np.zeros(amount.size, dtype=np.intp)),
+        cumulative,
+        1,
+        simulations,
+        seeds[0],
+    )[:, 0, :]
+    crm[:, 0] += closed
+    checks["crm_weighted"] = baselines.from_paths("crm_weighted", crm)
+    for method in ("run_rate", "seasonal_naive"):
+        found = baselines.naive(method, bookings, grid.horizon, grid.first_month_remaining, closed)
+        if found is not None:
+            checks[method] = found
+    if bookings.size:
+        first = history["month"][history.height - bookings.size]
+        ets = forecast_series(
+            bookings, first, grid.horizon, simulations, seeds[1], with_theta=False
+        )
+        paths = ets.paths.copy()
+        paths[:, 0] = paths[:, 0] * grid.first_month_remaining + closed
+        checks["ets_bookings"] = baselines.from_paths("ets_bookings", paths)
+    return checks
+
+
+def _deal_rows(
+    deals: pl.DataFrame,
+    cumulative: np.ndarray,
+    basis: list[str],
+    amount: np.ndarray,
+    grid: MonthGrid,
+) -> pl.DataFrame:
+    """forecast_deals: P(won within the horizon), the month by which half of it is reached."""
+    win = cumulative[:, -1] if cumulative.size else np.zeros(deals.height)
+    median_month = (cumulative >= 0.5 * win[:, None]).argmax(axis=1)
+    starts = np.array(grid.starts, dtype="datetime64[D]")
+    return deals.select(
+        "source",
+        "deal_id",
+        "stage",
+        pl.col("stage_age_days"),
+        pl.col("amount_base").cast(pl.Float64),
+        "deal_type",
+    ).with_columns(
+        win_probability=pl.Series(win),
+        expected_close_month=pl.Series(
+            np.where(win > 0, starts[median_month], np.datetime64("NaT"))
+        ),
+        expected_value_base=pl.Series(amount * win, nan_to_null=True),
+        basis=pl.Series(basis, dtype=pl.String),
+    )
+
+
+def month_index(grid: MonthGrid, moment: datetime | date) -> int:
+    """0-based forecast month of a date (negative before month 1)."""
+    first, month = grid.starts[0], month_start(moment)
+    return (month.year - first.year) * 12 + month.month - first.month

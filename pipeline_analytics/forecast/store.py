@@ -1,0 +1,236 @@
+"""Writing a forecast run: every table of the run in one transaction, never overwriting a run.
+
+Tables (docs/forecasting.md): forecast_runs, forecast_bookings (month x component),
+forecast_periods (fiscal quarter and year x component), forecast_deals, forecast_cashflow,
+forecast_crosschecks (the baselines beside the engine), forecast_changes (the deals that moved
+the forecast since the previous engine run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from pipeline_analytics.forecast.calendar import periods
+from pipeline_analytics.forecast.engine import METHOD, EngineForecast, EngineSettings
+from pipeline_analytics.forecast.outcomes import AGE_BUCKET_EDGES, MIN_RESOLVED
+
+COMPONENTS = ("closed", "open_pipeline", "new_pipeline", "total")
+
+
+def stats(values: np.ndarray) -> dict[str, float]:
+    """Mean and P10/P50/P90 over simulations (axis 0)."""
+    p10, p50, p90 = np.percentile(values, [10, 50, 90], axis=0)
+    return {"mean": values.mean(axis=0), "p10": p10, "p50": p50, "p90": p90}
+
+
+def _component_paths(fc: EngineForecast) -> dict[str, np.ndarray]:
+    closed = np.zeros_like(fc.open_pipeline)
+    closed[:, 0] = fc.closed
+    return {
+        "closed": closed,
+        "open_pipeline": fc.open_pipeline,
+        "new_pipeline": fc.new_pipeline,
+        "total": fc.total,
+    }
+
+
+def bookings_frame(fc: EngineForecast) -> pl.DataFrame:
+    rows = []
+    for component, paths in _component_paths(fc).items():
+        s = stats(paths)
+        rows += [
+            {"month": month, "component": component, **{k: float(v[i]) for k, v in s.items()}}
+            for i, month in enumerate(fc.grid.starts)
+        ]
+    return pl.DataFrame(rows)
+
+
+def periods_frame(fc: EngineForecast) -> pl.DataFrame:
+    """Fiscal quarters and years: facts booked before as_of plus the simulated rest."""
+    first = fc.grid.starts[0]
+    rows = []
+    for period in periods(fc.grid, fc.fiscal_year_start_month):
+        if period.kind == "month":
+            continue
+        before = sum(v for m, v in fc.booked_before.items() if period.start <= m < first)
+        for component, paths in _component_paths(fc).items():
+            summed = paths[:, list(period.months)].sum(axis=1)
+            if component in ("closed", "total"):
+                summed = summed + before
+            s = stats(summed)
+            rows.append(
+                {
+                    "period": period.kind,
+                    "period_start": period.start,
+                    "months_forecast": len(period.months),
+                    "complete": period.complete,
+                    "component": component,
+                    **{k: float(v) for k, v in s.items()},
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def cashflow_frame(fc: EngineForecast) -> pl.DataFrame:
+    columns: dict[str, Any] = {"month": list(fc.grid.starts)}
+    for name, paths in (
+        ("billings", fc.cash.billings),
+        ("collections", fc.cash.collections),
+        ("recognized_revenue", fc.cash.recognized),
+    ):
+        for stat, values in stats(paths).items():
+            key = name if (name, stat) == ("recognized_revenue", "mean") else f"{name}_{stat}"
+            columns[key] = values
+    return pl.DataFrame(columns).select(
+        "month",
+        *(f"{n}_{s}" for n in ("billings", "collections") for s in ("mean", "p10", "p50", "p90")),
+        "recognized_revenue",
+        *(f"recognized_revenue_{s}" for s in ("p10", "p50", "p90")),
+    )
+
+
+def crosschecks_frame(fc: EngineForecast) -> pl.DataFrame:
+    rows = [
+        {"month": month, "method": method, **dataclasses.asdict(bookings.window(i, i + 1))}
+        for method, bookings in fc.crosschecks.items()
+        for i, month in enumerate(fc.grid.starts)
+    ]
+    schema = {"month": pl.Date, "method": pl.String} | {
+        k: pl.Float64 for k in ("mean", "p10", "p50", "p90")
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def run_config(fc: EngineForecast, settings: EngineSettings) -> dict[str, Any]:
+    return {
+        "horizon_months": settings.horizon_months,
+        "first_month": "calendar month containing as_of, from as_of on",
+        "min_resolved_outcomes": MIN_RESOLVED,
+        "age_bucket_edges_days": AGE_BUCKET_EDGES.tolist(),
+        "fallbacks": ["stage", "pooled", "oldest_age", "crm", "none"],
+        "fiscal_year_start_month": fc.fiscal_year_start_month,
+        "cashflow": dataclasses.asdict(settings.cashflow),
+        **fc.details,
+    }
+
+
+def store_run(con: duckdb.DuckDBPyConnection, fc: EngineForecast, settings: EngineSettings) -> int:
+    """Write the run and all its tables in one transaction; returns the new run_id."""
+    frames = {
+        "new_bookings": bookings_frame(fc),
+        "new_periods": periods_frame(fc),
+        "new_deals": fc.deals,
+        "new_cashflow": cashflow_frame(fc),
+        "new_crosschecks": crosschecks_frame(fc),
+    }
+    for name, frame in frames.items():
+        con.register(name, frame)
+    con.execute("begin transaction")
+    try:
+        run_id = con.execute("select coalesce(max(run_id), 0) + 1 from forecast_runs").fetchall()
+        run_id = run_id[0][0]
+        con.execute(
+            "insert into forecast_runs values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                fc.as_of,
+                datetime.now(UTC).replace(tzinfo=None),
+                fc.grid.horizon,
+                fc.simulations,
+                fc.seed,
+                METHOD,
+                json.dumps(run_config(fc, settings), default=str),
+            ],
+        )
+        con.execute(
+            "insert into forecast_bookings by name select $run as run_id, * from new_bookings",
+            {"run": run_id},
+        )
+        con.execute(
+            "insert into forecast_periods by name select $run as run_id, * from new_periods",
+            {"run": run_id},
+        )
+        con.execute(
+            "insert into forecast_deals by name select $run as run_id, * from new_deals",
+            {"run": run_id},
+        )
+        con.execute(
+            "insert into forecast_cashflow by name select $run as run_id, * from new_cashflow",
+            {"run": run_id},
+        )
+        con.execute(
+            "insert into forecast_crosschecks by name"
+            " select $run as run_id, * from new_crosschecks",
+            {"run": run_id},
+        )
+        con.execute(CHANGES_SQL, {"run": run_id, "as_of": fc.as_of})
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    finally:
+        for name in frames:
+            con.unregister(name)
+    return run_id
+
+
+# The deals that moved the forecast since the previous engine run: new open deals, deals no
+# longer open (won, lost, or gone from the export), and deals whose expected value or stage changed.
+CHANGES_SQL = """
+insert into forecast_changes
+with previous as (
+    select max(run_id) as run_id
+    from forecast_runs
+    where method = 'engine' and run_id < $run
+),
+
+before as (
+    select f.*
+    from forecast_deals as f
+    inner join previous as p on f.run_id = p.run_id
+),
+
+now as (
+    select * from forecast_deals where run_id = $run
+)
+
+select
+    $run as run_id,
+    p.run_id as previous_run_id,
+    coalesce(n.source, b.source) as source,
+    coalesce(n.deal_id, b.deal_id) as deal_id,
+    case
+        when b.deal_id is null then 'new'
+        when n.deal_id is not null then 'updated'
+        when d.status in ('won', 'lost') and d.closed_at <= $as_of then d.status
+        else 'removed'
+    end as change,
+    n.stage,
+    b.stage as previous_stage,
+    n.win_probability,
+    b.win_probability as previous_win_probability,
+    n.expected_value_base,
+    b.expected_value_base as previous_expected_value_base,
+    coalesce(n.expected_value_base, 0) - coalesce(b.expected_value_base, 0) as delta_base
+from now as n
+full outer join before as b
+    on n.source = b.source and n.deal_id = b.deal_id
+cross join previous as p
+left join deals as d
+    on d.source = coalesce(n.source, b.source) and d.deal_id = coalesce(n.deal_id, b.deal_id)
+where
+    p.run_id is not null
+    and (
+        n.deal_id is null
+        or b.deal_id is null
+        or coalesce(n.expected_value_base, 0) != coalesce(b.expected_value_base, 0)
+        or n.stage is distinct from b.stage
+    )
+"""

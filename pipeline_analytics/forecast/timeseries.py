@@ -1,0 +1,144 @@
+"""Monthly series forecasts with simulated paths: ETS (by AICc), Theta, and short-series fallbacks.
+
+statsmodels is imported inside the functions: importing it costs seconds, and only `forecast` and
+`backtest` need it.
+
+- At least SEASONAL_MONTHS (24) complete months: ETS, the configuration with the lowest AICc of
+  ETS_CANDIDATES (multiplicative ones only for a positive series), with paths simulated from the
+  fitted model; optionally averaged with Theta (the paths are rescaled to the averaged mean).
+- 12 to 23 months: seasonal naive (each month as the same month a year earlier).
+- 1 to 11 months: the mean of the last three months.
+Fallback paths spread the mean by the series' own month-to-month variation in logs, one draw per
+path for the whole horizon (a level that is uncertain, not noise that averages out).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+SEASONAL_MONTHS = 24
+SEASON = 12
+# (error, trend, damped, seasonal) of the ETS configurations tried.
+ETS_CANDIDATES = (
+    ("add", None, False, None),
+    ("add", "add", True, None),
+    ("add", None, False, "add"),
+    ("mul", None, False, "mul"),
+)
+
+
+@dataclass(frozen=True)
+class SeriesForecast:
+    method: str  # 'ets', 'ets+theta', 'seasonal_naive', 'recent_mean', 'none'
+    detail: str  # the chosen ETS configuration, or why a fallback was used
+    mean: np.ndarray  # (horizon,)
+    paths: np.ndarray  # (simulations, horizon), never negative
+
+
+def forecast_series(
+    values: np.ndarray,
+    first_month: date,
+    horizon: int,
+    simulations: int,
+    seed: int,
+    with_theta: bool,
+) -> SeriesForecast:
+    """Forecast the `horizon` months after the series (values: complete months, oldest first)."""
+    values = np.asarray(values, dtype=float)
+    if values.size >= SEASONAL_MONTHS and np.ptp(values) > 0:
+        return _ets_forecast(values, first_month, horizon, simulations, seed, with_theta)
+    if values.size >= SEASON:
+        mean = np.resize(values[-SEASON:], horizon)
+        return _fallback("seasonal_naive", f"{values.size} months", values, mean, simulations, seed)
+    if values.size:
+        mean = np.full(horizon, values[-3:].mean())
+        return _fallback("recent_mean", f"{values.size} months", values, mean, simulations, seed)
+    return SeriesForecast("none", "no history", np.zeros(horizon), np.zeros((simulations, horizon)))
+
+
+def _fallback(
+    method: str, detail: str, values: np.ndarray, mean: np.ndarray, simulations: int, seed: int
+) -> SeriesForecast:
+    positive = values[values > 0]
+    spread = float(np.std(np.diff(np.log(positive)))) if positive.size > 2 else 0.5
+    rng = np.random.default_rng(seed)
+    level = np.exp(spread * rng.standard_normal(simulations) - spread**2 / 2)
+    return SeriesForecast(method, detail, mean, level[:, None] * mean[None, :])
+
+
+def _ets_forecast(
+    values: np.ndarray,
+    first_month: date,
+    horizon: int,
+    simulations: int,
+    seed: int,
+    with_theta: bool,
+) -> SeriesForecast:
+    import pandas as pd
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    series = pd.Series(values, index=pd.period_range(first_month, periods=values.size, freq="M"))
+    best: tuple[float, object, np.ndarray, str] | None = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter of individual candidates
+        for error, trend, damped, seasonal in ETS_CANDIDATES:
+            if "mul" in (error, seasonal) and values.min() <= 0:
+                continue
+            model = ETSModel(
+                series,
+                error=error,
+                trend=trend,
+                damped_trend=damped,
+                seasonal=seasonal,
+                seasonal_periods=SEASON if seasonal else None,
+            )
+            params = model.fit(disp=False, return_params=True)
+            score = _aicc(model.loglike(params), len(params) + 1, values.size)
+            if np.isfinite(score) and (best is None or score < best[0]):
+                label = f"ETS({error[0].upper()},{_trend_code(trend, damped)},"
+                best = (score, model, params, label + f"{(seasonal or 'n')[0].upper()})")
+        if best is None:
+            mean = np.resize(values[-SEASON:], horizon)
+            return _fallback("seasonal_naive", "no ETS fit", values, mean, simulations, seed)
+        _, model, params, best_label = best
+        fitted = model.smooth(params)
+        ets_mean = np.asarray(fitted.forecast(horizon), dtype=float)
+        paths = np.asarray(
+            fitted.simulate(
+                horizon,
+                repetitions=simulations,
+                anchor="end",
+                rng=np.random.default_rng(seed),
+            ),
+            dtype=float,
+        ).reshape(horizon, simulations)
+    paths = np.clip(paths.T, 0.0, None)
+    if not with_theta:
+        return SeriesForecast("ets", best_label, np.clip(ets_mean, 0.0, None), paths)
+    mean = np.clip((ets_mean + _theta_mean(series, horizon)) / 2.0, 0.0, None)
+    scale = np.divide(mean, paths.mean(axis=0), out=np.zeros(horizon), where=paths.mean(0) > 0)
+    return SeriesForecast("ets+theta", best_label + " + Theta", mean, paths * scale)
+
+
+def _aicc(loglike: float, k: int, n: int) -> float:
+    """AICc as statsmodels reports it (k counts the error variance too)."""
+    if n - k - 1 <= 0:
+        return np.inf
+    return -2.0 * loglike + 2.0 * k + 2.0 * k * (k + 1) / (n - k - 1)
+
+
+def _trend_code(trend: str | None, damped: bool) -> str:
+    return "N" if trend is None else "Ad" if damped else "A"
+
+
+def _theta_mean(series, horizon: int) -> np.ndarray:
+    from statsmodels.tsa.forecasting.theta import ThetaModel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = ThetaModel(series, period=SEASON).fit()
+        return np.asarray(fitted.forecast(horizon), dtype=float)

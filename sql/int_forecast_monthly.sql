@@ -1,0 +1,50 @@
+-- int_forecast_monthly: the monthly series the forecast's time-series models read, as of as_of.
+-- Grain: calendar month, from the first month with a created deal through as_of's month.
+-- created_pipeline_base: amount_base of the deals created in the month; won_amount_base:
+--   amount_base of the deals won in the month (by closed_at). Both as in mart_kpis_monthly, which
+--   they equal (a test checks it); this model exists so that rebuilding the forecast's inputs at a
+--   past moment does not rebuild every KPI window.
+-- is_complete: the month ended by as_of (the month holding as_of is still running).
+with bounds as (
+    select
+        min(date_trunc('month', d.created_at))::date as first_month,
+        date_trunc('month', any_value(bp.as_of))::date as last_month,
+        any_value(bp.as_of) as as_of
+    from int_deals_as_of as d
+    cross join build_params as bp
+),
+
+months as (
+    select
+        b.as_of,
+        unnest(generate_series(b.first_month, b.last_month, interval 1 month))::date as month
+    from bounds as b
+),
+
+created as (
+    select
+        date_trunc('month', created_at)::date as month,
+        sum(amount_base) as created_pipeline_base
+    from int_deals_as_of
+    where created_at is not null
+    group by date_trunc('month', created_at)::date
+),
+
+won as (
+    select
+        date_trunc('month', closed_at)::date as month,
+        sum(amount_base) as won_amount_base
+    from int_deals_as_of
+    where status = 'won' and closed_at is not null
+    group by date_trunc('month', closed_at)::date
+)
+
+select
+    m.month,
+    coalesce(c.created_pipeline_base, 0) as created_pipeline_base,
+    coalesce(w.won_amount_base, 0) as won_amount_base,
+    m.month + interval 1 month <= m.as_of as is_complete
+from months as m
+left join created as c on m.month = c.month
+left join won as w on m.month = w.month
+order by m.month
