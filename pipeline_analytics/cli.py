@@ -139,17 +139,37 @@ def cmd_forecast(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, obje
 def cmd_backtest(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     from pipeline_analytics.forecast import BacktestSettings, run_backtest
 
-    args = ctx.args
-    seed = ctx.config.forecast.seed if args.seed is None else args.seed
+    args, defaults = ctx.args, BacktestSettings()
+    seed = getattr(args, "seed", None)
     settings = BacktestSettings(
-        origins=args.origins,
-        horizon_months=args.horizon,
-        simulations=args.simulations,
-        seed=seed or 0,
+        origins=getattr(args, "origins", None) or defaults.origins,
+        horizon_months=getattr(args, "horizon", None) or defaults.horizon_months,
+        simulations=getattr(args, "simulations", None) or defaults.simulations,
+        seed=(ctx.config.forecast.seed if seed is None else seed) or 0,
         cashflow=ctx.config.cashflow,
     )
     log.info("backtest: %d rows stored in forecast_backtest", run_backtest(con, settings))
     return {}
+
+
+def cmd_backtest_when_data_changed(
+    ctx: Context, con: duckdb.DuckDBPyConnection
+) -> dict[str, object]:
+    """In `run`: the backtest depends only on the loaded data, so rerun it after new files only."""
+    if not ctx.config.forecast.backtest_in_run:
+        return {}
+    stale = con.execute(
+        """
+        select coalesce(
+            (select max(created_at) from forecast_backtest)
+                < (select max(finished_at) from ingest_batches where status = 'loaded'),
+            true)
+        """
+    ).fetchall()[0][0]
+    if not stale:
+        log.info("backtest: no new data since the last backtest, kept")
+        return {}
+    return cmd_backtest(ctx, con)
 
 
 def cmd_report(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
@@ -225,7 +245,13 @@ RECORDED: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, obj
     "backtest": cmd_backtest,
     "report": cmd_report,
 }
-RUN_STEPS = ("ingest", "build", "forecast", "report")
+RUN_STEPS: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, object]]] = {
+    "ingest": cmd_ingest,
+    "build": cmd_build,
+    "forecast": cmd_forecast,
+    "backtest": cmd_backtest_when_data_changed,
+    "report": cmd_report,
+}
 # Commands that run outside `runs`: they read the warehouse, replace it whole, or do not touch it.
 UNRECORDED: dict[str, Callable[[Context], int]] = {
     "status": cmd_status,
@@ -236,14 +262,14 @@ UNRECORDED: dict[str, Callable[[Context], int]] = {
 
 
 def run_recorded(ctx: Context, name: str) -> int:
-    """Run a warehouse command (`run` = its four steps) locked and recorded in `runs`."""
+    """Run a warehouse command (`run` = its steps) locked and recorded in `runs`."""
     ctx.config  # noqa: B018 -- a bad config must fail before the warehouse is created
-    steps = RUN_STEPS if name == "run" else (name,)
+    steps = RUN_STEPS if name == "run" else {name: RECORDED[name]}
     return runs.execute(
         runs.RecordedCommand(
             db_path=ctx.db_path,
             command=name,
-            steps=[(step, _bound(RECORDED[step], ctx)) for step in steps],
+            steps=[(step, _bound(function, ctx)) for step, function in steps.items()],
             connect=ctx.connect,
             settings=ctx.run_settings,
             wait_seconds=ctx.args.wait,
@@ -328,7 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_between(0, 2**62), help="random seed (default: config, else 0)")
     p = sub.add_parser("report", help="write the HTML report from the warehouse")
     p.add_argument("--output-dir", type=Path, default=None, help="default: config [report]")
-    p = sub.add_parser("run", help="ingest, build, forecast and report, in that order")
+    p = sub.add_parser(
+        "run",
+        help="ingest, build, forecast, backtest (only after new data) and report, in that order",
+    )
     p.add_argument("--snapshot-at", type=_timestamp, default=None, help="as for ingest")
     sub.add_parser(
         "status", help="batches loaded, row counts, freshness, data-quality findings, last runs"

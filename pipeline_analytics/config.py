@@ -104,6 +104,7 @@ class ForecastSettings:
     simulations: int = 10_000
     seed: int | None = None  # None: a fresh seed per run, stored in forecast_runs.seed
     method: str = "engine"
+    backtest_in_run: bool = True  # `run` rescores the backtest after new data
 
 
 @dataclass(frozen=True)
@@ -397,7 +398,9 @@ def _parse_warehouse(raw: Any, base: Path, where: _Where) -> WarehouseSettings:
 
 def _parse_forecast(raw: Any, where: _Where) -> ForecastSettings:
     p = "forecast."
-    where.only_keys(raw, p, {"horizon_months", "simulations", "seed", "method"})
+    where.only_keys(
+        raw, p, {"horizon_months", "simulations", "seed", "method", "backtest_in_run"}
+    )
     defaults = ForecastSettings()
     horizon = where.optional(raw, p, "horizon_months", int) or defaults.horizon_months
     if not 1 <= horizon <= 36:
@@ -411,8 +414,13 @@ def _parse_forecast(raw: Any, where: _Where) -> ForecastSettings:
     method = where.optional(raw, p, "method", str) or defaults.method
     if method not in FORECAST_METHODS:
         raise where.fail(f"{p}method", f"is '{method}'; use one of {list(FORECAST_METHODS)}")
+    backtest_in_run = where.optional(raw, p, "backtest_in_run", bool)
     return ForecastSettings(
-        horizon_months=horizon, simulations=simulations, seed=seed, method=method
+        horizon_months=horizon,
+        simulations=simulations,
+        seed=seed,
+        method=method,
+        backtest_in_run=defaults.backtest_in_run if backtest_in_run is None else backtest_in_run,
     )
 
 

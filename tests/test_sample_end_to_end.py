@@ -67,7 +67,11 @@ def test_report_kpis_equal_mart_kpis(sample_run: Path) -> None:
     columns = ["open_deals", "open_pipeline_base", "win_rate", "avg_won_size"]
     columns += ["mean_cycle_days_won", "sales_velocity_per_day"]
     expected = dict(
-        zip(columns, query(sample_run, f"select {', '.join(columns)} from mart_kpis")[0], strict=True)
+        zip(
+            columns,
+            query(sample_run, f"select {', '.join(columns)} from mart_kpis")[0],
+            strict=True,
+        )
     )
     assert set(columns) <= set(shown)
     for name in columns:
