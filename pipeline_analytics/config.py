@@ -398,9 +398,7 @@ def _parse_warehouse(raw: Any, base: Path, where: _Where) -> WarehouseSettings:
 
 def _parse_forecast(raw: Any, where: _Where) -> ForecastSettings:
     p = "forecast."
-    where.only_keys(
-        raw, p, {"horizon_months", "simulations", "seed", "method", "backtest_in_run"}
-    )
+    where.only_keys(raw, p, {"horizon_months", "simulations", "seed", "method", "backtest_in_run"})
     defaults = ForecastSettings()
     horizon = where.optional(raw, p, "horizon_months", int) or defaults.horizon_months
     if not 1 <= horizon <= 36:
