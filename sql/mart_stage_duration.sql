@@ -3,8 +3,9 @@
 -- A completed stint has entered_at and exited_at (<= as_of) known, exited_at >= entered_at
 -- (an exit before the entry is a data error, not a duration). A deal's completed stints in one
 -- stage are summed first, so a re-entered stage counts the deal once with its total time there.
--- deals: deals with a completed stint in the stage; mean_days, median_days, p75_days, p90_days:
--- over those deals' total days (fractional), percentiles by linear interpolation.
+-- deals: deals with a completed stint in the stage; mean_days, p10_days, p25_days, median_days,
+-- p75_days, p90_days: over those deals' total days (fractional), percentiles by linear
+-- interpolation (p10 and p25 draw the report's box plots).
 with deal_stage_days as (
     select
         e.pipeline,
@@ -28,6 +29,8 @@ select
     max(stage_order) as stage_order,
     count(*) as deals,
     avg(days_in_stage) as mean_days,
+    quantile_cont(days_in_stage, 0.1) as p10_days,
+    quantile_cont(days_in_stage, 0.25) as p25_days,
     quantile_cont(days_in_stage, 0.5) as median_days,
     quantile_cont(days_in_stage, 0.75) as p75_days,
     quantile_cont(days_in_stage, 0.9) as p90_days

@@ -14,7 +14,7 @@ import pytest
 from pipeline_analytics.report import render_report
 from pipeline_analytics.report.data import fetch, table_columns
 from pipeline_analytics.report.i18n import CHECK_EXPLANATIONS_IT
-from pipeline_analytics.report.sections.pipeline import STAGE_DAYS_SQL, sankey_flows
+from pipeline_analytics.report.sections.pipeline import sankey_flows
 from pipeline_analytics.report.sections.summary import stage_changes, summary_quarters
 from pipeline_analytics.report.sections.team import STUCK_DEALS_SQL
 from tests.test_report import SECTION_KEYS, section_html
@@ -68,16 +68,6 @@ def test_win_rate_attribution_multiplies_back_to_the_marts_win_rate(sample) -> N
     assert math.prod(s["conversion_before"] for s in stages) == pytest.approx(
         rates["prev_period_value"]
     )
-
-
-def test_box_plots_agree_with_mart_stage_duration(sample) -> None:
-    marts = {r["stage"]: r for r in fetch(sample, "select * from mart_stage_duration")}
-    boxes = fetch(sample, STAGE_DAYS_SQL)
-    assert boxes
-    for box in boxes:
-        mart = marts[box["stage"]]
-        for column in ("deals", "mean_days", "median_days", "p75_days", "p90_days"):
-            assert box[column] == pytest.approx(mart[column]), (box["stage"], column)
 
 
 def test_stuck_deal_list_agrees_with_mart_bottlenecks(sample) -> None:
