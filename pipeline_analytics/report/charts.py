@@ -30,6 +30,37 @@ LOST = "#c06a4f"
 OPEN = "#c9ced6"
 FORECAST = "#34598f"
 FORECAST_BAND = "rgba(52, 89, 143, 0.16)"
+
+
+def add_band(
+    figure: go.Figure,
+    x: list[Any],
+    low: list[Any],
+    high: list[Any],
+    *,
+    name: str | None = None,
+    fillcolor: str = FORECAST_BAND,
+    legendgroup: str | None = None,
+) -> None:
+    """A shaded band between two lines (P10-P90): the low edge, then the high one filled down to it.
+
+    Named bands get a legend entry; unnamed ones stay out of the legend.
+    """
+    edge = {"mode": "lines", "line": {"width": 0}, "hoverinfo": "skip"}
+    if legendgroup is not None:
+        edge["legendgroup"] = legendgroup
+    figure.add_scatter(x=x, y=low, showlegend=False, **edge)
+    figure.add_scatter(
+        x=x,
+        y=high,
+        fill="tonexty",
+        fillcolor=fillcolor,
+        name=name,
+        showlegend=name is not None,
+        **edge,
+    )
+
+
 FORECAST_BAND_INNER = "rgba(52, 89, 143, 0.30)"
 NEW_PIPELINE = "#8fa9cc"
 FUNNEL = "#4a6f9c"

@@ -168,23 +168,8 @@ def backtest_figure(path: list[Row], ctx: ReportContext) -> go.Figure:
     )
     x = [p["origin"] for p in path]
     if all(p["p10"] is not None and p["p90"] is not None for p in path):
-        figure.add_scatter(
-            x=x,
-            y=[p["p10"] for p in path],
-            mode="lines",
-            line={"width": 0},
-            hoverinfo="skip",
-            showlegend=False,
-        )
-        figure.add_scatter(
-            name="P10–P90",
-            x=x,
-            y=[p["p90"] for p in path],
-            mode="lines",
-            line={"width": 0},
-            fill="tonexty",
-            fillcolor=charts.FORECAST_BAND,
-            hoverinfo="skip",
+        charts.add_band(
+            figure, x, [p["p10"] for p in path], [p["p90"] for p in path], name="P10–P90"
         )
     figure.add_scatter(
         name=t("Engine P50"),

@@ -131,24 +131,12 @@ def cashflow_figure(
     for s in series:
         label = series_label(s, ctx)
         if s.p10 and s.p90:
-            figure.add_scatter(
-                x=x,
-                y=[m[s.p10] for m in months],
-                mode="lines",
-                line={"width": 0},
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=s.key,
-            )
-            figure.add_scatter(
-                x=x,
-                y=[m[s.p90] for m in months],
-                mode="lines",
-                line={"width": 0},
-                fill="tonexty",
+            charts.add_band(
+                figure,
+                x,
+                [m[s.p10] for m in months],
+                [m[s.p90] for m in months],
                 fillcolor=s.band,
-                hoverinfo="skip",
-                showlegend=False,
                 legendgroup=s.key,
             )
         figure.add_scatter(

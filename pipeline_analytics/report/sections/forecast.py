@@ -204,23 +204,8 @@ def add_fan(figure: go.Figure, months: list[Row], ctx: ReportContext) -> None:
     x = [m["month"] for m in months]
     banded = has_bands(months)
     if banded:
-        figure.add_scatter(
-            x=x,
-            y=[m["p10"] for m in months],
-            mode="lines",
-            line={"width": 0},
-            hoverinfo="skip",
-            showlegend=False,
-        )
-        figure.add_scatter(
-            name="P10–P90",
-            x=x,
-            y=[m["p90"] for m in months],
-            mode="lines",
-            line={"width": 0},
-            fill="tonexty",
-            fillcolor=charts.FORECAST_BAND,
-            hoverinfo="skip",
+        charts.add_band(
+            figure, x, [m["p10"] for m in months], [m["p90"] for m in months], name="P10–P90"
         )
     centre = "p50" if banded else "mean"
     figure.add_scatter(
