@@ -6,6 +6,7 @@ docs/warehouse.md for each column.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -162,7 +163,9 @@ def connect(db_path: Path, settings: WarehouseSettings | None = None) -> duckdb.
     con.execute(f"set temp_directory = '{temp_dir}'")
     if settings and settings.threads:
         con.execute(f"set threads = {int(settings.threads)}")
-    con.execute("set enable_progress_bar = false")
+    # Inside Jupyter without ipywidgets DuckDB refuses to touch this setting (its bar is off there).
+    with contextlib.suppress(duckdb.InvalidInputException):
+        con.execute("set enable_progress_bar = false")
     con.execute("set TimeZone = 'UTC'")  # naive export timestamps are read as UTC
     con.execute(CORE_SCHEMA)
     return con

@@ -76,3 +76,17 @@ assert abs(what_if[what_if.points == 0].change_vs_today.iloc[0]) < 1e-12
 """,
         sample_warehouse,
     )
+
+
+def test_the_package_opens_a_warehouse_inside_a_notebook_kernel(tmp_path: Path) -> None:
+    # Inside Jupyter, DuckDB refuses to change its progress-bar setting without ipywidgets.
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "from pathlib import Path\n"
+            "from pipeline_analytics.warehouse import connect\n"
+            f"con = connect(Path({str(tmp_path / 'w.duckdb')!r}))\n"
+            "assert con.execute('select count(*) from deals').fetchall() == [(0,)]"
+        )
+    ]
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
