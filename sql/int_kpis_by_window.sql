@@ -19,6 +19,9 @@ with deal_roles as (
         w.window_end,
         d.source,
         d.deal_id,
+        d.status,
+        d.amount_base,
+        d.cycle_days,
         'open_at_end' as deal_role
     from int_kpi_windows as w
     inner join int_deals_as_of as d
@@ -31,6 +34,9 @@ with deal_roles as (
         w.window_end,
         d.source,
         d.deal_id,
+        d.status,
+        d.amount_base,
+        d.cycle_days,
         'closed' as deal_role
     from int_kpi_windows as w
     inner join int_deals_as_of as d
@@ -43,6 +49,9 @@ with deal_roles as (
         w.window_end,
         d.source,
         d.deal_id,
+        d.status,
+        d.amount_base,
+        d.cycle_days,
         'created' as deal_role
     from int_kpi_windows as w
     inner join int_deals_as_of as d
@@ -55,16 +64,14 @@ role_facts as (
         r.window_end,
         dd.dimension,
         dd.dimension_value,
-        d.amount_base,
-        d.cycle_days,
+        r.amount_base,
+        r.cycle_days,
         r.deal_role = 'open_at_end' as open_at_end,
-        r.deal_role = 'closed' and d.status = 'won' as won_in_window,
-        r.deal_role = 'closed' and d.status = 'lost' as lost_in_window,
+        r.deal_role = 'closed' and r.status = 'won' as won_in_window,
+        r.deal_role = 'closed' and r.status = 'lost' as lost_in_window,
         r.deal_role = 'created' as created_in_window,
-        r.deal_role = 'created' and d.status = 'won' as created_and_won
+        r.deal_role = 'created' and r.status = 'won' as created_and_won
     from deal_roles as r
-    inner join int_deals_as_of as d
-        on r.source = d.source and r.deal_id = d.deal_id
     inner join int_deal_dimensions as dd
         on r.source = dd.source and r.deal_id = dd.deal_id
 ),
