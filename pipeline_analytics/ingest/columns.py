@@ -48,6 +48,10 @@ class AdapterAliases:
     def value_list(self, name: str) -> tuple[str, ...]:
         return self.values.get(name, ())
 
+    def field_names(self, *fields: str) -> dict[str, tuple[str, ...]]:
+        """How a field-history export names each tracked field (the `<field>_fields` lists)."""
+        return {field: self.value_list(f"{field}_fields") for field in fields}
+
 
 @cache
 def load_aliases(adapter: str) -> AdapterAliases:

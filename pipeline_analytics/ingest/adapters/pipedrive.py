@@ -40,12 +40,7 @@ class PipedriveAdapter(CrmAdapter):
                 loaded,
                 source,
                 cols,
-                {
-                    "stage": self.aliases.value_list("stage_fields"),
-                    "amount": self.aliases.value_list("amount_fields"),
-                    "close_date": self.aliases.value_list("close_date_fields"),
-                    "status": self.aliases.value_list("status_fields"),
-                },
+                self.aliases.field_names("stage", "amount", "close_date", "status"),
                 "false",
                 file_label,
             )

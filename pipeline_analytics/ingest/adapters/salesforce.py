@@ -59,11 +59,7 @@ class SalesforceAdapter(CrmAdapter):
                 loaded,
                 source,
                 cols,
-                {
-                    "stage": self.aliases.value_list("stage_fields"),
-                    "amount": self.aliases.value_list("amount_fields"),
-                    "close_date": self.aliases.value_list("close_date_fields"),
-                },
+                self.aliases.field_names("stage", "amount", "close_date"),
                 self._deleted(cols),
                 file_label,
             )
