@@ -116,6 +116,25 @@ def test_stage_events_collapse_repeats_and_end_at_next_change(loaded: Path) -> N
     ]
 
 
+def test_a_later_history_file_continues_the_stints_of_an_earlier_one(loaded: Path) -> None:
+    # A newer history export: an edit row repeating D3's Proposal (not a new stint), then a move
+    # back to Prospecting (its second stint), which ends the Proposal stint.
+    write(
+        loaded / "history.csv",
+        "deal_id,stage,changed_at\nD3,Proposal,2024-03-20\nD3,Prospecting,2024-04-01\n",
+    )
+    assert run_cli(loaded, "ingest") == 0
+    assert query(
+        loaded,
+        "select stage, entered_at::date::varchar, exited_at::date::varchar, stint "
+        "from deal_stage_events where deal_id = 'D3' order by entered_at",
+    ) == [
+        ("Prospecting", "2024-02-01", "2024-03-01", 1),
+        ("Proposal", "2024-03-01", "2024-04-01", 1),
+        ("Prospecting", "2024-04-01", None, 2),
+    ]
+
+
 def test_regression_creates_second_stint(export_dir: Path) -> None:
     write(
         export_dir / "deals.csv",

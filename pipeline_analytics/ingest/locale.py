@@ -98,13 +98,12 @@ def timestamp_sql(text_expr: str, locale: Locale) -> str:
     layouts += ["%Y/%m/%d", *(f"%Y/%m/%d {t}" for t in _TIMES)]
     formats = ", ".join(f"'{f}'" for f in layouts)
     # An offset or Z after the date part: converted to UTC through TIMESTAMPTZ (slower).
-    has_offset = (
-        f"(strpos(substr({text_expr}, 11), '+') > 0 or strpos(substr({text_expr}, 11), '-') > 0 "
-        f"or right({text_expr}, 1) in ('Z', 'z'))"
-    )
+    # LIKE patterns rather than substr/strpos: cheaper over millions of values.
+    offset_patterns = ("__________%+%", "__________%-%", "%Z", "%z")
+    has_offset = " or ".join(f"{text_expr} like '{pattern}'" for pattern in offset_patterns)
     return (
         # DuckDB's own cast also reads '3/4/24' (as year 3): only ISO text goes through it.
-        f"coalesce(case when substr({text_expr}, 5, 1) <> '-' then null "
+        f"coalesce(case when {text_expr} not like '____-%' then null "
         f"when {has_offset} then try_cast(try_cast({text_expr} as timestamptz) as timestamp) "
         f"else try_cast({text_expr} as timestamp) end, "
         f"try_strptime({text_expr}, [{formats}]), "
@@ -188,7 +187,7 @@ def _detect_date_order(
                 from (
                     select v from (select {expr} as v from {relation})
                     -- ISO dates (yyyy-...) cannot be day- or month-first: no regex for them.
-                    where substr(v, 5, 1) <> '-'
+                    where v not like '____-%'
                 )
             )
             where p.first <> ''

@@ -21,6 +21,7 @@ from pipeline_analytics.errors import ConfigError, InputError
 from pipeline_analytics.ingest.columns import HeaderIndex
 from pipeline_analytics.ingest.files import FileFingerprint, LoadedFile, fingerprint, load_file
 from pipeline_analytics.ingest.locale import Locale, detect_locale, number_sql
+from pipeline_analytics.ingest.staging import text_of
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +185,8 @@ def rebuild_stage_events(con: duckdb.DuckDBPyConnection, source: str) -> None:
     """Recompute deal_stage_events for the deals in temp table `affected_deals`.
 
     A deal with recorded stage changes (a history file, a deal flow, HubSpot's stage dates) gets
-    its stints from them: consecutive rows in the same stage (history written for amount or date
-    edits) collapse into one stint, and a closed deal's last open stint ends at its close.
+    its stints from them: each change starts one (`_write_stage_changes` keeps only the rows that
+    change the stage), and a closed deal's last open stint ends at its close.
     A deal without recorded changes gets its stints from the stages its exports showed over time
     (origin `snapshots`): a stint starts at the stage change time the export gives when it lies
     after the previous export, at the close for a closed stage, at creation for the first stage,
@@ -199,28 +200,39 @@ def rebuild_stage_events(con: duckdb.DuckDBPyConnection, source: str) -> None:
         """,
         [source],
     )
+    # Within one file stage_changes keeps only changes; rows of different files can repeat
+    # the stage before them, so a source loaded from several files drops those repeats here.
+    several_files = con.execute(
+        "select count(distinct batch_id) > 1 from stage_changes where source = ?", [source]
+    ).fetchall()[0][0]
+    repeats_across_files = (
+        "qualify lag(c.stage) over (partition by c.deal_id order by c.changed_at, c.source_row)"
+        " is distinct from c.stage"
+        if several_files
+        else ""
+    )
     con.execute(
-        """
+        f"""
         insert into deal_stage_events by name
         with changes as (
-            select
-                c.deal_id, c.stage, c.changed_at, c.source_row, coalesce(c.origin, 'history')
-                    as origin,
-                lag(c.stage) over (
-                    partition by c.deal_id order by c.changed_at, c.source_row
-                ) as previous_stage
+            select c.deal_id, c.stage, c.changed_at, c.source_row, c.origin
             from stage_changes as c
             semi join affected_deals as a on c.deal_id = a.deal_id
             where c.source = $source
+            {repeats_across_files}
         ),
         history_stints as (
+            -- Each change starts a stint; its number counts the deal's earlier stints in the same
+            -- stage, computed within the one sort the next change needs.
             select
-                deal_id, stage, origin, changed_at as entered_at,
-                lead(changed_at) over (
-                    partition by deal_id order by changed_at, source_row
-                ) as next_change_at
+                deal_id, stage, coalesce(origin, 'history') as origin, changed_at as entered_at,
+                lead(changed_at) over deal_order as next_change_at,
+                1 + coalesce(len(list_filter(
+                    list(stage) over (deal_order rows between unbounded preceding and 1 preceding),
+                    lambda earlier: earlier = stage
+                )), 0) as stint
             from changes
-            where previous_stage is distinct from stage
+            window deal_order as (partition by deal_id order by changed_at, source_row)
         ),
         deals_with_changes as (
             select distinct c.deal_id
@@ -295,8 +307,7 @@ def rebuild_stage_events(con: duckdb.DuckDBPyConnection, source: str) -> None:
                 when d.status <> 'open' and st.stage_order is not null
                      and d.closed_at >= s.entered_at then d.closed_at
             end as exited_at,
-            row_number() over (partition by d.deal_id, s.stage order by s.entered_at)::integer
-                as stint,
+            s.stint::integer as stint,
             s.origin
         from history_stints as s
         inner join deals as d on d.source = $source and d.deal_id = s.deal_id
@@ -772,7 +783,7 @@ def _read_rates(
                 f"{path}: rates file needs columns currency, valid_from, rate; missing "
                 f"{', '.join(missing)}; headers found: {', '.join(map(repr, loaded.headers))}"
             )
-        text = {f: f"nullif(trim({_quote(h)}), '')" for f, h in headers.items() if h}
+        text = {f: text_of(h) for f, h in headers.items() if h}
         locale = detect_locale(
             con,
             loaded.table,
@@ -826,7 +837,3 @@ def _parsed_rates(
         from {loaded.table} order by 1, 2
         """
     ).fetchall()
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
