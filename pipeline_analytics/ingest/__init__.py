@@ -23,7 +23,13 @@ from pipeline_analytics.errors import InputError
 from pipeline_analytics.ingest import generic, store
 from pipeline_analytics.ingest.activities import load_activities_file
 from pipeline_analytics.ingest.adapters import crm_adapter
-from pipeline_analytics.ingest.files import FileFingerprint, fingerprint, load_file, peek_headers
+from pipeline_analytics.ingest.files import (
+    FileFingerprint,
+    drop_loaded,
+    fingerprint,
+    load_file,
+    peek_headers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +174,8 @@ def _ingest_file(
             started_at=started_at,
         )
     finally:
-        for table in ("raw_export", *store.STAGED_TABLES, "incoming_deals", "affected_deals"):
+        drop_loaded(con, "raw_export")
+        for table in (*store.STAGED_TABLES, "incoming_deals", "affected_deals"):
             con.execute(f"drop table if exists {table}")
     summary.batches.append(result)
     log.info(

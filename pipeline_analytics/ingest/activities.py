@@ -25,7 +25,13 @@ from pipeline_analytics.ingest.columns import (
     missing_columns_error,
     resolve_kind,
 )
-from pipeline_analytics.ingest.files import FileFingerprint, LoadedFile, fingerprint, load_file
+from pipeline_analytics.ingest.files import (
+    FileFingerprint,
+    LoadedFile,
+    drop_loaded,
+    fingerprint,
+    load_file,
+)
 from pipeline_analytics.ingest.locale import timestamp_sql
 from pipeline_analytics.ingest.staging import (
     combine_checks,
@@ -68,7 +74,7 @@ def load_activities_file(
             con, source=source, path=path, fp=fp, loaded=loaded, started_at=started_at
         )
     finally:
-        con.execute(f"drop table if exists {RAW_TABLE}")
+        drop_loaded(con, RAW_TABLE)
         con.execute(f"drop table if exists {STAGED_TABLE}")
     log.info(
         "%s: %d rows read, %d loaded, %d rejected%s",

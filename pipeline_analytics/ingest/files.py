@@ -37,7 +37,11 @@ class FileFingerprint:
 
 @dataclass(frozen=True)
 class LoadedFile:
-    """An export loaded into temp table `table` (all VARCHAR) with a `_row` line number column."""
+    """An export loaded as temp view `table` (all VARCHAR) with a `_row` line number column.
+
+    The view reads temp table `<table>_lines`, the file's rows in file order; drop both with
+    `drop_loaded`.
+    """
 
     table: str
     headers: list[str]
@@ -117,6 +121,28 @@ def load_file(
     return _load_text(con, path, fp, table, temp_dir)
 
 
+def drop_loaded(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop what `load_file` created for `table`."""
+    con.execute(f"drop view if exists {table}")
+    con.execute(f"drop table if exists {_lines(table)}")
+
+
+def _lines(table: str) -> str:
+    return f"{table}_lines"
+
+
+def _number_lines(con: duckdb.DuckDBPyConnection, table: str, first_line: int) -> None:
+    """View `table`: the rows of `<table>_lines` with their line number `_row`.
+
+    A table created from one ordered scan keeps the scan's order in its rowid, so the line number
+    is computed when read instead of with a `row_number()` pass over the whole file.
+    """
+    con.execute(
+        f"create or replace temp view {table} as "
+        f"select *, rowid + {first_line} as _row from {_lines(table)}"
+    )
+
+
 def _check_not_empty(path: Path, fp: FileFingerprint) -> None:
     if fp.size == 0:
         raise InputError(f"{path}: the file is empty; export it again with a header row and data")
@@ -168,8 +194,8 @@ def _load_text(
     try:
         con.execute(
             f"""
-            create or replace temp table {table} as
-            select *, row_number() over () + 1 as _row  -- line 1 is the header
+            create or replace temp table {_lines(table)} as
+            select *
             from read_csv(?, delim = ?, header = true, auto_detect = false, columns = ?,
                           quote = '"', escape = '"', null_padding = false,
                           store_rejects = true, rejects_table = '{rejects_table}',
@@ -195,27 +221,35 @@ def _load_text(
     con.execute(f"drop table if exists {rejects_table}")
     con.execute(f"drop table if exists {rejects_scan}")
     if rejects:
-        _renumber_rows(con, table, [line for line, _, _ in rejects])
-    rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+        _number_lines_around_rejects(con, table, [line for line, _, _ in rejects])
+    else:
+        _number_lines(con, table, first_line=2)  # line 1 is the header
+    rows = con.execute(f"select count(*) from {_lines(table)}").fetchall()[0][0]
     return LoadedFile(table, headers, rows + len(rejects), rejects, delimiter)
 
 
-def _renumber_rows(con: duckdb.DuckDBPyConnection, table: str, rejected_lines: list[int]) -> None:
-    """Give good rows their real line numbers: the k-th good row is on the k-th unrejected line."""
-    good = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+def _number_lines_around_rejects(
+    con: duckdb.DuckDBPyConnection, table: str, rejected_lines: list[int]
+) -> None:
+    """View `table` with real line numbers: the k-th good row is on the k-th unrejected line."""
+    lines = _lines(table)
+    good = con.execute(f"select count(*) from {lines}").fetchall()[0][0]
     last = good + len(rejected_lines) + 1
     con.execute(
         f"""
-        update {table} set _row = lines.line
-        from (
-            select line, row_number() over (order by line) as k
+        create or replace temp table {lines} as
+        select l.*, good.line as _row
+        from (select *, rowid as k from {lines}) as l
+        inner join (
+            select line, row_number() over (order by line) - 1 as k
             from range(2, ? + 1) as r(line)
             where line not in (select unnest(?::bigint[]))
-        ) as lines
-        where {table}._row - 1 = lines.k
+        ) as good on l.k = good.k
         """,
         [last, rejected_lines],
     )
+    con.execute(f"alter table {lines} drop column k")
+    con.execute(f"create or replace temp view {table} as select * from {lines}")
 
 
 def _excel_sheet(path: Path, sheet: str | None, n_rows: int | None = None):  # noqa: ANN202
@@ -242,7 +276,7 @@ def _load_excel(
     arrow_table = _excel_sheet(path, sheet).to_arrow()
     con.register(f"{table}_arrow", arrow_table)
     try:
-        _create_text_table(con, f"{table}_arrow", table, first_row=2)
+        _create_text_table(con, f"{table}_arrow", table, first_line=2)
     finally:
         con.unregister(f"{table}_arrow")
     headers = [c for c in _columns(con, table) if c != "_row"]
@@ -255,7 +289,7 @@ def _parquet_relation(path: Path) -> str:
 
 def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> LoadedFile:
     try:
-        _create_text_table(con, _parquet_relation(path), table, first_row=1)
+        _create_text_table(con, _parquet_relation(path), table, first_line=1)
     except duckdb.Error as exc:
         raise InputError(f"{path}: cannot be read as Parquet ({exc})") from exc
     headers = [c for c in _columns(con, table) if c != "_row"]
@@ -297,7 +331,7 @@ def _create_json_table(con: duckdb.DuckDBPyConnection, path: Path, table: str) -
             else:
                 break
         _flatten_structs(con, stage)
-        _create_text_table(con, stage, table, first_row=1)
+        _create_text_table(con, stage, table, first_line=1)
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise InputError(f"{path}: cannot be read as JSON records ({first})") from exc
@@ -336,15 +370,13 @@ def _quote(name: str) -> str:
 
 
 def _create_text_table(
-    con: duckdb.DuckDBPyConnection, relation: str, table: str, first_row: int
+    con: duckdb.DuckDBPyConnection, relation: str, table: str, first_line: int
 ) -> None:
-    """Copy a typed relation into an all-VARCHAR temp table, numbering rows from first_row."""
+    """Copy a typed relation into all-VARCHAR view `table`, numbering rows from first_line."""
     quoted = [_quote(c) for c in _columns(con, relation)]
     casts = ", ".join(f"cast({q} as varchar) as {q}" for q in quoted)
-    con.execute(
-        f"create or replace temp table {table} as "
-        f"select {casts}, row_number() over () + {first_row - 1} as _row from {relation}"
-    )
+    con.execute(f"create or replace temp table {_lines(table)} as select {casts} from {relation}")
+    _number_lines(con, table, first_line)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:

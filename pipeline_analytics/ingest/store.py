@@ -19,7 +19,13 @@ import duckdb
 from pipeline_analytics.config import Config, Source
 from pipeline_analytics.errors import ConfigError, InputError
 from pipeline_analytics.ingest.columns import HeaderIndex
-from pipeline_analytics.ingest.files import FileFingerprint, LoadedFile, fingerprint, load_file
+from pipeline_analytics.ingest.files import (
+    FileFingerprint,
+    LoadedFile,
+    drop_loaded,
+    fingerprint,
+    load_file,
+)
 from pipeline_analytics.ingest.locale import Locale, detect_locale, number_sql
 from pipeline_analytics.ingest.staging import text_of
 
@@ -798,7 +804,7 @@ def _read_rates(
         )
         return rates + _parsed_rates(con, loaded, text, locale, path)
     finally:
-        con.execute("drop table if exists raw_rates")
+        drop_loaded(con, "raw_rates")
 
 
 def _parsed_rates(
