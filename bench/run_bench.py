@@ -1,10 +1,12 @@
 """`make bench`: time each step of the job at growing sizes, against DuckDB's own floor.
 
-For each size the simulator writes a scaled export (cached under bench/data/), then every step runs
-as its own process -- ingest, build, forecast, report, and the whole `run` on a fresh warehouse --
-several times; the median wall time and the peak RSS of each are recorded. The floor is a bare
-DuckDB `create table as select * from read_csv(...)` of the same files into a file database.
-Results go to bench/results.json and a table on stdout; docs/performance.md explains them.
+For each size the simulator writes a scaled export (cached under bench/data/) in the generic format
+and as a Salesforce Data Export, then every step runs as its own process -- ingest, build,
+forecast, report, and the whole `run` on a fresh warehouse, plus the ingest of the Salesforce
+export -- several times; the median wall time and the peak RSS of each are recorded. The floor of
+each format is a bare DuckDB `create table as select * from read_csv(...)` of the same files into a
+file database. Results go to bench/results.json and a table on stdout; docs/performance.md
+explains them.
 """
 
 from __future__ import annotations
@@ -68,17 +70,32 @@ backtest_in_run = false
 output_dir = "work/reports"
 """
 
+SALESFORCE_CONFIG = """
+[[sources]]
+name = "salesforce"
+adapter = "salesforce"
+path = "salesforce"
+[pipeline]
+stages = ["Prospecting", "Qualification", "Discovery meeting", "Proposal", "Negotiation"]
+currency = "USD"
+"""
+SALESFORCE_FILES = ("Opportunity.csv", "OpportunityHistory.csv", "OpportunityStage.csv")
+
 
 def ensure_data(size: str) -> Path:
     """The export for a size, generated once by a child process (see `measure` on why)."""
     folder = DATA_DIR / size
-    if not (folder / "complete.json").is_file():
+    marker = folder / "complete.json"
+    # Data cached by an older bench without the Salesforce export is written again.
+    if not marker.is_file() or "salesforce_history_rows" not in json.loads(marker.read_text()):
         subprocess.run([sys.executable, __file__, "--generate", size], check=True)
     return folder
 
 
 def generate(size: str) -> None:
-    """Write the export for a size: the simulator's deals plus edit rows in the history."""
+    """Write the exports for a size: the simulator's deals plus edit rows in the history, and the
+    same pipeline as a Salesforce Data Export (its history has Salesforce's own edit rows)."""
+    from pipeline_analytics.sample.renderings import write_salesforce
     from pipeline_analytics.sample.simulator import TIMESTAMP_FORMAT, simulate
 
     folder = DATA_DIR / size
@@ -92,16 +109,23 @@ def generate(size: str) -> None:
     )
     history = _with_edit_rows(pipeline.stage_history, n_deals)
     history.write_csv(folder / "stage_history.csv", datetime_format=TIMESTAMP_FORMAT)
+    write_salesforce(pipeline, folder / "salesforce")
     marker.write_text(
         json.dumps(
             {
                 "deals": n_deals,
                 "history_rows": history.height,
+                "salesforce_history_rows": _data_lines(folder / "salesforce" / SALESFORCE_FILES[1]),
                 "seed": SEED,
                 "seconds": round(time.monotonic() - started, 1),
             }
         )
     )
+
+
+def _data_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(1 for _ in fh) - 1
 
 
 def _with_edit_rows(history: pl.DataFrame, n_deals: int) -> pl.DataFrame:
@@ -147,18 +171,20 @@ def measure(command: list[str], cwd: Path) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
-def floor_command(folder: Path, db: Path) -> list[str]:
+def floor_command(db: Path, files: tuple[str, ...]) -> list[str]:
+    """DuckDB alone: each file into its own table of a file database, types sniffed by DuckDB."""
     script = (
-        "import duckdb, sys; con = duckdb.connect(sys.argv[1]);"
-        "con.execute(\"create table deals as select * from read_csv('deals.csv')\");"
-        "con.execute(\"create table history as select * from read_csv('stage_history.csv')\")"
+        "import duckdb, sys; con = duckdb.connect(sys.argv[1])\n"
+        "for i, f in enumerate(sys.argv[2:]):\n"
+        "    con.execute(f\"create table t{i} as select * from read_csv('{f}')\")"
     )
-    return [sys.executable, "-c", script, str(db)]
+    return [sys.executable, "-c", script, str(db), *files]
 
 
 def bench_size(size: str, repetitions: int) -> dict[str, object]:
     folder = ensure_data(size)
     (folder / "pipeline.toml").write_text(CONFIG)
+    (folder / "salesforce.toml").write_text(SALESFORCE_CONFIG)
     work = folder / "work"
     steps: dict[str, list[tuple[float, float]]] = {}
 
@@ -170,20 +196,28 @@ def bench_size(size: str, repetitions: int) -> dict[str, object]:
 
     db = work / "warehouse.duckdb"
     base = [*CLI, "--quiet", "--config", "pipeline.toml", "--db", str(db)]
+    salesforce = [*CLI, "--quiet", "--config", "salesforce.toml", "--db", str(db)]
+    salesforce_files = tuple(f"salesforce/{name}" for name in SALESFORCE_FILES)
     for _ in range(repetitions):
-        run("floor", floor_command(folder, db), fresh=True)
+        run("floor", floor_command(db, ("deals.csv", "stage_history.csv")), fresh=True)
         run("ingest", [*base, "ingest"], fresh=True)
         run("build", [*base, "build"], fresh=False)
         run("forecast", [*base, "forecast"], fresh=False)
         run("report", [*base, "report"], fresh=False)
         run("run", [*base, "run"], fresh=True)
-    report_bytes = max(p.stat().st_size for p in (work / "reports").glob("pipeline-report-*.html"))
+        report_bytes = max(p.stat().st_size for p in (work / "reports").glob("*.html"))
+        run("salesforce_floor", floor_command(db, salesforce_files), fresh=True)
+        run("salesforce_ingest", [*salesforce, "ingest"], fresh=True)
     meta = json.loads((folder / "complete.json").read_text())
     result = {
         "deals": meta["deals"],
         "history_rows": meta["history_rows"],
+        "salesforce_history_rows": meta["salesforce_history_rows"],
         "input_mb": round(
             sum((folder / f).stat().st_size for f in ("deals.csv", "stage_history.csv")) / 1e6, 1
+        ),
+        "salesforce_input_mb": round(
+            sum((folder / "salesforce" / f).stat().st_size for f in SALESFORCE_FILES) / 1e6, 1
         ),
         "repetitions": repetitions,
         "report_bytes": report_bytes,
@@ -195,8 +229,11 @@ def bench_size(size: str, repetitions: int) -> dict[str, object]:
             for step, samples in steps.items()
         },
     }
-    floor = result["steps"]["floor"]["seconds"]
-    result["ingest_to_floor"] = round(result["steps"]["ingest"]["seconds"] / floor, 2)
+    seconds = {step: figures["seconds"] for step, figures in result["steps"].items()}
+    result["ingest_to_floor"] = round(seconds["ingest"] / seconds["floor"], 2)
+    result["salesforce_ingest_to_floor"] = round(
+        seconds["salesforce_ingest"] / seconds["salesforce_floor"], 2
+    )
     shutil.rmtree(work, ignore_errors=True)
     return result
 
@@ -220,6 +257,14 @@ def print_table(results: dict[str, dict]) -> None:
             f"{r['steps'][s]['seconds']:>7.2f}s {r['steps'][s]['peak_rss_mb']:>5}MB" for s in steps
         )
         print(f"{size:>6} {r['history_rows']:>10,} {cells}  {r['ingest_to_floor']:>6.2f}x")
+    print("Salesforce export: floor, ingest, ingest/floor")
+    for size, r in results.items():
+        floor, ingest = r["steps"]["salesforce_floor"], r["steps"]["salesforce_ingest"]
+        print(
+            f"{size:>6} {r['salesforce_history_rows']:>10,} {floor['seconds']:>7.2f}s "
+            f"{ingest['seconds']:>7.2f}s {ingest['peak_rss_mb']:>5}MB "
+            f"{r['salesforce_ingest_to_floor']:>6.2f}x"
+        )
 
 
 def main() -> None:
@@ -245,7 +290,8 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "sizes": results,
         "growth_exponent": {
-            step: growth(results, step, "seconds") for step in ("ingest", "build", "run")
+            step: growth(results, step, "seconds")
+            for step in ("ingest", "build", "run", "salesforce_ingest")
         },
         "memory_growth_exponent": {"run": growth(results, "run", "peak_rss_mb")},
     }
