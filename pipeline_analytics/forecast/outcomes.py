@@ -48,23 +48,40 @@ POOLED = None  # the stage key of a pipeline's pooled history
 
 @dataclass(frozen=True)
 class StintHistory:
-    """Stints of one stage (or pooled), as in int_forecast_stints."""
+    """Stints of one stage (or pooled), as in int_forecast_stints, in estimator order.
+
+    Rows are sorted by outcome_time, outcomes before censoring at equal times: the order the
+    estimator needs at every landmark (a landmark's reference set is a subset, its times shifted
+    by a constant), so a history is sorted once rather than once per age bucket.
+    """
 
     stint_days: np.ndarray  # NaN while still in the stage at as_of
     age_at_as_of: np.ndarray
     outcome: np.ndarray  # OUTCOME_*
     days_to_close: np.ndarray  # NaN while open
+    outcome_time: np.ndarray  # days from the stint's start to its deal's close, or to as_of
 
     @classmethod
     def from_frame(cls, frame: pl.DataFrame) -> StintHistory:
-        outcome = frame["outcome"].replace_strict(
-            {"open": OUTCOME_OPEN, "won": OUTCOME_WON, "lost": OUTCOME_LOST}, return_dtype=pl.Int8
+        coded = frame.with_columns(
+            pl.col("outcome").replace_strict(
+                {"open": OUTCOME_OPEN, "won": OUTCOME_WON, "lost": OUTCOME_LOST},
+                return_dtype=pl.Int8,
+            )
         )
+        still_open = pl.col("outcome") == OUTCOME_OPEN
+        ordered = coded.with_columns(
+            pl.when(still_open)
+            .then(pl.col("age_at_as_of"))
+            .otherwise(pl.col("days_to_close"))
+            .alias("outcome_time")
+        ).sort(pl.col("outcome_time"), still_open, nulls_last=True, maintain_order=True)
         return cls(
-            _floats(frame["stint_days"]),
-            _floats(frame["age_at_as_of"]),
-            outcome.to_numpy(),
-            _floats(frame["days_to_close"]),
+            _floats(ordered["stint_days"]),
+            _floats(ordered["age_at_as_of"]),
+            ordered["outcome"].to_numpy(),
+            _floats(ordered["days_to_close"]),
+            _floats(ordered["outcome_time"]),
         )
 
 
@@ -101,10 +118,20 @@ def won_incidence(
     make it the share of weight won by time t; without them, the share of deals.
     """
     weight = np.ones(time.size) if weight is None else weight
+    order = _estimator_order(time, outcome != OUTCOME_OPEN)
+    return _sorted_won_incidence(time[order], outcome[order], weight[order])
+
+
+def _estimator_order(time: np.ndarray, closed: np.ndarray) -> np.ndarray:
+    """By time; outcomes before censoring at equal times, as the estimator assumes."""
+    return np.lexsort((~closed, time))
+
+
+def _sorted_won_incidence(
+    time: np.ndarray, outcome: np.ndarray, weight: np.ndarray
+) -> StepFunction:
+    """won_incidence of rows already in `_estimator_order`."""
     closed = outcome != OUTCOME_OPEN
-    # Outcomes before censoring at equal times, as the estimator assumes.
-    order = np.lexsort((~closed, time))
-    time, outcome, closed, weight = time[order], outcome[order], closed[order], weight[order]
     at_risk = np.cumsum(weight[::-1])[::-1]
     safe = np.where(at_risk > 0, at_risk, 1.0)
     still_open = np.cumprod(1.0 - closed * weight / safe)
@@ -119,12 +146,12 @@ def win_incidence(history: StintHistory, landmark_age: float, month_ends: np.nda
         running, history.age_at_as_of > landmark_age, history.stint_days > landmark_age
     )
     outcome = history.outcome[reached]
-    closed = outcome != OUTCOME_OPEN
-    time = np.where(closed, history.days_to_close[reached], history.age_at_as_of[reached])
-    resolved = int(closed.sum())
+    resolved = int(np.count_nonzero(outcome != OUTCOME_OPEN))
     if resolved == 0:
         return Incidence(np.zeros(month_ends.size), 0)
-    return Incidence(won_incidence(time - landmark_age, outcome)(month_ends), resolved)
+    time = history.outcome_time[reached] - landmark_age
+    incidence = _sorted_won_incidence(time, outcome, np.ones(time.size))
+    return Incidence(incidence(month_ends), resolved)
 
 
 @dataclass(frozen=True)
