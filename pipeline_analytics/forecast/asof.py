@@ -10,6 +10,7 @@ the scratch's build_params. The warehouse, its build and its marts are left exac
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,8 +86,9 @@ def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _needed_models() -> list[Model]:
-    """FORECAST_MODELS and every model they read, in build order."""
+@functools.cache
+def _needed_models() -> tuple[Model, ...]:
+    """FORECAST_MODELS and every model they read, in build order (read once per process)."""
     models = load_models()
     names = [m.name for m in models]
     needed = set(FORECAST_MODELS)
@@ -94,4 +96,4 @@ def _needed_models() -> list[Model]:
         if model.name in needed:
             sql = re.sub(r"--[^\n]*", "", model.sql)
             needed |= {n for n in names if n != model.name and re.search(rf"\b{n}\b", sql)}
-    return [m for m in models if m.name in needed]
+    return tuple(m for m in models if m.name in needed)

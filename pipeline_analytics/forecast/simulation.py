@@ -43,9 +43,11 @@ def outcome_tables(cumulative: np.ndarray) -> np.ndarray:
 
     cumulative: (classes, H), P(won by the end of month k), non-decreasing along k.
     """
-    thresholds = np.round(np.clip(cumulative, 0.0, 1.0) * LEVELS)
-    levels = np.arange(LEVELS)
-    return np.stack([np.searchsorted(t, levels, side="right") for t in thresholds]).astype(np.uint8)
+    thresholds = np.round(np.clip(cumulative, 0.0, 1.0) * LEVELS).astype(np.intp)
+    # Levels in [threshold[k-1], threshold[k]) have code k: each table is runs of codes 0..H.
+    run_lengths = np.diff(thresholds, axis=1, prepend=0, append=LEVELS)
+    codes = np.arange(cumulative.shape[1] + 1, dtype=np.uint8)
+    return np.stack([np.repeat(codes, lengths) for lengths in run_lengths])
 
 
 def simulate_open_deals(
