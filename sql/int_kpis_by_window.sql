@@ -1,8 +1,13 @@
 -- int_kpis_by_window: the KPIs of metrics.md over every window of int_kpi_windows, for all deals
--- and per value of every dimension of int_deal_dimensions; every KPI mart selects from it.
+-- and per value of every cut; every KPI mart selects from it.
 -- Grain: window (window_kind, window_end) x dimension x dimension_value. A value has a row in every
 --   window ending after its first deal was created (dimension 'all': every window), with zeros
 --   when it had no deal in the window, so period-over-period comparisons meet zeros, not gaps.
+-- Cuts: dimension 'all' (dimension_value 'all': every deal), 'owner', 'lead_source', 'pipeline',
+--   'deal_type' and 'segment' (the one custom field a source maps to the canonical `segment`
+--   column, e.g. region or product); a missing value is '(none)'. The list of cuts is the `cuts`
+--   struct of deal_cuts below and nowhere else: adding a cut is adding a field there, and every KPI
+--   mart picks it up.
 -- Open deals: created by window_end and not closed by then, valued at amount_base
 --   (int_deals_as_of). won_deals, lost_deals: deals closed in the window
 --   (window_start < closed_at <= window_end). created_deals, created_pipeline_base: deals
@@ -13,90 +18,223 @@
 -- created_to_won_rate = created_won_deals / created_deals (open deals count against it).
 -- sales_velocity_per_day = open_deals x win_rate x avg_won_size / mean_cycle_days_won.
 -- Rates and ratios with an empty denominator are NULL.
-with deal_roles as (
+-- Pruned: 'month_trailing' windows are read only for their sales_velocity_per_day
+--   (mart_kpis_by_period), so their median_won_size and median_cycle_days_won are not computed
+--   (NULL); every other column is.
+-- How, so that the cost grows with the deals and not deals x windows x cuts: deals with the same
+--   value in every cut (a cell) are summed together, and each cell's sums then added into each of
+--   its cuts. The windows' starts and ends cut time into slices, each wholly inside or outside
+--   every window, so deals closed or created are summed per slice, then per window over its
+--   slices. Medians keep the values as lists until the last step.
+with deal_cuts as (
     select
-        w.window_kind,
-        w.window_end,
-        d.source,
-        d.deal_id,
-        d.status,
-        d.amount_base,
-        d.cycle_days,
-        'open_at_end' as deal_role
-    from int_kpi_windows as w
-    inner join int_deals_as_of as d
-        on w.window_end >= d.known_from and w.window_end < d.open_until
-
-    union all
-
-    select
-        w.window_kind,
-        w.window_end,
-        d.source,
-        d.deal_id,
-        d.status,
-        d.amount_base,
-        d.cycle_days,
-        'closed' as deal_role
-    from int_kpi_windows as w
-    inner join int_deals_as_of as d
-        on w.window_start < d.closed_at and w.window_end >= d.closed_at
-
-    union all
-
-    select
-        w.window_kind,
-        w.window_end,
-        d.source,
-        d.deal_id,
-        d.status,
-        d.amount_base,
-        d.cycle_days,
-        'created' as deal_role
-    from int_kpi_windows as w
-    inner join int_deals_as_of as d
-        on w.window_start < d.created_at and w.window_end >= d.created_at
+        known_from,
+        open_until,
+        created_at,
+        closed_at,
+        status,
+        amount_base,
+        cycle_days,
+        {
+            'all': 'all',
+            'owner': coalesce(owner, '(none)'),
+            'lead_source': coalesce(lead_source, '(none)'),
+            'pipeline': coalesce(pipeline, '(none)'),
+            'deal_type': coalesce(deal_type, '(none)'),
+            'segment': coalesce(segment, '(none)')
+        } as cuts
+    from int_deals_as_of
 ),
 
-role_facts as (
+cells as (
     select
-        r.window_kind,
-        r.window_end,
-        dd.dimension,
-        dd.dimension_value,
-        r.amount_base,
-        r.cycle_days,
-        r.deal_role = 'open_at_end' as open_at_end,
-        r.deal_role = 'closed' and r.status = 'won' as won_in_window,
-        r.deal_role = 'closed' and r.status = 'lost' as lost_in_window,
-        r.deal_role = 'created' as created_in_window,
-        r.deal_role = 'created' and r.status = 'won' as created_and_won
-    from deal_roles as r
-    inner join int_deal_dimensions as dd
-        on r.source = dd.source and r.deal_id = dd.deal_id
+        cuts,
+        row_number() over () as cell_id
+    from (select distinct cuts from deal_cuts) as distinct_cuts
+),
+
+cell_cuts as (
+    select
+        cell_entries.cell_id,
+        cell_entries.cut.key as dimension,
+        cell_entries.cut.value as dimension_value
+    from (
+        select
+            cell_id,
+            unnest(map_entries(cuts::map (varchar, varchar))) as cut
+        from cells
+    ) as cell_entries
+),
+
+deal_cells as (
+    select
+        c.cell_id,
+        d.known_from,
+        d.open_until,
+        d.created_at,
+        d.closed_at,
+        d.status,
+        d.amount_base,
+        d.cycle_days
+    from deal_cuts as d
+    inner join cells as c on d.cuts = c.cuts
+),
+
+window_bounds as (
+    select window_start as bound from int_kpi_windows
+    union
+    select window_end as bound from int_kpi_windows
+),
+
+slices as (
+    -- slice_start < t <= slice_end, between two consecutive bounds
+    select
+        bound as slice_start,
+        lead(bound) over (order by bound) as slice_end
+    from window_bounds
+    qualify slice_end is not null
+),
+
+slice_windows as (
+    select
+        s.slice_start,
+        w.window_kind,
+        w.window_end
+    from slices as s
+    inner join int_kpi_windows as w
+        on s.slice_start >= w.window_start and s.slice_end <= w.window_end
+),
+
+slice_roles as (
+    -- the ASOF join finds the last slice starting before the time; past the last bound, none
+    select
+        s.slice_start,
+        d.cell_id,
+        d.amount_base,
+        d.cycle_days,
+        d.status = 'won' as won_in_slice,
+        d.status = 'lost' as lost_in_slice,
+        false as created_in_slice,
+        false as created_and_won
+    from deal_cells as d
+    asof inner join slices as s on d.closed_at > s.slice_start
+    where d.closed_at <= s.slice_end
+
+    union all
+
+    select
+        s.slice_start,
+        d.cell_id,
+        d.amount_base,
+        d.cycle_days,
+        false as won_in_slice,
+        false as lost_in_slice,
+        true as created_in_slice,
+        d.status = 'won' as created_and_won
+    from deal_cells as d
+    asof inner join slices as s on d.created_at > s.slice_start
+    where d.created_at <= s.slice_end
+),
+
+slice_facts as (
+    select
+        slice_start,
+        cell_id,
+        count(*) filter (where won_in_slice) as won_deals,
+        count(*) filter (where lost_in_slice) as lost_deals,
+        sum(amount_base) filter (where won_in_slice) as won_amount_base,
+        sum(amount_base) filter (where lost_in_slice) as lost_amount_base,
+        count(amount_base) filter (where won_in_slice) as won_sized_deals,
+        sum(cycle_days) filter (where won_in_slice) as won_cycle_days,
+        count(cycle_days) filter (where won_in_slice) as won_cycled_deals,
+        list(amount_base) filter (where won_in_slice and amount_base is not null) as won_sizes,
+        list(cycle_days) filter (where won_in_slice and cycle_days is not null) as won_cycles,
+        count(*) filter (where created_in_slice) as created_deals,
+        sum(amount_base) filter (where created_in_slice) as created_pipeline_base,
+        count(*) filter (where created_and_won) as created_won_deals
+    from slice_roles
+    group by slice_start, cell_id
+),
+
+window_cell_facts as (
+    select
+        sw.window_kind,
+        sw.window_end,
+        f.cell_id,
+        sum(f.won_deals) as won_deals,
+        sum(f.lost_deals) as lost_deals,
+        sum(f.won_amount_base) as won_amount_base,
+        sum(f.lost_amount_base) as lost_amount_base,
+        sum(f.won_sized_deals) as won_sized_deals,
+        sum(f.won_cycle_days) as won_cycle_days,
+        sum(f.won_cycled_deals) as won_cycled_deals,
+        flatten(list(f.won_sizes) filter (where sw.window_kind != 'month_trailing')) as won_sizes,
+        flatten(list(f.won_cycles) filter (where sw.window_kind != 'month_trailing')) as won_cycles,
+        sum(f.created_deals) as created_deals,
+        sum(f.created_pipeline_base) as created_pipeline_base,
+        sum(f.created_won_deals) as created_won_deals
+    from slice_windows as sw
+    inner join slice_facts as f on sw.slice_start = f.slice_start
+    group by sw.window_kind, sw.window_end, f.cell_id
 ),
 
 window_totals as (
     select
-        window_kind,
-        window_end,
-        dimension,
-        dimension_value,
-        count(*) filter (where open_at_end) as open_deals,
-        sum(amount_base) filter (where open_at_end) as open_pipeline_base,
-        count(*) filter (where won_in_window) as won_deals,
-        count(*) filter (where lost_in_window) as lost_deals,
-        sum(amount_base) filter (where won_in_window) as won_amount_base,
-        sum(amount_base) filter (where lost_in_window) as lost_amount_base,
-        avg(amount_base) filter (where won_in_window) as avg_won_size,
-        quantile_cont(amount_base, 0.5) filter (where won_in_window) as median_won_size,
-        avg(cycle_days) filter (where won_in_window) as mean_cycle_days_won,
-        quantile_cont(cycle_days, 0.5) filter (where won_in_window) as median_cycle_days_won,
-        count(*) filter (where created_in_window) as created_deals,
-        sum(amount_base) filter (where created_in_window) as created_pipeline_base,
-        count(*) filter (where created_and_won) as created_won_deals
-    from role_facts
-    group by window_kind, window_end, dimension, dimension_value
+        f.window_kind,
+        f.window_end,
+        c.dimension,
+        c.dimension_value,
+        sum(f.won_deals)::bigint as won_deals,
+        sum(f.lost_deals)::bigint as lost_deals,
+        sum(f.won_amount_base) as won_amount_base,
+        sum(f.lost_amount_base) as lost_amount_base,
+        sum(f.won_amount_base) / nullif(sum(f.won_sized_deals), 0) as avg_won_size,
+        list_aggregate(flatten(list(f.won_sizes)), 'quantile_cont', 0.5) as median_won_size,
+        sum(f.won_cycle_days) / nullif(sum(f.won_cycled_deals), 0) as mean_cycle_days_won,
+        list_aggregate(flatten(list(f.won_cycles)), 'quantile_cont', 0.5) as median_cycle_days_won,
+        sum(f.created_deals)::bigint as created_deals,
+        sum(f.created_pipeline_base) as created_pipeline_base,
+        sum(f.created_won_deals)::bigint as created_won_deals
+    from window_cell_facts as f
+    inner join cell_cuts as c on f.cell_id = c.cell_id
+    group by f.window_kind, f.window_end, c.dimension, c.dimension_value
+),
+
+window_ends as (
+    -- windows ending together (a month, its quarter, ...) share their open deals
+    select distinct window_end from int_kpi_windows
+),
+
+open_cells as (
+    select
+        e.window_end,
+        d.cell_id,
+        count(*) as open_deals,
+        sum(d.amount_base) as open_pipeline_base
+    from window_ends as e
+    inner join deal_cells as d
+        on e.window_end >= d.known_from and e.window_end < d.open_until
+    group by e.window_end, d.cell_id
+),
+
+open_totals as (
+    select
+        o.window_end,
+        c.dimension,
+        c.dimension_value,
+        sum(o.open_deals)::bigint as open_deals,
+        sum(o.open_pipeline_base) as open_pipeline_base
+    from open_cells as o
+    inner join cell_cuts as c on o.cell_id = c.cell_id
+    group by o.window_end, c.dimension, c.dimension_value
+),
+
+cell_first_known as (
+    select
+        cell_id,
+        min(known_from) as first_known
+    from deal_cells
+    group by cell_id
 ),
 
 dimension_values as (
@@ -109,14 +247,13 @@ dimension_values as (
     union all
 
     select
-        dd.dimension,
-        dd.dimension_value,
-        min(d.known_from) as first_known
-    from int_deal_dimensions as dd
-    inner join int_deals_as_of as d
-        on dd.source = d.source and dd.deal_id = d.deal_id
-    where dd.dimension != 'all'
-    group by dd.dimension, dd.dimension_value
+        c.dimension,
+        c.dimension_value,
+        min(f.first_known) as first_known
+    from cell_first_known as f
+    inner join cell_cuts as c on f.cell_id = c.cell_id
+    where c.dimension != 'all'
+    group by c.dimension, c.dimension_value
 ),
 
 window_counts as (
@@ -134,8 +271,8 @@ window_counts as (
         t.median_won_size,
         t.mean_cycle_days_won,
         t.median_cycle_days_won,
-        coalesce(t.open_deals, 0) as open_deals,
-        coalesce(t.open_pipeline_base, 0) as open_pipeline_base,
+        coalesce(o.open_deals, 0) as open_deals,
+        coalesce(o.open_pipeline_base, 0) as open_pipeline_base,
         coalesce(t.won_deals, 0) as won_deals,
         coalesce(t.lost_deals, 0) as lost_deals,
         coalesce(t.won_amount_base, 0) as won_amount_base,
@@ -145,6 +282,11 @@ window_counts as (
         coalesce(t.created_won_deals, 0) as created_won_deals
     from int_kpi_windows as w
     inner join dimension_values as v on w.window_end >= v.first_known
+    left join open_totals as o
+        on
+            w.window_end = o.window_end
+            and v.dimension = o.dimension
+            and v.dimension_value = o.dimension_value
     left join window_totals as t
         on
             w.window_kind = t.window_kind

@@ -1,4 +1,4 @@
--- mart_kpis_by_dimension: the mart_kpis columns cut by every dimension of int_deal_dimensions
+-- mart_kpis_by_dimension: the mart_kpis columns cut by every dimension of int_kpis_by_window
 -- (all, owner, lead_source, pipeline, deal_type, segment), over the same trailing window.
 -- Grain: dimension x dimension_value. A value appears when it has deals open at as_of, closed in
 -- the window or created in it; the 'all' row is mart_kpis. KPI columns as in int_kpis_by_window.
