@@ -219,16 +219,43 @@ def flow_warehouse(tmp_path_factory) -> tuple[duckdb.DuckDBPyConnection, Path]:
 )
 def test_bridge_identity_holds_exactly(flow_warehouse, deals, snapshot_days):
     con, flow_sql = flow_warehouse
-    for table in ("deals", "deal_snapshots", "deal_changes"):
-        con.execute(f"delete from {table}")
     snapshots = sorted(at(d) for d in snapshot_days)
     as_of = at(HORIZON_DAYS)
+    load(con, deals, snapshots)
+    build(con, lookback_days=365, currency="USD", as_of=as_of, sql_dir=flow_sql)
+
+    result = rows(con, "select * from mart_pipeline_flow order by source, basis, period_start")
+    for row in result:
+        assert (
+            row["open_start"]
+            + row["created"]
+            + row["amount_up"]
+            - row["amount_down"]
+            - row["won"]
+            - row["lost"]
+            == row["open_end"]
+        ), row
+        assert (
+            row["open_start_deals"] + row["created_deals"] - row["won_deals"] - row["lost_deals"]
+            == row["open_end_deals"]
+        ), row
+        # independently: the deals open at each end, by the lifecycle rule
+        assert row["open_start_deals"] == open_deals(deals, row["period_start"], as_of)
+        assert row["open_end_deals"] == open_deals(deals, row["period_end"], as_of)
+    for earlier, later in zip(result, result[1:], strict=False):
+        if (earlier["basis"], earlier["period_end"]) == (later["basis"], later["period_start"]):
+            assert earlier["open_end"] == later["open_start"]
+    snapshot_pairs = [r for r in result if r["basis"] == "snapshot"]
+    assert len(snapshot_pairs) == max(0, len(set(snapshots_with_deals(deals, snapshots))) - 1)
+
+
+def load(con: duckdb.DuckDBPyConnection, deals: list[dict], snapshots: list[datetime]) -> None:
+    """Replace the warehouse's deals, snapshots and close-date changes with these."""
+    for table in ("deals", "deal_snapshots", "deal_changes"):
+        con.execute(f"delete from {table}")
     deal_rows, snapshot_rows, change_rows = [], [], []
     for n, d in enumerate(deals):
-        created = None if d["created"] is None else at(d["created"])
-        closed = None
-        if d["status"] != "open" and d["close_after"] is not None:
-            closed = (created or ORIGIN) + timedelta(days=d["close_after"])
+        created, closed = lifetime(d)
         deal_rows.append(
             [str(n), d["status"], d["amount"], created, closed, d["close_date"], snapshots[-1]]
         )
@@ -257,31 +284,15 @@ def test_bridge_identity_holds_exactly(flow_warehouse, deals, snapshot_days):
     insert(
         con, "insert into deal_changes values ('crm', ?, 'close_date', ?, ?, ?, null)", change_rows
     )
-    build(con, lookback_days=365, currency="USD", as_of=as_of, sql_dir=flow_sql)
 
-    result = rows(con, "select * from mart_pipeline_flow order by source, basis, period_start")
-    for row in result:
-        assert (
-            row["open_start"]
-            + row["created"]
-            + row["amount_up"]
-            - row["amount_down"]
-            - row["won"]
-            - row["lost"]
-            == row["open_end"]
-        ), row
-        assert (
-            row["open_start_deals"] + row["created_deals"] - row["won_deals"] - row["lost_deals"]
-            == row["open_end_deals"]
-        ), row
-        # independently: the deals open at each end, by the lifecycle rule
-        assert row["open_start_deals"] == open_deals(deals, row["period_start"], as_of)
-        assert row["open_end_deals"] == open_deals(deals, row["period_end"], as_of)
-    for earlier, later in zip(result, result[1:], strict=False):
-        if (earlier["basis"], earlier["period_end"]) == (later["basis"], later["period_start"]):
-            assert earlier["open_end"] == later["open_start"]
-    snapshot_pairs = [r for r in result if r["basis"] == "snapshot"]
-    assert len(snapshot_pairs) == max(0, len(set(snapshots_with_deals(deals, snapshots))) - 1)
+
+def lifetime(d: dict) -> tuple[datetime | None, datetime | None]:
+    """The deal's created_at and closed_at."""
+    created = None if d["created"] is None else at(d["created"])
+    closed = None
+    if d["status"] != "open" and d["close_after"] is not None:
+        closed = (created or ORIGIN) + timedelta(days=d["close_after"])
+    return created, closed
 
 
 def insert(con: duckdb.DuckDBPyConnection, sql: str, values: list[list]) -> None:
@@ -313,3 +324,148 @@ def open_deals(deals: list[dict], t: datetime, as_of: datetime) -> int:
 
 def snapshots_with_deals(deals: list[dict], snapshots: list[datetime]) -> list[datetime]:
     return [snapshots[i] for d in deals for i, _, _ in d["seen"] if i < len(snapshots)]
+
+
+# --- every column against a deal-by-period reference ----------------------------------------------
+
+cents = st.one_of(st.none(), st.integers(0, 10**8).map(lambda c: c / 100))
+exact_deals = st.lists(
+    st.fixed_dictionaries(
+        {
+            "created": st.one_of(st.none(), st.floats(0, HORIZON_DAYS)),
+            "status": st.sampled_from(["open", "won", "lost"]),
+            # a negative delay: closed before created
+            "close_after": st.one_of(st.none(), st.floats(-10, 90)),
+            "amount": cents,
+            "close_date": close_dates,
+            # at most one row per export and per change time: ties have no defined order
+            "seen": st.lists(
+                st.tuples(st.integers(0, 3), cents, close_dates),
+                max_size=4,
+                unique_by=lambda seen: seen[0],
+            ),
+            "close_date_changes": st.lists(
+                st.tuples(st.floats(0, HORIZON_DAYS), close_dates, close_dates),
+                max_size=3,
+                unique_by=lambda change: at(change[0]),
+            ),
+        }
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    deals=exact_deals,
+    snapshot_days=st.lists(st.floats(1, HORIZON_DAYS), min_size=1, max_size=4, unique_by=at),
+    as_of_day=st.floats(1, HORIZON_DAYS),
+)
+def test_flow_equals_deal_by_period_reference(flow_warehouse, deals, snapshot_days, as_of_day):
+    """The model values each deal only where needed; this values every deal in every period, by
+    the definitions in the model's header, and must find the same rows."""
+    con, flow_sql = flow_warehouse
+    snapshots = sorted(at(d) for d in snapshot_days)
+    as_of = at(as_of_day)
+    load(con, deals, snapshots)
+    build(con, lookback_days=365, currency="USD", as_of=as_of, sql_dir=flow_sql)
+
+    result = rows(con, "select * from mart_pipeline_flow order by source, basis, period_start")
+    assert result == reference_flows(deals, snapshots, as_of)
+
+
+def reference_flows(deals: list[dict], snapshots: list[datetime], as_of: datetime) -> list[dict]:
+    known = []
+    for d in deals:
+        created, closed = lifetime(d)
+        if created is not None and created > as_of:
+            continue
+        status = d["status"] if closed is None or closed <= as_of else "open"
+        # known from created_at (or always); open until closed (never open: closed at no time)
+        open_until = datetime.max if status == "open" else closed
+        known.append((d, created or datetime.min, open_until, status))
+    exported = sorted({snapshots[i] for d in deals for i, _, _ in d["seen"] if i < len(snapshots)})
+    checkpoints = {"snapshot": [t for t in exported if t <= as_of]}
+    created_times = [created for _, created, _, _ in known if created != datetime.min]
+    checkpoints["month_end"] = month_ends(min(created_times), as_of) if created_times else []
+    result = []
+    for basis in sorted(checkpoints):
+        for start, end in zip(checkpoints[basis], checkpoints[basis][1:], strict=False):
+            flow = dict.fromkeys(FLOW_COLUMNS, 0)
+            for d, known_from, open_until, status in known:
+                if open_until is None or known_from > end or open_until <= start:
+                    continue
+                at_start, at_end = known_from <= start, open_until > end
+                (amount_start, date_start), (amount_end, date_end) = (
+                    value_at(d, snapshots, as_of, start),
+                    value_at(d, snapshots, as_of, end),
+                )
+                if at_start:
+                    add(flow, "open_start", amount_start)
+                    if amount_end > amount_start:
+                        flow["amount_up"] += amount_end - amount_start
+                    if amount_end < amount_start:
+                        flow["amount_down"] += amount_start - amount_end
+                else:
+                    add(flow, "created", amount_end)
+                if at_end:
+                    add(flow, "open_end", amount_end)
+                elif status in ("won", "lost"):
+                    add(flow, status, amount_end)
+                if at_start and at_end and None not in (date_start, date_end):
+                    if date_end > date_start:
+                        add(flow, "pushed_out", amount_end)
+                    if date_end < date_start:
+                        add(flow, "pulled_in", amount_end)
+            result.append(
+                {"source": "crm", "basis": basis, "period_start": start, "period_end": end, **flow}
+            )
+    return result
+
+
+FLOW_COLUMNS = ("open_start", "created", "amount_up", "amount_down", "won", "lost", "open_end")
+FLOW_COLUMNS += ("pushed_out", "pulled_in")
+FLOW_COLUMNS += tuple(f"{c}_deals" for c in FLOW_COLUMNS if c not in ("amount_up", "amount_down"))
+
+
+def add(flow: dict, column: str, amount: Decimal) -> None:
+    flow[column] += amount
+    flow[f"{column}_deals"] += 1
+
+
+def month_ends(first_created: datetime, as_of: datetime) -> list[datetime]:
+    """The end of each month from the one before the first created deal to as_of's (cut there)."""
+    month = date(first_created.year, first_created.month, 1) - timedelta(days=1)
+    month = datetime(month.year, month.month, 1)
+    ends = []
+    while month <= as_of:
+        following = datetime(month.year + month.month // 12, month.month % 12 + 1, 1)
+        ends.append(min(following - timedelta(microseconds=1), as_of))
+        month = following
+    return ends
+
+
+def value_at(
+    d: dict, snapshots: list[datetime], as_of: datetime, t: datetime
+) -> tuple[Decimal, date | None]:
+    """The deal's amount and expected close date at t, as known at as_of."""
+    seen = sorted(
+        (
+            (snapshots[i], amount, close_date)
+            for i, amount, close_date in d["seen"]
+            if i < len(snapshots) and snapshots[i] <= as_of
+        ),
+        key=lambda s: s[0],
+    )
+    earlier = [s for s in seen if s[0] <= t]
+    _, amount, close_date = (
+        earlier[-1] if earlier else seen[0] if seen else (0, d["amount"], d["close_date"])
+    )
+    changes = sorted(
+        ((at(day), old, new) for day, old, new in d["close_date_changes"]), key=lambda c: c[0]
+    )
+    changes = [c for c in changes if c[0] <= as_of]
+    if changes:
+        before = [c for c in changes if c[0] <= t]
+        close_date = before[-1][2] if before else changes[0][1]
+    return Decimal(str(amount or 0)).quantize(Decimal("0.01")), close_date
