@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -60,10 +61,13 @@ def models_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Iterator[No
         yield
         return
     warehouse = _quoted(con.execute("select current_database()").fetchall()[0][0])
-    con.execute(f"attach ':memory:' as {SCRATCH}")
+    # Attached databases are shared by every connection to the warehouse: one scratch per thread
+    # lets the backtest rebuild two origins at once.
+    scratch = f"{SCRATCH}_{threading.get_ident()}"
+    con.execute(f"attach ':memory:' as {scratch}")
     try:
-        con.execute(f"use {SCRATCH}")
-        search_path = f"{SCRATCH}.main,{warehouse}.main".replace("'", "''")
+        con.execute(f"use {scratch}")
+        search_path = f"{scratch}.main,{warehouse}.main".replace("'", "''")
         con.execute(f"set search_path = '{search_path}'")
         con.execute(f"create table build_params as select * from {warehouse}.main.build_params")
         con.execute("update build_params set as_of = ?", [as_of])
@@ -78,7 +82,7 @@ def models_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Iterator[No
     finally:
         con.execute(f"use {warehouse}")
         con.execute("reset search_path")
-        con.execute(f"detach {SCRATCH}")
+        con.execute(f"detach {scratch}")
 
 
 def _quoted(identifier: str) -> str:
