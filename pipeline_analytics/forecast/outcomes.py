@@ -63,19 +63,11 @@ class StintHistory:
 
     @classmethod
     def from_frame(cls, frame: pl.DataFrame) -> StintHistory:
-        coded = frame.with_columns(
-            pl.col("outcome").replace_strict(
-                {"open": OUTCOME_OPEN, "won": OUTCOME_WON, "lost": OUTCOME_LOST},
-                return_dtype=pl.Int8,
-            )
-        )
-        still_open = pl.col("outcome") == OUTCOME_OPEN
-        ordered = coded.with_columns(
-            pl.when(still_open)
-            .then(pl.col("age_at_as_of"))
-            .otherwise(pl.col("days_to_close"))
-            .alias("outcome_time")
-        ).sort(pl.col("outcome_time"), still_open, nulls_last=True, maintain_order=True)
+        return cls.from_ordered(in_estimator_order(frame))
+
+    @classmethod
+    def from_ordered(cls, ordered: pl.DataFrame) -> StintHistory:
+        """From rows of `in_estimator_order` (or any subset of them, which keeps the order)."""
         return cls(
             _floats(ordered["stint_days"]),
             _floats(ordered["age_at_as_of"]),
@@ -83,6 +75,23 @@ class StintHistory:
             _floats(ordered["days_to_close"]),
             _floats(ordered["outcome_time"]),
         )
+
+
+def in_estimator_order(stints: pl.DataFrame) -> pl.DataFrame:
+    """Stints with outcome coded and outcome_time added, sorted as StintHistory keeps them."""
+    coded = stints.with_columns(
+        pl.col("outcome").replace_strict(
+            {"open": OUTCOME_OPEN, "won": OUTCOME_WON, "lost": OUTCOME_LOST},
+            return_dtype=pl.Int8,
+        )
+    )
+    still_open = pl.col("outcome") == OUTCOME_OPEN
+    return coded.with_columns(
+        pl.when(still_open)
+        .then(pl.col("age_at_as_of"))
+        .otherwise(pl.col("days_to_close"))
+        .alias("outcome_time")
+    ).sort(pl.col("outcome_time"), still_open, nulls_last=True, maintain_order=True)
 
 
 def _floats(series: pl.Series) -> np.ndarray:
@@ -215,11 +224,13 @@ class _Ladder:
 
 def stint_histories(stints: pl.DataFrame) -> dict[tuple[str, str | None], StintHistory]:
     """Reference stints per (pipeline, stage), plus each pipeline's pooled history."""
+    # Sorted once: polars keeps the order of rows within each group.
+    ordered = in_estimator_order(stints)
     histories: dict[tuple[str, str | None], StintHistory] = {}
-    for (pipeline, stage), frame in stints.group_by("pipeline", "stage"):
-        histories[(pipeline, stage)] = StintHistory.from_frame(frame)
-    for (pipeline,), frame in stints.group_by("pipeline"):
-        histories[(pipeline, POOLED)] = StintHistory.from_frame(frame)
+    for (pipeline, stage), frame in ordered.group_by("pipeline", "stage"):
+        histories[(pipeline, stage)] = StintHistory.from_ordered(frame)
+    for (pipeline,), frame in ordered.group_by("pipeline"):
+        histories[(pipeline, POOLED)] = StintHistory.from_ordered(frame)
     return histories
 
 
