@@ -218,13 +218,9 @@ def flow_warehouse(tmp_path_factory) -> tuple[duckdb.DuckDBPyConnection, Path]:
     snapshot_days=st.lists(st.floats(1, HORIZON_DAYS), min_size=1, max_size=4, unique=True),
 )
 def test_bridge_identity_holds_exactly(flow_warehouse, deals, snapshot_days):
-    con, flow_sql = flow_warehouse
     snapshots = sorted(at(d) for d in snapshot_days)
     as_of = at(HORIZON_DAYS)
-    load(con, deals, snapshots)
-    build(con, lookback_days=365, currency="USD", as_of=as_of, sql_dir=flow_sql)
-
-    result = rows(con, "select * from mart_pipeline_flow order by source, basis, period_start")
+    result = built_flows(flow_warehouse, deals, snapshots, as_of)
     for row in result:
         assert (
             row["open_start"]
@@ -247,6 +243,19 @@ def test_bridge_identity_holds_exactly(flow_warehouse, deals, snapshot_days):
             assert earlier["open_end"] == later["open_start"]
     snapshot_pairs = [r for r in result if r["basis"] == "snapshot"]
     assert len(snapshot_pairs) == max(0, len(set(snapshots_with_deals(deals, snapshots))) - 1)
+
+
+def built_flows(
+    flow_warehouse: tuple[duckdb.DuckDBPyConnection, Path],
+    deals: list[dict],
+    snapshots: list[datetime],
+    as_of: datetime,
+) -> list[dict]:
+    """mart_pipeline_flow of a warehouse holding `deals`, exported at `snapshots`."""
+    con, flow_sql = flow_warehouse
+    load(con, deals, snapshots)
+    build(con, lookback_days=365, currency="USD", as_of=as_of, sql_dir=flow_sql)
+    return rows(con, "select * from mart_pipeline_flow order by source, basis, period_start")
 
 
 def load(con: duckdb.DuckDBPyConnection, deals: list[dict], snapshots: list[datetime]) -> None:
@@ -364,13 +373,9 @@ exact_deals = st.lists(
 def test_flow_equals_deal_by_period_reference(flow_warehouse, deals, snapshot_days, as_of_day):
     """The model values each deal only where needed; this values every deal in every period, by
     the definitions in the model's header, and must find the same rows."""
-    con, flow_sql = flow_warehouse
     snapshots = sorted(at(d) for d in snapshot_days)
     as_of = at(as_of_day)
-    load(con, deals, snapshots)
-    build(con, lookback_days=365, currency="USD", as_of=as_of, sql_dir=flow_sql)
-
-    result = rows(con, "select * from mart_pipeline_flow order by source, basis, period_start")
+    result = built_flows(flow_warehouse, deals, snapshots, as_of)
     assert result == reference_flows(deals, snapshots, as_of)
 
 
