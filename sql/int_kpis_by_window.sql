@@ -25,7 +25,9 @@
 --   value in every cut (a cell) are summed together, and each cell's sums then added into each of
 --   its cuts. The windows' starts and ends cut time into slices, each wholly inside or outside
 --   every window, so deals closed or created are summed per slice, then per window over its
---   slices. Medians keep the values as lists until the last step.
+--   slices. Medians keep the values as lists until the last step. Amounts and cycle days are
+--   summed as DECIMAL, exact whatever order DuckDB adds them in: the same deals always give the
+--   same figure, so an unchanged pipeline changes by exactly zero (mart_kpi_changes).
 with deal_cuts as (
     select
         known_from,
@@ -35,6 +37,8 @@ with deal_cuts as (
         status,
         amount_base,
         cycle_days,
+        amount_base::decimal(38, 6) as exact_amount,
+        cycle_days::decimal(38, 9) as exact_cycle_days,
         {
             'all': 'all',
             'owner': coalesce(owner, '(none)'),
@@ -75,7 +79,9 @@ deal_cells as (
         d.closed_at,
         d.status,
         d.amount_base,
-        d.cycle_days
+        d.cycle_days,
+        d.exact_amount,
+        d.exact_cycle_days
     from deal_cuts as d
     inner join cells as c on d.cuts = c.cuts
 ),
@@ -112,6 +118,8 @@ slice_roles as (
         d.cell_id,
         d.amount_base,
         d.cycle_days,
+        d.exact_amount,
+        d.exact_cycle_days,
         d.status = 'won' as won_in_slice,
         d.status = 'lost' as lost_in_slice,
         false as created_in_slice,
@@ -127,6 +135,8 @@ slice_roles as (
         d.cell_id,
         d.amount_base,
         d.cycle_days,
+        d.exact_amount,
+        d.exact_cycle_days,
         false as won_in_slice,
         false as lost_in_slice,
         true as created_in_slice,
@@ -142,15 +152,15 @@ slice_facts as (
         cell_id,
         count(*) filter (where won_in_slice) as won_deals,
         count(*) filter (where lost_in_slice) as lost_deals,
-        sum(amount_base) filter (where won_in_slice) as won_amount_base,
-        sum(amount_base) filter (where lost_in_slice) as lost_amount_base,
+        sum(exact_amount) filter (where won_in_slice) as won_amount_base,
+        sum(exact_amount) filter (where lost_in_slice) as lost_amount_base,
         count(amount_base) filter (where won_in_slice) as won_sized_deals,
-        sum(cycle_days) filter (where won_in_slice) as won_cycle_days,
+        sum(exact_cycle_days) filter (where won_in_slice) as won_cycle_days,
         count(cycle_days) filter (where won_in_slice) as won_cycled_deals,
         list(amount_base) filter (where won_in_slice and amount_base is not null) as won_sizes,
         list(cycle_days) filter (where won_in_slice and cycle_days is not null) as won_cycles,
         count(*) filter (where created_in_slice) as created_deals,
-        sum(amount_base) filter (where created_in_slice) as created_pipeline_base,
+        sum(exact_amount) filter (where created_in_slice) as created_pipeline_base,
         count(*) filter (where created_and_won) as created_won_deals
     from slice_roles
     group by slice_start, cell_id
@@ -186,14 +196,14 @@ window_totals as (
         c.dimension_value,
         sum(f.won_deals)::bigint as won_deals,
         sum(f.lost_deals)::bigint as lost_deals,
-        sum(f.won_amount_base) as won_amount_base,
-        sum(f.lost_amount_base) as lost_amount_base,
-        sum(f.won_amount_base) / nullif(sum(f.won_sized_deals), 0) as avg_won_size,
+        sum(f.won_amount_base)::double as won_amount_base,
+        sum(f.lost_amount_base)::double as lost_amount_base,
+        sum(f.won_amount_base)::double / nullif(sum(f.won_sized_deals), 0) as avg_won_size,
         list_aggregate(flatten(list(f.won_sizes)), 'quantile_cont', 0.5) as median_won_size,
-        sum(f.won_cycle_days) / nullif(sum(f.won_cycled_deals), 0) as mean_cycle_days_won,
+        sum(f.won_cycle_days)::double / nullif(sum(f.won_cycled_deals), 0) as mean_cycle_days_won,
         list_aggregate(flatten(list(f.won_cycles)), 'quantile_cont', 0.5) as median_cycle_days_won,
         sum(f.created_deals)::bigint as created_deals,
-        sum(f.created_pipeline_base) as created_pipeline_base,
+        sum(f.created_pipeline_base)::double as created_pipeline_base,
         sum(f.created_won_deals)::bigint as created_won_deals
     from window_cell_facts as f
     inner join cell_cuts as c on f.cell_id = c.cell_id
@@ -210,7 +220,7 @@ open_cells as (
         e.window_end,
         d.cell_id,
         count(*) as open_deals,
-        sum(d.amount_base) as open_pipeline_base
+        sum(d.exact_amount) as open_pipeline_base
     from window_ends as e
     inner join deal_cells as d
         on e.window_end >= d.known_from and e.window_end < d.open_until
@@ -223,7 +233,7 @@ open_totals as (
         c.dimension,
         c.dimension_value,
         sum(o.open_deals)::bigint as open_deals,
-        sum(o.open_pipeline_base) as open_pipeline_base
+        sum(o.open_pipeline_base)::double as open_pipeline_base
     from open_cells as o
     inner join cell_cuts as c on o.cell_id = c.cell_id
     group by o.window_end, c.dimension, c.dimension_value
