@@ -100,8 +100,28 @@ def build(
                 con.execute(f"create or replace table {model.name} as\n{model.sql}")
             except duckdb.Error as exc:
                 raise PipelineError(f"{model.path}: model {model.name} failed: {exc}") from exc
+        _drop_stale_models(con, {m.name for m in models})
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     return [m.name for m in models]
+
+
+def _drop_stale_models(con: duckdb.DuckDBPyConnection, built: set[str]) -> None:
+    """Drop int_* and mart_* tables no model builds any more (left by an older version).
+
+    Those prefixes belong to the build: a table of a removed model would otherwise stay behind
+    with figures as of its last build, and analysts would read it as current.
+    """
+    tables = con.execute(
+        """
+        select table_name from duckdb_tables()
+        where database_name = current_database() and schema_name = 'main' and not temporary
+          and (starts_with(table_name, 'int_') or starts_with(table_name, 'mart_'))
+        """
+    ).fetchall()
+    for (name,) in tables:
+        if name not in built:
+            log.info("dropping %s: no model builds it any more", name)
+            con.execute(f'drop table "{name}"')

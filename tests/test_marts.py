@@ -423,3 +423,16 @@ def test_win_rate_amount_is_null_without_known_amounts(tmp_path):
     k = kpis(con)
     # 0 won / (0 + 1 lost) = 0.0, but no closed deal has an amount: 0 / 0 -> NULL.
     assert (k["win_rate"], k["win_rate_amount"]) == (0.0, None)
+
+
+def test_build_drops_tables_of_models_that_no_longer_exist(tmp_path):
+    # A warehouse built by an older version holds int_deal_dimensions, a model since removed.
+    con = new_warehouse(tmp_path)
+    add_stages(con, 2)
+    add_deal(con, "D1", stage_order=1, created_at=day(1))
+    con.execute("create table int_deal_dimensions as select 'stale' as dimension")
+    con.execute("create table notes as select 'an analyst table' as note")
+    build_as_of(con, AS_OF)
+    tables = {r["table_name"] for r in rows(con, "select table_name from duckdb_tables()")}
+    assert "int_deal_dimensions" not in tables
+    assert {"notes", "mart_kpis", "int_kpis_by_window"} <= tables
