@@ -206,14 +206,15 @@ def rebuild_stage_events(con: duckdb.DuckDBPyConnection, source: str) -> None:
         """,
         [source],
     )
-    # Within one file stage_changes keeps only changes; rows of different files can repeat
-    # the stage before them, so a source loaded from several files drops those repeats here.
+    # Within one file stage_changes keeps only changes (in the order below, the one
+    # _write_stage_changes uses); rows of different files can repeat the stage before them, so a
+    # source loaded from several files drops those repeats here.
+    order = "order by c.changed_at, c.source_row, c.origin"
     several_files = con.execute(
         "select count(distinct batch_id) > 1 from stage_changes where source = ?", [source]
     ).fetchall()[0][0]
     repeats_across_files = (
-        "qualify lag(c.stage) over (partition by c.deal_id order by c.changed_at, c.source_row)"
-        " is distinct from c.stage"
+        f"qualify lag(c.stage) over (partition by c.deal_id {order}) is distinct from c.stage"
         if several_files
         else ""
     )
@@ -237,8 +238,8 @@ def rebuild_stage_events(con: duckdb.DuckDBPyConnection, source: str) -> None:
                     list(stage) over (deal_order rows between unbounded preceding and 1 preceding),
                     lambda earlier: earlier = stage
                 )), 0) as stint
-            from changes
-            window deal_order as (partition by deal_id order by changed_at, source_row)
+            from changes as c
+            window deal_order as (partition by c.deal_id {order})
         ),
         deals_with_changes as (
             select distinct c.deal_id
