@@ -5,6 +5,8 @@
 --   they equal (a test checks it); this model exists so that rebuilding the forecast's inputs at a
 --   past moment does not rebuild every KPI window.
 -- is_complete: the month ended by as_of (the month holding as_of is still running).
+-- Amounts are summed as DECIMAL: exact whatever order DuckDB adds them in, so the same deals
+--   always give the same series (and the same forecast for the same seed).
 with bounds as (
     select
         min(date_trunc('month', d.created_at))::date as first_month,
@@ -24,7 +26,7 @@ months as (
 created as (
     select
         date_trunc('month', created_at)::date as month,
-        sum(amount_base) as created_pipeline_base
+        sum(amount_base::decimal(38, 6))::double as created_pipeline_base
     from int_deals_as_of
     where created_at is not null
     group by date_trunc('month', created_at)::date
@@ -33,7 +35,7 @@ created as (
 won as (
     select
         date_trunc('month', closed_at)::date as month,
-        sum(amount_base) as won_amount_base
+        sum(amount_base::decimal(38, 6))::double as won_amount_base
     from int_deals_as_of
     where status = 'won' and closed_at is not null
     group by date_trunc('month', closed_at)::date

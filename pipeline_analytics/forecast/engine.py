@@ -223,10 +223,11 @@ def load_inputs(
         already_won=frame(
             """
             select deal_type, date_trunc('month', closed_at)::date as month,
-                sum(amount_base) as amount
+                sum(amount_base::decimal(38, 6))::double as amount  -- exact: any order, same sum
             from int_deals_as_of
             where status = 'won' and amount_base > 0 and closed_at >= $since
             group by all
+            order by all
             """,
             {"since": add_months(grid.starts[0], -cash_months)},
         ),
