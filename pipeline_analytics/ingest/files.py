@@ -109,8 +109,10 @@ def load_file(
     temp_dir: Path,
     sheet: str | None = None,
 ) -> LoadedFile:
-    """Load any supported export into temp table `table`; raise InputError for unreadable files."""
+    """Load any supported export as temp view `table` (see LoadedFile); InputError if unreadable."""
     _check_not_empty(path, fp)
+    # Line numbers are the loaded table's rowid: the load must keep the file's order.
+    con.execute("set preserve_insertion_order = true")
     suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
         return _load_excel(con, path, table, sheet)
