@@ -7,7 +7,7 @@
 --   as_of (exported_by_as_of = snapshot_at <= as_of); else NULL (stage events tell the stage).
 -- amount_base, owner, expected_close_date: from the deal's latest snapshot taken by as_of
 --   (deal_snapshots); a deal with no snapshot by then (first exported later, or inserted without
---   one) takes its current values, the only ones known.
+--   one) takes its current values, the only ones known; snapshot_by_as_of says which.
 -- amount, currency, lead_source, deal_type, segment: from the current export.
 -- cycle_days: closed_at - created_at in fractional days, for closed deals; NULL when a date is
 --   missing or close_before_create (closed_at < created_at: excluded from cycle statistics).
@@ -50,6 +50,7 @@ known_deals as (
         case
             when s.deal_id is not null then s.expected_close_date else d.expected_close_date
         end as expected_close_date,
+        s.deal_id is not null as snapshot_by_as_of,
         d.status != 'open' and coalesce(d.closed_at <= bp.as_of, true) as closed_by_as_of,
         coalesce(d.snapshot_at <= bp.as_of, true) as exported_by_as_of
     from deals as d
@@ -72,6 +73,7 @@ select
     amount_base,
     created_at,
     exported_by_as_of,
+    snapshot_by_as_of,
     expected_close_date,
     case when closed_by_as_of then status else 'open' end as status,
     case when closed_by_as_of then closed_at end as closed_at,

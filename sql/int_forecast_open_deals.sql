@@ -8,20 +8,7 @@
 --   probability reflects later knowledge). stage_probability: the stage's default probability
 --   (stages.default_probability, from [pipeline] probabilities in the config).
 -- expected_close_date: from the latest snapshot taken by as_of, else from the export if it was
---   taken by as_of; NULL otherwise.
-with snapshot_close as (
-    select
-        s.source,
-        s.deal_id,
-        s.expected_close_date
-    from deal_snapshots as s
-    cross join build_params as bp
-    where s.snapshot_at <= bp.as_of
-    qualify row_number() over (
-        partition by s.source, s.deal_id order by s.snapshot_at desc, s.batch_id desc
-    ) = 1
-)
-
+--   taken by as_of (int_deals_as_of); NULL otherwise.
 select
     o.source,
     o.deal_id,
@@ -33,8 +20,7 @@ select
     st.default_probability as stage_probability,
     case when d.exported_by_as_of then dl.probability end as crm_probability,
     case
-        when sc.deal_id is not null then sc.expected_close_date
-        when d.exported_by_as_of then dl.expected_close_date
+        when d.snapshot_by_as_of or d.exported_by_as_of then d.expected_close_date
     end as expected_close_date,
     case
         when o.stint_entered_at is not null
@@ -50,5 +36,3 @@ inner join deals as dl
 cross join build_params as bp
 left join stages as st
     on o.pipeline = st.pipeline and o.stage = st.stage
-left join snapshot_close as sc
-    on o.source = sc.source and o.deal_id = sc.deal_id
