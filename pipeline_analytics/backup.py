@@ -22,6 +22,7 @@ import duckdb
 
 from pipeline_analytics import __version__
 from pipeline_analytics.errors import InputError
+from pipeline_analytics.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,7 @@ def import_warehouse(
             f"{', ...' if len(filled) > 3 else ''}); import into a new --db path, or pass "
             "--replace to overwrite it with the backup"
         )
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         _drop_everything(con)
         for name, seq in manifest["sequences"].items():
             con.execute(
@@ -129,10 +129,6 @@ def import_warehouse(
                 )
         for view_sql in manifest["views"].values():
             con.execute(view_sql)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     log.info(
         "imported %d tables (%d rows) from %s",
         len(manifest["tables"]),

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline_analytics.errors import InputError, PipelineError
+from pipeline_analytics.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,7 @@ def build(
             raise InputError(
                 "the warehouse has no deals yet; run `pipeline-analytics ingest` first"
             )
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         # Warehouses created before the column existed gain it here.
         con.execute(
             "alter table build_params add column if not exists fiscal_year_start_month integer"
@@ -101,10 +101,6 @@ def build(
             except duckdb.Error as exc:
                 raise PipelineError(f"{model.path}: model {model.name} failed: {exc}") from exc
         _drop_stale_models(con, {m.name for m in models})
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     return [m.name for m in models]
 
 

@@ -28,6 +28,7 @@ from pipeline_analytics.forecast.asof import build_as_of
 from pipeline_analytics.forecast.baselines import Bookings, Quantiles, from_paths
 from pipeline_analytics.forecast.calendar import add_months, month_start
 from pipeline_analytics.forecast.engine import METHOD, EngineSettings, forecast
+from pipeline_analytics.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +125,7 @@ def run_backtest(con: duckdb.DuckDBPyConnection, settings: BacktestSettings) -> 
     """Run the backtest and replace forecast_backtest with it; returns the rows written."""
     rows = backtest(con, settings)
     created = datetime.now(UTC).replace(tzinfo=None)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute("delete from forecast_backtest")
         con.executemany(
             "insert into forecast_backtest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -146,10 +146,6 @@ def run_backtest(con: duckdb.DuckDBPyConnection, settings: BacktestSettings) -> 
                 for r in rows
             ],
         )
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     for method, horizon, wape, coverage in con.execute(
         "select method, horizon_months, wape, coverage_p10_p90 from forecast_accuracy"
         " order by horizon_months, wape"

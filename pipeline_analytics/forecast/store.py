@@ -20,6 +20,7 @@ import polars as pl
 from pipeline_analytics.forecast.calendar import periods
 from pipeline_analytics.forecast.engine import METHOD, EngineForecast, EngineSettings
 from pipeline_analytics.forecast.outcomes import AGE_BUCKET_EDGES, MIN_RESOLVED
+from pipeline_analytics.warehouse import transaction
 
 COMPONENTS = ("closed", "open_pipeline", "new_pipeline", "total")
 
@@ -132,49 +133,46 @@ def store_run(con: duckdb.DuckDBPyConnection, fc: EngineForecast, settings: Engi
     }
     for name, frame in frames.items():
         con.register(name, frame)
-    con.execute("begin transaction")
     try:
-        run_id = con.execute("select coalesce(max(run_id), 0) + 1 from forecast_runs").fetchall()
-        run_id = run_id[0][0]
-        con.execute(
-            "insert into forecast_runs values (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                run_id,
-                fc.as_of,
-                datetime.now(UTC).replace(tzinfo=None),
-                fc.grid.horizon,
-                fc.simulations,
-                fc.seed,
-                METHOD,
-                json.dumps(run_config(fc, settings), default=str),
-            ],
-        )
-        con.execute(
-            "insert into forecast_bookings by name select $run as run_id, * from new_bookings",
-            {"run": run_id},
-        )
-        con.execute(
-            "insert into forecast_periods by name select $run as run_id, * from new_periods",
-            {"run": run_id},
-        )
-        con.execute(
-            "insert into forecast_deals by name select $run as run_id, * from new_deals",
-            {"run": run_id},
-        )
-        con.execute(
-            "insert into forecast_cashflow by name select $run as run_id, * from new_cashflow",
-            {"run": run_id},
-        )
-        con.execute(
-            "insert into forecast_crosschecks by name"
-            " select $run as run_id, * from new_crosschecks",
-            {"run": run_id},
-        )
-        con.execute(CHANGES_SQL, {"run": run_id, "as_of": fc.as_of})
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+        with transaction(con):
+            run_id = con.execute(
+                "select coalesce(max(run_id), 0) + 1 from forecast_runs"
+            ).fetchall()[0][0]
+            con.execute(
+                "insert into forecast_runs values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    run_id,
+                    fc.as_of,
+                    datetime.now(UTC).replace(tzinfo=None),
+                    fc.grid.horizon,
+                    fc.simulations,
+                    fc.seed,
+                    METHOD,
+                    json.dumps(run_config(fc, settings), default=str),
+                ],
+            )
+            con.execute(
+                "insert into forecast_bookings by name select $run as run_id, * from new_bookings",
+                {"run": run_id},
+            )
+            con.execute(
+                "insert into forecast_periods by name select $run as run_id, * from new_periods",
+                {"run": run_id},
+            )
+            con.execute(
+                "insert into forecast_deals by name select $run as run_id, * from new_deals",
+                {"run": run_id},
+            )
+            con.execute(
+                "insert into forecast_cashflow by name select $run as run_id, * from new_cashflow",
+                {"run": run_id},
+            )
+            con.execute(
+                "insert into forecast_crosschecks by name"
+                " select $run as run_id, * from new_crosschecks",
+                {"run": run_id},
+            )
+            con.execute(CHANGES_SQL, {"run": run_id, "as_of": fc.as_of})
     finally:
         for name in frames:
             con.unregister(name)

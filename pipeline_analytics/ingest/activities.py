@@ -41,6 +41,7 @@ from pipeline_analytics.ingest.staging import (
     text_of,
     too_long_check,
 )
+from pipeline_analytics.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +151,7 @@ def write_activities_batch(
     snapshot_at = con.execute(
         f"select max(occurred_at) from {STAGED_TABLE} where reject_reason is null"
     ).fetchall()[0][0]
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         batch_id = store._start_batch(con, source, OBJECT, path, fp, snapshot_at, started_at)
         store._write_rejects(con, batch_id, STAGED_TABLE, loaded)
         con.execute(
@@ -171,10 +171,6 @@ def write_activities_batch(
             [source.name, source.name],
         )
         store._finish_batch(con, batch_id, loaded.rows_read, loaded_rows, rejected, excluded)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     return store.BatchResult(
         batch_id, path, OBJECT, loaded.rows_read, loaded_rows, rejected, snapshot_at, excluded
     )

@@ -28,6 +28,7 @@ from pipeline_analytics.ingest.files import (
 )
 from pipeline_analytics.ingest.locale import Locale, detect_locale, number_sql
 from pipeline_analytics.ingest.staging import text_of
+from pipeline_analytics.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,7 @@ def refresh_reference_tables(
     When the rates changed, every deal's amount_base is computed again with the new rates.
     """
     rates = _read_rates(con, config, temp_dir)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         _write_stages(con, config)
         before = con.execute("select * from fx_rates order by all").fetchall()
         con.execute("delete from fx_rates")
@@ -90,10 +90,6 @@ def refresh_reference_tables(
         )
         if con.execute("select * from fx_rates order by all").fetchall() != before:
             _reprice_deals(con, config.pipeline.currency)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
 
 
 def write_batch(
@@ -132,29 +128,25 @@ def write_batch(
         raise InputError(_all_rejected_message(con, path, primary, loaded))
     # Row order in warehouse tables means nothing; not keeping it makes big inserts cheaper.
     con.execute("set preserve_insertion_order = false")
-    con.execute("begin transaction")
     try:
-        batch_id = _start_batch(con, source, kind, path, fp, snapshot_at, started_at)
-        _write_rejects(con, batch_id, primary, loaded)
-        con.execute("create or replace temp table affected_deals (deal_id varchar)")
-        if "staged_stages" in present:
-            _write_source_stages(con, source, batch_id)
-        if "staged_deals" in present:
-            _write_deals(con, config, source, snapshot_at, batch_id)
-        if "staged_history" in present:
-            _write_stage_changes(con, source, batch_id)
-        if "staged_changes" in present:
-            _write_deal_changes(con, source, batch_id)
-        _write_stages(con, config)
-        con.execute(
-            "insert into pending_stage_events select distinct ?, deal_id from affected_deals",
-            [source.name],
-        )
-        _finish_batch(con, batch_id, loaded.rows_read, loaded_rows, rejected, excluded)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+        with transaction(con):
+            batch_id = _start_batch(con, source, kind, path, fp, snapshot_at, started_at)
+            _write_rejects(con, batch_id, primary, loaded)
+            con.execute("create or replace temp table affected_deals (deal_id varchar)")
+            if "staged_stages" in present:
+                _write_source_stages(con, source, batch_id)
+            if "staged_deals" in present:
+                _write_deals(con, config, source, snapshot_at, batch_id)
+            if "staged_history" in present:
+                _write_stage_changes(con, source, batch_id)
+            if "staged_changes" in present:
+                _write_deal_changes(con, source, batch_id)
+            _write_stages(con, config)
+            con.execute(
+                "insert into pending_stage_events select distinct ?, deal_id from affected_deals",
+                [source.name],
+            )
+            _finish_batch(con, batch_id, loaded.rows_read, loaded_rows, rejected, excluded)
     finally:
         con.execute("reset preserve_insertion_order")
     return BatchResult(
@@ -170,19 +162,15 @@ def apply_pending_stage_events(con: duckdb.DuckDBPyConnection) -> None:
     """
     sources = con.execute("select distinct source from pending_stage_events").fetchall()
     for (source,) in sources:
-        con.execute("begin transaction")
         try:
-            con.execute(
-                "create or replace temp table affected_deals as "
-                "select distinct deal_id from pending_stage_events where source = ?",
-                [source],
-            )
-            rebuild_stage_events(con, source)
-            con.execute("delete from pending_stage_events where source = ?", [source])
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
+            with transaction(con):
+                con.execute(
+                    "create or replace temp table affected_deals as "
+                    "select distinct deal_id from pending_stage_events where source = ?",
+                    [source],
+                )
+                rebuild_stage_events(con, source)
+                con.execute("delete from pending_stage_events where source = ?", [source])
         finally:
             con.execute("drop table if exists affected_deals")
 
