@@ -11,8 +11,8 @@ from pipeline_analytics.forecast.outcomes import (
     OUTCOME_LOST,
     OUTCOME_OPEN,
     OUTCOME_WON,
-    StintHistory,
     outcome_model,
+    stint_histories,
     win_incidence,
     won_incidence,
 )
@@ -57,7 +57,7 @@ def qualify_history() -> pl.DataFrame:
 
 
 def test_age_in_stage_conditions_the_win_chance():
-    history = StintHistory.from_frame(qualify_history())
+    history = stint_histories(qualify_history())[("default", "Qualify")]
     ends = np.array([31.0, 61.0])
     # Landmark 0: everything reached it. The 10 running stints are censored at 5; then 30 of the
     # remaining 60 are won at 10 -> F = 30/60 = 0.5 from month 1 on.

@@ -62,10 +62,6 @@ class StintHistory:
     outcome_time: np.ndarray  # days from the stint's start to its deal's close, or to as_of
 
     @classmethod
-    def from_frame(cls, frame: pl.DataFrame) -> StintHistory:
-        return cls.from_ordered(in_estimator_order(frame))
-
-    @classmethod
     def from_ordered(cls, ordered: pl.DataFrame) -> StintHistory:
         """From rows of `in_estimator_order` (or any subset of them, which keeps the order)."""
         return cls(
