@@ -29,3 +29,13 @@ class LockBusy(PipelineError):
     """Another process holds the warehouse: the message names it (pid, host, start time)."""
 
     exit_code = EXIT_LOCK_BUSY
+
+
+class StepSkipped(PipelineError):
+    """The data cannot support this step (e.g. a backtest with under six months of history).
+
+    The message says why and what would make it possible. `run` records the step as skipped,
+    logs a warning, goes on with the next step and ends with status 'partial' and exit code 0.
+    """
+
+    exit_code = EXIT_OK
