@@ -105,6 +105,8 @@ class ForecastSettings:
     seed: int | None = None  # None: a fresh seed per run, stored in forecast_runs.seed
     method: str = "engine"
     backtest_in_run: bool = True  # `run` rescores the backtest after new data
+    # An open deal without an amount counts at the median won amount of similar deals.
+    impute_missing_amounts: bool = True
 
 
 @dataclass(frozen=True)
@@ -398,7 +400,18 @@ def _parse_warehouse(raw: Any, base: Path, where: _Where) -> WarehouseSettings:
 
 def _parse_forecast(raw: Any, where: _Where) -> ForecastSettings:
     p = "forecast."
-    where.only_keys(raw, p, {"horizon_months", "simulations", "seed", "method", "backtest_in_run"})
+    where.only_keys(
+        raw,
+        p,
+        {
+            "horizon_months",
+            "simulations",
+            "seed",
+            "method",
+            "backtest_in_run",
+            "impute_missing_amounts",
+        },
+    )
     defaults = ForecastSettings()
     horizon = where.optional(raw, p, "horizon_months", int) or defaults.horizon_months
     if not 1 <= horizon <= 36:
@@ -413,12 +426,14 @@ def _parse_forecast(raw: Any, where: _Where) -> ForecastSettings:
     if method not in FORECAST_METHODS:
         raise where.fail(f"{p}method", f"is '{method}'; use one of {list(FORECAST_METHODS)}")
     backtest_in_run = where.optional(raw, p, "backtest_in_run", bool)
+    impute = where.optional(raw, p, "impute_missing_amounts", bool)
     return ForecastSettings(
         horizon_months=horizon,
         simulations=simulations,
         seed=seed,
         method=method,
         backtest_in_run=defaults.backtest_in_run if backtest_in_run is None else backtest_in_run,
+        impute_missing_amounts=defaults.impute_missing_amounts if impute is None else impute,
     )
 
 

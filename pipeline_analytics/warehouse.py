@@ -102,6 +102,7 @@ alter table forecast_deals add column if not exists stage_age_days double;
 alter table forecast_deals add column if not exists amount_base double;
 alter table forecast_deals add column if not exists deal_type varchar;
 alter table forecast_deals add column if not exists basis varchar;
+alter table forecast_deals add column if not exists amount_imputed boolean;
 create table if not exists forecast_periods (
     run_id integer, period varchar, period_start date, months_forecast integer,
     complete boolean, component varchar, mean double, p10 double, p50 double, p90 double

@@ -9,6 +9,34 @@
 --   (stages.default_probability, from [pipeline] probabilities in the config).
 -- expected_close_date: from the latest snapshot taken by as_of, else from the export if it was
 --   taken by as_of (int_deals_as_of); NULL otherwise.
+-- deal_age_days: as_of - created_at in days; NULL when the creation time is unknown.
+-- imputed_amount_base: for a deal without amount_base, the median amount of the deals won by as_of
+--   in its pipeline and deal type when there are at least 20 of them, else of every won deal;
+--   NULL for a deal with an amount (the forecast uses it unless imputation is turned off).
+with won_amounts as (
+    select
+        pipeline,
+        deal_type,
+        amount_base
+    from int_deals_as_of
+    where status = 'won' and amount_base > 0
+),
+
+won_by_segment as (
+    select
+        pipeline,
+        deal_type,
+        median(amount_base) as median_won_amount,
+        count(*) as won_deals
+    from won_amounts
+    group by pipeline, deal_type
+),
+
+won_overall as (
+    select median(amount_base) as median_won_amount
+    from won_amounts
+)
+
 select
     o.source,
     o.deal_id,
@@ -27,12 +55,20 @@ select
             then (epoch(bp.as_of) - epoch(o.stint_entered_at)) / 86400.0
         when d.exported_by_as_of and dl.stage_changed_at <= bp.as_of
             then (epoch(bp.as_of) - epoch(dl.stage_changed_at)) / 86400.0
-    end as stage_age_days
+    end as stage_age_days,
+    (epoch(bp.as_of) - epoch(d.created_at)) / 86400.0 as deal_age_days,
+    case
+        when d.amount_base is null and ws.won_deals >= 20 then ws.median_won_amount
+        when d.amount_base is null then wo.median_won_amount
+    end as imputed_amount_base
 from int_open_deal_stage as o
 inner join int_deals_as_of as d
     on o.source = d.source and o.deal_id = d.deal_id
 inner join deals as dl
     on o.source = dl.source and o.deal_id = dl.deal_id
 cross join build_params as bp
+cross join won_overall as wo
 left join stages as st
     on o.pipeline = st.pipeline and o.stage = st.stage
+left join won_by_segment as ws
+    on d.pipeline = ws.pipeline and d.deal_type = ws.deal_type

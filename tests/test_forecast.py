@@ -138,15 +138,18 @@ def test_hand_computed_open_pipeline(con):
     #   whole -> the oldest stage-1 bucket with 30 outcomes (from 34: the L stints) -> 0.
     # O4, stage 2 has no outcomes -> the pipeline's stints pooled at 5 days: W won 5 days later,
     #   L lost 35 days later, O2/O3 censored -> 30/62 in March.
-    # O5: no history in 'renewals' -> the stage's default probability 0.5, in April (expected
-    #   close 2026-04-15). O6: no probability -> nothing.
+    # O5, O6: pipeline 'renewals' has no stage history and no closed deal, so neither the stage
+    #   nor the deal-age model applies. O5 -> the stage's default probability 0.5; O6 (no
+    #   probability) -> the win rate of every closed deal, 30 / 60. Both are timed by the won
+    #   deals' cycles, not by O5's expected close (2026-04-15): every W deal took 10 days, and
+    #   all were still open at the deals' age (3 days) -> won 7 days later, in March.
     expected = {
         "O1": ("stage", 30 / 62, date(2026, 3, 1), 1000 * 30 / 62),
         "O2": ("stage", 0.0, None, 0.0),
         "O3": ("oldest_age", 0.0, None, 0.0),
         "O4": ("pooled", 30 / 62, date(2026, 3, 1), 400 * 30 / 62),
-        "O5": ("crm", 0.5, date(2026, 4, 1), 400.0),
-        "O6": ("none", 0.0, None, 0.0),
+        "O5": ("crm", 0.5, date(2026, 3, 1), 400.0),
+        "O6": ("win_rate", 0.5, date(2026, 3, 1), 50.0),
     }
     assert deals.keys() == expected.keys()
     for deal_id, (basis, win, month, value) in expected.items():
@@ -155,13 +158,14 @@ def test_hand_computed_open_pipeline(con):
         assert row["win_probability"] == pytest.approx(win), deal_id
         assert row["expected_close_month"] == month, deal_id
         assert row["expected_value_base"] == pytest.approx(value), deal_id
-    # Simulated open pipeline: March 1400 x 30/62 = 677.42 (sd of the mean: sqrt((1000^2 +
-    # 400^2) x 30/62 x 32/62) / sqrt(20000) = 3.8); April 800 x 0.5 = 400 (sd 2.8); May 0.
+    # Simulated open pipeline: March 1400 x 30/62 + 800 x 0.5 + 100 x 0.5 = 1127.42 (sd of the
+    # mean: sqrt((1000^2 + 400^2) x 30/62 x 32/62 + (800^2 + 100^2) / 4) / sqrt(20000) = 4.9);
+    # April and May 0.
     open_pipeline = bookings_of(con, run_id, "open_pipeline")
     assert [r["month"] for r in open_pipeline] == MONTHS
-    assert [r["mean"] for r in open_pipeline] == pytest.approx([677.42, 400.0, 0.0], abs=20)
-    # One deal decides April: 800 in half the simulations.
-    assert (open_pipeline[1]["p10"], open_pipeline[1]["p90"]) == (0.0, 800.0)
+    assert [r["mean"] for r in open_pipeline] == pytest.approx([1127.42, 0.0, 0.0], abs=25)
+    # O5 alone decides 800 of March in half the simulations: P10 and P90 are 800 apart at least.
+    assert open_pipeline[0]["p90"] - open_pipeline[0]["p10"] >= 800.0
 
 
 def test_components_periods_and_tables(con):
@@ -274,8 +278,11 @@ def test_changes_since_previous_run(con):
     assert changes["O1"]["delta_base"] == pytest.approx(-1000 * 30 / 62)
     assert changes["O7"]["change"] == "new"
     assert changes["O7"]["stage"] == "stage 1"
+    # O1's win adds to the closed deals: O6's win rate moves from 30/60 to 31/61.
+    assert changes["O6"]["change"] == "updated"
+    assert changes["O6"]["expected_value_base"] == pytest.approx(100 * 31 / 61)
     # Unchanged deals are not listed: O2, O3 stay at 0 and O5 at 400.
-    assert not {"O2", "O3", "O5", "O6"} & changes.keys()
+    assert not {"O2", "O3", "O5"} & changes.keys()
     # The warehouse's own build is untouched by the forecast at another as_of.
     assert rows(con, "select as_of from build_params") == [{"as_of": AS_OF}]
 

@@ -11,6 +11,7 @@ from pipeline_analytics.forecast.outcomes import (
     OUTCOME_LOST,
     OUTCOME_OPEN,
     OUTCOME_WON,
+    OutcomeHistory,
     outcome_model,
     stint_histories,
     win_incidence,
@@ -19,6 +20,15 @@ from pipeline_analytics.forecast.outcomes import (
 from pipeline_analytics.forecast.simulation import OpenDeals, outcome_tables, simulate_open_deals
 
 WON, LOST, OPEN = OUTCOME_WON, OUTCOME_LOST, OUTCOME_OPEN
+NO_DEAL_AGES = pl.DataFrame(
+    schema={
+        "pipeline": pl.String,
+        "deal_type": pl.String,
+        "outcome": pl.String,
+        "age_at_as_of": pl.Float64,
+        "days_to_close": pl.Float64,
+    }
+)
 
 
 def test_won_incidence_treats_losses_as_competing():
@@ -92,11 +102,19 @@ def test_fallbacks_in_order():
             "stage_age_days": [0.0, 25.0, 50.0, 0.0, None, 3.0, 3.0],
             "crm_probability": [None, None, None, None, None, 0.4, None],
             "stage_probability": [None, None, None, None, None, None, None],
+            "deal_type": [None] * 7,
+            "deal_age_days": [None] * 7,
         },
-        schema_overrides={"crm_probability": pl.Float64, "stage_probability": pl.Float64},
+        schema_overrides={
+            "crm_probability": pl.Float64,
+            "stage_probability": pl.Float64,
+            "deal_type": pl.String,
+            "deal_age_days": pl.Float64,
+        },
     )
     ends = np.array([31.0, 61.0])
-    model = outcome_model(deals, stints, ends, crm_month=np.array([-1, -1, -1, -1, -1, 1, 1]))
+    history = OutcomeHistory(stints, NO_DEAL_AGES, win_rate=None)
+    model = outcome_model(deals, history, ends, crm_month=np.array([-1, -1, -1, -1, -1, 1, 1]))
     assert model.basis == ["stage", "stage", "oldest_age", "pooled", "pooled", "crm", "none"]
     by_deal = model.cumulative[model.deal_class]
     # Qualify at age 0: 0.5 (as above). At 25 (bucket from 23): only losers got there -> 0.

@@ -30,6 +30,7 @@ FORECAST_MODELS = (
     "int_stage_to_close",
     "int_deals_as_of",
     "int_forecast_monthly",
+    "int_forecast_deal_ages",
 )
 
 

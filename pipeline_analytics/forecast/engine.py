@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from pipeline_analytics.config import CashflowSettings
-from pipeline_analytics.errors import InputError
+from pipeline_analytics.errors import InputError, StepSkipped
 from pipeline_analytics.forecast import baselines
 from pipeline_analytics.forecast.asof import models_as_of
 from pipeline_analytics.forecast.calendar import (
@@ -37,6 +37,7 @@ from pipeline_analytics.forecast.outcomes import (
     OUTCOME_LOST,
     OUTCOME_OPEN,
     OUTCOME_WON,
+    OutcomeHistory,
     outcome_model,
     won_incidence,
 )
@@ -54,6 +55,7 @@ class EngineSettings:
     seed: int | None = None
     cashflow: CashflowSettings = field(default_factory=CashflowSettings)
     crosschecks: bool = True
+    impute_missing_amounts: bool = True
 
     def resolved_seed(self) -> int:
         """The seed to use; a fresh one (stored with the run) when none is configured."""
@@ -69,13 +71,20 @@ class Inputs:
     fiscal_year_start_month: int
     open_deals: pl.DataFrame
     stints: pl.DataFrame
+    # int_forecast_deal_ages: every deal created by as_of at a known time, its age and outcome
+    deal_ages: pl.DataFrame
+    won_deals: int  # closed by as_of, at any time known or not
+    lost_deals: int
     monthly: pl.DataFrame  # month, created_pipeline_base, won_amount_base, is_complete
-    cohort: (
-        pl.DataFrame
-    )  # every deal created by as_of: days (to close or to as_of), outcome, amount
     won_pool: pl.DataFrame  # amount_base, deal_type of deals won in the lookback window
     already_won: pl.DataFrame  # deal_type, month, amount: won in the months before as_of
     stage_days_to_close: pl.DataFrame  # pipeline, stage, median_days
+
+    def outcome_history(self) -> OutcomeHistory:
+        """What the open deals' outcomes are learnt from (outcomes.outcome_model)."""
+        closed = self.won_deals + self.lost_deals
+        win_rate = self.won_deals / closed if closed else None
+        return OutcomeHistory(self.stints, self.deal_ages, win_rate)
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,24 @@ def forecast(
     groups = CashGroups.from_settings(settings.cashflow)
     with models_as_of(con, as_of):
         inputs = load_inputs(con, as_of, grid, groups.longest_tail())
+    check_forecastable(inputs)
     return compute(inputs, grid, groups, settings)
+
+
+def check_forecastable(inputs: Inputs) -> None:
+    """StepSkipped, saying why and what would help, when the data cannot support a forecast."""
+    when = f"{inputs.as_of:%Y-%m-%d}"
+    if inputs.won_deals + inputs.lost_deals == 0:
+        raise StepSkipped(
+            f"forecast skipped: no deal was won or lost by {when}, so there is no win rate or "
+            "time to close to learn from; include closed deals in the export"
+        )
+    amounts = inputs.open_deals["amount_base"].drop_nulls().len() + inputs.won_pool.height
+    if amounts == 0 and inputs.monthly["won_amount_base"].sum() == 0:
+        raise StepSkipped(
+            f"forecast skipped: no deal known by {when} has an amount, so bookings cannot be "
+            "forecast; map the export's amount column ([sources.columns] amount)"
+        )
 
 
 def compute(
@@ -122,9 +148,12 @@ def compute(
     simulations = settings.simulations
     deals = inputs.open_deals
     crm_month = _crm_month(inputs, grid)
-    model = outcome_model(deals, inputs.stints, grid.end_days, crm_month)
+    model = outcome_model(deals, inputs.outcome_history(), grid.end_days, crm_month)
     group = groups.of(deals["deal_type"].to_list())
-    amount = deals["amount_base"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    known = deals["amount_base"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    imputed = np.isnan(known) & settings.impute_missing_amounts
+    amount = np.where(imputed, _floats(deals["imputed_amount_base"]), known)
+    imputed &= ~np.isnan(amount)
     open_pipeline = simulate_open_deals(
         OpenDeals(amount, model.deal_class, group),
         model.cumulative,
@@ -136,9 +165,9 @@ def compute(
     closed = _closed_before_as_of(inputs, grid)
     already_won = _already_won(inputs, grid, groups)
     cash = cash_forecast(groups, open_pipeline + new.bookings, already_won)
-    history = _complete_months(inputs)
+    months = _complete_months(inputs)
     crosschecks = (
-        _crosschecks(inputs, grid, history, closed, amount, crm_month, seeds[2:])
+        _crosschecks(inputs, grid, months, closed, known, crm_month, seeds[2:])
         if settings.crosschecks
         else {}
     )
@@ -151,16 +180,21 @@ def compute(
         grid=grid,
         fiscal_year_start_month=inputs.fiscal_year_start_month,
         closed=closed,
-        booked_before=dict(zip(history["month"], history["won_amount_base"], strict=True)),
+        booked_before=dict(zip(months["month"], months["won_amount_base"], strict=True)),
         open_pipeline=open_pipeline.sum(axis=1),
         new_pipeline=new.bookings.sum(axis=1),
-        deals=_deal_rows(deals, model.cumulative[model.deal_class], model.basis, amount, grid),
+        deals=_deal_rows(
+            deals, model.cumulative[model.deal_class], model.basis, amount, imputed, grid
+        ),
         cash=cash,
         crosschecks=crosschecks,
         details={
             "open_deals": deals.height,
             "open_deals_by_basis": dict(basis),
+            "open_deals_amount_imputed": int(imputed.sum()),
             "open_deals_without_amount": missing_amount,
+            "open_pipeline_unforecastable": _unforecastable(basis, deals.height),
+            "closed_deals": {"won": inputs.won_deals, "lost": inputs.lost_deals},
             "created_pipeline_model": f"{new.created.method}: {new.created.detail}",
             "create_to_won_share_within_horizon": float(new.share_booked[0].sum()),
             "cash_groups": [n or "default" for n in groups.names],
@@ -182,6 +216,10 @@ def load_inputs(
         given = {**params, **(extra or {})}
         return con.sql(sql, params={k: v for k, v in given.items() if f"${k}" in sql}).pl()
 
+    closed = frame(
+        "select count(*) filter (status = 'won') as won, count(*) filter (status = 'lost') as lost"
+        " from int_deals_as_of"
+    ).row(0, named=True)
     return Inputs(
         as_of=as_of,
         lookback_days=int(build["lookback_days"][0]),
@@ -189,7 +227,8 @@ def load_inputs(
         open_deals=frame(
             """
             select source, deal_id, pipeline, stage, amount_base, deal_type, stage_probability,
-                crm_probability, expected_close_date, stage_age_days
+                crm_probability, expected_close_date, stage_age_days, deal_age_days,
+                imputed_amount_base
             from int_forecast_open_deals
             order by source, deal_id
             """
@@ -199,18 +238,12 @@ def load_inputs(
             " from int_forecast_stints"
         ),
         monthly=frame("select * from int_forecast_monthly order by month"),
-        cohort=frame(
-            """
-            select
-                status,
-                (epoch(case when status = 'open' then $as_of else closed_at end)
-                    - epoch(created_at)) / 86400.0 as days,
-                amount_base
-            from int_deals_as_of
-            where created_at is not null and amount_base > 0
-                and (status = 'open' or closed_at >= created_at)
-            """
+        deal_ages=frame(
+            "select pipeline, deal_type, amount_base, outcome, age_at_as_of, days_to_close"
+            " from int_forecast_deal_ages order by source, deal_id"
         ),
+        won_deals=closed["won"],
+        lost_deals=closed["lost"],
         won_pool=frame(
             """
             select amount_base, deal_type
@@ -293,23 +326,25 @@ def _crm_month(inputs: Inputs, grid: MonthGrid) -> np.ndarray:
 def _new_pipeline(
     inputs: Inputs, grid: MonthGrid, groups: CashGroups, simulations: int, seed: int
 ) -> NewPipeline:
-    history = _complete_months(inputs)
-    cohort = inputs.cohort
+    months = _complete_months(inputs)
+    # A young CRM's first months hold only the deals created since it was set up (older deals
+    # are missing): the series starts where it reaches half its median month.
+    created = baselines.trim_ramp_up(months["created_pipeline_base"].to_numpy())
+    cohort = inputs.deal_ages.filter(pl.col("amount_base") > 0)
     outcome = (
-        cohort["status"]
+        cohort["outcome"]
         .replace_strict({"open": OUTCOME_OPEN, "won": OUTCOME_WON, "lost": OUTCOME_LOST})
         .to_numpy()
     )
-    won_by = won_incidence(
-        cohort["days"].to_numpy(), outcome, cohort["amount_base"].to_numpy().astype(float)
-    )
+    days = cohort.select(pl.coalesce("days_to_close", "age_at_as_of")).to_series().to_numpy()
+    won_by = won_incidence(days, outcome, _floats(cohort["amount_base"]))
     pool = WonPool(
         inputs.won_pool["amount_base"].to_numpy().astype(float),
         groups.of(inputs.won_pool["deal_type"].to_list()),
     )
     return forecast_new_pipeline(
-        history["created_pipeline_base"].to_numpy(),
-        history["month"][0] if history.height else grid.starts[0],
+        created,
+        months["month"][months.height - created.size] if created.size else grid.starts[0],
         grid,
         won_by,
         pool,
@@ -317,6 +352,17 @@ def _new_pipeline(
         simulations,
         seed,
     )
+
+
+def _unforecastable(basis: Counter, open_deals: int) -> str | None:
+    """Why the open pipeline adds nothing, when no open deal could be forecast."""
+    if open_deals and basis.get("none", 0) == open_deals:
+        return "no deal was won or lost yet, so no open deal has a win rate to go on"
+    return None
+
+
+def _floats(series: pl.Series) -> np.ndarray:
+    return series.cast(pl.Float64).fill_null(np.nan).to_numpy()
 
 
 def _crosschecks(
@@ -339,22 +385,25 @@ def _crosschecks(
         .to_numpy()
     )
     timed = crm_month >= 0
-    months = np.arange(grid.horizon)
-    classes, deal_class = np.unique(
-        np.c_[np.where(timed, probability, 0.0), np.where(timed, crm_month, grid.horizon)],
-        axis=0,
-        return_inverse=True,
-    )
-    cumulative = np.where(months[None, :] >= classes[:, 1:2], classes[:, 0:1], 0.0)
-    crm = simulate_open_deals(
-        OpenDeals(amount, deal_class.ravel(), np.zeros(amount.size, dtype=np.intp)),
-        cumulative,
-        1,
-        simulations,
-        seeds[0],
-    )[:, 0, :]
-    crm[:, 0] += closed
-    checks["crm_weighted"] = baselines.from_paths("crm_weighted", crm)
+    # Without any open deal carrying both a probability and a month, the method has nothing to
+    # say (e.g. at a past moment of an export without history): left out rather than scored as 0.
+    if (timed & (probability > 0)).any() or not amount.size:
+        months = np.arange(grid.horizon)
+        classes, deal_class = np.unique(
+            np.c_[np.where(timed, probability, 0.0), np.where(timed, crm_month, grid.horizon)],
+            axis=0,
+            return_inverse=True,
+        )
+        cumulative = np.where(months[None, :] >= classes[:, 1:2], classes[:, 0:1], 0.0)
+        crm = simulate_open_deals(
+            OpenDeals(amount, deal_class.ravel(), np.zeros(amount.size, dtype=np.intp)),
+            cumulative,
+            1,
+            simulations,
+            seeds[0],
+        )[:, 0, :]
+        crm[:, 0] += closed
+        checks["crm_weighted"] = baselines.from_paths("crm_weighted", crm)
     for method in ("run_rate", "seasonal_naive"):
         found = baselines.naive(method, bookings, grid.horizon, grid.first_month_remaining, closed)
         if found is not None:
@@ -375,9 +424,13 @@ def _deal_rows(
     cumulative: np.ndarray,
     basis: list[str],
     amount: np.ndarray,
+    imputed: np.ndarray,
     grid: MonthGrid,
 ) -> pl.DataFrame:
-    """forecast_deals: P(won within the horizon), the month by which half of it is reached."""
+    """forecast_deals: P(won within the horizon), the month by which half of it is reached.
+
+    amount_base is the amount the forecast used: the deal's own, or the imputed one
+    (amount_imputed)."""
     win = cumulative[:, -1] if cumulative.size else np.zeros(deals.height)
     median_month = (cumulative >= 0.5 * win[:, None]).argmax(axis=1)
     starts = np.array(grid.starts, dtype="datetime64[D]")
@@ -386,14 +439,15 @@ def _deal_rows(
         "deal_id",
         "stage",
         pl.col("stage_age_days"),
-        pl.col("amount_base").cast(pl.Float64),
         "deal_type",
     ).with_columns(
-        win_probability=pl.Series(win),
+        amount_base=pl.Series(amount, dtype=pl.Float64, nan_to_null=True),
+        amount_imputed=pl.Series(imputed, dtype=pl.Boolean),
+        win_probability=pl.Series(win, dtype=pl.Float64),
         expected_close_month=pl.Series(
-            np.where(win > 0, starts[median_month], np.datetime64("NaT"))
+            np.where(win > 0, starts[median_month], np.datetime64("NaT")), dtype=pl.Date
         ),
-        expected_value_base=pl.Series(amount * win, nan_to_null=True),
+        expected_value_base=pl.Series(amount * win, dtype=pl.Float64, nan_to_null=True),
         basis=pl.Series(basis, dtype=pl.String),
     )
 

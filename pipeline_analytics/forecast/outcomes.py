@@ -17,15 +17,21 @@ Ages are grouped in buckets (AGE_BUCKET_EDGES); a deal in bucket [lo, hi) uses l
 Conditioning on age is what keeps deals that have sat far past the usual time from looking like
 fresh ones: in most pipelines lost deals linger longer than won ones.
 
-A reference set needs MIN_RESOLVED won or lost outcomes. Fallbacks, in order (the `basis` of each
-deal in forecast_deals):
-1. `stage`: the deal's stage at its age bucket;
-2. `pooled`: every open stage of the pipeline together, at its age bucket;
-3. `oldest_age`: the deal is older than the history supports: its stage at the oldest age bucket
-   with enough outcomes, else all stages pooled at theirs;
-4. `crm`: the CRM probability (else the stage's default probability from the config), won in the
-   month of the expected close date (overdue dates count as month 1);
-5. `none`: none of these is known; the deal adds nothing.
+A reference set needs MIN_RESOLVED won or lost outcomes. Each open deal takes the first of these
+that the data supports (its `basis` in forecast_deals):
+1. stage history: `stage`, its stage at its age bucket; `pooled`, every open stage of the pipeline
+   together at its age bucket; `oldest_age`, older than the history supports: its stage (else
+   the pooled stages) at the oldest age bucket with enough outcomes;
+2. `deal_age`: the same estimator over whole deals, by deal age (days since creation): deals of
+   its pipeline and deal type (else the whole pipeline) that were still open at its age, won and
+   lost competing, open ones censored; needs only creation and close dates, so it serves exports
+   without stage history (an unknown creation date counts as age 0);
+3. `crm`: the CRM's probability, else the stage's default probability from the config;
+4. `win_rate`: the share won of every deal closed by as_of;
+   3 and 4 are timed by the cycles of won deals still open at the deal's age (cycle_timing), not
+   by an expected close date that may long have passed; only without any won cycle, by the
+   expected close month (overdue counts as month 1);
+5. `none`: nothing has closed yet; the deal adds nothing.
 """
 
 from __future__ import annotations
@@ -230,50 +236,136 @@ def stint_histories(stints: pl.DataFrame) -> dict[tuple[str, str | None], StintH
     return histories
 
 
+@dataclass(frozen=True)
+class OutcomeHistory:
+    """What open deals' outcomes are learnt from, as known at as_of.
+
+    stints: int_forecast_stints (pipeline, stage, stint_days, age_at_as_of, outcome,
+    days_to_close). deal_ages: int_forecast_deal_ages (pipeline, deal_type, outcome, age_at_as_of,
+    days_to_close). win_rate: won / (won + lost) over every deal closed by as_of, None when none is.
+    """
+
+    stints: pl.DataFrame
+    deal_ages: pl.DataFrame
+    win_rate: float | None
+
+    def won_cycles(self) -> np.ndarray:
+        """Days from creation to close of the deals won by as_of, sorted."""
+        won = self.deal_ages.filter(pl.col("outcome") == "won")["days_to_close"]
+        return np.sort(_floats(won))
+
+
+def deal_age_histories(deal_ages: pl.DataFrame) -> dict[tuple[str, str | None], StintHistory]:
+    """A deal's whole life as one stint: per (pipeline, deal type), plus each pipeline pooled."""
+    return stint_histories(
+        deal_ages.select(
+            "pipeline",
+            pl.col("deal_type").alias("stage"),
+            pl.col("days_to_close").alias("stint_days"),
+            "age_at_as_of",
+            "outcome",
+            "days_to_close",
+        )
+    )
+
+
+def cycle_timing(won_cycles: np.ndarray, age_days: float, month_ends: np.ndarray) -> np.ndarray:
+    """P(closed by each month end | the deal is won), from the cycles of deals won before.
+
+    A deal `age_days` old closes like the won deals that were still open at that age (their
+    remaining days); when none was open that long, like a won deal from its start.
+    """
+    later = won_cycles[won_cycles > age_days]
+    remaining = later - age_days if later.size else won_cycles
+    return np.searchsorted(remaining, month_ends, side="right") / remaining.size
+
+
+class _Classes:
+    """Distinct outcome vectors, each stored once under a key."""
+
+    def __init__(self) -> None:
+        self.vectors: list[np.ndarray] = []
+        self.index: dict[object, int] = {}
+
+    def of(self, key: object, vector: np.ndarray) -> int:
+        if key not in self.index:
+            self.index[key] = len(self.vectors)
+            self.vectors.append(np.maximum.accumulate(vector))
+        return self.index[key]
+
+    def cumulative(self, horizon: int) -> np.ndarray:
+        return np.array(self.vectors) if self.vectors else np.zeros((0, horizon))
+
+
+def _resolve_ladder(
+    ladder: _Ladder,
+    situations: list[tuple[str, str | None, int]],
+    rows: np.ndarray,
+    classes: _Classes,
+) -> tuple[np.ndarray, list[str]]:
+    """Class (-1 when the ladder has nothing) and basis of each of `rows`' situations."""
+    distinct: dict[tuple, int] = {}
+    situation = np.array([distinct.setdefault(situations[i], len(distinct)) for i in rows])
+    found_class, levels = [], []
+    for pipeline, key, bucket in distinct:
+        level, found = ladder.resolve(pipeline, key, bucket)
+        levels.append(level)
+        found_class.append(-1 if found is None else classes.of(id(found), found.cumulative))
+    deal_class = np.asarray(found_class, dtype=np.intp)[situation] if rows.size else rows
+    return deal_class, [levels[k] for k in situation]
+
+
 def outcome_model(
     open_deals: pl.DataFrame,
-    stints: pl.DataFrame,
+    history: OutcomeHistory,
     month_ends: np.ndarray,
     crm_month: np.ndarray,
 ) -> OutcomeModel:
-    """Outcome class of every open deal (rows of open_deals, in order).
+    """Outcome class and basis of every open deal (rows of open_deals, in order).
 
-    open_deals: pipeline, stage, stage_age_days, crm_probability, stage_probability.
-    crm_month: per deal, the forecast month (0-based) of its expected close, or -1 when unknown
-    or beyond the horizon; used only by the `crm` fallback.
+    open_deals: pipeline, stage, stage_age_days, deal_type, deal_age_days, crm_probability,
+    stage_probability. crm_month: per deal, the forecast month (0-based) of its expected close,
+    or -1 when unknown or beyond the horizon; used only when no won deal has a known cycle.
     """
-    ladder = _Ladder(stint_histories(stints), month_ends)
     horizon = month_ends.size
-    # A situation is (pipeline, stage, age bucket); deals in the same one share a class.
-    buckets = age_bucket(_floats(open_deals["stage_age_days"]))
-    situations = list(
+    n = open_deals.height
+    classes = _Classes()
+    deal_class = np.full(n, -1, dtype=np.intp)
+    basis = np.full(n, "none", dtype=object)
+    pipelines = open_deals["pipeline"].to_list()
+
+    # 1. Stage x age in stage, where stage history exists.
+    stage_ladder = _Ladder(stint_histories(history.stints), month_ends)
+    stage_situations = list(
         zip(
-            open_deals["pipeline"].to_list(),
+            pipelines,
             open_deals["stage"].to_list(),
-            buckets.tolist(),
+            age_bucket(_floats(open_deals["stage_age_days"])).tolist(),
             strict=True,
         )
     )
-    distinct: dict[tuple, int] = {}
-    situation = np.array([distinct.setdefault(s, len(distinct)) for s in situations], dtype=np.intp)
+    rows = np.arange(n)
+    found, levels = _resolve_ladder(stage_ladder, stage_situations, rows, classes)
+    deal_class[rows], basis[rows] = found, levels
 
-    vectors: list[np.ndarray] = []
-    classes: dict[object, int] = {}
+    # 2. Deal age, won and lost competing, by pipeline and deal type (else the pipeline pooled).
+    rows = np.flatnonzero(deal_class < 0)
+    age_ladder = _Ladder(deal_age_histories(history.deal_ages), month_ends)
+    age_situations = list(
+        zip(
+            pipelines,
+            open_deals["deal_type"].to_list(),
+            age_bucket(_floats(open_deals["deal_age_days"])).tolist(),
+            strict=True,
+        )
+    )
+    found, _ = _resolve_ladder(age_ladder, age_situations, rows, classes)
+    deal_class[rows] = found
+    basis[rows[found >= 0]] = "deal_age"
 
-    def class_of(key: object, vector: np.ndarray) -> int:
-        if key not in classes:
-            classes[key] = len(vectors)
-            vectors.append(np.maximum.accumulate(vector))
-        return classes[key]
-
-    levels, situation_class = [], []
-    for pipeline, stage, bucket in distinct:
-        level, found = ladder.resolve(pipeline, stage, bucket)
-        levels.append(level)
-        situation_class.append(-1 if found is None else class_of(id(found), found.cumulative))
-    deal_class = np.asarray(situation_class, dtype=np.intp)[situation]
-    basis = np.asarray(levels, dtype=object)[situation]
-
+    # 3. The CRM's (or the config's) probability, else 4. the pooled win rate; timed by the
+    # historical cycle length, not by an expected close date that may long have passed.
+    rows = np.flatnonzero(deal_class < 0)
     probability = (
         open_deals["crm_probability"]
         .fill_null(open_deals["stage_probability"])
@@ -281,13 +373,30 @@ def outcome_model(
         .fill_null(0.0)
         .to_numpy()
     )
+    won_cycles = history.won_cycles()
+    deal_age = np.nan_to_num(_floats(open_deals["deal_age_days"]), nan=0.0)
+    age_edge = AGE_BUCKET_EDGES[age_bucket(deal_age)]
     months = np.arange(horizon)
-    for i in np.flatnonzero(deal_class < 0):
-        if probability[i] > 0 and crm_month[i] >= 0:
-            vector = np.where(months >= crm_month[i], probability[i], 0.0)
-            deal_class[i] = class_of(("crm", probability[i], crm_month[i]), vector)
+    for i in rows:
+        if probability[i] > 0:
+            level, chance = "crm", probability[i]
+        elif history.win_rate is not None:
+            level, chance = "win_rate", history.win_rate
         else:
-            basis[i] = "none"
-            deal_class[i] = class_of("none", np.zeros(horizon))
-    cumulative = np.array(vectors) if vectors else np.zeros((0, horizon))
-    return OutcomeModel(deal_class, list(basis), cumulative)
+            continue  # nothing closed yet: nothing to learn from
+        if won_cycles.size:
+            key: tuple = (level, chance, age_edge[i])
+            if key not in classes.index:
+                classes.of(key, chance * cycle_timing(won_cycles, age_edge[i], month_ends))
+        elif crm_month[i] >= 0:
+            key = (level, chance, "month", crm_month[i])
+            classes.of(key, chance * (months >= crm_month[i]))
+        else:
+            continue
+        deal_class[i] = classes.index[key]
+        basis[i] = level
+    nothing = deal_class < 0
+    if nothing.any():
+        deal_class[nothing] = classes.of("none", np.zeros(horizon))
+        basis[nothing] = "none"
+    return OutcomeModel(deal_class, list(basis), classes.cumulative(horizon))

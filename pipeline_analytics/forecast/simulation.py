@@ -43,6 +43,8 @@ def outcome_tables(cumulative: np.ndarray) -> np.ndarray:
 
     cumulative: (classes, H), P(won by the end of month k), non-decreasing along k.
     """
+    if cumulative.shape[0] == 0:
+        return np.zeros((0, LEVELS), dtype=np.uint8)
     thresholds = np.round(np.clip(cumulative, 0.0, 1.0) * LEVELS).astype(np.intp)
     # Levels in [threshold[k-1], threshold[k]) have code k: each table is runs of codes 0..H.
     run_lengths = np.diff(thresholds, axis=1, prepend=0, append=LEVELS)
