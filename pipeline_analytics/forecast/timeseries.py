@@ -8,8 +8,10 @@ statsmodels is imported inside the functions: importing it costs seconds, and on
   fitted model; optionally averaged with Theta (the paths are rescaled to the averaged mean).
 - 12 to 23 months: seasonal naive (each month as the same month a year earlier).
 - 1 to 11 months: the mean of the last three months.
-Fallback paths spread the mean by the series' own month-to-month variation in logs, one draw per
-path for the whole horizon (a level that is uncertain, not noise that averages out).
+Fallback paths spread the mean by the series' own month-to-month noise (relative_noise): one draw
+per path for the level, which is a mean of a few months and so uncertain for the whole horizon,
+and one per month around it; both Gamma with mean 1, so the paths' mean is the forecast and their
+median stays near it (no multiplicative random walk that fans out on a short history).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import numpy as np
 
 SEASONAL_MONTHS = 24
 SEASON = 12
+RECENT = 3  # months averaged by the short-series mean
+DEFAULT_NOISE = 0.5  # a month's relative noise when the series is too short to tell
+MAX_NOISE = 1.0
 # (error, trend, damped, seasonal) of the ETS configurations tried.
 ETS_CANDIDATES = (
     ("add", None, False, None),
@@ -55,7 +60,7 @@ def forecast_series(
         mean = np.resize(values[-SEASON:], horizon)
         return _fallback("seasonal_naive", f"{values.size} months", values, mean, simulations, seed)
     if values.size:
-        mean = np.full(horizon, values[-3:].mean())
+        mean = np.full(horizon, values[-RECENT:].mean())
         return _fallback("recent_mean", f"{values.size} months", values, mean, simulations, seed)
     return SeriesForecast("none", "no history", np.zeros(horizon), np.zeros((simulations, horizon)))
 
@@ -63,11 +68,35 @@ def forecast_series(
 def _fallback(
     method: str, detail: str, values: np.ndarray, mean: np.ndarray, simulations: int, seed: int
 ) -> SeriesForecast:
-    positive = values[values > 0]
-    spread = float(np.std(np.diff(np.log(positive)))) if positive.size > 2 else 0.5
+    noise = relative_noise(values)
     rng = np.random.default_rng(seed)
-    level = np.exp(spread * rng.standard_normal(simulations) - spread**2 / 2)
-    return SeriesForecast(method, detail, mean, level[:, None] * mean[None, :])
+    # The level (a mean of about RECENT months) is uncertain for the whole horizon; each month
+    # adds its own noise around it. Gamma draws keep paths positive with their mean at `mean`.
+    level = _gamma_around_one(rng, noise / np.sqrt(RECENT), (simulations, 1))
+    month = _gamma_around_one(rng, noise, (simulations, mean.size))
+    return SeriesForecast(method, detail, mean, level * month * mean[None, :])
+
+
+def relative_noise(values: np.ndarray) -> float:
+    """A month's typical deviation from the series' level, as a share of the level.
+
+    From the differences between consecutive months of the last year (each holds two months'
+    noise, hence / sqrt 2): a level that moves slowly (growth, a ramp-up) adds little to them, so
+    a short history that starts with a trickle does not look wildly variable.
+    """
+    recent = values[-SEASON:]
+    level = recent.mean() if recent.size else 0.0
+    if recent.size < 3 or level <= 0:
+        return DEFAULT_NOISE
+    return float(min(np.std(np.diff(recent)) / np.sqrt(2.0) / level, MAX_NOISE))
+
+
+def _gamma_around_one(rng: np.random.Generator, cv: float, shape: tuple[int, ...]) -> np.ndarray:
+    """Draws with mean 1 and coefficient of variation `cv` (1 everywhere when cv is 0)."""
+    if cv <= 0:
+        return np.ones(shape)
+    k = 1.0 / cv**2
+    return rng.gamma(k, 1.0 / k, shape)
 
 
 def _ets_forecast(
