@@ -71,7 +71,7 @@ def big_case(db: Path, deals: int, simulations: int) -> dict[str, float]:
     settings = EngineSettings(12, simulations, 7, config.cashflow)
 
     started, cpu = time.perf_counter(), time.process_time()
-    model = outcome_model(open_deals, inputs.outcome_history(), grid.end_days, np.full(deals, -1))
+    model = outcome_model(open_deals, inputs.outcome_history(12), grid.end_days, np.full(deals, -1))
     simulate_open_deals(
         OpenDeals(
             open_deals["amount_base"].to_numpy(),

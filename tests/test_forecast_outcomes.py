@@ -114,7 +114,7 @@ def test_fallbacks_in_order():
     )
     ends = np.array([31.0, 61.0])
     history = OutcomeHistory(stints, NO_DEAL_AGES, win_rate=None)
-    model = outcome_model(deals, history, ends, crm_month=np.array([-1, -1, -1, -1, -1, 1, 1]))
+    model = outcome_model(deals, history, ends, np.array([-1, -1, -1, -1, -1, 1, 1]))
     assert model.basis == ["stage", "stage", "oldest_age", "pooled", "pooled", "crm", "none"]
     by_deal = model.cumulative[model.deal_class]
     # Qualify at age 0: 0.5 (as above). At 25 (bucket from 23): only losers got there -> 0.

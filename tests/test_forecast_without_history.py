@@ -232,6 +232,45 @@ def test_overdue_probability_deals_are_timed_by_the_won_cycles(tmp_path: Path):
     con.close()
 
 
+def test_without_won_cycles_overdue_deals_spread_over_the_pipeline_turnover(tmp_path: Path):
+    con = hand_warehouse(tmp_path)
+    # As in a demo org, every deal was "created" on one day, after the won deals had closed: no
+    # won cycle is known. 12 won deals closed one a week, the first 84 days before as_of: 12 /
+    # (84 / 30.4375) = 4.35 closes a month.
+    for k in range(1, 13):
+        add_deal(
+            con,
+            f"W{k}",
+            created_at=ago(0.5),
+            status="won",
+            closed_at=ago(7 * k),
+            amount_base=100.0,
+            snapshot_at=AS_OF,
+        )
+    # Six open deals at probability 0.5: five overdue, one expected on 2026-05-20 (month 3).
+    # The pipeline closes in 6 / 4.35 = 1.4 -> 2 months at that pace: each overdue deal is won
+    # in March or April alike (0.25 each), not all in March.
+    for i in range(6):
+        add_deal(
+            con,
+            f"O{i}",
+            created_at=ago(0.5),
+            stage_order=1,
+            amount_base=1000.0,
+            snapshot_at=AS_OF,
+            expected_close_date=date(2026, 5, 20) if i == 5 else date(2025, 12, 1),
+        )
+    con.execute("update stages set default_probability = 0.5 where stage_order = 1")
+    build_as_of(con, AS_OF)
+    result = forecast(con, AS_OF, EngineSettings(horizon_months=3, simulations=20_000, seed=3))
+    assert set(result.deals["basis"]) == {"crm"}
+    # Means: March 5 x 1000 x 0.25 = 1250, April 1250, May 1000 x 0.5 = 500 (sd of the mean
+    # at most sqrt(5 x 1000^2 x 0.25 x 0.75) / sqrt(20000) = 6.8).
+    means = result.open_pipeline.mean(axis=0)
+    assert means == pytest.approx([1250.0, 1250.0, 500.0], abs=30)
+    con.close()
+
+
 def test_no_open_deals_still_forecast_closed_and_new_pipeline(tmp_path: Path):
     con = hand_warehouse(tmp_path)
     for i in range(40):

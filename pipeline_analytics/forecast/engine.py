@@ -75,16 +75,21 @@ class Inputs:
     deal_ages: pl.DataFrame
     won_deals: int  # closed by as_of, at any time known or not
     lost_deals: int
+    closes_per_month: float  # deals closed by as_of a month, since the first known close
     monthly: pl.DataFrame  # month, created_pipeline_base, won_amount_base, is_complete
     won_pool: pl.DataFrame  # amount_base, deal_type of deals won in the lookback window
     already_won: pl.DataFrame  # deal_type, month, amount: won in the months before as_of
     stage_days_to_close: pl.DataFrame  # pipeline, stage, median_days
 
-    def outcome_history(self) -> OutcomeHistory:
+    def outcome_history(self, horizon: int) -> OutcomeHistory:
         """What the open deals' outcomes are learnt from (outcomes.outcome_model)."""
         closed = self.won_deals + self.lost_deals
         win_rate = self.won_deals / closed if closed else None
-        return OutcomeHistory(self.stints, self.deal_ages, win_rate)
+        pace = self.closes_per_month
+        turnover = self.open_deals.height / pace if pace > 0 else horizon
+        return OutcomeHistory(
+            self.stints, self.deal_ages, win_rate, float(np.clip(np.ceil(turnover), 1, horizon))
+        )
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,9 @@ def compute(
     simulations = settings.simulations
     deals = inputs.open_deals
     crm_month = _crm_month(inputs, grid)
-    model = outcome_model(deals, inputs.outcome_history(), grid.end_days, crm_month)
+    model = outcome_model(
+        deals, inputs.outcome_history(grid.horizon), grid.end_days, _expected_month(inputs, grid)
+    )
     group = groups.of(deals["deal_type"].to_list())
     known = deals["amount_base"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     imputed = np.isnan(known) & settings.impute_missing_amounts
@@ -217,8 +224,14 @@ def load_inputs(
         return con.sql(sql, params={k: v for k, v in given.items() if f"${k}" in sql}).pl()
 
     closed = frame(
-        "select count(*) filter (status = 'won') as won, count(*) filter (status = 'lost') as lost"
-        " from int_deals_as_of"
+        """
+        select
+            count(*) filter (status = 'won') as won,
+            count(*) filter (status = 'lost') as lost,
+            count(closed_at) / greatest(1.0, (epoch($as_of) - epoch(min(closed_at))) / 86400.0
+                / 30.4375) as per_month
+        from int_deals_as_of
+        """
     ).row(0, named=True)
     return Inputs(
         as_of=as_of,
@@ -244,6 +257,7 @@ def load_inputs(
         ),
         won_deals=closed["won"],
         lost_deals=closed["lost"],
+        closes_per_month=float(closed["per_month"] or 0.0),
         won_pool=frame(
             """
             select amount_base, deal_type
@@ -294,6 +308,25 @@ def _already_won(inputs: Inputs, grid: MonthGrid, groups: CashGroups) -> np.ndar
             frame["amount"].to_numpy()[keep],
         )
     return table
+
+
+def _expected_month(inputs: Inputs, grid: MonthGrid) -> np.ndarray:
+    """Forecast month (0-based) of each open deal's expected close date when it is still ahead
+    (the horizon when it is later); -1 when it has passed or is unknown."""
+    first = grid.starts[0]
+    close = pl.col("expected_close_date")
+    months = (
+        inputs.open_deals.select(
+            pl.when(close >= inputs.as_of.date())
+            .then((close.dt.year() - first.year) * 12 + close.dt.month() - first.month)
+            .otherwise(-1)
+            .clip(upper_bound=grid.horizon)
+        )
+        .to_series()
+        .to_numpy()
+        .astype(np.intp)
+    )
+    return months
 
 
 def _crm_month(inputs: Inputs, grid: MonthGrid) -> np.ndarray:

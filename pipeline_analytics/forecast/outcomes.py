@@ -29,8 +29,9 @@ that the data supports (its `basis` in forecast_deals):
 3. `crm`: the CRM's probability, else the stage's default probability from the config;
 4. `win_rate`: the share won of every deal closed by as_of;
    3 and 4 are timed by the cycles of won deals still open at the deal's age (cycle_timing), not
-   by an expected close date that may long have passed; only without any won cycle, by the
-   expected close month (overdue counts as month 1);
+   by an expected close date that may long have passed; only without any won cycle, by an
+   expected close date still ahead, else evenly over the months the open pipeline takes to close
+   at the historical pace (turnover_months);
 5. `none`: nothing has closed yet; the deal adds nothing.
 """
 
@@ -248,6 +249,10 @@ class OutcomeHistory:
     stints: pl.DataFrame
     deal_ages: pl.DataFrame
     win_rate: float | None
+    # Months the open pipeline takes to close at the historical pace (open deals / deals closed a
+    # month): without a known won cycle, deals with a past or unknown expected close are spread
+    # evenly over them instead of piling into the first month.
+    turnover_months: float = 1.0
 
     def won_cycles(self) -> np.ndarray:
         """Days from creation to close of the deals won by as_of, sorted."""
@@ -319,13 +324,14 @@ def outcome_model(
     open_deals: pl.DataFrame,
     history: OutcomeHistory,
     month_ends: np.ndarray,
-    crm_month: np.ndarray,
+    expected_month: np.ndarray,
 ) -> OutcomeModel:
     """Outcome class and basis of every open deal (rows of open_deals, in order).
 
     open_deals: pipeline, stage, stage_age_days, deal_type, deal_age_days, crm_probability,
-    stage_probability. crm_month: per deal, the forecast month (0-based) of its expected close,
-    or -1 when unknown or beyond the horizon; used only when no won deal has a known cycle.
+    stage_probability. expected_month: per deal, the forecast month (0-based; the horizon when
+    later) of an expected close date still ahead, -1 when it has passed or is unknown; used only
+    when no won deal has a known cycle (see OutcomeHistory.turnover_months).
     """
     horizon = month_ends.size
     n = open_deals.height
@@ -374,6 +380,7 @@ def outcome_model(
         .to_numpy()
     )
     won_cycles = history.won_cycles()
+    spread = np.minimum((np.arange(1, horizon + 1)) / history.turnover_months, 1.0)
     deal_age = np.nan_to_num(_floats(open_deals["deal_age_days"]), nan=0.0)
     age_edge = AGE_BUCKET_EDGES[age_bucket(deal_age)]
     months = np.arange(horizon)
@@ -388,11 +395,12 @@ def outcome_model(
             key: tuple = (level, chance, age_edge[i])
             if key not in classes.index:
                 classes.of(key, chance * cycle_timing(won_cycles, age_edge[i], month_ends))
-        elif crm_month[i] >= 0:
-            key = (level, chance, "month", crm_month[i])
-            classes.of(key, chance * (months >= crm_month[i]))
+        elif expected_month[i] >= 0:
+            key = (level, chance, "month", expected_month[i])
+            classes.of(key, chance * (months >= expected_month[i]))
         else:
-            continue
+            key = (level, chance, "spread")
+            classes.of(key, chance * spread)
         deal_class[i] = classes.index[key]
         basis[i] = level
     nothing = deal_class < 0
