@@ -235,8 +235,8 @@ def test_overdue_probability_deals_are_timed_by_the_won_cycles(tmp_path: Path):
 def test_without_won_cycles_overdue_deals_spread_over_the_pipeline_turnover(tmp_path: Path):
     con = hand_warehouse(tmp_path)
     # As in a demo org, every deal was "created" on one day, after the won deals had closed: no
-    # won cycle is known. 12 won deals closed one a week, the first 84 days before as_of: 12 /
-    # (84 / 30.4375) = 4.35 closes a month.
+    # won cycle is known. 12 won deals closed one a week, the first 84 days before as_of: 1 / 7
+    # closes a day.
     for k in range(1, 13):
         add_deal(
             con,
@@ -248,8 +248,9 @@ def test_without_won_cycles_overdue_deals_spread_over_the_pipeline_turnover(tmp_
             snapshot_at=AS_OF,
         )
     # Six open deals at probability 0.5: five overdue, one expected on 2026-05-20 (month 3).
-    # The pipeline closes in 6 / 4.35 = 1.4 -> 2 months at that pace: each overdue deal is won
-    # in March or April alike (0.25 each), not all in March.
+    # At that pace the pipeline closes in 6 x 7 = 42 days: each overdue deal is won evenly over
+    # them, 31 / 42 of it in March (as_of is March's first instant) and the rest in April, not
+    # all in March.
     for i in range(6):
         add_deal(
             con,
@@ -264,10 +265,10 @@ def test_without_won_cycles_overdue_deals_spread_over_the_pipeline_turnover(tmp_
     build_as_of(con, AS_OF)
     result = forecast(con, AS_OF, EngineSettings(horizon_months=3, simulations=20_000, seed=3))
     assert set(result.deals["basis"]) == {"crm"}
-    # Means: March 5 x 1000 x 0.25 = 1250, April 1250, May 1000 x 0.5 = 500 (sd of the mean
-    # at most sqrt(5 x 1000^2 x 0.25 x 0.75) / sqrt(20000) = 6.8).
+    # Means: March 5 x 1000 x 0.5 x 31/42 = 1845.2, April 5 x 1000 x 0.5 x 11/42 = 654.8, May
+    # 1000 x 0.5 = 500 (sd of the mean at most sqrt(5 x 1000^2 x 0.25) / sqrt(20000) = 7.9).
     means = result.open_pipeline.mean(axis=0)
-    assert means == pytest.approx([1250.0, 1250.0, 500.0], abs=30)
+    assert means == pytest.approx([1845.2, 654.8, 500.0], abs=35)
     con.close()
 
 

@@ -45,6 +45,7 @@ from pipeline_analytics.forecast.simulation import OpenDeals, simulate_open_deal
 from pipeline_analytics.forecast.timeseries import forecast_series
 
 METHOD = "engine"
+DAYS_PER_MONTH = 365.25 / 12
 CROSSCHECK_SIMULATIONS = 2_000
 
 
@@ -75,7 +76,7 @@ class Inputs:
     deal_ages: pl.DataFrame
     won_deals: int  # closed by as_of, at any time known or not
     lost_deals: int
-    closes_per_month: float  # deals closed by as_of a month, since the first known close
+    closes_per_day: float  # deals closed by as_of a day, since the first known close
     monthly: pl.DataFrame  # month, created_pipeline_base, won_amount_base, is_complete
     won_pool: pl.DataFrame  # amount_base, deal_type of deals won in the lookback window
     already_won: pl.DataFrame  # deal_type, month, amount: won in the months before as_of
@@ -85,11 +86,10 @@ class Inputs:
         """What the open deals' outcomes are learnt from (outcomes.outcome_model)."""
         closed = self.won_deals + self.lost_deals
         win_rate = self.won_deals / closed if closed else None
-        pace = self.closes_per_month
-        turnover = self.open_deals.height / pace if pace > 0 else horizon
-        return OutcomeHistory(
-            self.stints, self.deal_ages, win_rate, float(np.clip(np.ceil(turnover), 1, horizon))
-        )
+        # Without a pace, the whole horizon (months of about 30.4 days).
+        pace = self.closes_per_day
+        turnover = self.open_deals.height / pace if pace > 0 else horizon * DAYS_PER_MONTH
+        return OutcomeHistory(self.stints, self.deal_ages, win_rate, max(turnover, 1.0))
 
 
 @dataclass(frozen=True)
@@ -228,8 +228,8 @@ def load_inputs(
         select
             count(*) filter (status = 'won') as won,
             count(*) filter (status = 'lost') as lost,
-            count(closed_at) / greatest(1.0, (epoch($as_of) - epoch(min(closed_at))) / 86400.0
-                / 30.4375) as per_month
+            count(closed_at)
+                / greatest(1.0, (epoch($as_of) - epoch(min(closed_at))) / 86400.0) as per_day
         from int_deals_as_of
         """
     ).row(0, named=True)
@@ -257,7 +257,7 @@ def load_inputs(
         ),
         won_deals=closed["won"],
         lost_deals=closed["lost"],
-        closes_per_month=float(closed["per_month"] or 0.0),
+        closes_per_day=float(closed["per_day"] or 0.0),
         won_pool=frame(
             """
             select amount_base, deal_type

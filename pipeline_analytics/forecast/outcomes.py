@@ -30,8 +30,8 @@ that the data supports (its `basis` in forecast_deals):
 4. `win_rate`: the share won of every deal closed by as_of;
    3 and 4 are timed by the cycles of won deals still open at the deal's age (cycle_timing), not
    by an expected close date that may long have passed; only without any won cycle, by an
-   expected close date still ahead, else evenly over the months the open pipeline takes to close
-   at the historical pace (turnover_months);
+   expected close date still ahead, else evenly over the days the open pipeline takes to close
+   at the historical pace (turnover_days);
 5. `none`: nothing has closed yet; the deal adds nothing.
 """
 
@@ -249,10 +249,10 @@ class OutcomeHistory:
     stints: pl.DataFrame
     deal_ages: pl.DataFrame
     win_rate: float | None
-    # Months the open pipeline takes to close at the historical pace (open deals / deals closed a
-    # month): without a known won cycle, deals with a past or unknown expected close are spread
+    # Days the open pipeline takes to close at the historical pace (open deals / deals closed a
+    # day): without a known won cycle, deals with a past or unknown expected close are spread
     # evenly over them instead of piling into the first month.
-    turnover_months: float = 1.0
+    turnover_days: float = 30.0
 
     def won_cycles(self) -> np.ndarray:
         """Days from creation to close of the deals won by as_of, sorted."""
@@ -331,7 +331,7 @@ def outcome_model(
     open_deals: pipeline, stage, stage_age_days, deal_type, deal_age_days, crm_probability,
     stage_probability. expected_month: per deal, the forecast month (0-based; the horizon when
     later) of an expected close date still ahead, -1 when it has passed or is unknown; used only
-    when no won deal has a known cycle (see OutcomeHistory.turnover_months).
+    when no won deal has a known cycle (see OutcomeHistory.turnover_days).
     """
     horizon = month_ends.size
     n = open_deals.height
@@ -380,7 +380,7 @@ def outcome_model(
         .to_numpy()
     )
     won_cycles = history.won_cycles()
-    spread = np.minimum((np.arange(1, horizon + 1)) / history.turnover_months, 1.0)
+    spread = np.minimum(month_ends / history.turnover_days, 1.0)
     deal_age = np.nan_to_num(_floats(open_deals["deal_age_days"]), nan=0.0)
     age_edge = AGE_BUCKET_EDGES[age_bucket(deal_age)]
     months = np.arange(horizon)
