@@ -200,6 +200,39 @@ def test_missing_amounts_take_the_median_won_amount_of_similar_deals(tmp_path: P
     con.close()
 
 
+def test_deals_that_sat_long_without_closing_count_as_evidence(tmp_path: Path):
+    con = hand_warehouse(tmp_path)
+    # 20 deals won at 20 days and 20 lost at 60; 40 stale deals created 400-439 days ago and
+    # never closed (nobody marks them lost).
+    for i in range(20):
+        add_won(con, f"W{i}", amount=100.0, cycle_days=20)
+        add_deal(
+            con,
+            f"L{i}",
+            created_at=ago(200),
+            status="lost",
+            closed_at=ago(140),
+            amount_base=100.0,
+            snapshot_at=AS_OF,
+        )
+    for i in range(40):
+        add_deal(con, f"S{i}", created_at=ago(400 + i), amount_base=100.0, snapshot_at=AS_OF)
+    for deal_id, age in (("OLD", 300), ("FRESH", 5)):
+        add_deal(con, deal_id, created_at=ago(age), amount_base=1000.0, snapshot_at=AS_OF)
+    build_as_of(con, AS_OF)
+    deals = deals_by_id(forecast(con, AS_OF, EngineSettings(3, 2_000, seed=1)))
+    # OLD, 300 days (age bucket from 252): no closed deal got that old, but the 40 stale ones
+    # did and stayed open 148-187 days past it (90 or more counts): 40 informative outcomes, no
+    # win -> 0, rather than the chance of a fresh deal.
+    assert (deals["OLD"]["basis"], deals["OLD"]["win_probability"]) == ("deal_age", 0.0)
+    # FRESH, 5 days: 81 deals got that old (40 closed, 40 stale, OLD); 20 won 15 days later,
+    # in March -> 20/81.
+    assert deals["FRESH"]["basis"] == "deal_age"
+    assert deals["FRESH"]["win_probability"] == pytest.approx(20 / 81)
+    assert deals["FRESH"]["expected_close_month"] == date(2026, 3, 1)
+    con.close()
+
+
 def test_overdue_probability_deals_are_timed_by_the_won_cycles(tmp_path: Path):
     con = hand_warehouse(tmp_path)
     con.execute("update stages set default_probability = 0.4 where stage_order = 1")

@@ -17,8 +17,10 @@ Ages are grouped in buckets (AGE_BUCKET_EDGES); a deal in bucket [lo, hi) uses l
 Conditioning on age is what keeps deals that have sat far past the usual time from looking like
 fresh ones: in most pipelines lost deals linger longer than won ones.
 
-A reference set needs MIN_RESOLVED won or lost outcomes. Each open deal takes the first of these
-that the data supports (its `basis` in forecast_deals):
+A reference set needs MIN_RESOLVED informative outcomes: won or lost, or still open LONG_OPEN_DAYS
+after the landmark (a deal that sat that long without closing tells that deals of that age mostly
+do not close; without it, stale deals that never close would take the chances of younger ones).
+Each open deal takes the first of these that the data supports (its `basis` in forecast_deals):
 1. stage history: `stage`, its stage at its age bucket; `pooled`, every open stage of the pipeline
    together at its age bucket; `oldest_age`, older than the history supports: its stage (else
    the pooled stages) at the oldest age bucket with enough outcomes;
@@ -49,6 +51,7 @@ AGE_BUCKET_EDGES = np.array(
     dtype=float,
 )
 MIN_RESOLVED = 30
+LONG_OPEN_DAYS = 90
 OUTCOME_OPEN, OUTCOME_WON, OUTCOME_LOST = 0, 1, 2
 POOLED = None  # the stage key of a pipeline's pooled history
 
@@ -107,6 +110,9 @@ class Incidence:
 
     cumulative: np.ndarray  # (H,)
     resolved: int  # won or lost outcomes in the reference set
+    # resolved, plus deals still open at least LONG_OPEN_DAYS after the landmark: each says what
+    # did not happen to a deal of that age (stale deals that never close are such evidence).
+    informative: int = 0
 
 
 @dataclass(frozen=True)
@@ -158,12 +164,14 @@ def win_incidence(history: StintHistory, landmark_age: float, month_ends: np.nda
         running, history.age_at_as_of > landmark_age, history.stint_days > landmark_age
     )
     outcome = history.outcome[reached]
-    resolved = int(np.count_nonzero(outcome != OUTCOME_OPEN))
-    if resolved == 0:
-        return Incidence(np.zeros(month_ends.size), 0)
     time = history.outcome_time[reached] - landmark_age
+    closed = outcome != OUTCOME_OPEN
+    resolved = int(np.count_nonzero(closed))
+    informative = resolved + int(np.count_nonzero(~closed & (time >= LONG_OPEN_DAYS)))
+    if resolved == 0:
+        return Incidence(np.zeros(month_ends.size), 0, informative)
     incidence = _sorted_won_incidence(time, outcome, np.ones(time.size))
-    return Incidence(incidence(month_ends), resolved)
+    return Incidence(incidence(month_ends), resolved, informative)
 
 
 @dataclass(frozen=True)
@@ -200,7 +208,7 @@ class _Ladder:
 
     def enough(self, pipeline: str, stage: str | None, bucket: int) -> Incidence | None:
         found = self.incidence(pipeline, stage, bucket)
-        return found if found is not None and found.resolved >= MIN_RESOLVED else None
+        return found if found is not None and found.informative >= MIN_RESOLVED else None
 
     def oldest(self, pipeline: str, stage: str | None, bucket: int) -> Incidence | None:
         for older in range(bucket - 1, -1, -1):
