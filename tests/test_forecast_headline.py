@@ -25,6 +25,7 @@ from pipeline_analytics.forecast.selection import (
     BandScale,
     Headline,
     choose,
+    choose_headline,
     combination_rows,
     headline_bookings,
     recalibrate,
@@ -322,6 +323,15 @@ def test_stored_headline_is_the_best_baseline(con):
     assert periods[("quarter", date(2026, 4, 1))]["p50"] == pytest.approx(april + may)
     # The engine's own total is still stored.
     assert by_month(con, run_id, "total")
+    # From an earlier as_of, only the windows that had ended by then count: by 2025-08-01 the
+    # May origin's three, June's first two and July's first; by 2025-07-01, two origins only.
+    assert choose_headline(con, datetime(2025, 8, 1), ALL).origins == 3
+    earlier = choose_headline(con, datetime(2025, 7, 1), ALL)
+    assert (earlier.method, earlier.reason_code, earlier.origins) == (
+        "engine",
+        "too_few_origins",
+        2,
+    )
 
 
 def test_without_a_seed_the_data_decides_it(con):
