@@ -18,8 +18,10 @@ import pytest
 
 from pipeline_analytics.cli import main
 from pipeline_analytics.forecast import BacktestSettings, EngineSettings, run_backtest
+from pipeline_analytics.forecast.asof import build_as_of
 from pipeline_analytics.forecast.baselines import BASELINES
 from pipeline_analytics.forecast.engine import EngineForecast, forecast
+from pipeline_analytics.forecast.selection import choose_headline
 from pipeline_analytics.sample.forward import expected_bookings
 from tests.conftest import SAMPLE_DIR
 
@@ -64,6 +66,16 @@ def test_backtest_engine_beats_baselines_with_calibrated_bands(sample_copy: Path
         " where method = 'engine'"
     ).fetchall()[0][0]
     assert 0.7 <= pooled <= 0.9
+    # So the engine is the headline (the combination of it and two baselines is scored too), and
+    # its band, already inside 75-85 % coverage, is kept as simulated.
+    assert scores[("combination", 1)][0] is not None
+    headline = choose_headline(con, build_as_of(con), ("engine", *BASELINES))
+    assert (headline.method, headline.reason_code, headline.origins) == (
+        "engine",
+        "engine_best",
+        18,
+    )
+    assert headline.band.scale == 1.0
     con.close()
 
 

@@ -1,12 +1,15 @@
 """Forecasts of bookings and cash with P10/P50/P90 bands, and their rolling-origin backtest.
 
-run_forecast: the engine (engine.py) as of a moment, stored as a new run (store.py).
-run_backtest: the engine and the baselines at past month-ends, scored against what was booked
-(backtest.py). The method is described for users in docs/forecasting.md.
+run_forecast: the engine (engine.py) as of a moment, its headline chosen by the stored backtest
+(selection.py), stored as a new run (store.py).
+run_backtest: the engine, the baselines and their combination at past month-ends, scored against
+what was booked (backtest.py). The method is described for users in docs/forecasting.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 from datetime import UTC, datetime
 
@@ -15,12 +18,15 @@ import numpy as np
 
 from pipeline_analytics.forecast.asof import build_as_of
 from pipeline_analytics.forecast.backtest import BacktestSettings, run_backtest
-from pipeline_analytics.forecast.engine import EngineSettings, forecast
+from pipeline_analytics.forecast.engine import METHOD, EngineSettings, forecast
+from pipeline_analytics.forecast.selection import Headline, choose_headline
 from pipeline_analytics.forecast.store import store_run
 
 log = logging.getLogger(__name__)
 
 __all__ = ["BacktestSettings", "EngineSettings", "run_backtest", "run_forecast"]
+
+SEED_LIMIT = 2**62  # the range --seed accepts and forecast_runs.seed (bigint) holds
 
 
 def run_forecast(
@@ -28,8 +34,11 @@ def run_forecast(
 ) -> int:
     """Forecast as of `as_of` (default: the build's as_of) and store it; returns the run_id."""
     as_of = build_as_of(con) if as_of is None else _as_utc(as_of)
+    if settings.seed is None:
+        settings = dataclasses.replace(settings, seed=data_seed(con, as_of))
     result = forecast(con, as_of, settings)
-    run_id = store_run(con, result, settings)
+    headline = choose_headline(con, as_of, available=(METHOD, *result.crosschecks))
+    run_id = store_run(con, result, settings, headline)
     details = result.details
     for basis, count in details["open_deals_by_basis"].items():
         if basis != "stage":
@@ -50,7 +59,39 @@ def run_forecast(
         result.simulations,
         result.seed,
     )
+    log.info("%s", headline_line(headline))
     return run_id
+
+
+def headline_line(headline: Headline) -> str:
+    """One log line: which method leads, why, and how its band was resized."""
+    band = headline.band
+    if band.scale is None or band.coverage_before is None or band.coverage_after is None:
+        sizing = f"Band as simulated ({band.scored_forecasts} scored forecasts)"
+    else:
+        sizing = (
+            f"Band x{band.scale:.2f}: backtest P10-P90 coverage {band.coverage_before:.0%} -> "
+            f"{band.coverage_after:.0%} over {band.scored_forecasts} scored forecasts"
+        )
+    return f"headline: {headline.method}. {headline.reason} {sizing}."
+
+
+def data_seed(con: duckdb.DuckDBPyConnection, as_of: datetime) -> int:
+    """A seed that only the data and as_of decide, so the same warehouse forecasts the same twice.
+
+    The loaded files' checksums identify the data ingested; the deal count also tells apart
+    warehouses written without ingest (and a file loaded, then deals removed by retention).
+    """
+    files = [
+        sha
+        for (sha,) in con.execute(
+            "select distinct file_sha256 from ingest_batches"
+            " where status = 'loaded' and file_sha256 is not null order by file_sha256"
+        ).fetchall()
+    ]
+    deals = con.execute("select count(*) from deals").fetchall()[0][0]
+    text = "\n".join([as_of.isoformat(), str(deals), *files])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") % SEED_LIMIT
 
 
 def _as_utc(moment: datetime) -> datetime:

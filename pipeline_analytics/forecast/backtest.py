@@ -8,8 +8,14 @@ baseline forecast from there. Horizon h compares the sum over the first h months
 origin with the bookings actually won in those months (mart_kpis_monthly of the warehouse's
 build); a window that ends after the build's as_of is left out.
 
-forecast_backtest is replaced by each backtest; the forecast_accuracy view scores it per method
-and horizon (WAPE, bias, pinball loss, P10-P90 coverage).
+Beside the engine and the baselines, the backtest scores their `combination` (selection.py): the
+per-statistic median of the engine and the two best baselines, at every origin and horizon where
+all three forecast. forecast_backtest is replaced by each backtest; the forecast_accuracy view
+scores it per method and horizon (WAPE, bias, pinball loss, P10-P90 coverage), and the forecast
+reads it to choose its headline.
+
+Too little history for a single origin is not an error in the data: the step is skipped
+(StepSkipped) with one line saying what it needs.
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ import duckdb
 import numpy as np
 
 from pipeline_analytics.config import CashflowSettings
-from pipeline_analytics.errors import InputError
+from pipeline_analytics.errors import StepSkipped
 from pipeline_analytics.forecast.asof import build_as_of
 from pipeline_analytics.forecast.baselines import Bookings, Quantiles, from_paths
 from pipeline_analytics.forecast.calendar import add_months, month_start
 from pipeline_analytics.forecast.engine import METHOD, EngineSettings, forecast
+from pipeline_analytics.forecast.selection import BacktestRow, combination_rows
 from pipeline_analytics.warehouse import transaction
 
 log = logging.getLogger(__name__)
@@ -43,18 +50,7 @@ class BacktestSettings:
     simulations: int = 2_000
     seed: int = 0
     cashflow: CashflowSettings = field(default_factory=CashflowSettings)
-
-
-@dataclass(frozen=True)
-class BacktestRow:
-    origin: datetime
-    horizon_months: int
-    method: str
-    actual: float
-    forecast_mean: float | None
-    p10: float | None
-    p50: float | None
-    p90: float | None
+    impute_missing_amounts: bool = True
 
 
 def origins(con: duckdb.DuckDBPyConnection, count: int) -> list[datetime]:
@@ -77,9 +73,10 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: BacktestSettings) -> list
     """Forecast at every origin with the engine and the baselines; nothing is stored."""
     starts = origins(con, settings.origins)
     if not starts:
-        raise InputError(
-            f"not enough history for a backtest: it needs {MIN_HISTORY_MONTHS} months of deals "
-            "and a complete month after them; load more history, then `build`"
+        raise StepSkipped(
+            f"backtest skipped: it needs {MIN_HISTORY_MONTHS} months of deals before a month-end "
+            f"and a complete month after it; the data covers {complete_months(con)} complete "
+            "month(s)"
         )
     as_of = build_as_of(con)
     actual = dict(con.execute("select month, won_amount_base from mart_kpis_monthly").fetchall())
@@ -92,10 +89,15 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: BacktestSettings) -> list
             simulations=settings.simulations,
             seed=int(seeds[index].generate_state(1)[0]),
             cashflow=settings.cashflow,
+            impute_missing_amounts=settings.impute_missing_amounts,
         )
         cursor = con.cursor()  # each origin's models are rebuilt on its own connection
         try:
             result = forecast(cursor, starts[index], engine_settings)
+        except StepSkipped as skipped:
+            # A young pipeline's first month-ends may have nothing closed yet: not scored.
+            log.info("backtest origin %s not scored: %s", starts[index].date(), skipped)
+            return {}
         finally:
             cursor.close()
         return {METHOD: from_paths(METHOD, result.total), **result.crosschecks}
@@ -104,6 +106,11 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: BacktestSettings) -> list
     # GIL). Each has its own seed, so the rows do not depend on the order they finish in.
     with ThreadPoolExecutor(PARALLEL_ORIGINS) as pool:
         forecasts = list(pool.map(forecast_at, range(len(starts))))
+    if not any(forecasts):
+        raise StepSkipped(
+            f"backtest skipped: none of the {len(starts)} month-ends could be forecast (nothing "
+            "won or lost, or no amounts, before them)"
+        )
     rows = []
     for origin, methods in zip(starts, forecasts, strict=True):
         for horizon in range(1, settings.horizon_months + 1):
@@ -114,7 +121,13 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: BacktestSettings) -> list
             for method, bookings in methods.items():
                 q = bookings.window(0, horizon)
                 rows.append(BacktestRow(origin, horizon, method, booked, *_values(q)))
-    return rows
+    return rows + combination_rows(rows)
+
+
+def complete_months(con: duckdb.DuckDBPyConnection) -> int:
+    """The calendar months from the first month with a created deal that ended by as_of."""
+    found = con.execute("select count(*) from int_forecast_monthly where is_complete").fetchall()
+    return int(found[0][0])
 
 
 def _values(q: Quantiles) -> tuple[float | None, ...]:

@@ -3,7 +3,10 @@
 Tables (docs/forecasting.md): forecast_runs, forecast_bookings (month x component),
 forecast_periods (fiscal quarter and year x component), forecast_deals, forecast_cashflow,
 forecast_crosschecks (the baselines beside the engine), forecast_changes (the deals that moved
-the forecast since the previous engine run).
+the forecast since the previous run).
+
+Component `headline` is the method the backtest chose (selection.py) with its band rescaled;
+`total` stays the engine's own, and forecast_runs.method names the headline's method.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from pipeline_analytics.forecast.baselines import BASELINES, from_paths
 from pipeline_analytics.forecast.calendar import periods
 from pipeline_analytics.forecast.engine import METHOD, EngineForecast, EngineSettings
 from pipeline_analytics.forecast.outcomes import AGE_BUCKET_EDGES, MIN_RESOLVED
+from pipeline_analytics.forecast.selection import COMBINATION, Headline, headline_bookings
 from pipeline_analytics.warehouse import transaction
 
 COMPONENTS = ("closed", "open_pipeline", "new_pipeline", "total")
+HEADLINE = "headline"
+STATS = ("mean", "p10", "p50", "p90")
 
 
 def stats(values: np.ndarray) -> dict[str, float]:
@@ -79,6 +86,48 @@ def periods_frame(fc: EngineForecast) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
+def headline_frames(fc: EngineForecast, headline: Headline) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Component `headline` per month, and per fiscal quarter and year as periods_frame has them.
+
+    Every method can sum any run of consecutive months (baselines.Bookings.window), so a period's
+    quantiles are those of the period's total, never sums of monthly quantiles.
+    """
+    bookings = headline_bookings(headline, from_paths(METHOD, fc.total), fc.crosschecks)
+    first = fc.grid.starts[0]
+    months, quarters_years = [], []
+    for period in periods(fc.grid, fc.fiscal_year_start_month):
+        q = dataclasses.asdict(bookings.window(period.months[0], period.months[-1] + 1))
+        if period.kind == "month":
+            months.append({"month": period.start, "component": HEADLINE, **q})
+            continue
+        before = sum(v for m, v in fc.booked_before.items() if period.start <= m < first)
+        quarters_years.append(
+            {
+                "period": period.kind,
+                "period_start": period.start,
+                "months_forecast": len(period.months),
+                "complete": period.complete,
+                "component": HEADLINE,
+                **{k: None if v is None else v + before for k, v in q.items()},
+            }
+        )
+    numbers = dict.fromkeys(STATS, pl.Float64)
+    return (
+        pl.DataFrame(months, schema={"month": pl.Date, "component": pl.String} | numbers),
+        pl.DataFrame(
+            quarters_years,
+            schema={
+                "period": pl.String,
+                "period_start": pl.Date,
+                "months_forecast": pl.Int64,
+                "complete": pl.Boolean,
+                "component": pl.String,
+            }
+            | numbers,
+        ),
+    )
+
+
 def cashflow_frame(fc: EngineForecast) -> pl.DataFrame:
     columns: dict[str, Any] = {"month": list(fc.grid.starts)}
     for name, paths in (
@@ -109,24 +158,31 @@ def crosschecks_frame(fc: EngineForecast) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def run_config(fc: EngineForecast, settings: EngineSettings) -> dict[str, Any]:
+def run_config(fc: EngineForecast, settings: EngineSettings, headline: Headline) -> dict[str, Any]:
     return {
         "horizon_months": settings.horizon_months,
         "first_month": "calendar month containing as_of, from as_of on",
         "min_resolved_outcomes": MIN_RESOLVED,
         "age_bucket_edges_days": AGE_BUCKET_EDGES.tolist(),
-        "fallbacks": ["stage", "pooled", "oldest_age", "crm", "none"],
+        "fallbacks": ["stage", "pooled", "oldest_age", "deal_age", "crm", "win_rate", "none"],
         "fiscal_year_start_month": fc.fiscal_year_start_month,
         "cashflow": dataclasses.asdict(settings.cashflow),
         **fc.details,
+        "headline": headline.as_config(),
     }
 
 
-def store_run(con: duckdb.DuckDBPyConnection, fc: EngineForecast, settings: EngineSettings) -> int:
+def store_run(
+    con: duckdb.DuckDBPyConnection,
+    fc: EngineForecast,
+    settings: EngineSettings,
+    headline: Headline,
+) -> int:
     """Write the run and all its tables in one transaction; returns the new run_id."""
+    headline_months, headline_periods = headline_frames(fc, headline)
     frames = {
-        "new_bookings": bookings_frame(fc),
-        "new_periods": periods_frame(fc),
+        "new_bookings": pl.concat([bookings_frame(fc), headline_months], how="diagonal_relaxed"),
+        "new_periods": pl.concat([periods_frame(fc), headline_periods], how="diagonal_relaxed"),
         "new_deals": fc.deals,
         "new_cashflow": cashflow_frame(fc),
         "new_crosschecks": crosschecks_frame(fc),
@@ -147,8 +203,8 @@ def store_run(con: duckdb.DuckDBPyConnection, fc: EngineForecast, settings: Engi
                     fc.grid.horizon,
                     fc.simulations,
                     fc.seed,
-                    METHOD,
-                    json.dumps(run_config(fc, settings), default=str),
+                    headline.method,
+                    json.dumps(run_config(fc, settings, headline), default=str),
                 ],
             )
             con.execute(
@@ -172,21 +228,27 @@ def store_run(con: duckdb.DuckDBPyConnection, fc: EngineForecast, settings: Engi
                 " select $run as run_id, * from new_crosschecks",
                 {"run": run_id},
             )
-            con.execute(CHANGES_SQL, {"run": run_id, "as_of": fc.as_of})
+            con.execute(
+                CHANGES_SQL, {"run": run_id, "as_of": fc.as_of, "methods": list(RUN_METHODS)}
+            )
     finally:
         for name in frames:
             con.unregister(name)
     return run_id
 
 
-# The deals that moved the forecast since the previous engine run: new open deals, deals no
-# longer open (won, lost, or gone from the export), and deals whose expected value or stage changed.
+# Every run since the headline was chosen by the backtest has the engine's forecast_deals, whatever
+# its method; older methods (e.g. stage_weighted) stored other per-deal numbers.
+RUN_METHODS = (METHOD, COMBINATION, *BASELINES)
+
+# The deals that moved the forecast since the previous run: new open deals, deals no longer open
+# (won, lost, or gone from the export), and deals whose expected value or stage changed.
 CHANGES_SQL = """
 insert into forecast_changes
 with previous as (
     select max(run_id) as run_id
     from forecast_runs
-    where method = 'engine' and run_id < $run
+    where list_contains($methods, method) and run_id < $run
 ),
 
 before as (
