@@ -358,6 +358,11 @@ def crosschecks(con: duckdb.DuckDBPyConnection, run: ForecastRun) -> list[Row]:
 def step_problem_text(problem: StepProblem, t: Translator) -> str:
     """One sentence for the reader; the step's own message is the log's line, as recorded."""
     message = problem.message.strip()
+    # The step's line often starts by naming itself ("backtest skipped: it needs ..."); the
+    # sentence around it already does.
+    for prefix in (f"{problem.step} {problem.status}:", f"{problem.step}:"):
+        if message.lower().startswith(prefix):
+            message = message[len(prefix) :].strip()
     if message and message[-1] not in ".!?":
         message += "."
     texts = {
@@ -391,6 +396,16 @@ def headline_reason(run: ForecastRun, t: Translator) -> str:
             "{method} leads: it forecast better than the engine and each simple method alone in "
             "the backtest.",
             method=method,
+        )
+    if headline.reason_code == "too_few_origins" and headline.method == ENGINE:
+        return t(
+            "The engine leads by default: the backtest has too few month-ends to choose a method "
+            "by its record."
+        )
+    if headline.reason_code == "no_backtest" and headline.method == ENGINE:
+        return t(
+            "The engine leads by default: there is no backtest yet to choose a method by its "
+            "record."
         )
     if headline.reason_code == "too_few_origins":
         return t(

@@ -116,9 +116,6 @@ ITALIAN: dict[str, str] = {
     ),
     "{expected} expected in {quarter}.": "{expected} attesi in {quarter}.",
     "The forecast has no figure for {quarter}.": "La previsione non ha un valore per {quarter}.",
-    "The forecast run does not reach {quarter}: its horizon ends before.": (
-        "La previsione non arriva a {quarter}: il suo orizzonte finisce prima."
-    ),
     "The target for {quarter} is {target}.": "L'obiettivo per {quarter} è {target}.",
     "That is {share} of the target.": "È il {share} dell'obiettivo.",
     "The target is above P90: unlikely to be reached.": (
@@ -233,6 +230,15 @@ ITALIAN: dict[str, str] = {
         "scegliere un metodo in base ai risultati."
     ),
     "{method} leads.": "In testa c'è {method}.",
+    "The engine leads by default: the backtest has too few month-ends to choose a method by its "
+    "record.": (
+        "In testa c'è il motore per difetto: la verifica retrospettiva ha troppo pochi fine mese "
+        "per scegliere un metodo in base ai risultati."
+    ),
+    "The engine leads by default: there is no backtest yet to choose a method by its record.": (
+        "In testa c'è il motore per difetto: non c'è ancora una verifica retrospettiva per "
+        "scegliere un metodo in base ai risultati."
+    ),
     "The backtest forecast every method from {origins} past month-ends and compared the result "
     "with what was then booked.": (
         "La verifica retrospettiva ha previsto con ogni metodo da {origins} fine mese passati e "

@@ -486,10 +486,7 @@ def quarter_card(
         return KpiCard(
             title,
             empty,
-            reading=t(
-                "The forecast run does not reach {quarter}: its horizon ends before.",
-                quarter=label,
-            ),
+            reading=t("The forecast has no figure for {quarter}.", quarter=label),
         )
     centre = "p50" if outlook.has_bands else "mean"
     expected = outlook.expected
