@@ -233,6 +233,30 @@ def test_italian_headline_reason_and_record(chosen) -> None:
     )
 
 
+def test_accuracy_draws_the_leaders_backtest_path(chosen) -> None:
+    page, _ = chosen
+    accuracy = section_html(page, "accuracy")
+    assert '"name":"Run rate P50"' in accuracy
+    assert '"name":"Engine P50"' not in accuracy
+
+
+def test_an_engine_run_from_before_the_choice_warns_when_the_backtest_disagrees(
+    tmp_path: Path,
+) -> None:
+    con = make_warehouse(tmp_path / "w.duckdb")  # run 2: the engine, with no headline choice
+    unbacked = (
+        "The backtest does not back this number: Run rate forecast better than the engine at "
+        "every horizon. The next forecast run will headline the method that forecast best."
+    )
+    page = render(con, tmp_path)
+    assert unbacked not in page  # the engine's WAPE, 6.7%, beats the run rate's 26.7%
+    # The run rate now hits every actual: WAPE 0 against the engine's 6.7%.
+    con.execute("update forecast_backtest set p50 = actual where method = 'run_rate'")
+    page = render(con, tmp_path)
+    assert unbacked in text_of(section_html(page, "forecast"))
+    assert unbacked in text_of(section_html(page, "summary"))
+
+
 def run_with(method: str, headline: dict | None) -> ForecastRun:
     config = {} if headline is None else {"headline": {"method": method, **headline}}
     return ForecastRun(1, AS_OF, method, 5000, config, frozenset({"total", "headline"}))
@@ -566,6 +590,24 @@ def test_in_the_last_two_weeks_the_summary_leads_with_the_next_quarter(tmp_path:
     # Against the closing quarter's expected finish: 150 / 203 - 1 = -26%.
     assert "P50 of the simulated quarter totals; Q1 2026 is expected to close at $203K." in text
     assert "▼ 26%" in text
+
+
+def test_the_reason_is_told_once_on_the_leading_card(tmp_path: Path) -> None:
+    con = closing_warehouse(tmp_path / "w.duckdb", "2026-03-18 00:00:00")
+    set_config(con, 2, {"headline": {"method": "engine", "reason_code": "engine_best"}})
+    con.execute(
+        "insert into forecast_bookings by name select * replace ('headline' as "
+        "component) from forecast_bookings where run_id = 2 and component = 'total'"
+    )
+    con.execute(
+        "insert into forecast_periods by name select * replace ('headline' as "
+        "component) from forecast_periods where run_id = 2 and component = 'total'"
+    )
+    summary = section_html(render(con, tmp_path), "summary")
+    readings = [text_of(r) for r in re.findall(r'<p class="reading">(.*?)</p>', summary, re.S)]
+    reason = "The engine leads: it forecast best in the backtest."
+    assert reason in readings[0]  # Q2 2026, the leading card
+    assert reason not in readings[1]  # Q1 2026, closing
 
 
 def test_a_day_earlier_the_closing_quarter_leads_alone(tmp_path: Path) -> None:

@@ -550,3 +550,46 @@ def open_deals_by_basis(con: duckdb.DuckDBPyConnection, run: ForecastRun) -> dic
 
 def has_stage_history(counts: dict[str, int]) -> bool:
     return any(counts.get(b) for b in STAGE_HISTORY_BASES)
+
+
+# --- runs made before the headline was chosen -----------------------------------------------------
+
+ACCURACY_NEEDS = {"method", "horizon_months", "wape"}
+
+
+def engine_outscored(con: duckdb.DuckDBPyConnection, run: ForecastRun) -> str | None:
+    """For a run that headlines the engine without having chosen it (made before the backtest
+    picked the headline): the method that beat the engine's WAPE at every horizon of the stored
+    backtest, else None. The report then warns that the number is not backed."""
+    if run.headline is not None or run.method not in (None, ENGINE):
+        return None
+    if not table_columns(con, "forecast_accuracy") >= ACCURACY_NEEDS:
+        return None
+    rows = fetch(
+        con,
+        """
+        with ranked as (
+            select method, horizon_months, wape,
+                row_number() over (partition by horizon_months order by wape, method) as place
+            from forecast_accuracy
+            where wape is not null
+        )
+        select
+            count(*) filter (where method = 'engine') as engine_scored,
+            count(*) filter (where method = 'engine' and place = 1) as engine_best,
+            arg_min(method, horizon_months) filter (where place = 1) as nearest_best
+        from ranked
+        """,
+    )
+    row = rows[0]
+    if not row["engine_scored"] or row["engine_best"]:
+        return None
+    return row["nearest_best"]
+
+
+def unbacked_engine_text(method: str, t: Translator) -> str:
+    return t(
+        "The backtest does not back this number: {method} forecast better than the engine at "
+        "every horizon. The next forecast run will headline the method that forecast best.",
+        method=method_name(method, t),
+    )

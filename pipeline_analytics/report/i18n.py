@@ -230,6 +230,12 @@ ITALIAN: dict[str, str] = {
         "scegliere un metodo in base ai risultati."
     ),
     "{method} leads.": "In testa c'è {method}.",
+    "The backtest does not back this number: {method} forecast better than the engine at every "
+    "horizon. The next forecast run will headline the method that forecast best.": (
+        "La verifica retrospettiva non sostiene questo numero: {method} ha previsto meglio del "
+        "motore a ogni orizzonte. La prossima previsione metterà in testa il metodo che ha "
+        "previsto meglio."
+    ),
     "The engine leads by default: the backtest has too few month-ends to choose a method by its "
     "record.": (
         "In testa c'è il motore per difetto: la verifica retrospettiva ha troppo pochi fine mese "
@@ -585,6 +591,7 @@ ITALIAN: dict[str, str] = {
         "{method}, {months} mesi in avanti<br>WAPE {wape} su {origins} punti di partenza"
     ),
     "Engine P50": "Motore P50",
+    "{method} P50": "{method} P50",
     "Actual": "Effettivo",
     "From {origin}: forecast {amount}": "Dal {origin}: previsti {amount}",
     "From {origin}: booked {amount}": "Dal {origin}: acquisiti {amount}",

@@ -83,7 +83,13 @@ def accuracy_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
     if reason:
         return Section(key, title, unavailable=reason)
     scores = fetch(con, SCORES_SQL)
-    engine_path = fetch(
+    run = latest_run(con)
+    if forecast_problem(con, run) is not None:
+        run = None  # its choice is stale: a newer forecast step gave up
+    leader = run.method if run is not None and run.headline is not None else None
+    # The path drawn is the headline method's, when the backtest scored it; else the engine's.
+    shown = leader if leader and any(s["method"] == leader for s in scores) else ENGINE
+    path = fetch(
         con,
         """
         select origin, actual, p10, p50, p90, forecast_mean
@@ -93,7 +99,7 @@ def accuracy_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
         )
         order by origin
         """,
-        [ENGINE, ENGINE],
+        [shown, shown],
     )
     intro = t(
         "Each month-end in the history was used as a starting point: the pipeline was rebuilt as "
@@ -102,14 +108,10 @@ def accuracy_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
         "whether a method over- (+) or under-forecasts (−); P10–P90 coverage should be near 80%."
     )
     blocks = [charts.chart(wape_figure(scores, ctx), "chart-accuracy-wape", 320, ctx)]
-    if engine_path:
+    if path:
         blocks.append(
-            charts.chart(backtest_figure(engine_path, ctx), "chart-accuracy-engine", 340, ctx)
+            charts.chart(backtest_figure(path, shown, ctx), "chart-accuracy-engine", 340, ctx)
         )
-    run = latest_run(con)
-    if forecast_problem(con, run) is not None:
-        run = None  # its choice is stale: a newer forecast step gave up
-    leader = run.method if run is not None and run.headline is not None else None
     blocks.append(scores_table(scores, ctx, leader))
     notes = [engine_verdict(scores, ctx), *leader_notes(run, ctx)]
     for note in reversed([n for n in notes if n]):
@@ -208,7 +210,7 @@ def wape_figure(scores: list[Row], ctx: ReportContext) -> go.Figure:
     return figure
 
 
-def backtest_figure(path: list[Row], ctx: ReportContext) -> go.Figure:
+def backtest_figure(path: list[Row], method: str, ctx: ReportContext) -> go.Figure:
     t, fmt = ctx.t, ctx.fmt
     figure = go.Figure(
         layout=charts.base_layout(
@@ -223,7 +225,9 @@ def backtest_figure(path: list[Row], ctx: ReportContext) -> go.Figure:
             figure, x, [p["p10"] for p in path], [p["p90"] for p in path], name="P10–P90"
         )
     figure.add_scatter(
-        name=t("Engine P50"),
+        name=t("Engine P50")
+        if method == ENGINE
+        else t("{method} P50", method=charts.label(method_name(method, t))),
         x=x,
         y=[p["p50"] if p["p50"] is not None else p["forecast_mean"] for p in path],
         mode="lines+markers",

@@ -22,6 +22,7 @@ from pipeline_analytics.report.forecast_data import (
     ForecastRun,
     StepProblem,
     crosschecks,
+    engine_outscored,
     forecast_problem,
     has_bands,
     headline_details,
@@ -31,6 +32,7 @@ from pipeline_analytics.report.forecast_data import (
     monthly,
     open_deals_by_basis,
     step_problem_text,
+    unbacked_engine_text,
 )
 from pipeline_analytics.report.model import (
     Block,
@@ -86,6 +88,9 @@ def forecast_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
     leads = " ".join([headline_reason(run, t), *headline_details(run, t, ctx.fmt)]).strip()
     if leads:
         blocks.append(Note(leads))
+    outscored = engine_outscored(con, run)
+    if outscored:
+        blocks.append(Note(unbacked_engine_text(outscored, t), "unavailable"))
     if not has_bands(headline):
         blocks.append(
             Note(

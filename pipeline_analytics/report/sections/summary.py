@@ -28,11 +28,13 @@ from pipeline_analytics.report.forecast_data import (
     QuarterOutlook,
     StepProblem,
     cash_has_amounts,
+    engine_outscored,
     forecast_problem,
     headline_reason,
     latest_run,
     quarter_outlook,
     step_problem_text,
+    unbacked_engine_text,
 )
 from pipeline_analytics.report.formatting import is_missing
 from pipeline_analytics.report.model import (
@@ -527,8 +529,12 @@ def quarter_card(
         )
     sentences = [
         quarter_reading(ctx, outlook.values, outlook.won_to_date, target, label, upcoming),
-        headline_reason(run, t),
+        # The reason goes on the leading card only: the next quarter's when it leads.
+        headline_reason(run, t) if upcoming or not is_closing(quarter, ctx.as_of) else "",
     ]
+    outscored = engine_outscored(con, run)
+    if outscored:
+        sentences.append(unbacked_engine_text(outscored, t))
     if not outlook.complete:
         sentences.append(
             t("The forecast horizon ends before the quarter does: the rest is missing.")
