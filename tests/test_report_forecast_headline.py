@@ -610,6 +610,18 @@ def test_the_reason_is_told_once_on_the_leading_card(tmp_path: Path) -> None:
     assert reason not in readings[1]  # Q1 2026, closing
 
 
+def test_a_next_quarter_the_run_covers_in_part_gets_no_change_arrow(tmp_path: Path) -> None:
+    con = make_warehouse(tmp_path / "w.duckdb")
+    add_chosen_run(con)  # headline months March to May, no simulated Q2 total
+    con.execute("update build_params set as_of = timestamp '2026-03-20 09:00:00'")
+    summary = section_html(render(con, tmp_path), "summary")
+    q2_card = text_of(summary).split("Bookings forecast, Q1 2026")[0]
+    # April and May only, 60,000 + 70,000: against Q1's expected 189,000 it would read ▼ 31%.
+    assert "$130K expected in Q2 2026." in q2_card
+    assert "the rest is missing" in q2_card
+    assert "▼" not in q2_card and "▲" not in q2_card
+
+
 def test_a_day_earlier_the_closing_quarter_leads_alone(tmp_path: Path) -> None:
     con = closing_warehouse(tmp_path / "w.duckdb", "2026-03-17 23:59:59")
     summary = section_html(render(con, tmp_path), "summary")

@@ -527,6 +527,8 @@ def quarter_card(
             if previous_label
             else t("{basis}.", basis=basis)
         )
+    if not outlook.complete:
+        change = None  # a sum missing some of its months would read as a fall
     sentences = [
         quarter_reading(ctx, outlook.values, outlook.won_to_date, target, label, upcoming),
         # The reason goes on the leading card only: the next quarter's when it leads.
