@@ -84,20 +84,39 @@ ITALIAN: dict[str, str] = {
     # --- 1. executive summary ---
     "Executive summary": "Sintesi per la direzione",
     "{quarter} to date ({start} to {end}) against {previous} ({previous_start} to "
-    "{previous_end}). The smaller figure on each card covers the trailing {days} days.": (
+    "{previous_end}).": (
         "{quarter} finora (dal {start} al {end}) a confronto con {previous} (dal "
-        "{previous_start} al {previous_end}). Il valore più piccolo di ogni riquadro copre gli "
-        "ultimi {days} giorni."
+        "{previous_start} al {previous_end})."
+    ),
+    "{quarter} to date ({start} to {end}); the data has no quarter before it to compare with.": (
+        "{quarter} finora (dal {start} al {end}); i dati non hanno un trimestre precedente con "
+        "cui confrontarlo."
+    ),
+    "{quarter} ends within two weeks, so the forecast leads with {next}.": (
+        "{quarter} finisce entro due settimane, quindi la previsione parte da {next}."
+    ),
+    "The smaller figure on each card covers the trailing {days} days.": (
+        "Il valore più piccolo di ogni riquadro copre gli ultimi {days} giorni."
     ),
     "Bookings forecast, {quarter}": "Previsione ordini, {quarter}",
     "{basis}; {previous} closed at {previous_won}.": (
         "{basis}; {previous} si è chiuso a {previous_won}."
     ),
     "P50 of the simulated quarter totals": "P50 dei totali trimestrali simulati",
+    "{basis}.": "{basis}.",
+    "{basis}; {previous} is expected to close at {previous_expected}.": (
+        "{basis}; per {previous} è attesa una chiusura a {previous_expected}."
+    ),
     "{won} booked so far, {expected} expected by the end of the quarter.": (
         "{won} acquisiti finora, {expected} attesi a fine trimestre."
     ),
     "No target is set for {quarter}.": "Nessun obiettivo impostato per {quarter}.",
+    "{won} booked so far; the forecast has no figure for the rest of the quarter.": (
+        "{won} acquisiti finora; la previsione non ha un valore per il resto del trimestre."
+    ),
+    "{expected} expected in {quarter}.": "{expected} attesi in {quarter}.",
+    "The forecast has no figure for {quarter}.": "La previsione non ha un valore per {quarter}.",
+    "The target for {quarter} is {target}.": "L'obiettivo per {quarter} è {target}.",
     "That is {share} of the target.": "È il {share} dell'obiettivo.",
     "The target is above P90: unlikely to be reached.": (
         "L'obiettivo supera il P90: difficilmente sarà raggiunto."
@@ -109,6 +128,9 @@ ITALIAN: dict[str, str] = {
     "Cash expected, next {days} days": "Incassi attesi, prossimi {days} giorni",
     "Expected collections in the months {first} to {last}.": (
         "Incassi attesi nei mesi da {first} a {last}."
+    ),
+    "The forecast has no cash flow: no open or won deal in it has an amount.": (
+        "La previsione non ha flussi di cassa: nessuna trattativa aperta o vinta ha un importo."
     ),
     "No collections history in the warehouse to compare with; see the cash flow section.": (
         "Nel warehouse non c'è uno storico degli incassi con cui confrontarli; vedi la sezione "
@@ -178,6 +200,96 @@ ITALIAN: dict[str, str] = {
     "Forecast run {run} of {date}, method {method}.": (
         "Previsione n. {run} del {date}, metodo {method}."
     ),
+    "The forecast was skipped in the latest run: {message}": (
+        "Nell'ultima esecuzione la previsione è stata saltata: {message}"
+    ),
+    "The forecast failed in the latest run: {message}": (
+        "Nell'ultima esecuzione la previsione non è riuscita: {message}"
+    ),
+    "The stored forecast, run {run} of {date}, predates it and is not shown.": (
+        "La previsione salvata, n. {run} del {date}, è precedente e non viene mostrata."
+    ),
+    "The engine leads: it forecast best in the backtest.": (
+        "In testa c'è il motore: nella verifica retrospettiva ha previsto meglio di tutti."
+    ),
+    "{method} leads: it forecast better than the engine in the backtest.": (
+        "In testa c'è {method}: nella verifica retrospettiva ha previsto meglio del motore."
+    ),
+    "{method} leads: it forecast better than the engine and each simple method alone in the "
+    "backtest.": (
+        "In testa c'è {method}: nella verifica retrospettiva ha previsto meglio del motore e di "
+        "ciascun metodo semplice da solo."
+    ),
+    "{method} leads by default: the backtest has too few month-ends to choose a method by its "
+    "record.": (
+        "In testa c'è {method} per difetto: la verifica retrospettiva ha troppo pochi fine mese "
+        "per scegliere un metodo in base ai risultati."
+    ),
+    "{method} leads by default: there is no backtest yet to choose a method by its record.": (
+        "In testa c'è {method} per difetto: non c'è ancora una verifica retrospettiva per "
+        "scegliere un metodo in base ai risultati."
+    ),
+    "{method} leads.": "In testa c'è {method}.",
+    "The backtest does not back this number: {method} forecast better than the engine at every "
+    "horizon. The next forecast run will headline the method that forecast best.": (
+        "La verifica retrospettiva non sostiene questo numero: {method} ha previsto meglio del "
+        "motore a ogni orizzonte. La prossima previsione metterà in testa il metodo che ha "
+        "previsto meglio."
+    ),
+    "The engine leads by default: the backtest has too few month-ends to choose a method by its "
+    "record.": (
+        "In testa c'è il motore per difetto: la verifica retrospettiva ha troppo pochi fine mese "
+        "per scegliere un metodo in base ai risultati."
+    ),
+    "The engine leads by default: there is no backtest yet to choose a method by its record.": (
+        "In testa c'è il motore per difetto: non c'è ancora una verifica retrospettiva per "
+        "scegliere un metodo in base ai risultati."
+    ),
+    "The backtest forecast every method from {origins} past month-ends and compared the result "
+    "with what was then booked.": (
+        "La verifica retrospettiva ha previsto con ogni metodo da {origins} fine mese passati e "
+        "ha confrontato il risultato con gli ordini poi acquisiti."
+    ),
+    "One month ahead, the typical error (WAPE) was {leader} for the engine and {rival} for the "
+    "best other method, {method}.": (
+        "A un mese, l'errore tipico (WAPE) è stato del {leader} per il motore e del {rival} per "
+        "il migliore degli altri metodi, {method}."
+    ),
+    "{months} months ahead, the typical error (WAPE) was {leader} for the engine and {rival} "
+    "for the best other method, {method}.": (
+        "A {months} mesi, l'errore tipico (WAPE) è stato del {leader} per il motore e del "
+        "{rival} per il migliore degli altri metodi, {method}."
+    ),
+    "One month ahead, the typical error (WAPE) was {leader} for {method} and {engine} for the "
+    "engine.": (
+        "A un mese, l'errore tipico (WAPE) è stato del {leader} per {method} e del {engine} per "
+        "il motore."
+    ),
+    "{months} months ahead, the typical error (WAPE) was {leader} for {method} and {engine} for "
+    "the engine.": (
+        "A {months} mesi, l'errore tipico (WAPE) è stato del {leader} per {method} e del "
+        "{engine} per il motore."
+    ),
+    "The P10–P90 band is widened ×{scale} from the backtest's errors: it held the actual "
+    "bookings {before} of the time as simulated, {after} once widened.": (
+        "La banda P10–P90 è allargata ×{scale} in base agli errori della verifica retrospettiva: "
+        "conteneva gli ordini effettivi nel {before} dei casi così come simulata, nel {after} "
+        "una volta allargata."
+    ),
+    "The P10–P90 band is narrowed ×{scale} from the backtest's errors: it held the actual "
+    "bookings {before} of the time as simulated, {after} once narrowed.": (
+        "La banda P10–P90 è ristretta ×{scale} in base agli errori della verifica "
+        "retrospettiva: conteneva gli ordini effettivi nel {before} dei casi così come simulata, "
+        "nel {after} una volta ristretta."
+    ),
+    "The P10–P90 band is scaled ×{scale} from the backtest's errors.": (
+        "La banda P10–P90 è riscalata ×{scale} in base agli errori della verifica retrospettiva."
+    ),
+    "These are the engine's components: they show where bookings would come from, while the "
+    "headline above is {method}'s forecast.": (
+        "Queste sono le componenti del motore: mostrano da dove verrebbero gli ordini, mentre la "
+        "previsione principale qui sopra è quella di {method}."
+    ),
     "This run stores expected values only (method {method}); P10–P90 bands appear with a "
     "simulated forecast.": (
         "Questa previsione contiene solo valori attesi (metodo {method}); le bande P10–P90 "
@@ -218,8 +330,34 @@ ITALIAN: dict[str, str] = {
     "older than the history reaches, from its oldest ages": (
         "più vecchie di quanto arrivi lo storico, dalle sue età più alte"
     ),
-    "from the CRM's probability": "dalla probabilità del CRM",
-    "with nothing to go on, left out": "senza elementi, escluse",
+    "from what became of past deals of the same age (won, lost or still open), their stage "
+    "having no history": (
+        "da come sono finite le trattative passate della stessa età (vinte, perse o ancora "
+        "aperte), perché la loro fase non ha storia"
+    ),
+    "from the CRM's or the configured probability, timed by the usual sales cycle": (
+        "dalla probabilità del CRM o della configurazione, con i tempi del ciclo di vendita "
+        "abituale"
+    ),
+    "from the overall historical win rate and sales cycle": (
+        "dal tasso di successo storico complessivo e dal ciclo di vendita"
+    ),
+    "left out: no deal has closed yet, so there is no win rate to learn from": (
+        "escluse: nessuna trattativa si è ancora chiusa, quindi non c'è un tasso di successo da "
+        "cui imparare"
+    ),
+    "The open pipeline cannot be forecast: {reason}": (
+        "La pipeline aperta non si può prevedere: {reason}"
+    ),
+    "{deals} open deals had no amount and were given the median won amount of similar deals "
+    "(marked imputed among the biggest deals).": (
+        "{deals} trattative aperte non avevano importo e hanno ricevuto l'importo vinto mediano "
+        "di trattative simili (segnate come stimate tra le trattative che pesano di più)."
+    ),
+    "{deals} open deals have no amount and add nothing to the forecast.": (
+        "{deals} trattative aperte non hanno importo e non aggiungono nulla alla previsione."
+    ),
+    "imputed": "stimato",
     "Expected over {months} months": "Atteso su {months} mesi",
     "What changed since run {run}": "Cosa è cambiato dalla previsione n. {run}",
     "Expected value of open deals, by kind of change: {summary}.": (
@@ -237,8 +375,13 @@ ITALIAN: dict[str, str] = {
     "Difference ({currency})": "Differenza ({currency})",
     "The biggest moves, largest first": "I movimenti maggiori, dal più grande",
     "Against the engine": "Rispetto al motore",
+    "Against the headline": "Rispetto alla previsione principale",
     "Cross-checks: simple methods beside the engine (dashed in the chart)": (
         "Verifiche incrociate: metodi semplici accanto al motore (tratteggiati nel grafico)"
+    ),
+    "Cross-checks: the engine and simple methods beside the headline (dashed in the chart)": (
+        "Verifiche incrociate: il motore e i metodi semplici accanto alla previsione principale "
+        "(tratteggiati nel grafico)"
     ),
     "The forecast horizon ends before the quarter does: the rest is missing.": (
         "L'orizzonte della previsione finisce prima del trimestre: il resto manca."
@@ -425,11 +568,30 @@ ITALIAN: dict[str, str] = {
     "Run rate": "Ritmo recente",
     "Seasonal naive": "Stagionale ingenuo",
     "ETS on bookings": "ETS sugli ordini",
+    "Median of the engine and the two best simple methods": (
+        "Mediana del motore e dei due metodi semplici migliori"
+    ),
+    "The backtest was skipped in the latest run: {message}": (
+        "Nell'ultima esecuzione la verifica retrospettiva è stata saltata: {message}"
+    ),
+    "The backtest failed in the latest run: {message}": (
+        "Nell'ultima esecuzione la verifica retrospettiva non è riuscita: {message}"
+    ),
+    "The stored backtest predates it and is not shown.": (
+        "La verifica retrospettiva salvata è precedente e non viene mostrata."
+    ),
+    "P10–P90 coverage of {method} in the backtest: {before} as simulated, {after} recalibrated "
+    "(band scaled ×{scale}).": (
+        "Copertura P10–P90 di {method} nella verifica retrospettiva: {before} così come "
+        "simulata, {after} ricalibrata (banda riscalata ×{scale})."
+    ),
+    "headline": "in testa",
     "months ahead": "mesi in avanti",
     "{method}, {months} months ahead<br>WAPE {wape} over {origins} origins": (
         "{method}, {months} mesi in avanti<br>WAPE {wape} su {origins} punti di partenza"
     ),
     "Engine P50": "Motore P50",
+    "{method} P50": "{method} P50",
     "Actual": "Effettivo",
     "From {origin}: forecast {amount}": "Dal {origin}: previsti {amount}",
     "From {origin}: booked {amount}": "Dal {origin}: acquisiti {amount}",
@@ -523,16 +685,33 @@ ITALIAN: dict[str, str] = {
         "Dà valori attesi, senza bande."
     ),
     "Bookings already closed in the current month are facts, not forecasts. Each open deal's "
-    "chance of being won, and when, comes from what became of past deals that sat in the same "
-    "stage at a similar age: a deal far past the usual time gets a lower, later chance, and a "
-    "deal that is lost cannot be won later. Where a stage has too few closed deals, all stages "
-    "together are used, then the CRM's probability.": (
+    "chance of being won, and when, comes from the best-supported of four models: what became of "
+    "past deals that sat in the same stage at a similar age, where the export has stage history; "
+    "else what became of past deals of the same age since creation (won, lost or still open); "
+    "else the CRM's or the configured probability, timed by the usual sales cycle; else the "
+    "overall historical win rate. A deal far past the usual time gets a lower, later chance, and "
+    "a deal that is lost cannot be won later. An open deal without an amount is given the median "
+    "won amount of similar deals. The forecast section counts the deals each model covered.": (
         "Gli ordini già chiusi nel mese in corso sono fatti, non previsioni. La probabilità di "
-        "ogni trattativa aperta di essere vinta, e quando, viene da come sono finite le "
-        "trattative passate rimaste nella stessa fase per un tempo simile: una trattativa ben "
-        "oltre i tempi abituali riceve una probabilità più bassa e più tardiva, e una "
-        "trattativa persa non può più essere vinta. Dove una fase ha troppe poche trattative "
-        "chiuse si usano tutte le fasi insieme, poi la probabilità del CRM."
+        "ogni trattativa aperta di essere vinta, e quando, viene dal più solido di quattro "
+        "modelli: come sono finite le trattative passate rimaste nella stessa fase per un tempo "
+        "simile, dove l'esportazione ha lo storico delle fasi; altrimenti come sono finite le "
+        "trattative passate della stessa età dalla creazione (vinte, perse o ancora aperte); "
+        "altrimenti la probabilità del CRM o della configurazione, con i tempi del ciclo di "
+        "vendita abituale; altrimenti il tasso di successo storico complessivo. Una trattativa "
+        "ben oltre i tempi abituali riceve una probabilità più bassa e più tardiva, e una "
+        "trattativa persa non può più essere vinta. Una trattativa aperta senza importo riceve "
+        "l'importo vinto mediano di trattative simili. La sezione della previsione conta le "
+        "trattative coperte da ciascun modello."
+    ),
+    "This export has no stage history, so no open deal could be forecast from its stage's "
+    "record: the current stage acts only through the probabilities (the CRM's, or those in the "
+    "config). Loading the stage history, or running weekly so that it builds up, lets the stage "
+    "count.": (
+        "Questa esportazione non ha lo storico delle fasi, quindi nessuna trattativa aperta è "
+        "stata prevista dai dati della sua fase: la fase attuale conta solo attraverso le "
+        "probabilità (quelle del CRM o della configurazione). Caricare lo storico delle fasi, o "
+        "eseguire ogni settimana perché si accumuli, permette alla fase di contare."
     ),
     "Deals not created yet are forecast from the trend of new pipeline per month, then turned "
     "into bookings with the historical share of new pipeline that is won and the usual delay "
@@ -549,6 +728,18 @@ ITALIAN: dict[str, str] = {
         "(metodo {method}); le bande sono percentili di quei totali simulati, per ogni mese e "
         "per il trimestre. Gli incassi derivano dalle trattative vinte simulate, secondo le "
         "condizioni di fatturazione e pagamento della configurazione."
+    ),
+    "The headline is the method that has earned it: the backtest forecasts past month-ends with "
+    "the engine and with simple methods, and the headline is the engine when it had the lowest "
+    "error at every horizon, else the best method, or the median of the engine and the two best "
+    "simple methods when that did better. Its P10–P90 band is then widened or narrowed so that it "
+    "would have held about 8 in 10 of the actual outcomes.": (
+        "La previsione principale è quella del metodo che se l'è guadagnata: la verifica "
+        "retrospettiva prevede dai fine mese passati con il motore e con metodi semplici, e la "
+        "previsione principale è il motore quando ha avuto l'errore più basso a ogni orizzonte, "
+        "altrimenti il metodo migliore, o la mediana del motore e dei due metodi semplici "
+        "migliori quando ha fatto meglio. La sua banda P10–P90 viene poi allargata o ristretta "
+        "in modo da contenere circa 8 risultati effettivi su 10."
     ),
     "Where the numbers come from": "Da dove vengono i numeri",
     "Every number is computed in the warehouse (a DuckDB file) from the CRM export by SQL models "

@@ -3,7 +3,12 @@
 The scores per method and horizon come from the warehouse's forecast_accuracy view over
 forecast_backtest (forecasting.md): WAPE = Σ|actual − P50| / Σ actual; bias = Σ(P50 − actual) /
 Σ actual; pinball loss at P10, P50 and P90 (the report shows their mean); and the share of actuals
-inside P10–P90. A baseline that gives one number has it as its P50 and no band.
+inside P10–P90. A baseline that gives one number has it as its P50 and no band; `combination` is
+the median of the engine and the two best baselines.
+
+The method the latest forecast run chose as its headline is marked, with the reason; when that run
+recalibrated its band, the band's backtest coverage after recalibration is shown beside the raw
+one. A backtest step skipped or failed after the stored backtest shows its message instead.
 """
 
 from __future__ import annotations
@@ -13,7 +18,16 @@ import plotly.graph_objects as go
 
 from pipeline_analytics.report import charts
 from pipeline_analytics.report.data import Row, fetch, first_unavailable
-from pipeline_analytics.report.forecast_data import method_name
+from pipeline_analytics.report.forecast_data import (
+    ForecastRun,
+    forecast_problem,
+    headline_reason,
+    latest_backtest_at,
+    latest_run,
+    method_name,
+    step_problem,
+    step_problem_text,
+)
 from pipeline_analytics.report.model import Cell, Column, Note, ReportContext, Section, Table
 
 BACKTEST_COLUMNS = (
@@ -56,13 +70,26 @@ order by horizon_months, method = 'engine' desc, wape nulls last, method
 def accuracy_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
     t = ctx.t
     key, title = "accuracy", t("Forecast accuracy")
+    backtest_at = latest_backtest_at(con)
+    problem = step_problem(con, "backtest", backtest_at)
+    if problem is not None:
+        text = step_problem_text(problem, t)
+        if backtest_at is not None:
+            text += " " + t("The stored backtest predates it and is not shown.")
+        return Section(key, title, unavailable=text)
     reason = first_unavailable(
         con, t, {"forecast_backtest": BACKTEST_COLUMNS, "forecast_accuracy": ACCURACY_COLUMNS}
     )
     if reason:
         return Section(key, title, unavailable=reason)
     scores = fetch(con, SCORES_SQL)
-    engine_path = fetch(
+    run = latest_run(con)
+    if forecast_problem(con, run) is not None:
+        run = None  # its choice is stale: a newer forecast step gave up
+    leader = run.method if run is not None and run.headline is not None else None
+    # The path drawn is the headline method's, when the backtest scored it; else the engine's.
+    shown = leader if leader and any(s["method"] == leader for s in scores) else ENGINE
+    path = fetch(
         con,
         """
         select origin, actual, p10, p50, p90, forecast_mean
@@ -72,7 +99,7 @@ def accuracy_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
         )
         order by origin
         """,
-        [ENGINE, ENGINE],
+        [shown, shown],
     )
     intro = t(
         "Each month-end in the history was used as a starting point: the pipeline was rebuilt as "
@@ -81,15 +108,41 @@ def accuracy_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
         "whether a method over- (+) or under-forecasts (−); P10–P90 coverage should be near 80%."
     )
     blocks = [charts.chart(wape_figure(scores, ctx), "chart-accuracy-wape", 320, ctx)]
-    if engine_path:
+    if path:
         blocks.append(
-            charts.chart(backtest_figure(engine_path, ctx), "chart-accuracy-engine", 340, ctx)
+            charts.chart(backtest_figure(path, shown, ctx), "chart-accuracy-engine", 340, ctx)
         )
-    blocks.append(scores_table(scores, ctx))
-    verdict = engine_verdict(scores, ctx)
-    if verdict:
-        blocks.insert(0, Note(verdict))
+    blocks.append(scores_table(scores, ctx, leader))
+    notes = [engine_verdict(scores, ctx), *leader_notes(run, ctx)]
+    for note in reversed([n for n in notes if n]):
+        blocks.insert(0, Note(note))
     return Section(key, title, intro=intro, blocks=tuple(blocks))
+
+
+def leader_notes(run: ForecastRun | None, ctx: ReportContext) -> list[str]:
+    """Which method the latest forecast headlines and why, and its band's coverage before and
+    after recalibration (runs that predate the choice have neither)."""
+    t, fmt = ctx.t, ctx.fmt
+    if run is None or run.headline is None:
+        return []
+    headline = run.headline
+    notes = [headline_reason(run, t)]
+    if (
+        headline.band_scale is not None
+        and headline.coverage_before is not None
+        and headline.coverage_after is not None
+    ):
+        notes.append(
+            t(
+                "P10–P90 coverage of {method} in the backtest: {before} as simulated, {after} "
+                "recalibrated (band scaled ×{scale}).",
+                method=method_name(headline.method, t),
+                before=fmt.percent(headline.coverage_before, 0),
+                after=fmt.percent(headline.coverage_after, 0),
+                scale=fmt.number(headline.band_scale, 2),
+            )
+        )
+    return notes
 
 
 def engine_verdict(scores: list[Row], ctx: ReportContext) -> str:
@@ -157,7 +210,7 @@ def wape_figure(scores: list[Row], ctx: ReportContext) -> go.Figure:
     return figure
 
 
-def backtest_figure(path: list[Row], ctx: ReportContext) -> go.Figure:
+def backtest_figure(path: list[Row], method: str, ctx: ReportContext) -> go.Figure:
     t, fmt = ctx.t, ctx.fmt
     figure = go.Figure(
         layout=charts.base_layout(
@@ -172,7 +225,9 @@ def backtest_figure(path: list[Row], ctx: ReportContext) -> go.Figure:
             figure, x, [p["p10"] for p in path], [p["p90"] for p in path], name="P10–P90"
         )
     figure.add_scatter(
-        name=t("Engine P50"),
+        name=t("Engine P50")
+        if method == ENGINE
+        else t("{method} P50", method=charts.label(method_name(method, t))),
         x=x,
         y=[p["p50"] if p["p50"] is not None else p["forecast_mean"] for p in path],
         mode="lines+markers",
@@ -198,7 +253,7 @@ def backtest_figure(path: list[Row], ctx: ReportContext) -> go.Figure:
     return figure
 
 
-def scores_table(scores: list[Row], ctx: ReportContext) -> Table:
+def scores_table(scores: list[Row], ctx: ReportContext, leader: str | None = None) -> Table:
     t, fmt = ctx.t, ctx.fmt
     columns = (
         Column(t("Months ahead")),
@@ -212,7 +267,11 @@ def scores_table(scores: list[Row], ctx: ReportContext) -> Table:
     rows = tuple(
         (
             Cell(fmt.count(s["horizon_months"]), s["horizon_months"]),
-            Cell(method_name(s["method"], ctx.t)),
+            Cell(
+                method_name(s["method"], ctx.t),
+                flag=t("headline") if s["method"] == leader else None,
+                flag_tone="calm",
+            ),
             Cell(fmt.count(s["origins"]), s["origins"]),
             Cell(fmt.percent(s["wape"]), s["wape"]),
             Cell(fmt.signed(s["bias"], fmt.percent), s["bias"]),

@@ -1,4 +1,8 @@
-"""3. Cash flow: billings, collections and recognized revenue per month, with P10–P90 bands."""
+"""3. Cash flow: billings, collections and recognized revenue per month, with P10–P90 bands.
+
+A forecast step skipped or failed after the stored run shows its message instead of the older
+cash flow; a cash flow of zeros because no deal has an amount says so instead of charting zeros.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,12 @@ import plotly.graph_objects as go
 
 from pipeline_analytics.report import charts
 from pipeline_analytics.report.data import Row, fetch, table_columns, unavailable_reason
-from pipeline_analytics.report.forecast_data import latest_run
+from pipeline_analytics.report.forecast_data import (
+    cash_has_amounts,
+    forecast_problem,
+    latest_run,
+    step_problem_text,
+)
 from pipeline_analytics.report.model import Cell, Column, ReportContext, Section, Table
 
 
@@ -80,10 +89,13 @@ def stored_series(con: duckdb.DuckDBPyConnection) -> tuple[CashSeries, ...]:
 def cashflow_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
     t = ctx.t
     key, title = "cashflow", t("Cash flow")
+    run = latest_run(con)
+    problem = forecast_problem(con, run)
+    if problem is not None:
+        return Section(key, title, unavailable=step_problem_text(problem, t))
     reason = unavailable_reason(con, t, "forecast_cashflow", REQUIRED)
     if reason:
         return Section(key, title, unavailable=reason)
-    run = latest_run(con)
     if run is None:
         return Section(
             key,
@@ -103,6 +115,14 @@ def cashflow_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
             key,
             title,
             unavailable=t("Not available yet: the forecast run has no cash flow for these months."),
+        )
+    if not cash_has_amounts(con, run):
+        return Section(
+            key,
+            title,
+            unavailable=t(
+                "The forecast has no cash flow: no open or won deal in it has an amount."
+            ),
         )
     intro = t(
         "Invoices (billings), payments received (collections) and revenue recognised ratably, "

@@ -1,4 +1,10 @@
-"""2. Forecast: the latest stored forecast run, its sources, cross-checks and movers."""
+"""2. Forecast: the latest stored forecast run, its sources, cross-checks and movers.
+
+The line is the run's headline: the method the backtest chose (forecast_runs.method), whose
+reason the section states; the engine's components stay below as the explanation of where
+bookings come from, and the engine's own total is drawn beside a headline it did not earn. A
+forecast step skipped or failed after the stored run replaces its numbers with its message.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,21 @@ from pipeline_analytics.report import charts
 from pipeline_analytics.report.data import Row, fetch, table_columns, unavailable_reason
 from pipeline_analytics.report.forecast_data import (
     COMPONENTS,
+    ENGINE,
     ForecastRun,
+    StepProblem,
     crosschecks,
+    engine_outscored,
+    forecast_problem,
     has_bands,
+    headline_details,
+    headline_reason,
     latest_run,
     method_name,
     monthly,
+    open_deals_by_basis,
+    step_problem_text,
+    unbacked_engine_text,
 )
 from pipeline_analytics.report.model import (
     Block,
@@ -59,18 +74,23 @@ def forecast_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
         [HISTORY_MONTHS],
     )[::-1]
     run = latest_run(con)
+    problem = forecast_problem(con, run)
     blocks: list[Block] = []
-    if run is None:
+    if run is None or problem is not None:
         figure = fan_figure(history, None, [], [], ctx)
         blocks.append(charts.chart(figure, "chart-forecast", 400, ctx))
-        blocks.append(
-            Note(t("Not available yet: no forecast run is stored in the warehouse."), "unavailable")
-        )
+        blocks += missing_forecast_notes(run, problem, ctx)
         return Section(key, title, intro=history_intro(ctx), blocks=tuple(blocks))
     headline = monthly(con, run, run.headline_component)
-    checks = crosschecks(con, run)
+    checks = beside_headline(con, run)
     figure = fan_figure(history, run, headline, checks, ctx)
     blocks.append(charts.chart(figure, "chart-forecast", 400, ctx))
+    leads = " ".join([headline_reason(run, t), *headline_details(run, t, ctx.fmt)]).strip()
+    if leads:
+        blocks.append(Note(leads))
+    outscored = engine_outscored(con, run)
+    if outscored:
+        blocks.append(Note(unbacked_engine_text(outscored, t), "unavailable"))
     if not has_bands(headline):
         blocks.append(
             Note(
@@ -81,7 +101,7 @@ def forecast_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
                 )
             )
         )
-    if run.headline_component != "total":
+    if run.headline_component == "open_pipeline":
         blocks.append(
             Note(
                 t(
@@ -93,6 +113,16 @@ def forecast_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
     component_rows = {c: monthly(con, run, c) for c in COMPONENTS if c in run.components}
     if len(component_rows) > 1:
         blocks.append(Heading(t("Where the forecast comes from")))
+        if not run.engine_leads:
+            blocks.append(
+                Note(
+                    t(
+                        "These are the engine's components: they show where bookings would come "
+                        "from, while the headline above is {method}'s forecast.",
+                        method=method_name(run.method, t),
+                    )
+                )
+            )
         blocks.append(
             charts.chart(
                 components_figure(component_rows, ctx), "chart-forecast-components", 340, ctx
@@ -101,7 +131,7 @@ def forecast_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
     blocks.append(forecast_table(headline, ctx))
     blocks += basis_notes(con, run, ctx)
     if checks:
-        blocks.append(cross_check_table(con, run, ctx))
+        blocks.append(cross_check_table(headline, checks, run, ctx))
     blocks += biggest_deals_blocks(con, run, ctx)
     blocks += change_blocks(con, run, ctx)
     intro = (
@@ -115,6 +145,42 @@ def forecast_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
         )
     )
     return Section(key, title, intro=intro, blocks=tuple(blocks))
+
+
+def missing_forecast_notes(
+    run: ForecastRun | None, problem: StepProblem | None, ctx: ReportContext
+) -> list[Block]:
+    """Why there is no forecast line: the latest forecast step's own message when it gave up
+    after the stored run (whose numbers are then stale), else that no run is stored."""
+    t = ctx.t
+    if problem is None:
+        return [
+            Note(t("Not available yet: no forecast run is stored in the warehouse."), "unavailable")
+        ]
+    notes: list[Block] = [Note(step_problem_text(problem, t), "unavailable")]
+    if run is not None:
+        notes.append(
+            Note(
+                t(
+                    "The stored forecast, run {run} of {date}, predates it and is not shown.",
+                    run=str(run.run_id),
+                    date=ctx.fmt.date(run.as_of),
+                )
+            )
+        )
+    return notes
+
+
+def beside_headline(con: duckdb.DuckDBPyConnection, run: ForecastRun) -> list[Row]:
+    """The lines drawn beside the headline: the engine's own total when another method leads,
+    then the baselines stored with the run, except the one the headline already is."""
+    engine: list[Row] = []
+    if not run.engine_leads and "total" in run.components:
+        engine = [
+            {"method": ENGINE, "month": r["month"], "mean": r["mean"], "p50": r["p50"]}
+            for r in monthly(con, run, "total")
+        ]
+    return engine + [r for r in crosschecks(con, run) if r["method"] != run.method]
 
 
 def history_intro(ctx: ReportContext) -> str:
@@ -278,83 +344,109 @@ def basis_label(basis: str, ctx: ReportContext) -> str:
         "stage": t("from their stage's history at their age"),
         "pooled": t("from all stages pooled, their stage having too little history"),
         "oldest_age": t("older than the history reaches, from its oldest ages"),
-        "crm": t("from the CRM's probability"),
-        "none": t("with nothing to go on, left out"),
+        "deal_age": t(
+            "from what became of past deals of the same age (won, lost or still open), their "
+            "stage having no history"
+        ),
+        "crm": t("from the CRM's or the configured probability, timed by the usual sales cycle"),
+        "win_rate": t("from the overall historical win rate and sales cycle"),
+        "none": t("left out: no deal has closed yet, so there is no win rate to learn from"),
     }
     return labels.get(basis, basis)
+
+
+def config_count(run: ForecastRun, key: str) -> int:
+    value = run.config.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def basis_notes(
     con: duckdb.DuckDBPyConnection, run: ForecastRun, ctx: ReportContext
 ) -> list[Block]:
-    """How many open deals each fallback of the engine forecast (forecasting.md asks to say so)."""
-    if "basis" not in table_columns(con, "forecast_deals"):
-        return []
-    counts = fetch(
-        con,
-        """
-        select basis, count(*) as deals
-        from forecast_deals
-        where run_id = ? and basis is not null
-        group by basis
-        order by case basis when 'stage' then 1 when 'pooled' then 2 when 'oldest_age' then 3
-            when 'crm' then 4 else 5 end, basis
-        """,
-        [run.run_id],
-    )
-    if not counts:
-        return []
-    parts = "; ".join(
-        ctx.t("{deals} {how}", deals=ctx.fmt.count(c["deals"]), how=basis_label(c["basis"], ctx))
-        for c in counts
-    )
-    return [Note(ctx.t("How the open deals were forecast: {parts}.", parts=parts))]
+    """How many open deals each model of the engine forecast, how many amounts were imputed or
+    are missing, and whether the open pipeline could be forecast at all (forecasting.md asks to
+    say so)."""
+    t, fmt = ctx.t, ctx.fmt
+    notes: list[Block] = []
+    unforecastable = run.config.get("open_pipeline_unforecastable")
+    if unforecastable:
+        notes.append(
+            Note(
+                t(
+                    "The open pipeline cannot be forecast: {reason}",
+                    reason=sentence(str(unforecastable)),
+                ),
+                "unavailable",
+            )
+        )
+    counts = open_deals_by_basis(con, run)
+    if counts:
+        parts = "; ".join(
+            t("{deals} {how}", deals=fmt.count(n), how=basis_label(b, ctx))
+            for b, n in counts.items()
+        )
+        notes.append(Note(t("How the open deals were forecast: {parts}.", parts=parts)))
+    imputed = config_count(run, "open_deals_amount_imputed")
+    if imputed:
+        notes.append(
+            Note(
+                t(
+                    "{deals} open deals had no amount and were given the median won amount of "
+                    "similar deals (marked imputed among the biggest deals).",
+                    deals=fmt.count(imputed),
+                )
+            )
+        )
+    without = config_count(run, "open_deals_without_amount")
+    if without:
+        notes.append(
+            Note(
+                t(
+                    "{deals} open deals have no amount and add nothing to the forecast.",
+                    deals=fmt.count(without),
+                )
+            )
+        )
+    return notes
 
 
-CROSS_CHECK_SQL = """
-with engine as (
-    select sum(mean) as expected, count(*) as months
-    from forecast_bookings
-    where run_id = ? and component = ?
-)
-
-select c.method, sum(c.mean) as expected, e.expected as engine_expected,
-    sum(c.mean) / nullif(e.expected, 0) - 1 as against_engine, e.months
-from forecast_crosschecks as c
-cross join engine as e
-where c.run_id = ?
-group by c.method, e.expected, e.months
-order by c.method
-"""
+def sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text[-1] in ".!?" else text + "."
 
 
 def cross_check_table(
-    con: duckdb.DuckDBPyConnection, run: ForecastRun, ctx: ReportContext
+    headline: list[Row], checks: list[Row], run: ForecastRun, ctx: ReportContext
 ) -> Table:
-    """Each naive method's expected bookings over the horizon against the engine's (means add)."""
+    """Each other method's expected bookings over the horizon against the headline's (means add
+    up across months, so the sums compare)."""
     t, fmt = ctx.t, ctx.fmt
-    rows = fetch(con, CROSS_CHECK_SQL, [run.run_id, run.headline_component, run.run_id])
-    months = rows[0]["months"]  # the run has cross-checks, so rows is not empty
+    expected = sum(m["mean"] or 0 for m in headline)
+    totals: dict[str, float] = {}
+    for row in checks:
+        totals[row["method"]] = totals.get(row["method"], 0.0) + (row["mean"] or 0)
     columns = (
         Column(t("Method"), numeric=False),
-        Column(t("Expected over {months} months", months=fmt.count(months))),
-        Column(t("Against the engine")),
+        Column(t("Expected over {months} months", months=fmt.count(len(headline)))),
+        Column(t("Against the engine") if run.engine_leads else t("Against the headline")),
     )
-    body = [
-        (Cell(method_name(run.method, t)), Cell(fmt.money(rows[0]["engine_expected"])), Cell("—"))
-    ]
+    body = [(Cell(method_name(run.method, t)), Cell(fmt.money(expected)), Cell("—"))]
     body += [
         (
-            Cell(method_name(r["method"], t)),
-            Cell(fmt.money(r["expected"])),
-            Cell(fmt.signed(r["against_engine"], fmt.percent)),
+            Cell(method_name(method, t)),
+            Cell(fmt.money(total)),
+            Cell(fmt.signed(total / expected - 1 if expected else None, fmt.percent)),
         )
-        for r in rows
+        for method, total in totals.items()
     ]
     return Table(
         columns,
         tuple(body),
-        caption=t("Cross-checks: simple methods beside the engine (dashed in the chart)"),
+        caption=t("Cross-checks: simple methods beside the engine (dashed in the chart)")
+        if run.engine_leads
+        else t(
+            "Cross-checks: the engine and simple methods beside the headline (dashed in the chart)"
+        ),
     )
 
 
@@ -366,10 +458,17 @@ def biggest_deals_blocks(
     reason = unavailable_reason(con, t, "forecast_deals", needed)
     if reason:
         return [Heading(t("The biggest deals behind it")), Note(reason, "unavailable")]
+    present = table_columns(con, "forecast_deals")
+    # The amount the forecast used (imputed or not) where the run stored it, else the deal's.
+    amount = (
+        "coalesce(f.amount_base, d.amount_base)" if "amount_base" in present else "d.amount_base"
+    )
+    imputed = "coalesce(f.amount_imputed, false)" if "amount_imputed" in present else "false"
     deals = fetch(
         con,
-        """
-        select d.name, d.account, d.owner, d.stage, d.amount_base, f.win_probability,
+        f"""
+        select d.name, d.account, d.owner, d.stage, {amount} as amount_base,
+            {imputed} as amount_imputed, f.win_probability,
             f.expected_close_month, f.expected_value_base,
             f.expected_value_base / nullif(sum(f.expected_value_base) over (), 0) as share
         from forecast_deals as f
@@ -398,7 +497,12 @@ def biggest_deals_blocks(
             Cell(d["account"] or "—"),
             Cell(d["owner"] or "—"),
             Cell(d["stage"] or "—"),
-            Cell(fmt.number(d["amount_base"]), d["amount_base"]),
+            Cell(
+                fmt.number(d["amount_base"]),
+                d["amount_base"],
+                flag=t("imputed") if d["amount_imputed"] else None,
+                flag_tone="calm",
+            ),
             Cell(fmt.percent(d["win_probability"], 0), d["win_probability"]),
             Cell(fmt.month(d["expected_close_month"]), str(d["expected_close_month"] or "")),
             Cell(fmt.number(d["expected_value_base"]), d["expected_value_base"]),

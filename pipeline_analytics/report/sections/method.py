@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import duckdb
 
-from pipeline_analytics.report.forecast_data import ForecastRun, latest_run, method_name
+from pipeline_analytics.report.forecast_data import (
+    ENGINE,
+    ForecastRun,
+    has_stage_history,
+    headline_reason,
+    latest_run,
+    method_name,
+    open_deals_by_basis,
+)
 from pipeline_analytics.report.model import Paragraphs, ReportContext, Section
 
 
@@ -12,7 +20,7 @@ def method_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sectio
     t = ctx.t
     parts = (
         (t("Definitions"), definitions(ctx)),
-        (t("How the forecast works"), forecast_explained(latest_run(con), ctx)),
+        (t("How the forecast works"), forecast_explained(con, latest_run(con), ctx)),
         (
             t("Where the numbers come from"),
             (
@@ -62,7 +70,9 @@ def definitions(ctx: ReportContext) -> tuple[str, ...]:
     )
 
 
-def forecast_explained(run: ForecastRun | None, ctx: ReportContext) -> tuple[str, ...]:
+def forecast_explained(
+    con: duckdb.DuckDBPyConnection, run: ForecastRun | None, ctx: ReportContext
+) -> tuple[str, ...]:
     t, fmt = ctx.t, ctx.fmt
     if run is None:
         return (t("No forecast has been run on this warehouse yet."),)
@@ -75,14 +85,30 @@ def forecast_explained(run: ForecastRun | None, ctx: ReportContext) -> tuple[str
                 "deal has already been in it. It gives expected values, without bands."
             ),
         )
-    return (
+    paragraphs = [
         t(
             "Bookings already closed in the current month are facts, not forecasts. Each open "
-            "deal's chance of being won, and when, comes from what became of past deals that sat "
-            "in the same stage at a similar age: a deal far past the usual time gets a lower, "
-            "later chance, and a deal that is lost cannot be won later. Where a stage has too "
-            "few closed deals, all stages together are used, then the CRM's probability."
+            "deal's chance of being won, and when, comes from the best-supported of four models: "
+            "what became of past deals that sat in the same stage at a similar age, where the "
+            "export has stage history; else what became of past deals of the same age since "
+            "creation (won, lost or still open); else the CRM's or the configured probability, "
+            "timed by the usual sales cycle; else the overall historical win rate. A deal far "
+            "past the usual time gets a lower, later chance, and a deal that is lost cannot be "
+            "won later. An open deal without an amount is given the median won amount of similar "
+            "deals. The forecast section counts the deals each model covered."
         ),
+    ]
+    counts = open_deals_by_basis(con, run)
+    if counts and not has_stage_history(counts):
+        paragraphs.append(
+            t(
+                "This export has no stage history, so no open deal could be forecast from its "
+                "stage's record: the current stage acts only through the probabilities (the "
+                "CRM's, or those in the config). Loading the stage history, or running weekly so "
+                "that it builds up, lets the stage count."
+            )
+        )
+    paragraphs += [
         t(
             "Deals not created yet are forecast from the trend of new pipeline per month, then "
             "turned into bookings with the historical share of new pipeline that is won and the "
@@ -94,6 +120,24 @@ def forecast_explained(run: ForecastRun | None, ctx: ReportContext) -> tuple[str
             "for the quarter. Cash follows from the simulated won deals through the billing and "
             "payment terms in the config.",
             simulations=fmt.count(run.simulations),
-            method=method_name(run.method, t),
+            method=method_name(run.method if run.engine_leads else ENGINE, t),
         ),
-    )
+    ]
+    if run.headline is not None:
+        paragraphs.append(
+            " ".join(
+                [
+                    t(
+                        "The headline is the method that has earned it: the backtest forecasts "
+                        "past month-ends with the engine and with simple methods, and the "
+                        "headline is the engine when it had the lowest error at every horizon, "
+                        "else the best method, or the median of the engine and the two best "
+                        "simple methods when that did better. Its P10–P90 band is then widened "
+                        "or narrowed so that it would have held about 8 in 10 of the actual "
+                        "outcomes."
+                    ),
+                    headline_reason(run, t),
+                ]
+            )
+        )
+    return tuple(paragraphs)

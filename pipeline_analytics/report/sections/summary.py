@@ -2,7 +2,9 @@
 
 Periods. The summary reads the quarter holding as_of (a fiscal quarter when the build has a fiscal
 year start; to date, since it ends at as_of) and its change against the quarter before from
-mart_kpi_changes; the trailing-window value of mart_kpis is shown beside it.
+mart_kpi_changes; the trailing-window value of mart_kpis is shown beside it. In the last two weeks
+of a quarter its outcome is mostly settled, so the forecast card that leads is the next quarter's,
+with the closing quarter's card beside it.
 
 Attribution. Among the deals closed in a period whose last open stage is known, the win rate is
 the product of the stage conversion rates (every such deal reached the first stage; a won deal
@@ -14,14 +16,26 @@ rate furthest in the direction it went is named as the driver.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import duckdb
 
 from pipeline_analytics.report.data import Row, fetch, first_unavailable, unavailable_reason
-from pipeline_analytics.report.forecast_data import ForecastRun, latest_run, quarter_outlook
+from pipeline_analytics.report.forecast_data import (
+    ForecastRun,
+    QuarterOutlook,
+    StepProblem,
+    cash_has_amounts,
+    engine_outscored,
+    forecast_problem,
+    headline_reason,
+    latest_run,
+    quarter_outlook,
+    step_problem_text,
+    unbacked_engine_text,
+)
 from pipeline_analytics.report.formatting import is_missing
 from pipeline_analytics.report.model import (
     Block,
@@ -39,6 +53,8 @@ from pipeline_analytics.report.model import (
 STEADY_POINTS = 0.005
 STEADY_RELATIVE = 0.01
 CASH_HORIZON_DAYS = 90
+# From this many days before a quarter's end, the summary's forecast leads with the next quarter.
+CLOSING_QUARTER_DAYS = 14
 
 # Changes read from mart_kpi_changes; the mean cycle (the one sales velocity uses) is compared
 # between the two quarter rows of mart_kpis_by_period.
@@ -206,6 +222,28 @@ def summary_quarters(con: duckdb.DuckDBPyConnection) -> tuple[Quarter | None, Qu
     return padded[0], padded[1]
 
 
+def quarter_end(quarter: Quarter) -> date:
+    """The first day after the quarter (quarters are three months from their start)."""
+    month = quarter.start.month + 3
+    return date(quarter.start.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+
+
+def is_closing(quarter: Quarter, as_of: datetime) -> bool:
+    """True when as_of is within the quarter's last two weeks: at most 14 days remain."""
+    end = datetime.combine(quarter_end(quarter), datetime.min.time())
+    return end - as_of <= timedelta(days=CLOSING_QUARTER_DAYS)
+
+
+def next_quarter(quarter: Quarter) -> Quarter:
+    """The (fiscal) quarter after `quarter`: still all ahead, so partial."""
+    start = quarter_end(quarter)
+    following = Quarter(start, datetime.min, quarter.fiscal_year, quarter.fiscal_quarter, True)
+    end = datetime.combine(quarter_end(following), datetime.min.time()) - timedelta(microseconds=1)
+    if quarter.fiscal_quarter == 4:
+        return replace(following, end=end, fiscal_year=quarter.fiscal_year + 1, fiscal_quarter=1)
+    return replace(following, end=end, fiscal_quarter=quarter.fiscal_quarter + 1)
+
+
 def kpi_changes(con: duckdb.DuckDBPyConnection, quarter: Quarter) -> dict[str, KpiChange]:
     """The summary's KPIs in the quarter and their change; a KPI the mart lacks has no values."""
     found = {
@@ -284,14 +322,17 @@ def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
         )
     fiscal_start = fiscal_start_month(con)
     label = quarter_label(current, fiscal_start, ctx)
-    previous_label = quarter_label(previous, fiscal_start, ctx) if previous else "—"
+    previous_label = quarter_label(previous, fiscal_start, ctx) if previous else None
     changes = kpi_changes(con, current)
     trailing = fetch(con, f"select {', '.join(TRAILING_KPIS)} from mart_kpis")[0]
     stages = stage_changes(con, current, previous) if previous else []
     run = latest_run(con)
+    problem = forecast_problem(con, run)
+    shown_run = None if problem else run  # a newer skipped or failed forecast makes it stale
+    upcoming = next_quarter(current) if is_closing(current, ctx.as_of) else None
     cards = (
-        quarter_card(con, ctx, run, current, label, previous_label),
-        cash_card(con, ctx, run),
+        *forecast_cards(con, ctx, shown_run, problem, current, upcoming, fiscal_start, previous),
+        cash_card(con, ctx, shown_run, problem),
         win_rate_card(ctx, changes["win_rate"], trailing["win_rate"], stages),
         relative_card(
             ctx,
@@ -328,17 +369,7 @@ def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
             ),
         ),
     )
-    intro = t(
-        "{quarter} to date ({start} to {end}) against {previous} ({previous_start} to "
-        "{previous_end}). The smaller figure on each card covers the trailing {days} days.",
-        quarter=label,
-        start=fmt.date(current.start),
-        end=fmt.date(current.end),
-        previous=previous_label,
-        previous_start=fmt.date(previous.start) if previous else "—",
-        previous_end=fmt.date(previous.end) if previous else "—",
-        days=fmt.count(ctx.lookback_days),
-    )
+    intro = summary_intro(ctx, current, label, previous, previous_label, upcoming, fiscal_start)
     blocks: list[Block] = []
     if any(not is_missing(r["conversion_now"]) for r in stages):
         blocks.append(stage_change_table(stages, ctx))
@@ -348,59 +379,175 @@ def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
 # --- the quarter and the cash ---------------------------------------------------------------------
 
 
+def summary_intro(
+    ctx: ReportContext,
+    current: Quarter,
+    label: str,
+    previous: Quarter | None,
+    previous_label: str | None,
+    upcoming: Quarter | None,
+    fiscal_start: int,
+) -> str:
+    """The periods the cards compare, in whole sentences whatever quarters the data has."""
+    t, fmt = ctx.t, ctx.fmt
+    if previous is None or previous_label is None:
+        periods = t(
+            "{quarter} to date ({start} to {end}); the data has no quarter before it to compare "
+            "with.",
+            quarter=label,
+            start=fmt.date(current.start),
+            end=fmt.date(current.end),
+        )
+    else:
+        periods = t(
+            "{quarter} to date ({start} to {end}) against {previous} ({previous_start} to "
+            "{previous_end}).",
+            quarter=label,
+            start=fmt.date(current.start),
+            end=fmt.date(current.end),
+            previous=previous_label,
+            previous_start=fmt.date(previous.start),
+            previous_end=fmt.date(previous.end),
+        )
+    sentences = [periods]
+    if upcoming is not None:
+        sentences.append(
+            t(
+                "{quarter} ends within two weeks, so the forecast leads with {next}.",
+                quarter=label,
+                next=quarter_label(upcoming, fiscal_start, ctx),
+            )
+        )
+    sentences.append(
+        t(
+            "The smaller figure on each card covers the trailing {days} days.",
+            days=fmt.count(ctx.lookback_days),
+        )
+    )
+    return " ".join(sentences)
+
+
+def forecast_cards(
+    con: duckdb.DuckDBPyConnection,
+    ctx: ReportContext,
+    run: ForecastRun | None,
+    problem: StepProblem | None,
+    current: Quarter,
+    upcoming: Quarter | None,
+    fiscal_start: int,
+    previous: Quarter | None,
+) -> tuple[KpiCard, ...]:
+    """The quarter forecast: the quarter holding as_of, led by the next one when it closes soon."""
+    label = quarter_label(current, fiscal_start, ctx)
+    previous_label = quarter_label(previous, fiscal_start, ctx) if previous else None
+    closing = quarter_card(con, ctx, run, current, label, previous_label, problem)
+    if upcoming is None:
+        return (closing,)
+    outlook = quarter_outlook(con, run, current.start, ctx.as_of) if run else None
+    ahead = quarter_card(
+        con,
+        ctx,
+        run,
+        upcoming,
+        quarter_label(upcoming, fiscal_start, ctx),
+        label,
+        problem,
+        closing_outlook=outlook,
+    )
+    return (ahead, closing)
+
+
 def quarter_card(
     con: duckdb.DuckDBPyConnection,
     ctx: ReportContext,
     run: ForecastRun | None,
     quarter: Quarter,
     label: str,
-    previous_label: str,
+    previous_label: str | None,
+    problem: StepProblem | None = None,
+    *,
+    closing_outlook: QuarterOutlook | None = None,
 ) -> KpiCard:
+    """The quarter's bookings forecast. With `closing_outlook` the quarter is the next one, all
+    ahead: it is compared with the expected finish of the closing quarter, not with facts."""
     t, fmt = ctx.t, ctx.fmt
     title = t("Bookings forecast, {quarter}", quarter=label)
+    upcoming = closing_outlook is not None or quarter.start > ctx.as_of.date()
+    key = "next_quarter_bookings" if upcoming else "quarter_bookings"
+    empty = KpiValue(key, None, fmt.money_compact(None))
+    if problem is not None:
+        return KpiCard(title, empty, reading=step_problem_text(problem, t))
     if run is None:
         return KpiCard(
             title,
-            KpiValue("quarter_bookings", None, fmt.money_compact(None)),
+            empty,
             reading=t("Not available yet: no forecast run is stored in the warehouse."),
         )
     outlook = quarter_outlook(con, run, quarter.start, ctx.as_of)
-    centre = "p50" if outlook.has_bands else "mean"
-    expected = outlook.values[centre]
-    details = [
-        KpiValue(
-            f"quarter_bookings_{p}",
-            outlook.values[p],
-            fmt.money_compact(outlook.values[p]),
-            p.upper(),
+    if outlook is None:
+        return KpiCard(
+            title,
+            empty,
+            reading=t("The forecast has no figure for {quarter}.", quarter=label),
         )
+    centre = "p50" if outlook.has_bands else "mean"
+    expected = outlook.expected
+    details = [
+        KpiValue(f"{key}_{p}", outlook.values[p], fmt.money_compact(outlook.values[p]), p.upper())
         for p in ("p10", "p90")
         if outlook.has_bands
     ]
     target = ctx.targets.get((quarter.fiscal_year, quarter.fiscal_quarter))
     if target is not None:
-        details.append(KpiValue("quarter_target", target, fmt.money_compact(target), t("target")))
-    change = relative_change(expected, outlook.previous_quarter_won, ctx, higher_is_better=True)
-    hint = t(
-        "{basis}; {previous} closed at {previous_won}.",
-        basis=t("P50 of the simulated quarter totals")
-        if outlook.has_bands
-        else t("expected value"),
-        previous=previous_label,
-        previous_won=fmt.money_compact(outlook.previous_quarter_won),
-    )
+        target_key = "next_quarter_target" if upcoming else "quarter_target"
+        details.append(KpiValue(target_key, target, fmt.money_compact(target), t("target")))
+    basis = t("P50 of the simulated quarter totals") if outlook.has_bands else t("expected value")
+    if upcoming:
+        before = closing_outlook.expected if closing_outlook else None
+        change = relative_change(expected, before, ctx, higher_is_better=True)
+        hint = (
+            t(
+                "{basis}; {previous} is expected to close at {previous_expected}.",
+                basis=basis,
+                previous=previous_label,
+                previous_expected=fmt.money_compact(before),
+            )
+            if previous_label and not is_missing(before)
+            else t("{basis}.", basis=basis)
+        )
+    else:
+        change = relative_change(expected, outlook.previous_quarter_won, ctx, higher_is_better=True)
+        hint = (
+            t(
+                "{basis}; {previous} closed at {previous_won}.",
+                basis=basis,
+                previous=previous_label,
+                previous_won=fmt.money_compact(outlook.previous_quarter_won),
+            )
+            if previous_label
+            else t("{basis}.", basis=basis)
+        )
+    if not outlook.complete:
+        change = None  # a sum missing some of its months would read as a fall
+    sentences = [
+        quarter_reading(ctx, outlook.values, outlook.won_to_date, target, label, upcoming),
+        # The reason goes on the leading card only: the next quarter's when it leads.
+        headline_reason(run, t) if upcoming or not is_closing(quarter, ctx.as_of) else "",
+    ]
+    outscored = engine_outscored(con, run)
+    if outscored:
+        sentences.append(unbacked_engine_text(outscored, t))
+    if not outlook.complete:
+        sentences.append(
+            t("The forecast horizon ends before the quarter does: the rest is missing.")
+        )
     return KpiCard(
         title,
-        KpiValue(f"quarter_bookings_{centre}", expected, fmt.money_compact(expected)),
+        KpiValue(f"{key}_{centre}", expected, fmt.money_compact(expected)),
         tuple(details),
         hint=hint,
         change=change,
-        reading=quarter_reading(ctx, outlook.values, outlook.won_to_date, target, label)
-        + (
-            ""
-            if outlook.complete
-            else " " + t("The forecast horizon ends before the quarter does: the rest is missing.")
-        ),
+        reading=" ".join(s for s in sentences if s),
     )
 
 
@@ -410,35 +557,73 @@ def quarter_reading(
     won_to_date: float,
     target: float | None,
     label: str,
+    upcoming: bool = False,
 ) -> str:
+    """Booked so far (or nothing yet, for a quarter ahead), expected, and the odds of a target;
+    a figure the run lacks leaves its sentence out rather than showing a dash in it."""
     t, fmt = ctx.t, ctx.fmt
-    banded = values.get("p10") is not None and values.get("p90") is not None
-    expected = values["p50"] if banded else values["mean"]
-    booked = t(
-        "{won} booked so far, {expected} expected by the end of the quarter.",
-        won=fmt.money_compact(won_to_date),
-        expected=fmt.money_compact(expected),
-    )
-    if target is None:
-        return booked + " " + t("No target is set for {quarter}.", quarter=label)
-    share = t("That is {share} of the target.", share=fmt.percent(expected / target, 0))
-    if not banded:
-        return f"{booked} {share}"
-    if values["p90"] < target:
-        odds = t("The target is above P90: unlikely to be reached.")
-    elif values["p10"] >= target:
-        odds = t("The target is below P10: very likely to be reached.")
+    banded = not is_missing(values.get("p10")) and not is_missing(values.get("p90"))
+    expected = values.get("p50") if banded else values.get("mean")
+    known = not is_missing(expected)
+    if upcoming:
+        sentences = [
+            t(
+                "{expected} expected in {quarter}.",
+                expected=fmt.money_compact(expected),
+                quarter=label,
+            )
+            if known
+            else t("The forecast has no figure for {quarter}.", quarter=label)
+        ]
+    elif known:
+        sentences = [
+            t(
+                "{won} booked so far, {expected} expected by the end of the quarter.",
+                won=fmt.money_compact(won_to_date),
+                expected=fmt.money_compact(expected),
+            )
+        ]
     else:
-        odds = t("The target lies between P10 and P90.")
-    return f"{booked} {share} {odds}"
+        sentences = [
+            t(
+                "{won} booked so far; the forecast has no figure for the rest of the quarter.",
+                won=fmt.money_compact(won_to_date),
+            )
+        ]
+    if target is None:
+        sentences.append(t("No target is set for {quarter}.", quarter=label))
+    elif not known:
+        sentences.append(
+            t(
+                "The target for {quarter} is {target}.",
+                quarter=label,
+                target=fmt.money_compact(target),
+            )
+        )
+    else:
+        sentences.append(
+            t("That is {share} of the target.", share=fmt.percent(expected / target, 0))
+        )
+        if banded and values["p90"] < target:
+            sentences.append(t("The target is above P90: unlikely to be reached."))
+        elif banded and values["p10"] >= target:
+            sentences.append(t("The target is below P10: very likely to be reached."))
+        elif banded:
+            sentences.append(t("The target lies between P10 and P90."))
+    return " ".join(sentences)
 
 
 def cash_card(
-    con: duckdb.DuckDBPyConnection, ctx: ReportContext, run: ForecastRun | None
+    con: duckdb.DuckDBPyConnection,
+    ctx: ReportContext,
+    run: ForecastRun | None,
+    problem: StepProblem | None = None,
 ) -> KpiCard:
     t, fmt = ctx.t, ctx.fmt
     title = t("Cash expected, next {days} days", days=fmt.count(CASH_HORIZON_DAYS))
     empty = KpiValue("cash_next_90_days", None, fmt.money_compact(None))
+    if problem is not None:
+        return KpiCard(title, empty, reading=step_problem_text(problem, t))
     reason = unavailable_reason(
         con, t, "forecast_cashflow", ("run_id", "month", "collections_mean")
     )
@@ -473,6 +658,12 @@ def cash_card(
             title,
             empty,
             reading=t("Not available yet: the forecast run has no cash flow for these months."),
+        )
+    if not cash_has_amounts(con, run):
+        return KpiCard(
+            title,
+            empty,
+            reading=t("The forecast has no cash flow: no open or won deal in it has an amount."),
         )
     return KpiCard(
         title,
