@@ -84,6 +84,12 @@ create table if not exists runs (
     files_loaded integer, rows_loaded bigint, rows_rejected bigint, forecast_run_id integer,
     report_path varchar, error varchar
 );
+-- One row per step of every recorded command, written as the step ends: 'succeeded', 'skipped'
+-- (the data cannot support it; message says why) or 'failed' (message: the error's one line).
+-- Steps after a failure that stopped the command have no row.
+create table if not exists run_steps (
+    run_id integer, step varchar, status varchar, message varchar, finished_at timestamp
+);
 create table if not exists forecast_runs (
     run_id integer, as_of timestamp, created_at timestamp, horizon_months integer,
     simulations integer, seed bigint, method varchar, config varchar
