@@ -142,7 +142,7 @@ def test_json_logs_one_object_per_event(
     steps = [(e["event"], e["step"]) for e in events if e["event"].startswith("step_")]
     assert steps == [
         (f"step_{phase}", step)
-        for step in ("ingest", "build", "forecast", "backtest", "report")
+        for step in ("ingest", "build", "backtest", "forecast", "report")
         for phase in ("started", "finished")
     ]
     ingest = next(e for e in events if e["event"] == "step_finished" and e["step"] == "ingest")
