@@ -254,9 +254,8 @@ def _run_step(
         _abandon_transaction(con)
         outcome = StepOutcome(name, "skipped", one_line(exc))
         log.warning(
-            "%s skipped: %s",
-            name,
-            outcome.message,
+            "%s",
+            step_line(name, "skipped", outcome.message),
             extra={"event": "step_skipped", "run_id": run_id, "step": name},
         )
     except Exception as exc:
@@ -266,9 +265,8 @@ def _run_step(
         outcome = _failure(name, exc)
         log.debug("traceback", exc_info=True)
         log.error(
-            "%s failed: %s; going on without it",
-            name,
-            outcome.message,
+            "%s; going on without it",
+            step_line(name, "failed", outcome.message),
             extra={"event": "step_failed", "run_id": run_id, "step": name},
         )
     else:
@@ -287,6 +285,12 @@ def _run_step(
         )
     PROGRESS.end_step()
     return outcome
+
+
+def step_line(step: str, status: str, message: str | None) -> str:
+    """`backtest skipped: <why>`, without repeating a step name the message already starts with."""
+    text = message or ""
+    return text if text.startswith(f"{step} ") else f"{step} {status}: {text}"
 
 
 def _failure(step: str, exc: Exception) -> StepOutcome:
@@ -317,7 +321,7 @@ def _report_failed_steps(failed: list[StepOutcome], outcomes: list[StepOutcome],
     went_on = [o.step for o in outcomes[first + 1 :] if o.status != "failed"]
     unexpected = any(o.exit_code == EXIT_UNEXPECTED for o in failed)
     report_error(
-        "; ".join(f"{o.step} failed: {o.message}" for o in failed)
+        "; ".join(step_line(o.step, "failed", o.message) for o in failed)
         + (f"; {', '.join(went_on)} still ran" if went_on else "")
         + (" (please report this with the command you ran)" if unexpected else ""),
         code,

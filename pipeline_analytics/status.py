@@ -19,7 +19,7 @@ import duckdb
 from pipeline_analytics.config import RunSettings
 from pipeline_analytics.errors import LockBusy
 from pipeline_analytics.lock import lock_path, read_holder
-from pipeline_analytics.runs import open_warehouse
+from pipeline_analytics.runs import open_warehouse, step_line
 from pipeline_analytics.warehouse import table_exists
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,10 @@ def last_run_steps_section(ctx: StatusContext) -> list[str]:
         [run_id],
     ).fetchall()
     return [heading] + (
-        [f"  {status.upper():<7} {step}: {message}" for step, status, message in steps]
+        [
+            f"  {status.upper():<7} {step_line(step, status, message)}"
+            for step, status, message in steps
+        ]
         or ["  none skipped or failed"]
     )
 
