@@ -1,7 +1,7 @@
 """The DuckDB warehouse: connection settings and the core tables of the warehouse contract.
 
 Every step (ingest, build, forecast, report) talks to the next through these tables; see
-docs/warehouse.md for each column.
+docs/metrics.md for each column.
 """
 
 from __future__ import annotations
