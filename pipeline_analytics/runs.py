@@ -160,7 +160,7 @@ def _execute_locked(con: duckdb.DuckDBPyConnection, cmd: RecordedCommand, starte
                 outcomes.append(outcome)
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        message = one_line(exc)
+        message = _failure(current, exc).message if isinstance(exc, Exception) else one_line(exc)
         _abandon_transaction(con)
         # run_steps knows three outcomes; an interrupted step did not do its work, so it failed.
         step_message = f"interrupted: {message}" if status == "interrupted" else message

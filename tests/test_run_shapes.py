@@ -292,6 +292,26 @@ def test_an_unexpected_error_in_forecast_or_backtest_still_writes_the_report(
     assert f"{failing} failed: {message}; {went_on} still ran" in str(last["message"])
 
 
+def test_outside_run_an_error_in_the_forecast_stops_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only `run` goes on after a failed forecast: `forecast` alone has nothing left to do."""
+    config = write_shape("no_history", tmp_path, simulations=SIMULATIONS)
+    for command in ("ingest", "build"):
+        assert main(["-q", "--config", str(config), command]) == 0
+    monkeypatch.setattr("pipeline_analytics.forecast.run_forecast", engine_fault)
+    assert main(["-q", "--config", str(config), "forecast"]) == 1
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    try:
+        runs = con.execute("select command, status, error from runs order by run_id").fetchall()
+        steps = con.execute("select run_id, step, status, message from run_steps").fetchall()
+    finally:
+        con.close()
+    message = "unexpected error: RuntimeError: simulated engine fault"
+    assert runs[-1] == ("forecast", "failed", f"forecast: {message}")
+    assert steps[-1] == (3, "forecast", "failed", message)
+
+
 @pytest.mark.xfail(strict=False, reason="needs part D1: the forecast section shows a failed step")
 def test_the_report_says_why_the_forecast_failed(
     forced: Callable[[str, str], ShapeRun],
