@@ -159,7 +159,7 @@ def cmd_backtest_when_data_changed(
 ) -> dict[str, object]:
     """In `run`: the backtest depends only on the loaded data, so rerun it after new files only."""
     if not ctx.config.forecast.backtest_in_run:
-        return {}
+        return {runs.STEP_NOTE: "not run: [forecast] backtest_in_run = false"}
     stale = con.execute(
         """
         select coalesce(
@@ -170,7 +170,7 @@ def cmd_backtest_when_data_changed(
     ).fetchall()[0][0]
     if not stale:
         log.info("backtest: no new data since the last backtest, kept")
-        return {}
+        return {runs.STEP_NOTE: "kept: no new data since the last backtest"}
     return cmd_backtest(ctx, con)
 
 

@@ -60,6 +60,8 @@ OUTCOME_COLUMNS = (
     "forecast_run_id",
     "report_path",
 )
+# A step's result may carry a one-line note for its `run_steps` row (e.g. why it had nothing to do).
+STEP_NOTE = "note"
 _DUCKDB_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*) \(PID (?P<pid>\d+)\)")
 
 
@@ -270,7 +272,9 @@ def _run_step(
             extra={"event": "step_failed", "run_id": run_id, "step": name},
         )
     else:
-        outcome = StepOutcome(name, "succeeded", fields=result)
+        fields = {key: value for key, value in result.items() if key != STEP_NOTE}
+        note = result.get(STEP_NOTE)
+        outcome = StepOutcome(name, "succeeded", None if note is None else str(note), fields=fields)
         log.info(
             "%s finished in %.1f s",
             name,

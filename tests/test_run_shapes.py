@@ -312,6 +312,31 @@ def test_outside_run_an_error_in_the_forecast_stops_the_command(
     assert steps[-1] == (3, "forecast", "failed", message)
 
 
+def test_a_run_without_new_files_keeps_the_backtest_and_says_so(tmp_path: Path) -> None:
+    config = write_shape("no_owner_source", tmp_path, simulations=SIMULATIONS)
+    first = run_folder(config)
+    assert first.exit_code == 0 and first.step_status()["backtest"] == "succeeded"
+    assert main(["-q", "--config", str(config), "run"]) == 0
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    try:
+        steps = con.execute(
+            "select step, status, message from run_steps where run_id = 2 order by finished_at"
+        ).fetchall()
+        backtests = con.execute("select count(distinct created_at) from forecast_backtest")
+        stored = backtests.fetchall()[0][0]
+    finally:
+        con.close()
+    assert steps == [
+        (
+            step,
+            "succeeded",
+            "kept: no new data since the last backtest" if step == "backtest" else None,
+        )
+        for step in RUN_ORDER
+    ]
+    assert stored == 1
+
+
 @pytest.mark.xfail(strict=False, reason="needs part D1: the forecast section shows a failed step")
 def test_the_report_says_why_the_forecast_failed(
     forced: Callable[[str, str], ShapeRun],

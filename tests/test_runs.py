@@ -68,6 +68,12 @@ def test_thirty_nightly_runs_lose_nothing(tmp_path: Path) -> None:
         (last.history.unique(["opportunity_id", "stage", "changed_at"]).height,)
     ]
     assert query(folder, "select count(*) from forecast_runs") == [(NIGHTS,)]
+    assert query(
+        folder, "select step, status, message, count(*) from run_steps group by all order by 1"
+    ) == [
+        ("backtest", "succeeded", "not run: [forecast] backtest_in_run = false", NIGHTS),
+        *((step, "succeeded", None, NIGHTS) for step in ("build", "forecast", "ingest", "report")),
+    ]
     # Retention: the newest dated reports and latest.html; nothing else.
     assert sorted(p.name for p in (folder / "reports").iterdir()) == [
         "latest.html",
