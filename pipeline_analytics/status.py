@@ -173,7 +173,7 @@ def last_run_steps_section(ctx: StatusContext) -> list[str]:
         "select run_id, command from runs order by run_id desc limit 1"
     ).fetchall()
     if not latest:
-        return []
+        return ["Steps of the latest command: none yet"]
     run_id, command = latest[0]
     heading = f"Steps of the latest command (#{run_id} {command}, table run_steps):"
     if not table_exists(ctx.con, "run_steps"):  # `status` opens the warehouse without migrating
@@ -190,10 +190,7 @@ def last_run_steps_section(ctx: StatusContext) -> list[str]:
         [run_id],
     ).fetchall()
     return [heading] + (
-        [
-            f"  {status.upper():<7} {step_line(step, status, message)}"
-            for step, status, message in steps
-        ]
+        [f"  {step_line(step, status, message)}" for step, status, message in steps]
         or ["  none skipped or failed"]
     )
 

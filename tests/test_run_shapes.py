@@ -282,7 +282,7 @@ def test_an_unexpected_error_in_forecast_or_backtest_still_writes_the_report(
         status = describe(con, run.folder / "warehouse.duckdb")
     finally:
         con.close()
-    assert f"  FAILED  {failing} failed: {message}" in status
+    assert f"table run_steps):\n  {failing} failed: {message}" in status
     # Logged as an error when it happens; the last word names the failed step and what still ran.
     failed = [e for e in run.events if e["event"] == "step_failed"]
     assert [(e["step"], e["level"]) for e in failed] == [(failing, "error")]
@@ -372,5 +372,5 @@ def test_a_skipped_forecast_makes_a_partial_run_that_exits_0(
         status = describe(con, run.folder / "warehouse.duckdb")
     finally:
         con.close()
-    assert f"Steps of the latest command (#1 run, table run_steps):\n  SKIPPED {reason}" in status
+    assert f"Steps of the latest command (#1 run, table run_steps):\n  {reason}" in status
     assert report_sections(run.report.read_text(encoding="utf-8")) == SECTION_KEYS
