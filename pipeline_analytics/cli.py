@@ -1,7 +1,9 @@
 """Command line: parses arguments and calls the steps; every decision lives in the step modules.
 
-Exit codes: 0 success, 1 anything unexpected, 2 bad input or configuration, 3 the warehouse is in
-use by another process, 4 partial success (rows rejected, with [run] fail_on_rejected_rows = true).
+Exit codes: 0 success, also a `partial` run (a step the data cannot support was skipped, or rows
+were rejected); 1 anything unexpected (in `run`, an unexpected error in backtest or forecast still
+writes the report, then exits 1); 2 bad input or configuration; 3 the warehouse is in use by
+another process; 4 partial success (rows rejected, with [run] fail_on_rejected_rows = true).
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ def cmd_backtest_when_data_changed(
 ) -> dict[str, object]:
     """In `run`: the backtest depends only on the loaded data, so rerun it after new files only."""
     if not ctx.config.forecast.backtest_in_run:
-        return {}
+        return {runs.STEP_NOTE: "not run: [forecast] backtest_in_run = false"}
     stale = con.execute(
         """
         select coalesce(
@@ -168,7 +170,7 @@ def cmd_backtest_when_data_changed(
     ).fetchall()[0][0]
     if not stale:
         log.info("backtest: no new data since the last backtest, kept")
-        return {}
+        return {runs.STEP_NOTE: "kept: no new data since the last backtest"}
     return cmd_backtest(ctx, con)
 
 
@@ -245,13 +247,17 @@ RECORDED: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, obj
     "backtest": cmd_backtest,
     "report": cmd_report,
 }
+# The backtest comes before the forecast: the forecast reads it to choose its headline method.
 RUN_STEPS: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, object]]] = {
     "ingest": cmd_ingest,
     "build": cmd_build,
-    "forecast": cmd_forecast,
     "backtest": cmd_backtest_when_data_changed,
+    "forecast": cmd_forecast,
     "report": cmd_report,
 }
+# Steps of `run` whose error is recorded and the run goes on: the report can be written without
+# them. An error in ingest or build stops the run, since the report would be built on their work.
+RUN_STEPS_THAT_MAY_FAIL = frozenset({"backtest", "forecast"})
 # Commands that run outside `runs`: they read the warehouse, replace it whole, or do not touch it.
 UNRECORDED: dict[str, Callable[[Context], int]] = {
     "status": cmd_status,
@@ -273,6 +279,7 @@ def run_recorded(ctx: Context, name: str) -> int:
             connect=ctx.connect,
             settings=ctx.run_settings,
             wait_seconds=ctx.args.wait,
+            may_fail=RUN_STEPS_THAT_MAY_FAIL if name == "run" else frozenset(),
         )
     )
 
@@ -288,8 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pipeline-analytics",
         description="Load CRM exports into a DuckDB warehouse, build pipeline metrics, forecast "
         "bookings and write an HTML report.",
-        epilog="Exit codes: 0 success, 1 unexpected error, 2 bad input or configuration, "
-        "3 warehouse in use by another process, 4 rows rejected with [run] fail_on_rejected_rows.",
+        epilog="Exit codes: 0 success, also status partial (a step the data cannot support was "
+        "skipped, or rows were rejected); 1 unexpected error (in `run`, a failed backtest or "
+        "forecast still writes the report); 2 bad input or configuration; 3 warehouse in use by "
+        "another process; 4 rows rejected with [run] fail_on_rejected_rows.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
@@ -356,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", type=Path, default=None, help="default: config [report]")
     p = sub.add_parser(
         "run",
-        help="ingest, build, forecast, backtest (only after new data) and report, in that order",
+        help="ingest, build, backtest (only after new data), forecast and report, in that order",
     )
     p.add_argument("--snapshot-at", type=_timestamp, default=None, help="as for ingest")
     sub.add_parser(

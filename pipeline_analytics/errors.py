@@ -1,6 +1,6 @@
 """Errors that are part of the interface: each maps to a documented exit code."""
 
-EXIT_OK = 0
+EXIT_OK = 0  # also a 'partial' run: a step skipped, or rows rejected (see EXIT_PARTIAL)
 EXIT_UNEXPECTED = 1
 EXIT_BAD_INPUT = 2
 EXIT_LOCK_BUSY = 3
@@ -34,8 +34,9 @@ class LockBusy(PipelineError):
 class StepSkipped(PipelineError):
     """The data cannot support this step (e.g. a backtest with under six months of history).
 
-    The message says why and what would make it possible. `run` records the step as skipped,
-    logs a warning, goes on with the next step and ends with status 'partial' and exit code 0.
+    The message says why and what would make it possible, in one line. Every recorded command
+    (`runs.py`) logs it as a warning, records the step `skipped` in `run_steps`, goes on with the
+    next step and ends with status 'partial' and exit code 0.
     """
 
     exit_code = EXIT_OK

@@ -1,4 +1,5 @@
-"""`status`: what is in the warehouse, read-only: batches, row counts, freshness, the last runs.
+"""`status`: what is in the warehouse, read-only: batches, row counts, freshness, the last runs
+and the steps the latest one skipped or failed.
 
 The report is a list of sections, each a function returning its lines (heading first); a new kind
 of check (data quality, ...) is a new section function added to SECTIONS.
@@ -18,7 +19,8 @@ import duckdb
 from pipeline_analytics.config import RunSettings
 from pipeline_analytics.errors import LockBusy
 from pipeline_analytics.lock import lock_path, read_holder
-from pipeline_analytics.runs import open_warehouse
+from pipeline_analytics.runs import open_warehouse, step_line
+from pipeline_analytics.warehouse import table_exists
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +167,34 @@ def last_runs_section(ctx: StatusContext) -> list[str]:
     ] + (["  none yet"] if not runs else [])
 
 
+def last_run_steps_section(ctx: StatusContext) -> list[str]:
+    """The steps the latest command skipped (the data cannot support them) or that failed."""
+    latest = ctx.con.execute(
+        "select run_id, command from runs order by run_id desc limit 1"
+    ).fetchall()
+    if not latest:
+        return ["Steps of the latest command: none yet"]
+    run_id, command = latest[0]
+    heading = f"Steps of the latest command (#{run_id} {command}, table run_steps):"
+    if not table_exists(ctx.con, "run_steps"):  # `status` opens the warehouse without migrating
+        return [
+            heading,
+            "  not recorded by this warehouse's version; the next command records them",
+        ]
+    steps = ctx.con.execute(
+        """
+        select step, status, message from run_steps
+        where run_id = ? and status <> 'succeeded'
+        order by finished_at, step
+        """,
+        [run_id],
+    ).fetchall()
+    return [heading] + (
+        [f"  {step_line(step, status, message)}" for step, status, message in steps]
+        or ["  none skipped or failed"]
+    )
+
+
 def _days(now: datetime, then: datetime) -> float:
     return (now - then).total_seconds() / 86_400
 
@@ -199,4 +229,5 @@ SECTIONS: tuple[Callable[[StatusContext], list[str]], ...] = (
     freshness_section,
     data_quality_section,
     last_runs_section,
+    last_run_steps_section,
 )

@@ -1,7 +1,7 @@
 """The DuckDB warehouse: connection settings and the core tables of the warehouse contract.
 
 Every step (ingest, build, forecast, report) talks to the next through these tables; see
-docs/warehouse.md for each column.
+docs/metrics.md for each column.
 """
 
 from __future__ import annotations
@@ -83,6 +83,12 @@ create table if not exists runs (
     run_id integer, command varchar, started_at timestamp, finished_at timestamp, status varchar,
     files_loaded integer, rows_loaded bigint, rows_rejected bigint, forecast_run_id integer,
     report_path varchar, error varchar
+);
+-- One row per step of every recorded command, written as the step ends: 'succeeded', 'skipped'
+-- (the data cannot support it; message says why) or 'failed' (message: the error's one line).
+-- Steps after a failure that stopped the command have no row.
+create table if not exists run_steps (
+    run_id integer, step varchar, status varchar, message varchar, finished_at timestamp
 );
 create table if not exists forecast_runs (
     run_id integer, as_of timestamp, created_at timestamp, horizon_months integer,

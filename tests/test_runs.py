@@ -13,7 +13,8 @@ import pytest
 from pipeline_analytics.cli import main
 from pipeline_analytics.config import RunSettings
 from pipeline_analytics.retention import prune_reports
-from pipeline_analytics.status import describe
+from pipeline_analytics.status import StatusContext, describe, last_run_steps_section
+from pipeline_analytics.warehouse import connect, table_exists
 from tests.conftest import run_cli
 from tests.run_fixtures import copy_folder, new_folder, query, write_export
 
@@ -67,6 +68,12 @@ def test_thirty_nightly_runs_lose_nothing(tmp_path: Path) -> None:
         (last.history.unique(["opportunity_id", "stage", "changed_at"]).height,)
     ]
     assert query(folder, "select count(*) from forecast_runs") == [(NIGHTS,)]
+    assert query(
+        folder, "select step, status, message, count(*) from run_steps group by all order by 1"
+    ) == [
+        ("backtest", "succeeded", "not run: [forecast] backtest_in_run = false", NIGHTS),
+        *((step, "succeeded", None, NIGHTS) for step in ("build", "forecast", "ingest", "report")),
+    ]
     # Retention: the newest dated reports and latest.html; nothing else.
     assert sorted(p.name for p in (folder / "reports").iterdir()) == [
         "latest.html",
@@ -131,6 +138,64 @@ def test_a_failed_step_is_recorded_with_its_name(one_night: Path, tmp_path: Path
     ((status, error),) = query(folder, "select status, error from runs")
     assert status == "failed"
     assert error.startswith("build: the warehouse has no deals yet")
+    ((step, step_status, message),) = query(folder, "select step, status, message from run_steps")
+    assert (step, step_status, f"build: {message}") == ("build", "failed", error)
+
+
+def test_bad_input_in_ingest_stops_the_run_before_the_report(
+    one_night: Path, tmp_path: Path
+) -> None:
+    """Ingest and build commit what the report reads: their errors stop `run` (exit 2)."""
+    folder = copy_folder(one_night, tmp_path / "w")
+    deals_file = next((folder / "exports").glob("deals-*.csv"))
+    header, *rows = deals_file.read_text(encoding="utf-8").splitlines()
+    deals_file.write_text(  # without its created-date column no row can be read
+        "\n".join([header.replace("engage_date", "created"), *rows]) + "\n", encoding="utf-8"
+    )
+    assert run_cli(folder, "-q", "run") == 2
+    assert query(folder, "select step, status from run_steps order by finished_at") == [
+        ("ingest", "failed")
+    ]
+    assert query(folder, "select status from runs") == [("failed",)]
+    assert not (folder / "reports").exists()
+
+
+def test_an_interrupted_step_is_recorded_failed(
+    one_night: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stop(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt("stopped by signal SIGTERM")
+
+    folder = copy_folder(one_night, tmp_path / "w")
+    monkeypatch.setattr("pipeline_analytics.build.build", stop)
+    assert run_cli(folder, "-q", "run") == 1
+    assert query(folder, "select status, error from runs") == [
+        ("interrupted", "build: stopped by signal SIGTERM")
+    ]
+    assert query(folder, "select step, status, message from run_steps order by finished_at") == [
+        ("ingest", "succeeded", None),
+        ("build", "failed", "interrupted: stopped by signal SIGTERM"),
+    ]
+
+
+def test_a_warehouse_from_before_run_steps_gains_the_table(tmp_path: Path) -> None:
+    db = tmp_path / "old.duckdb"
+    old = duckdb.connect(str(db))
+    old.execute("create table runs (run_id integer, command varchar, status varchar)")
+    old.execute("insert into runs values (1, 'run', 'succeeded')")
+    old.close()
+    con = duckdb.connect(str(db), read_only=True)  # what `status` does: no migration
+    try:
+        lines = last_run_steps_section(StatusContext(con, RunSettings(), datetime(2026, 3, 1)))
+    finally:
+        con.close()
+    assert lines[1] == "  not recorded by this warehouse's version; the next command records them"
+    con = connect(db)
+    try:
+        assert table_exists(con, "run_steps")
+        assert con.execute("select * from runs").fetchall() == [(1, "run", "succeeded")]
+    finally:
+        con.close()
 
 
 def test_json_logs_one_object_per_event(
@@ -142,7 +207,7 @@ def test_json_logs_one_object_per_event(
     steps = [(e["event"], e["step"]) for e in events if e["event"].startswith("step_")]
     assert steps == [
         (f"step_{phase}", step)
-        for step in ("ingest", "build", "forecast", "backtest", "report")
+        for step in ("ingest", "build", "backtest", "forecast", "report")
         for phase in ("started", "finished")
     ]
     ingest = next(e for e in events if e["event"] == "step_finished" and e["step"] == "ingest")
@@ -236,4 +301,6 @@ def test_status_warns_when_data_is_stale(
     assert "WARNING: no successful run in 4.0 days" in run_stale
 
     assert run_cli(folder, "status") == 0
-    assert "Freshness (stale after 3 days" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Freshness (stale after 3 days" in out
+    assert "Steps of the latest command (#1 run, table run_steps):\n  none skipped or failed" in out
