@@ -133,6 +133,7 @@ def cmd_forecast(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, obje
         simulations=getattr(args, "simulations", None) or configured.simulations,
         seed=configured.seed if getattr(args, "seed", None) is None else args.seed,
         cashflow=ctx.config.cashflow,
+        impute_missing_amounts=configured.impute_missing_amounts,
     )
     run_id = run_forecast(con, settings, as_of=getattr(args, "as_of", None))
     return {"forecast_run_id": run_id}
@@ -149,6 +150,7 @@ def cmd_backtest(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, obje
         simulations=getattr(args, "simulations", None) or defaults.simulations,
         seed=(ctx.config.forecast.seed if seed is None else seed) or 0,
         cashflow=ctx.config.cashflow,
+        impute_missing_amounts=ctx.config.forecast.impute_missing_amounts,
     )
     log.info("backtest: %d rows stored in forecast_backtest", run_backtest(con, settings))
     return {}

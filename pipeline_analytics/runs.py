@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
@@ -306,10 +307,12 @@ def _failure(step: str, exc: Exception) -> StepOutcome:
 
 
 def _record_step(con: duckdb.DuckDBPyConnection, run_id: int, outcome: StepOutcome) -> None:
+    # Naive UTC, as forecast_runs.created_at: the report compares the two to tell a step that
+    # failed after the stored forecast from one before it.
+    finished = datetime.now(UTC).replace(tzinfo=None)
     con.execute(
-        "insert into run_steps (run_id, step, status, message, finished_at) "
-        "values (?, ?, ?, ?, current_timestamp::timestamp)",
-        [run_id, outcome.step, outcome.status, outcome.message],
+        "insert into run_steps (run_id, step, status, message, finished_at) values (?, ?, ?, ?, ?)",
+        [run_id, outcome.step, outcome.status, outcome.message, finished],
     )
 
 

@@ -39,13 +39,6 @@ MUST_SKIP = {
 MAY_SKIP = {"no_closed": {"backtest"}, "no_amounts": {"backtest"}}
 # The report section that says why a step has no numbers.
 SECTION_OF_STEP = {"backtest": "accuracy", "forecast": "forecast"}
-NEEDS = {
-    "five_deals": "needs part B: the backtest raises StepSkipped with under six months of data",
-    "one_month": "needs part B: the backtest raises StepSkipped with under six months of data",
-    "no_open": "needs part A: the forecast crashes with no open deals",
-    "no_closed": "needs part A: the forecast raises StepSkipped when no deal is closed",
-    "no_amounts": "needs part A: the forecast raises StepSkipped when no deal has an amount",
-}
 
 
 @dataclass(frozen=True)
@@ -101,20 +94,11 @@ def shape_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Shape
     return get
 
 
-def needs_other_parts(names: tuple[str, ...]) -> list[object]:
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=NEEDS[name]))
-        if name in NEEDS
-        else name
-        for name in names
-    ]
-
-
 def report_sections(page: str) -> list[str]:
     return re.findall(r'<section id="([a-z]+)"', page)
 
 
-@pytest.mark.parametrize("name", needs_other_parts(SHAPES))
+@pytest.mark.parametrize("name", SHAPES)
 def test_run_writes_a_full_report_on_every_export_shape(
     shape_run: Callable[[str], ShapeRun], name: str
 ) -> None:
@@ -145,13 +129,7 @@ def test_run_writes_a_full_report_on_every_export_shape(
     assert report_sections(run.report.read_text(encoding="utf-8")) == SECTION_KEYS
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=f"needs part D1; {why}"))
-        for name, why in ((n, NEEDS.get(n, "")) for n in MUST_SKIP)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(MUST_SKIP))
 def test_the_report_says_why_a_step_was_skipped(
     shape_run: Callable[[str], ShapeRun], name: str
 ) -> None:
@@ -337,7 +315,6 @@ def test_a_run_without_new_files_keeps_the_backtest_and_says_so(tmp_path: Path) 
     assert stored == 1
 
 
-@pytest.mark.xfail(strict=False, reason="needs part D1: the forecast section shows a failed step")
 def test_the_report_says_why_the_forecast_failed(
     forced: Callable[[str, str], ShapeRun],
 ) -> None:
