@@ -230,6 +230,7 @@ def chart(figure: go.Figure, chart_id: str, height: int, ctx: ReportContext) -> 
     Amount axes asking for SI ticks get explicit ones in the locale's compact form (1.2B, never
     1.2G), whichever section drew the figure.
     """
+    figure = go.Figure(figure)  # a copy: the caller's figure keeps what it asked for
     write_compact_ticks(figure, ctx.fmt)
     # Plotly's encoder turns dates and numpy values into JSON; the round trip adds the config.
     spec = {

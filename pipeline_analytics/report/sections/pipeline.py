@@ -172,10 +172,11 @@ def conversion_text(stage: Row, ctx: ReportContext) -> str:
 
 
 def win_rate_from_stage_text(stage: Row, first: bool, ctx: ReportContext) -> str:
-    """The first stage's is the all-time win rate, measured whatever the history; after it, lost
-    deals of unknown stage are missing from the denominator, so without a measured conversion the
-    later stages' rates would read 100%."""
-    if not first and not conversion_measured(stage):
+    """The first stage's is the all-time win rate, measured whatever the history (unless no deal
+    was ever lost); after it, lost deals of unknown stage are missing from the denominator, so
+    without a measured conversion the later stages' rates would read 100%."""
+    never_lost = first and stage.get("lost_deals") == 0
+    if not conversion_measured(stage) and (not first or never_lost):
         return not_measurable(ctx)
     return ctx.fmt.percent(stage["win_rate_from_stage"])
 
@@ -309,7 +310,7 @@ def speed_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section
     reason = unavailable_reason(con, t, "mart_stage_duration", ("p10_days", "p25_days"))
     stage_days = [] if reason else fetch(con, STAGE_DAYS_SQL)
     time_in_stage = measure(measures, "time_in_stage")
-    if not reason and not stage_days and not time_in_stage.measurable:
+    if not stage_days and not time_in_stage.measurable:
         missing = stage_history_note("time_in_stage", time_in_stage, ctx)
         blocks.append(Note(missing, "unavailable"))
     elif reason or not stage_days:
