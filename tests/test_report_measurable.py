@@ -66,7 +66,9 @@ def add_current_only_event(
 def current_stage_only_export(con: duckdb.DuckDBPyConnection, *, with_lost: bool) -> None:
     """Three open stages. Won: w1 (Feb 2026), w2 (Nov 2025), w3 (Jan 2026). Lost (with_lost):
     l1 (Feb 2026), l2 (Nov 2025), exported only as "Lost". Open: o1 in stage 2 with 1,000, o2 in
-    stage 1 and o3 in stage 3 without an amount. No owner, no lead source, no history."""
+    stage 1 and o3 in stage 3 without an amount. No history; owner and lead source only in the
+    export without lost deals."""
+    names = {} if with_lost else {"owner": "Alice", "lead_source": "Web"}
     add_stages(con, 3)
     closed = [
         ("w1", "won", datetime(2026, 2, 10), 3000.0),
@@ -87,6 +89,7 @@ def current_stage_only_export(con: duckdb.DuckDBPyConnection, *, with_lost: bool
             closed_at=closed_at,
             amount_base=amount,
             snapshot_at=AS_OF,
+            **names,
         )
         add_current_only_event(con, deal_id, status.title(), None, closed_at)
     for deal_id, stage_order, amount in (("o1", 2, 1000.0), ("o2", 1, None), ("o3", 3, None)):
@@ -97,6 +100,7 @@ def current_stage_only_export(con: duckdb.DuckDBPyConnection, *, with_lost: bool
             stage_order=stage_order,
             amount_base=amount,
             snapshot_at=AS_OF,
+            **names,
         )
         entered_at = datetime(2026, 1, 5) if stage_order == 1 else None
         add_current_only_event(con, deal_id, stage_name(stage_order), stage_order, entered_at)
@@ -328,6 +332,9 @@ def test_win_rate_without_lost_deals_carries_a_warning(no_lost) -> None:
         "rate may be overstated." in summary
     )
     assert "Stage conversion is not measurable: the export has no closed-lost deals" in summary
+    # Every owner's and every source's win rate would read 100% too: the tables carry the warning.
+    for key in ("team", "sources"):
+        assert "No closed-lost deals in the export" in text_of(section_html(page, key)), key
     funnel = text_of(section_html(page, "funnel"))
     assert "100.0%" not in funnel.split("Win rate from stage")[-1].replace("stage 1 ", "", 1)
 

@@ -16,6 +16,7 @@ from pipeline_analytics.report.formatting import is_missing
 from pipeline_analytics.report.measurability import (
     Measure,
     measure,
+    no_lost_deals_warning,
     not_measurable,
     read_measures,
     stage_history_note,
@@ -50,6 +51,13 @@ def name_cell(name: str | None, missing: str) -> Cell:
 def unmeasured_cell(ctx: ReportContext) -> Cell:
     """A cell the data cannot fill: said in words, sorted last."""
     return Cell(not_measurable(ctx), None)
+
+
+def win_rate_notes(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> tuple[Note, ...]:
+    """The no-lost-deals warning above a table of win rates (each would read 100%)."""
+    if measure(read_measures(con), "win_rate").reason != "no_lost_deals":
+        return ()
+    return (Note(no_lost_deals_warning(ctx)),)
 
 
 def all_missing(rows: list[Row], column: str) -> bool:
@@ -295,7 +303,9 @@ def team_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
         "the owner's open deals ÷ the median across owners with open deals: above 1.5 is "
         "over-allocated, below 0.5 under-allocated. Click a column header to sort."
     )
-    return Section(key, title, intro=intro, blocks=(rep_table(reps, ctx),))
+    return Section(
+        key, title, intro=intro, blocks=(*win_rate_notes(con, ctx), rep_table(reps, ctx))
+    )
 
 
 def rep_table(reps: list[Row], ctx: ReportContext) -> Table:
@@ -404,6 +414,7 @@ def sources_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
         "per lead source. Bubble size is the open pipeline."
     )
     blocks = (
+        *win_rate_notes(con, ctx),
         charts.chart(sources_figure(sources, ctx), "chart-sources", 360, ctx),
         Table(columns, rows, sortable=True),
     )
