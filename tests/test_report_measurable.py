@@ -24,7 +24,9 @@ from pipeline_analytics.report import render_report
 from pipeline_analytics.report.charts import chart, nice_ticks
 from pipeline_analytics.report.formatting import ITALIAN, Formatter
 from pipeline_analytics.report.i18n import translator
+from pipeline_analytics.report.measurability import Measure
 from pipeline_analytics.report.model import ReportContext
+from pipeline_analytics.report.sections.summary import stage_conversion_blocks
 from tests.mart_fixtures import (
     SOURCE,
     add_deal,
@@ -441,3 +443,32 @@ def test_no_si_tick_format_reaches_the_page(no_history) -> None:
     _, page = no_history
     assert '"tickformat":"~s"' not in page
     assert not re.search(r'"ticktext":\[[^\]]*\d+(\.\d+)?G"', page)
+
+
+def test_a_quarter_whose_lost_deals_have_no_stage_reads_not_measurable() -> None:
+    """Last quarter's lost deals were all of unknown stage (before history was exported), this
+    quarter's are placed: the table compares nothing with 100%."""
+    ctx = ReportContext(AS_OF, 365, "USD", None, Formatter("USD"), translator("en"))
+    row = {
+        "pipeline": "default",
+        "stage": "Proposal",
+        "next_stage": None,
+        "measured_now": True,
+        "measured_before": False,
+        "conversion_now": 0.5,
+        "conversion_before": None,
+        "resolved_now": 4,
+    }
+    measured = Measure("stage_conversion", True, "lost_stage_unknown", 3, 7)
+    table, note = stage_conversion_blocks([row], measured, ctx)
+    assert [cell.text for cell in table.rows[0]] == [
+        "Proposal → Won",
+        "not measurable",
+        "50.0%",
+        "—",
+        "4",
+    ]
+    assert note.text == (
+        "3 of 7 lost deals have no known last stage and are left out of the conversion; stage "
+        "history would place them."
+    )
