@@ -11,7 +11,9 @@
 --   every deal spends about median_days in the stage and only conversion_rate of them advance, the
 --   stage consumes median_days / conversion_rate deal-days per advance, so a stage scores high by
 --   being slow, by leaking, or both. +infinity when nothing advanced (conversion_rate 0); NULL
---   when either part is unknown.
+--   when either part is unknown, conversion included when the data cannot measure it.
+-- conversion_measured: as in mart_stage_conversion (some lost deal of the pipeline has a known
+--   last open stage); when false, conversion_rate reads 1.0 without meaning it.
 -- rank: 1 = worst within the pipeline: days_per_advance descending (unknown last), then
 --   stuck_value_base descending, then stage_order.
 with open_in_stage as (
@@ -38,6 +40,7 @@ stage_scores as (
         sc.reached,
         sc.lost_here,
         sc.conversion_rate,
+        sc.conversion_measured,
         sd.median_days,
         sd.p90_days,
         coalesce(ois.open_deals, 0) as open_deals,
@@ -47,6 +50,7 @@ stage_scores as (
             when sd.p90_days is not null then coalesce(ois.stuck_value_base, 0)
         end as stuck_value_base,
         case
+            when not sc.conversion_measured then null
             when sc.conversion_rate = 0 and sd.median_days is not null then 'infinity'::double
             else sd.median_days / sc.conversion_rate
         end as days_per_advance
@@ -55,6 +59,17 @@ stage_scores as (
         on sc.pipeline = sd.pipeline and sc.stage = sd.stage
     left join open_in_stage as ois
         on sc.pipeline = ois.pipeline and sc.stage = ois.stage
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by pipeline
+            order by
+                days_per_advance desc nulls last, stuck_value_base desc nulls last, stage_order asc
+        ) as rank
+    from stage_scores
 )
 
 select
@@ -71,9 +86,7 @@ select
     stuck_deals,
     stuck_value_base,
     days_per_advance,
-    row_number() over (
-        partition by pipeline
-        order by days_per_advance desc nulls last, stuck_value_base desc nulls last, stage_order asc
-    ) as rank
-from stage_scores
+    rank,
+    conversion_measured
+from ranked
 order by pipeline, rank

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import html
 import json
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
 from markupsafe import Markup
 
+from pipeline_analytics.report.formatting import Formatter
 from pipeline_analytics.report.model import Chart, ReportContext
 
 FONT_FAMILY = (
@@ -142,8 +147,91 @@ def plotly_config(ctx: ReportContext, chart_id: str) -> dict[str, Any]:
     return config
 
 
+# Plotly's SI tick format: sections ask for it on amount axes, and `chart` writes those ticks itself
+# (d3's SI prefixes write a billion as "1G"; a reader expects "1B", or "1 Mrd" in Italian).
+SI_TICKS = "~s"
+TICKS_WANTED = 5
+_AXIS_KEY = re.compile(r"^([xy])axis(\d*)$")
+
+
+def nice_ticks(values: Iterable[float], wanted: int = TICKS_WANTED) -> list[float]:
+    """About `wanted` round tick values (steps of 1, 2, 2.5 or 5 times a power of ten) covering
+    zero and every value: amount axes start at zero."""
+    finite = [v for v in values if isinstance(v, int | float) and math.isfinite(v)]
+    low, high = min([0.0, *finite]), max([0.0, *finite])
+    if high == low:
+        return [0.0]
+    raw = (high - low) / wanted
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first, last = math.floor(low / step), math.ceil(high / step)
+    return [round(i * step, 9) for i in range(first, last + 1)]
+
+
+def _numbers(values: Any) -> list[float]:
+    if values is None:
+        return []
+    return [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+
+
+def _waterfall_levels(trace: Any) -> list[float]:
+    """The heights a waterfall's bars reach: running totals, restarted by absolute steps."""
+    levels, level = [], 0.0
+    measures = trace.measure or ["relative"] * len(trace.y or ())
+    for measure, value in zip(measures, trace.y or (), strict=False):
+        if measure == "absolute":
+            level = float(value or 0)
+        elif measure == "relative":
+            level += float(value or 0)
+        levels.append(level)
+    return levels
+
+
+def axis_values(figure: go.Figure, axis_key: str) -> list[float]:
+    """Every value drawn against one axis ("yaxis", "yaxis2", "xaxis"), stacked bars summed."""
+    letter, number = _AXIS_KEY.match(axis_key).groups()
+    ref = letter + number
+    stacked = figure.layout.barmode in ("stack", "relative")
+    values: list[float] = []
+    stacks: dict[tuple[Any, bool], float] = defaultdict(float)
+    for trace in figure.data:
+        if (getattr(trace, f"{letter}axis", None) or letter) != ref:
+            continue
+        if trace.type == "waterfall":
+            values += _waterfall_levels(trace)
+            continue
+        along = getattr(trace, letter, None)
+        if trace.type == "bar" and stacked and along is not None:
+            other = getattr(trace, "x" if letter == "y" else "y", None) or range(len(along))
+            for key, value in zip(other, _numbers(along), strict=False):
+                stacks[(key, value >= 0)] += value
+            continue
+        values += _numbers(along)
+    return values + list(stacks.values())
+
+
+def write_compact_ticks(figure: go.Figure, fmt: Formatter) -> None:
+    """Replace SI tick formats by explicit ticks labelled in the locale's compact form."""
+    for axis_key in list(figure.layout.to_plotly_json()):
+        if not _AXIS_KEY.match(axis_key):
+            continue
+        axis = figure.layout[axis_key]
+        if axis.tickformat != SI_TICKS:
+            continue
+        ticks = nice_ticks(axis_values(figure, axis_key))
+        axis.update(
+            tickformat=None, tickmode="array", tickvals=ticks, ticktext=fmt.axis_labels(ticks)
+        )
+
+
 def chart(figure: go.Figure, chart_id: str, height: int, ctx: ReportContext) -> Chart:
-    """Serialise a figure (data, layout and config) for `Plotly.newPlot(id, spec)`."""
+    """Serialise a figure (data, layout and config) for `Plotly.newPlot(id, spec)`.
+
+    Amount axes asking for SI ticks get explicit ones in the locale's compact form (1.2B, never
+    1.2G), whichever section drew the figure.
+    """
+    figure = go.Figure(figure)  # a copy: the caller's figure keeps what it asked for
+    write_compact_ticks(figure, ctx.fmt)
     # Plotly's encoder turns dates and numpy values into JSON; the round trip adds the config.
     spec = {
         **json.loads(pio.to_json(figure, validate=False)),

@@ -35,6 +35,7 @@ class Locale:
     money_pattern: str
     # Suffix after a compact amount for thousands, millions, billions, trillions; an empty
     # thousands suffix means thousands are written in full (Italian does not abbreviate them).
+    # Business abbreviations, never SI prefixes: billions are "B" ("Mrd" in Italian), not "G".
     compact_suffixes: tuple[str, ...]
     # Symbols where the locale writes one; other currencies are written with their ISO code.
     currency_symbols: dict[str, str]
@@ -217,6 +218,34 @@ class Formatter:
             exponent += 1
         decimals = 2 if magnitude < 9.995 else 1 if magnitude < 99.95 else 0
         return self.number(magnitude, decimals) + suffixes[exponent - 1]
+
+    def compact(self, value: Number | None) -> str:
+        """A plain number in compact form, three significant digits: "1.20B", "1,20 Mrd"."""
+        if is_missing(value):
+            return MISSING
+        sign = "-" if float(value) < 0 and round(abs(float(value))) else ""
+        return sign + self._compact(abs(float(value)))
+
+    def axis_labels(self, ticks: list[float]) -> list[str]:
+        """Tick labels for an amount axis: "0", "250M", "500M", "1B", "1.25B" ("1,25 Mrd").
+
+        Each tick in its own unit with the decimals it needs (ticks are round numbers), as d3's
+        SI format writes them but with business suffixes; a locale that writes thousands in full
+        (Italian) writes ticks below a million in full ("250.000").
+        """
+        return [self._tick_label(tick) for tick in ticks]
+
+    def _tick_label(self, tick: float) -> str:
+        suffixes = self.locale.compact_suffixes
+        magnitude, exponent = abs(tick), 0
+        while magnitude >= 1000 and exponent < len(suffixes):
+            magnitude /= 1000
+            exponent += 1
+        if exponent == 1 and not suffixes[0]:
+            magnitude, exponent = abs(tick), 0
+        decimals = next((d for d in range(4) if abs(magnitude - round(magnitude, d)) < 1e-9), 3)
+        suffix = suffixes[exponent - 1] if exponent else ""
+        return ("-" if tick < 0 else "") + self.number(magnitude, decimals) + suffix
 
     def percent(self, rate: Number | None, decimals: int = 1) -> str:
         """A rate stored as a fraction (0.4123) shown as "41.2%" ("41,2%" in Italian)."""

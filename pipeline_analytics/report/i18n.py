@@ -760,6 +760,95 @@ ITALIAN: dict[str, str] = {
         "Spiacenti, non è stato possibile scaricare l'immagine."
     ),
     "Double-click to zoom back out": "Doppio clic per tornare alla vista intera",
+    # --- what the data cannot measure ---
+    "not measurable": "non misurabile",
+    "open deals without amount": "trattative aperte senza importo",
+    "Stage conversion is not measurable: none of the {lost} lost deals has a known last stage, so "
+    "every step would read 100%. It needs stage history: export OpportunityHistory, or run weekly "
+    "so history builds up.": (
+        "La conversione per fase non è misurabile: nessuna delle {lost} trattative perse ha "
+        "un'ultima fase nota, quindi ogni passaggio risulterebbe al 100%. Serve lo storico delle "
+        "fasi: esportate OpportunityHistory, oppure eseguite ogni settimana così che lo storico "
+        "si accumuli."
+    ),
+    "Stage conversion is not measurable: the export has no closed-lost deals, so every step would "
+    "read 100%. The export may leave them out (a report filter?); export the lost deals too.": (
+        "La conversione per fase non è misurabile: l'esportazione non contiene trattative perse, "
+        "quindi ogni passaggio risulterebbe al 100%. L'esportazione potrebbe escluderle (un filtro "
+        "del report?); esportate anche le trattative perse."
+    ),
+    "{unknown} of {lost} lost deals have no known last stage and are left out of the conversion; "
+    "stage history would place them.": (
+        "{unknown} trattative perse su {lost} non hanno un'ultima fase nota e sono escluse dalla "
+        "conversione; lo storico delle fasi le collocherebbe."
+    ),
+    "Time in stage is not measurable yet: no deal has left an open stage since its stage history "
+    "began. Run weekly so history builds up.": (
+        "Il tempo nelle fasi non è ancora misurabile: nessuna trattativa ha lasciato una fase "
+        "aperta da quando ne esiste lo storico. Eseguite ogni settimana così che lo storico si "
+        "accumuli."
+    ),
+    "Time in stage is not measurable: it needs stage history. Export OpportunityHistory, or run "
+    "weekly so history builds up.": (
+        "Il tempo nelle fasi non è misurabile: serve lo storico delle fasi. Esportate "
+        "OpportunityHistory, oppure eseguite ogni settimana così che lo storico si accumuli."
+    ),
+    "Time in stage and stuck deals are not measurable yet: no deal has left an open stage since "
+    "its stage history began. Run weekly so history builds up.": (
+        "Il tempo nelle fasi e le trattative ferme non sono ancora misurabili: nessuna "
+        "trattativa ha lasciato una fase aperta da quando ne esiste lo storico. Eseguite ogni "
+        "settimana così che lo storico si accumuli."
+    ),
+    "Time in stage and stuck deals are not measurable: they need stage history. Export "
+    "OpportunityHistory, or run weekly so history builds up.": (
+        "Il tempo nelle fasi e le trattative ferme non sono misurabili: serve lo storico delle "
+        "fasi. Esportate OpportunityHistory, oppure eseguite ogni settimana così che lo storico "
+        "si accumuli."
+    ),
+    "Stage throughput is not measurable: it needs stage history (without it every deal seems to "
+    "enter its stage and never leave). Export OpportunityHistory, or run weekly so history builds "
+    "up.": (
+        "Il flusso per fase non è misurabile: serve lo storico delle fasi (senza, ogni trattativa "
+        "sembra entrare nella sua fase e non uscirne mai). Esportate OpportunityHistory, oppure "
+        "eseguite ogni settimana così che lo storico si accumuli."
+    ),
+    "Conversion and the ranking are not measurable: no lost deal has a known last stage (see the "
+    "funnel).": (
+        "La conversione e la classifica non sono misurabili: nessuna trattativa persa ha "
+        "un'ultima fase nota (vedete l'imbuto di vendita)."
+    ),
+    "No closed-lost deals in the export: it may leave them out (a report filter?); the win rate "
+    "may be overstated.": (
+        "Nessuna trattativa persa nell'esportazione: potrebbe escluderle (un filtro del report?); "
+        "il tasso di successo potrebbe essere sovrastimato."
+    ),
+    "{missing} of {open} open deals have no amount: the open pipeline leaves them out, while "
+    "sales velocity counts each at the average won deal.": (
+        "{missing} trattative aperte su {open} non hanno importo: la pipeline aperta le esclude, "
+        "mentre la velocità di vendita conta ciascuna al valore medio delle vinte."
+    ),
+    "Owner is not in the export: no deal has one, so there is nothing to show per rep. Map the "
+    "owner column in [sources.columns] to see it.": (
+        "Il commerciale non è nell'esportazione: nessuna trattativa ne ha uno, quindi non c'è "
+        "nulla da mostrare per commerciale. Mappate la colonna owner in [sources.columns] per "
+        "vederlo."
+    ),
+    "Lead source is not in the export: no deal has one, so there is nothing to show per source. "
+    "Map the lead_source column in [sources.columns] to see it.": (
+        "Il canale non è nell'esportazione: nessuna trattativa ne ha uno, quindi non c'è nulla "
+        "da mostrare per canale. Mappate la colonna lead_source in [sources.columns] per "
+        "vederlo."
+    ),
+    "Days from creation to close of the deals closed in the {days} days to {date}. Median of the "
+    "{won} won deals: {won_median}; no deal was lost.": (
+        "Giorni dalla creazione alla chiusura delle trattative chiuse nei {days} giorni fino al "
+        "{date}. Mediana delle {won} trattative vinte: {won_median}; nessuna trattativa persa."
+    ),
+    "Days from creation to close of the deals closed in the {days} days to {date}. Median of the "
+    "{lost} lost deals: {lost_median}; no deal was won.": (
+        "Giorni dalla creazione alla chiusura delle trattative chiuse nei {days} giorni fino al "
+        "{date}. Mediana delle {lost} trattative perse: {lost_median}; nessuna trattativa vinta."
+    ),
 }
 
 

@@ -13,6 +13,11 @@ import plotly.graph_objects as go
 
 from pipeline_analytics.report import charts
 from pipeline_analytics.report.data import Row, fetch, unavailable_reason
+from pipeline_analytics.report.measurability import (
+    measure,
+    open_without_amount_note,
+    read_measures,
+)
 from pipeline_analytics.report.model import Cell, Column, Note, ReportContext, Section, Table
 
 FLOW_COLUMNS = (
@@ -89,6 +94,10 @@ def flow_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
         open_end=fmt.money_compact(bridge["open_end"]),
         months=fmt.count(bridge["months"]),
     )
+    # Amounts are the bridge's unit: deals without one move no money, however many there are.
+    amounts = open_without_amount_note(measure(read_measures(con), "open_pipeline_amount"), ctx)
+    if amounts:
+        intro = f"{intro} {amounts}"
     blocks = (
         charts.chart(waterfall_figure(bridge, ctx), "chart-flow", 380, ctx),
         Note(

@@ -11,8 +11,18 @@ import plotly.graph_objects as go
 
 from pipeline_analytics.report import charts
 from pipeline_analytics.report.charts import label
-from pipeline_analytics.report.data import Row, fetch, unavailable_reason
+from pipeline_analytics.report.data import Row, fetch, table_columns, unavailable_reason
 from pipeline_analytics.report.formatting import is_missing
+from pipeline_analytics.report.measurability import (
+    Measure,
+    lost_stage_unknown_note,
+    measure,
+    not_measurable,
+    open_without_amount_note,
+    read_measures,
+    stage_conversion_note,
+    stage_history_note,
+)
 from pipeline_analytics.report.model import (
     Block,
     Cell,
@@ -38,6 +48,33 @@ FUNNEL_COLUMNS = (
     "conversion_rate",
     "win_rate_from_stage",
 )
+# Read when the mart has them (a warehouse built by an older version may not): whether the data
+# measures the pipeline's conversion, and how many lost deals are of unknown stage.
+FUNNEL_MEASURABILITY_COLUMNS = ("lost_deals", "lost_stage_unknown", "conversion_measured")
+
+
+def optional_columns(con: duckdb.DuckDBPyConnection, table: str, wanted: tuple[str, ...]) -> str:
+    """`, a, b` for the wanted columns the table has: appended to a select list."""
+    present = table_columns(con, table)
+    return "".join(f", {c}" for c in wanted if c in present)
+
+
+def conversion_measured(stage: Row) -> bool:
+    """False when no lost deal of the pipeline has a known stage (every step would read 100%)."""
+    return stage.get("conversion_measured") is not False
+
+
+def pipeline_conversion(stages: list[Row]) -> Measure:
+    """The pipeline's stage conversion measurability, from its first stage's counts."""
+    first = stages[0]
+    lost, unknown = first.get("lost_deals") or 0, first.get("lost_stage_unknown") or 0
+    return Measure(
+        "stage_conversion",
+        measurable=conversion_measured(first),
+        reason="no_lost_deals" if not lost else "lost_stage_unknown" if unknown else None,
+        deals_affected=unknown,
+        deals_considered=lost,
+    )
 
 
 def funnel_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
@@ -46,9 +83,10 @@ def funnel_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sectio
     reason = unavailable_reason(con, t, "mart_stage_conversion", FUNNEL_COLUMNS)
     if reason:
         return Section(key, title, unavailable=reason)
+    extra = optional_columns(con, "mart_stage_conversion", FUNNEL_MEASURABILITY_COLUMNS)
     rows = fetch(
         con,
-        f"select {', '.join(FUNNEL_COLUMNS)} from mart_stage_conversion "
+        f"select {', '.join(FUNNEL_COLUMNS)}{extra} from mart_stage_conversion "
         "order by pipeline, stage_order",
     )
     pipelines = [(name, list(stages)) for name, stages in groupby(rows, lambda r: r["pipeline"])]
@@ -56,6 +94,9 @@ def funnel_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sectio
     for number, (pipeline, stages) in enumerate(pipelines, start=1):
         if len(pipelines) > 1:
             blocks.append(Heading(t("Pipeline: {pipeline}", pipeline=pipeline)))
+        conversion = pipeline_conversion(stages)
+        if not conversion.measurable:
+            blocks.append(Note(stage_conversion_note(conversion, ctx), "unavailable"))
         blocks.append(
             charts.chart(
                 funnel_figure(stages, ctx), f"chart-funnel-{number}", 90 + 46 * len(stages), ctx
@@ -63,6 +104,9 @@ def funnel_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sectio
         )
         blocks.append(charts.chart(sankey_figure(stages, ctx), f"chart-flows-{number}", 420, ctx))
         blocks.append(funnel_table(stages, ctx))
+        unknown = lost_stage_unknown_note(conversion, ctx)
+        if unknown:
+            blocks.append(Note(unknown))
     intro = t(
         "Deals that reached each open stage (skipped stages count as passed). Conversion is the "
         "share of deals that left the stage by advancing rather than being lost; open deals are "
@@ -100,10 +144,10 @@ def funnel_figure(stages: list[Row], ctx: ReportContext) -> go.Figure:
                 fmt.count(s["advanced"]),
                 fmt.count(s["lost_here"]),
                 fmt.count(s["open_here"]),
-                fmt.percent(s["conversion_rate"]),
-                fmt.percent(s["win_rate_from_stage"]),
+                conversion_text(s, ctx),
+                win_rate_from_stage_text(s, i == 0, ctx),
             ]
-            for s in stages
+            for i, s in enumerate(stages)
         ],
         hovertemplate="<b>%{y}</b><br>"
         + t(
@@ -121,10 +165,26 @@ def funnel_figure(stages: list[Row], ctx: ReportContext) -> go.Figure:
     return figure
 
 
+def conversion_text(stage: Row, ctx: ReportContext) -> str:
+    if not conversion_measured(stage):
+        return not_measurable(ctx)
+    return ctx.fmt.percent(stage["conversion_rate"])
+
+
+def win_rate_from_stage_text(stage: Row, first: bool, ctx: ReportContext) -> str:
+    """The first stage's is the all-time win rate, measured whatever the history (unless no deal
+    was ever lost); after it, lost deals of unknown stage are missing from the denominator, so
+    without a measured conversion the later stages' rates would read 100%."""
+    never_lost = first and stage.get("lost_deals") == 0
+    if not conversion_measured(stage) and (not first or never_lost):
+        return not_measurable(ctx)
+    return ctx.fmt.percent(stage["win_rate_from_stage"])
+
+
 def funnel_bar_text(stage: Row, ctx: ReportContext) -> str:
     reached = ctx.fmt.count(stage["reached"])
-    if is_missing(stage["conversion_rate"]):
-        return reached  # no deal has left this stage yet
+    if is_missing(stage["conversion_rate"]) or not conversion_measured(stage):
+        return reached  # no deal has left this stage yet, or the data cannot say
     return ctx.t(
         "{reached} · {conversion} advance",
         reached=reached,
@@ -217,10 +277,10 @@ def funnel_table(stages: list[Row], ctx: ReportContext) -> Table:
             Cell(fmt.count(s["advanced"])),
             Cell(fmt.count(s["lost_here"])),
             Cell(fmt.count(s["open_here"])),
-            Cell(fmt.percent(s["conversion_rate"])),
-            Cell(fmt.percent(s["win_rate_from_stage"])),
+            Cell(conversion_text(s, ctx)),
+            Cell(win_rate_from_stage_text(s, i == 0, ctx)),
         )
-        for s in stages
+        for i, s in enumerate(stages)
     )
     return Table(columns, rows)
 
@@ -245,10 +305,15 @@ TARGET_BINS = 24
 def speed_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
     t, fmt = ctx.t, ctx.fmt
     key, title = "speed", t("Speed")
+    measures = read_measures(con)
     blocks: list[Block] = [Heading(t("Time in stage"))]
     reason = unavailable_reason(con, t, "mart_stage_duration", ("p10_days", "p25_days"))
     stage_days = [] if reason else fetch(con, STAGE_DAYS_SQL)
-    if reason or not stage_days:
+    time_in_stage = measure(measures, "time_in_stage")
+    if not stage_days and not time_in_stage.measurable:
+        missing = stage_history_note("time_in_stage", time_in_stage, ctx)
+        blocks.append(Note(missing, "unavailable"))
+    elif reason or not stage_days:
         blocks.append(Note(reason or t("No completed stage stints yet."), "unavailable"))
     else:
         blocks.append(
@@ -261,7 +326,13 @@ def speed_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section
             )
         )
         blocks.append(charts.chart(stage_box_figure(stage_days, ctx), "chart-stage-days", 360, ctx))
-    blocks += throughput_blocks(con, ctx)
+    history = measure(measures, "stage_history")
+    if history.measurable:
+        blocks += throughput_blocks(con, ctx)
+    else:
+        # Without history every stint is a current stage that never ends: entries without exits
+        # would read as deals piling up in every stage.
+        blocks.append(Note(stage_history_note("throughput", history, ctx), "unavailable"))
     blocks.append(Heading(t("Time to close")))
     blocks += cycle_blocks(con, ctx)
     blocks.append(Heading(t("Sales velocity trend")))
@@ -272,16 +343,14 @@ def speed_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section
         months = fetch(
             con, "select month, sales_velocity_per_day from mart_kpis_monthly order by month"
         )
-        blocks.append(
-            Note(
-                t(
-                    "Expected bookings per day from the open pipeline at each month's end: open "
-                    "deals × win rate × average won deal ÷ mean cycle days, over the {days} days "
-                    "before.",
-                    days=fmt.count(ctx.lookback_days),
-                )
-            )
+        velocity = t(
+            "Expected bookings per day from the open pipeline at each month's end: open "
+            "deals × win rate × average won deal ÷ mean cycle days, over the {days} days "
+            "before.",
+            days=fmt.count(ctx.lookback_days),
         )
+        amounts = open_without_amount_note(measure(measures, "open_pipeline_amount"), ctx)
+        blocks.append(Note(f"{velocity} {amounts}" if amounts else velocity))
         blocks.append(charts.chart(velocity_figure(months, ctx), "chart-velocity", 300, ctx))
     return Section(key, title, blocks=tuple(blocks))
 
@@ -309,6 +378,7 @@ def throughput_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> lis
         f"select {', '.join(THROUGHPUT_COLUMNS)} from mart_stage_velocity "
         "order by pipeline, stage_order",
     )
+    measured = measured_pipelines(con)
     multi = len({s["pipeline"] for s in stages}) > 1
     columns = (
         *((Column(t("Pipeline"), numeric=False),) if multi else ()),
@@ -329,7 +399,11 @@ def throughput_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> lis
             Cell(fmt.signed(s["net_per_week"], lambda v: fmt.number(v, 1))),
             Cell(fmt.day_count(s["median_days"])),
             Cell(fmt.count(s["open_deals"])),
-            Cell(fmt.percent(s["conversion_rate"])),
+            Cell(
+                fmt.percent(s["conversion_rate"])
+                if measured.get(s["pipeline"], True)
+                else not_measurable(ctx)
+            ),
         )
         for s in stages
     )
@@ -338,6 +412,18 @@ def throughput_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> lis
         days=fmt.count(ctx.lookback_days),
     )
     return [Table(columns, rows, caption=caption)]
+
+
+def measured_pipelines(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
+    """Pipeline -> whether the data measures its stage conversion (all, when the mart can't say)."""
+    if "conversion_measured" not in table_columns(con, "mart_stage_conversion"):
+        return {}
+    rows = fetch(
+        con,
+        "select pipeline, bool_and(conversion_measured) as measured "
+        "from mart_stage_conversion group by pipeline",
+    )
+    return {row["pipeline"]: row["measured"] is not False for row in rows}
 
 
 def stage_box_figure(stage_days: list[Row], ctx: ReportContext) -> go.Figure:
@@ -527,18 +613,7 @@ def cycle_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Blo
             Note(t("Not available yet: no deals closed in the trailing window."), "unavailable")
         ]
     blocks: list[Block] = [
-        Note(
-            t(
-                "Days from creation to close of the deals closed in the {days} days to {date}. "
-                "Median: won {won_median} ({won} deals), lost {lost_median} ({lost} deals).",
-                days=fmt.count(ctx.lookback_days),
-                date=fmt.date(ctx.as_of),
-                won_median=fmt.days(histogram.won_median_days),
-                won=fmt.count(sum(histogram.won)),
-                lost_median=fmt.days(histogram.lost_median_days),
-                lost=fmt.count(sum(histogram.lost)),
-            )
-        ),
+        Note(cycle_note(histogram, ctx)),
         charts.chart(cycle_figure(histogram, ctx), "chart-cycle", 340, ctx),
     ]
     if histogram.excluded_deals:
@@ -552,6 +627,36 @@ def cycle_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Blo
             )
         )
     return blocks
+
+
+def cycle_note(histogram: CycleHistogram, ctx: ReportContext) -> str:
+    """The medians in words; a status without deals is said to have none (no dash for it)."""
+    t, fmt = ctx.t, ctx.fmt
+    values = {
+        "days": fmt.count(ctx.lookback_days),
+        "date": fmt.date(ctx.as_of),
+        "won_median": fmt.days(histogram.won_median_days),
+        "won": fmt.count(sum(histogram.won)),
+        "lost_median": fmt.days(histogram.lost_median_days),
+        "lost": fmt.count(sum(histogram.lost)),
+    }
+    if is_missing(histogram.lost_median_days):
+        return t(
+            "Days from creation to close of the deals closed in the {days} days to {date}. "
+            "Median of the {won} won deals: {won_median}; no deal was lost.",
+            **values,
+        )
+    if is_missing(histogram.won_median_days):
+        return t(
+            "Days from creation to close of the deals closed in the {days} days to {date}. "
+            "Median of the {lost} lost deals: {lost_median}; no deal was won.",
+            **values,
+        )
+    return t(
+        "Days from creation to close of the deals closed in the {days} days to {date}. "
+        "Median: won {won_median} ({won} deals), lost {lost_median} ({lost} deals).",
+        **values,
+    )
 
 
 def cycle_figure(histogram: CycleHistogram, ctx: ReportContext) -> go.Figure:

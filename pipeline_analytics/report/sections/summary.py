@@ -37,6 +37,16 @@ from pipeline_analytics.report.forecast_data import (
     unbacked_engine_text,
 )
 from pipeline_analytics.report.formatting import is_missing
+from pipeline_analytics.report.measurability import (
+    Measure,
+    lost_stage_unknown_note,
+    measure,
+    no_lost_deals_warning,
+    not_measurable,
+    open_without_amount_note,
+    read_measures,
+    stage_conversion_note,
+)
 from pipeline_analytics.report.model import (
     Block,
     Cell,
@@ -44,6 +54,7 @@ from pipeline_analytics.report.model import (
     Column,
     KpiCard,
     KpiValue,
+    Note,
     ReportContext,
     Section,
     Table,
@@ -101,6 +112,8 @@ where period_kind = 'quarter' and dimension = 'all' and period_start = ?
 # One row per pipeline x open stage: conversion of the deals closed in the current and in the
 # previous quarter, and the change of its logarithm weighted by the pipeline's share of this
 # quarter's closed deals (summed over stages, these make up the change of log win rate).
+# A quarter whose lost deals all have an unknown last stage has no measured conversion (every step
+# would read 100%): measured_now / measured_before are false and its conversions NULL.
 STAGE_CHANGES_SQL = """
 with periods as (
     select
@@ -116,12 +129,23 @@ closed_progress as (
         p.period,
         g.pipeline,
         g.status,
-        g.max_open_stage_order
+        g.max_open_stage_order,
+        g.lost_stage_unknown
     from periods as p
     inner join int_deals_as_of as d
         on d.closed_at >= p.period_start and d.closed_at <= p.period_end
     inner join int_deal_progress as g on d.source = g.source and d.deal_id = g.deal_id
-    where d.status in ('won', 'lost') and not g.lost_stage_unknown
+    where d.status in ('won', 'lost')
+),
+
+period_measured as (
+    select
+        period,
+        pipeline,
+        count(*) filter (where status = 'lost' and not lost_stage_unknown) > 0
+        or count(*) filter (where lost_stage_unknown) = 0 as measured
+    from closed_progress
+    group by period, pipeline
 ),
 
 pipeline_share as (
@@ -129,7 +153,7 @@ pipeline_share as (
         pipeline,
         count(*) / sum(count(*)) over () as share
     from closed_progress
-    where period = 'current'
+    where period = 'current' and not lost_stage_unknown
     group by pipeline
 ),
 
@@ -156,6 +180,7 @@ conversion as (
         ) as lost_here
     from open_stages as s
     inner join closed_progress as c on s.pipeline = c.pipeline
+    where not c.lost_stage_unknown
     group by s.pipeline, s.stage, c.period
 ),
 
@@ -168,14 +193,22 @@ paired as (
         coalesce(ps.share, 0) as pipeline_share,
         coalesce(now.advanced + now.lost_here, 0) as resolved_now,
         coalesce(before.advanced + before.lost_here, 0) as resolved_before,
-        now.advanced / nullif(now.advanced + now.lost_here, 0) as conversion_now,
-        before.advanced / nullif(before.advanced + before.lost_here, 0) as conversion_before
+        coalesce(mn.measured, true) as measured_now,
+        coalesce(mb.measured, true) as measured_before,
+        case when coalesce(mn.measured, true) then
+            now.advanced / nullif(now.advanced + now.lost_here, 0)
+        end as conversion_now,
+        case when coalesce(mb.measured, true) then
+            before.advanced / nullif(before.advanced + before.lost_here, 0)
+        end as conversion_before
     from open_stages as s
     left join conversion as now
         on s.pipeline = now.pipeline and s.stage = now.stage and now.period = 'current'
     left join conversion as before
         on s.pipeline = before.pipeline and s.stage = before.stage and before.period = 'previous'
     left join pipeline_share as ps on s.pipeline = ps.pipeline
+    left join period_measured as mn on s.pipeline = mn.pipeline and mn.period = 'current'
+    left join period_measured as mb on s.pipeline = mb.pipeline and mb.period = 'previous'
 )
 
 select
@@ -330,10 +363,14 @@ def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
     problem = forecast_problem(con, run)
     shown_run = None if problem else run  # a newer skipped or failed forecast makes it stale
     upcoming = next_quarter(current) if is_closing(current, ctx.as_of) else None
+    measures = read_measures(con)
+    amounts = measure(measures, "open_pipeline_amount")
     cards = (
         *forecast_cards(con, ctx, shown_run, problem, current, upcoming, fiscal_start, previous),
         cash_card(con, ctx, shown_run, problem),
-        win_rate_card(ctx, changes["win_rate"], trailing["win_rate"], stages),
+        win_rate_card(
+            ctx, changes["win_rate"], trailing["win_rate"], stages, measure(measures, "win_rate")
+        ),
         relative_card(
             ctx,
             changes["avg_won_size"],
@@ -353,6 +390,7 @@ def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
             hint=t(
                 "open deals × win rate × average won deal ÷ mean cycle days, at the period's end"
             ),
+            caveat=open_without_amount_note(amounts, ctx),
             also=(
                 KpiValue(
                     "open_pipeline_base",
@@ -366,13 +404,12 @@ def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
                     fmt.count(trailing["open_deals"]),
                     t("open deals"),
                 ),
+                *open_without_amount_detail(amounts, ctx),
             ),
         ),
     )
     intro = summary_intro(ctx, current, label, previous, previous_label, upcoming, fiscal_start)
-    blocks: list[Block] = []
-    if any(not is_missing(r["conversion_now"]) for r in stages):
-        blocks.append(stage_change_table(stages, ctx))
+    blocks = stage_conversion_blocks(stages, measure(measures, "stage_conversion"), ctx)
     return Section(key, title, intro=intro, cards=cards, blocks=tuple(blocks))
 
 
@@ -715,7 +752,9 @@ def relative_card(
     show: Callable[[Any], str],
     hint: str = "",
     also: tuple[KpiValue, ...] = (),
+    caveat: str | None = None,
 ) -> KpiCard:
+    """A KPI whose change is relative (a size, a speed); `caveat` is said after the reading."""
     t = ctx.t
     change = relative_change(kpi.value, kpi.before, ctx, higher_is_better=True)
     if change is None:
@@ -743,7 +782,21 @@ def relative_card(
         (trailing_detail(ctx, column, trailing, show), *also),
         hint=hint,
         change=change,
-        reading=reading,
+        reading=f"{reading} {caveat}" if caveat else reading,
+    )
+
+
+def open_without_amount_detail(amounts: Measure, ctx: ReportContext) -> tuple[KpiValue, ...]:
+    """The count of open deals without an amount beside the open pipeline, when there are any."""
+    if amounts.reason != "open_without_amount" or not amounts.deals_affected:
+        return ()
+    return (
+        KpiValue(
+            "open_deals_without_amount",
+            amounts.deals_affected,
+            ctx.fmt.count(amounts.deals_affected),
+            ctx.t("open deals without amount"),
+        ),
     )
 
 
@@ -781,7 +834,31 @@ def cycle_card(ctx: ReportContext, kpi: KpiChange, trailing: Any) -> KpiCard:
     )
 
 
-def win_rate_card(ctx: ReportContext, kpi: KpiChange, trailing: Any, stages: list[Row]) -> KpiCard:
+def win_rate_card(
+    ctx: ReportContext,
+    kpi: KpiChange,
+    trailing: Any,
+    stages: list[Row],
+    found: Measure | None = None,
+) -> KpiCard:
+    """The win rate and what moved it; an export without lost deals gets a warning beside it."""
+    card = win_rate_reading_card(ctx, kpi, trailing, stages)
+    if found is None or found.reason != "no_lost_deals":
+        return card
+    warning = no_lost_deals_warning(ctx)
+    return KpiCard(
+        card.title,
+        card.main,
+        card.details,
+        card.hint,
+        card.change,
+        f"{warning} {card.reading}",
+    )
+
+
+def win_rate_reading_card(
+    ctx: ReportContext, kpi: KpiChange, trailing: Any, stages: list[Row]
+) -> KpiCard:
     t, fmt = ctx.t, ctx.fmt
     title = t("Win rate")
     main = KpiValue("quarter_win_rate", kpi.value, fmt.percent(kpi.value))
@@ -834,6 +911,30 @@ def stage_step(row: Row, ctx: ReportContext) -> str:
     return f"{row['stage']} → {next_stage}"
 
 
+def stage_conversion_blocks(stages: list[Row], found: Measure, ctx: ReportContext) -> list[Block]:
+    """The quarter's stage conversion, or why the data cannot measure it (never a row of 100%)."""
+    if not found.measurable:
+        return [Note(stage_conversion_note(found, ctx), "unavailable")]
+    measured = [r for r in stages if r["measured_now"] or r["measured_before"]]
+    if stages and not measured:
+        # Every lost deal of both quarters is of unknown stage: as bad as no history at all.
+        return [Note(stage_conversion_note(Measure("stage_conversion"), ctx), "unavailable")]
+    blocks: list[Block] = []
+    if any(not is_missing(r["conversion_now"]) for r in stages):
+        blocks.append(stage_change_table(stages, ctx))
+    note = lost_stage_unknown_note(found, ctx)
+    if blocks and note:
+        blocks.append(Note(note))
+    return blocks
+
+
+def conversion_cell(row: Row, period: str, ctx: ReportContext) -> Cell:
+    """A quarter's conversion of one step; "not measurable" when its lost deals have no stage."""
+    if not row[f"measured_{period}"]:
+        return Cell(not_measurable(ctx))
+    return Cell(ctx.fmt.percent(row[f"conversion_{period}"]))
+
+
 def stage_change_table(stages: list[Row], ctx: ReportContext) -> Table:
     t, fmt = ctx.t, ctx.fmt
     multi = len({row["pipeline"] for row in stages}) > 1
@@ -854,8 +955,8 @@ def stage_change_table(stages: list[Row], ctx: ReportContext) -> Table:
             (
                 *((Cell(row["pipeline"]),) if multi else ()),
                 Cell(stage_step(row, ctx)),
-                Cell(fmt.percent(row["conversion_before"])),
-                Cell(fmt.percent(row["conversion_now"])),
+                conversion_cell(row, "before", ctx),
+                conversion_cell(row, "now", ctx),
                 Cell(change),
                 Cell(fmt.count(row["resolved_now"])),
             )

@@ -12,6 +12,15 @@ import plotly.graph_objects as go
 from pipeline_analytics.report import charts
 from pipeline_analytics.report.charts import label
 from pipeline_analytics.report.data import Row, fetch, unavailable_reason
+from pipeline_analytics.report.formatting import is_missing
+from pipeline_analytics.report.measurability import (
+    Measure,
+    measure,
+    no_lost_deals_warning,
+    not_measurable,
+    read_measures,
+    stage_history_note,
+)
 from pipeline_analytics.report.model import (
     Block,
     Cell,
@@ -22,6 +31,7 @@ from pipeline_analytics.report.model import (
     Section,
     Table,
 )
+from pipeline_analytics.report.sections.pipeline import optional_columns
 
 # The marts write a missing owner or lead source as '(none)'.
 NONE_MARKER = "(none)"
@@ -36,6 +46,23 @@ def name_cell(name: str | None, missing: str) -> Cell:
     if name is None or name == NONE_MARKER:
         return Cell(missing, "")
     return Cell(name, name)
+
+
+def unmeasured_cell(ctx: ReportContext) -> Cell:
+    """A cell the data cannot fill: said in words, sorted last."""
+    return Cell(not_measurable(ctx), None)
+
+
+def win_rate_notes(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> tuple[Note, ...]:
+    """The no-lost-deals warning above a table of win rates (each would read 100%)."""
+    if measure(read_measures(con), "win_rate").reason != "no_lost_deals":
+        return ()
+    return (Note(no_lost_deals_warning(ctx)),)
+
+
+def all_missing(rows: list[Row], column: str) -> bool:
+    """Every row is the "(none)" row: the export has no such column (or it is empty)."""
+    return bool(rows) and all(row[column] in (None, NONE_MARKER) for row in rows)
 
 
 # --- Bottlenecks ----------------------------------------------------------------------------------
@@ -76,16 +103,20 @@ limit ?
 
 
 def bottlenecks_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
-    t, fmt = ctx.t, ctx.fmt
+    t = ctx.t
     key, title = "bottlenecks", t("Bottlenecks and stuck deals")
     reason = unavailable_reason(con, t, "mart_bottlenecks", BOTTLENECK_COLUMNS)
     if reason:
         return Section(key, title, unavailable=reason)
     stages = fetch(
         con,
-        f"select {', '.join(BOTTLENECK_COLUMNS)} from mart_bottlenecks "
-        "order by pipeline, rank, stage_order",
+        f"select {', '.join(BOTTLENECK_COLUMNS)}"
+        f"{optional_columns(con, 'mart_bottlenecks', ('conversion_measured',))} "
+        "from mart_bottlenecks order by pipeline, rank, stage_order",
     )
+    measures = read_measures(con)
+    conversion = measure(measures, "stage_conversion")
+    timing = measure(measures, "time_in_stage")
     multi = len({s["pipeline"] for s in stages}) > 1
     columns = (
         *((Column(t("Pipeline"), numeric=False),) if multi else ()),
@@ -98,25 +129,15 @@ def bottlenecks_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> S
         Column(t("Stuck deals")),
         Column(t("Stuck value ({currency})", currency=ctx.currency)),
     )
-    rows = tuple(
-        (
-            *((Cell(s["pipeline"], s["pipeline"]),) if multi else ()),
-            number_cell(s["rank"], fmt.count),
-            Cell(s["stage"], s["stage_order"]),
-            number_cell(s["conversion_rate"], fmt.percent),
-            number_cell(s["median_days"], fmt.day_count),
-            days_per_advance_cell(s["days_per_advance"], ctx),
-            number_cell(s["open_deals"], fmt.count),
-            number_cell(s["stuck_deals"], fmt.count),
-            number_cell(s["stuck_value_base"], fmt.number),
-        )
-        for s in stages
-    )
+    rows = tuple(bottleneck_row(s, multi, conversion, timing, ctx) for s in stages)
     blocks: list[Block] = [
-        charts.chart(stuck_figure(stages, ctx, multi), "chart-stuck", 320, ctx),
-        Table(columns, rows, sortable=True),
+        Note(text, "unavailable") for text in bottleneck_notes(conversion, timing, ctx)
     ]
-    blocks += stuck_deal_blocks(con, ctx)
+    if any(not is_missing(s["stuck_value_base"]) for s in stages):
+        blocks.append(charts.chart(stuck_figure(stages, ctx, multi), "chart-stuck", 320, ctx))
+    blocks.append(Table(columns, rows, sortable=True))
+    if timing.measurable:
+        blocks += stuck_deal_blocks(con, ctx)
     intro = t(
         "Stages ranked by the days of work they take per deal that moves on (median days in the "
         "stage ÷ conversion), 1 = worst: a stage ranks high by being slow, by losing deals, or "
@@ -124,6 +145,46 @@ def bottlenecks_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> S
         "that left that stage (P90)."
     )
     return Section(key, title, intro=intro, blocks=tuple(blocks))
+
+
+def bottleneck_row(
+    stage: Row, multi: bool, conversion: Measure, timing: Measure, ctx: ReportContext
+) -> tuple[Cell, ...]:
+    """One stage's row; a part the data cannot measure reads "not measurable", never 100% or 0."""
+    fmt = ctx.fmt
+    converts = conversion.measurable and stage.get("conversion_measured", True) is not False
+    scored = converts and timing.measurable
+    return (
+        *((Cell(stage["pipeline"], stage["pipeline"]),) if multi else ()),
+        number_cell(stage["rank"], fmt.count) if scored else unmeasured_cell(ctx),
+        Cell(stage["stage"], stage["stage_order"]),
+        number_cell(stage["conversion_rate"], fmt.percent) if converts else unmeasured_cell(ctx),
+        number_cell(stage["median_days"], fmt.day_count)
+        if timing.measurable
+        else unmeasured_cell(ctx),
+        days_per_advance_cell(stage["days_per_advance"], ctx) if scored else unmeasured_cell(ctx),
+        number_cell(stage["open_deals"], fmt.count),
+        number_cell(stage["stuck_deals"], fmt.count) if timing.measurable else unmeasured_cell(ctx),
+        number_cell(stage["stuck_value_base"], fmt.number)
+        if timing.measurable
+        else unmeasured_cell(ctx),
+    )
+
+
+def bottleneck_notes(conversion: Measure, timing: Measure, ctx: ReportContext) -> list[str]:
+    """Why the ranking, the conversion or the stuck deals are missing, when they are."""
+    t = ctx.t
+    notes = []
+    if not conversion.measurable:
+        notes.append(
+            t(
+                "Conversion and the ranking are not measurable: no lost deal has a known last "
+                "stage (see the funnel)."
+            )
+        )
+    if not timing.measurable:
+        notes.append(stage_history_note("stuck_deals", timing, ctx))
+    return notes
 
 
 def days_per_advance_cell(value: float | None, ctx: ReportContext) -> Cell:
@@ -231,12 +292,20 @@ def team_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
         f"select {', '.join(REP_COLUMNS)} from mart_rep_performance "
         "order by open_pipeline_base desc nulls last, owner",
     )
+    if all_missing(reps, "owner"):
+        missing = t(
+            "Owner is not in the export: no deal has one, so there is nothing to show per rep. "
+            "Map the owner column in [sources.columns] to see it."
+        )
+        return Section(key, title, blocks=(Note(missing, "unavailable"),))
     intro = t(
         "Open pipeline per owner at the report date; results over the trailing window. Load = "
         "the owner's open deals ÷ the median across owners with open deals: above 1.5 is "
         "over-allocated, below 0.5 under-allocated. Click a column header to sort."
     )
-    return Section(key, title, intro=intro, blocks=(rep_table(reps, ctx),))
+    return Section(
+        key, title, intro=intro, blocks=(*win_rate_notes(con, ctx), rep_table(reps, ctx))
+    )
 
 
 def rep_table(reps: list[Row], ctx: ReportContext) -> Table:
@@ -307,6 +376,12 @@ def sources_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
         f"select {', '.join(SOURCE_COLUMNS)} from mart_source_performance "
         "order by won_amount_base desc nulls last, lead_source",
     )
+    if all_missing(sources, "lead_source"):
+        missing = t(
+            "Lead source is not in the export: no deal has one, so there is nothing to show per "
+            "source. Map the lead_source column in [sources.columns] to see it."
+        )
+        return Section(key, title, blocks=(Note(missing, "unavailable"),))
     columns = (
         Column(t("Lead source"), numeric=False),
         Column(t("Open deals")),
@@ -339,6 +414,7 @@ def sources_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
         "per lead source. Bubble size is the open pipeline."
     )
     blocks = (
+        *win_rate_notes(con, ctx),
         charts.chart(sources_figure(sources, ctx), "chart-sources", 360, ctx),
         Table(columns, rows, sortable=True),
     )
