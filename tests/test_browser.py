@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline_analytics.cli import main
 from pipeline_analytics.report import render_report
 from pipeline_analytics.report.i18n import ITALIAN
+from pipeline_analytics.sample.shapes import write_shape
 from tests.test_report import SECTION_KEYS, CrmNames, make_warehouse
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -77,7 +79,12 @@ class LazyReports(dict):
         self.folder = folder
 
     def __missing__(self, name: str) -> Path:
-        if name == "attacks_without_policy":
+        if name == "five_deals":
+            # A real five-deal export through the whole `run`: what a new small team sees first.
+            config = write_shape("five_deals", self.folder / name, simulations=500)
+            assert main(["-q", "--config", str(config), "run"]) == 0
+            path = config.parent / "reports" / "latest.html"
+        elif name == "attacks_without_policy":
             # The attack report once more without its Content-Security-Policy: escaping alone
             # must keep every name inert.
             page = self["attacks"].read_text(encoding="utf-8")
@@ -222,3 +229,21 @@ def test_markup_in_crm_names_never_runs(browser, reports, report: str) -> None:
             "handlers": 0,
         }
         assert seen.errors == []
+
+
+def test_a_five_deal_export_reads_whole_in_the_browser(browser, reports, tmp_path: Path) -> None:
+    for seen in visit(browser, reports["five_deals"]):
+        drawn = charts_drawn(seen)
+        assert drawn and all(layers >= 1 for layers in drawn), drawn
+        sections = seen.evaluate("() => [...document.querySelectorAll('section')].map((s) => s.id)")
+        assert sections == list(SECTION_KEYS)
+        text = seen.evaluate("() => document.body.innerText")
+        # Too short for a backtest: the accuracy section says why instead of showing nothing.
+        accuracy = seen.evaluate("() => document.querySelector('#accuracy').innerText")
+        assert "6 months of deals" in accuracy
+        # Two closed deals a quarter are no trend: no "win rate rose 100 points".
+        assert "too few to read a change of win rate" in text
+        assert seen.errors == []
+        screenshot = tmp_path / "five-deals.png"
+        seen.page.screenshot(path=str(screenshot), full_page=True)
+        assert screenshot.stat().st_size > 50_000

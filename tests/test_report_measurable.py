@@ -22,11 +22,15 @@ import pytest
 
 from pipeline_analytics.report import render_report
 from pipeline_analytics.report.charts import chart, nice_ticks
-from pipeline_analytics.report.formatting import ITALIAN, Formatter
+from pipeline_analytics.report.formatting import ITALIAN, LOCALES, Formatter
 from pipeline_analytics.report.i18n import translator
 from pipeline_analytics.report.measurability import Measure
 from pipeline_analytics.report.model import ReportContext
-from pipeline_analytics.report.sections.summary import stage_conversion_blocks
+from pipeline_analytics.report.sections.summary import (
+    KpiChange,
+    stage_conversion_blocks,
+    win_rate_card,
+)
 from tests.mart_fixtures import (
     SOURCE,
     add_deal,
@@ -472,3 +476,24 @@ def test_a_quarter_whose_lost_deals_have_no_stage_reads_not_measurable() -> None
         "3 of 7 lost deals have no known last stage and are left out of the conversion; stage "
         "history would place them."
     )
+
+
+def test_a_win_rate_change_on_a_handful_of_deals_is_not_read() -> None:
+    ctx = ReportContext(
+        as_of=datetime(2026, 9, 25),
+        lookback_days=365,
+        currency="USD",
+        built_at=None,
+        fmt=Formatter(currency="USD", locale=LOCALES["en"]),
+        t=translator("en"),
+    )
+    # 2 of 2 won this quarter after 0 of 2: "up 100 points" would be luck, not news.
+    few = win_rate_card(ctx, KpiChange(1.0, 0.0, 1.0, None), 0.5, [], closed=(2, 2))
+    assert few.change is None
+    assert few.reading == (
+        "2 deals closed this quarter and 2 the quarter before: too few to read a change of win "
+        "rate."
+    )
+    # 12 and 10 closed deals: the change is read (10 is enough on both sides).
+    enough = win_rate_card(ctx, KpiChange(0.5, 0.3, 0.2, None), 0.4, [], closed=(12, 10))
+    assert enough.change is not None and enough.reading.startswith("Win rate rose 20.0 points")

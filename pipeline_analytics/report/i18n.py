@@ -138,6 +138,11 @@ ITALIAN: dict[str, str] = {
     ),
     "last {days} days": "ultimi {days} giorni",
     "won ÷ (won + lost), by number of deals": "vinte ÷ (vinte + perse), per numero di trattative",
+    "{now} deals closed this quarter and {before} the quarter before: too few to read a change of "
+    "win rate.": (
+        "{now} trattative chiuse in questo trimestre e {before} nel precedente: troppo poche per "
+        "leggere una variazione del tasso di vittoria."
+    ),
     "No comparison: the previous quarter has no value.": (
         "Nessun confronto: il trimestre precedente non ha un valore."
     ),

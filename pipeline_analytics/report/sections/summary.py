@@ -70,6 +70,10 @@ CLOSING_QUARTER_DAYS = 14
 # Changes read from mart_kpi_changes; the mean cycle (the one sales velocity uses) is compared
 # between the two quarter rows of mart_kpis_by_period.
 CHANGE_KPIS = ("win_rate", "avg_won_size", "sales_velocity_per_day")
+CLOSED_COUNTS = ("won_deals", "lost_deals")
+# Below this many closed deals in either quarter, a change of win rate is mostly luck (2 of 2 won
+# after 0 of 2 reads "up 100 points"): the card gives the counts instead of a change.
+MIN_CLOSED_TO_COMPARE = 10
 TRAILING_KPIS = (*CHANGE_KPIS, "mean_cycle_days_won", "open_deals", "open_pipeline_base")
 
 NEEDS = {
@@ -288,7 +292,10 @@ def kpi_changes(con: duckdb.DuckDBPyConnection, quarter: Quarter) -> dict[str, K
         )
         for r in fetch(con, CHANGES_SQL, [quarter.start])
     }
-    return {kpi: found.get(kpi, KpiChange(None, None, None, None)) for kpi in CHANGE_KPIS}
+    return {
+        kpi: found.get(kpi, KpiChange(None, None, None, None))
+        for kpi in (*CHANGE_KPIS, *CLOSED_COUNTS)
+    }
 
 
 CYCLE_SQL = """
@@ -369,7 +376,12 @@ def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
         *forecast_cards(con, ctx, shown_run, problem, current, upcoming, fiscal_start, previous),
         cash_card(con, ctx, shown_run, problem),
         win_rate_card(
-            ctx, changes["win_rate"], trailing["win_rate"], stages, measure(measures, "win_rate")
+            ctx,
+            changes["win_rate"],
+            trailing["win_rate"],
+            stages,
+            measure(measures, "win_rate"),
+            closed_deals(changes),
         ),
         relative_card(
             ctx,
@@ -834,15 +846,26 @@ def cycle_card(ctx: ReportContext, kpi: KpiChange, trailing: Any) -> KpiCard:
     )
 
 
+def closed_deals(changes: dict[str, KpiChange]) -> tuple[float | None, float | None]:
+    """Deals closed (won or lost) in the quarter and in the one before."""
+
+    def total(values: list[float | None]) -> float | None:
+        return None if any(is_missing(v) for v in values) else sum(values)
+
+    won, lost = changes["won_deals"], changes["lost_deals"]
+    return total([won.value, lost.value]), total([won.before, lost.before])
+
+
 def win_rate_card(
     ctx: ReportContext,
     kpi: KpiChange,
     trailing: Any,
     stages: list[Row],
     found: Measure | None = None,
+    closed: tuple[float | None, float | None] = (None, None),
 ) -> KpiCard:
     """The win rate and what moved it; an export without lost deals gets a warning beside it."""
-    card = win_rate_reading_card(ctx, kpi, trailing, stages)
+    card = win_rate_reading_card(ctx, kpi, trailing, stages, closed)
     if found is None or found.reason != "no_lost_deals":
         return card
     warning = no_lost_deals_warning(ctx)
@@ -857,7 +880,11 @@ def win_rate_card(
 
 
 def win_rate_reading_card(
-    ctx: ReportContext, kpi: KpiChange, trailing: Any, stages: list[Row]
+    ctx: ReportContext,
+    kpi: KpiChange,
+    trailing: Any,
+    stages: list[Row],
+    closed: tuple[float | None, float | None] = (None, None),
 ) -> KpiCard:
     t, fmt = ctx.t, ctx.fmt
     title = t("Win rate")
@@ -866,6 +893,15 @@ def win_rate_reading_card(
     hint = t("won ÷ (won + lost), by number of deals")
     if is_missing(kpi.change):
         reading = t("No comparison: the previous quarter has no value.")
+        return KpiCard(title, main, details, hint=hint, reading=reading)
+    now, before = closed
+    if not is_missing(now) and not is_missing(before) and min(now, before) < MIN_CLOSED_TO_COMPARE:
+        reading = t(
+            "{now} deals closed this quarter and {before} the quarter before: too few to read a "
+            "change of win rate.",
+            now=fmt.count(now),
+            before=fmt.count(before),
+        )
         return KpiCard(title, main, details, hint=hint, reading=reading)
     if abs(kpi.change) < STEADY_POINTS:
         reading = t(
