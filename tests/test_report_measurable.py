@@ -28,6 +28,7 @@ from pipeline_analytics.report.measurability import Measure
 from pipeline_analytics.report.model import ReportContext
 from pipeline_analytics.report.sections.summary import (
     KpiChange,
+    cycle_card,
     stage_conversion_blocks,
     win_rate_card,
 )
@@ -497,3 +498,25 @@ def test_a_win_rate_change_on_a_handful_of_deals_is_not_read() -> None:
     # 12 and 10 closed deals: the change is read (10 is enough on both sides).
     enough = win_rate_card(ctx, KpiChange(0.5, 0.3, 0.2, None), 0.4, [], closed=(12, 10))
     assert enough.change is not None and enough.reading.startswith("Win rate rose 20.0 points")
+
+
+def test_a_cycle_no_won_deal_can_measure_says_why() -> None:
+    ctx = ReportContext(
+        as_of=datetime(2023, 10, 28),
+        lookback_days=365,
+        currency="USD",
+        built_at=None,
+        fmt=Formatter(currency="USD", locale=LOCALES["en"]),
+        t=translator("en"),
+    )
+    # A demo org's deals were all "created" after they were won: no cycle to measure.
+    missing = KpiChange(None, None, None, None)
+    card = cycle_card(ctx, missing, None, won_deals=18)
+    assert card.reading == (
+        "Not measurable: none of the 18 deals won this quarter has a creation date before its "
+        "close date (see Data quality)."
+    )
+    # No deal won at all: nothing to measure, and no claim about dates.
+    assert cycle_card(ctx, missing, None, won_deals=0).reading == (
+        "No comparison: the previous quarter has no value."
+    )

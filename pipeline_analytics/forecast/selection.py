@@ -228,8 +228,8 @@ def choose(rows: list[BacktestRow], available: Collection[str]) -> Choice:
         return Choice(
             ENGINE,
             "no_backtest",
-            "No backtest window that ended by this forecast's as_of is stored (run "
-            "`pipeline-analytics backtest`), so the engine is the headline.",
+            "No backtest window that ended by this forecast's as_of is stored (a backtest "
+            "needs six months of history before a month-end), so the engine is the headline.",
         )
     scored = scores(rows)
     if origins < MIN_ORIGINS:

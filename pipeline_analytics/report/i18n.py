@@ -143,6 +143,16 @@ ITALIAN: dict[str, str] = {
         "{now} trattative chiuse in questo trimestre e {before} nel precedente: troppo poche per "
         "leggere una variazione del tasso di vittoria."
     ),
+    "Not measurable this quarter: it needs the win rate, the average won deal and the sales "
+    "cycle of won deals.": (
+        "Non misurabile in questo trimestre: servono il tasso di vittoria, la trattativa vinta "
+        "media e il ciclo di vendita delle trattative vinte."
+    ),
+    "Not measurable: none of the {won} deals won this quarter has a creation date before its "
+    "close date (see Data quality).": (
+        "Non misurabile: nessuna delle {won} trattative vinte in questo trimestre ha una data di "
+        "creazione precedente alla chiusura (vedi Qualità dei dati)."
+    ),
     "No comparison: the previous quarter has no value.": (
         "Nessun confronto: il trimestre precedente non ha un valore."
     ),

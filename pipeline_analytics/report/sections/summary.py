@@ -391,7 +391,12 @@ def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
             title=t("Average won deal"),
             show=fmt.money_compact,
         ),
-        cycle_card(ctx, cycle_change(con, current, previous), trailing["mean_cycle_days_won"]),
+        cycle_card(
+            ctx,
+            cycle_change(con, current, previous),
+            trailing["mean_cycle_days_won"],
+            changes["won_deals"].value,
+        ),
         relative_card(
             ctx,
             changes["sales_velocity_per_day"],
@@ -403,6 +408,10 @@ def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
                 "open deals × win rate × average won deal ÷ mean cycle days, at the period's end"
             ),
             caveat=open_without_amount_note(amounts, ctx),
+            unmeasured=t(
+                "Not measurable this quarter: it needs the win rate, the average won deal and "
+                "the sales cycle of won deals."
+            ),
             also=(
                 KpiValue(
                     "open_pipeline_base",
@@ -765,11 +774,15 @@ def relative_card(
     hint: str = "",
     also: tuple[KpiValue, ...] = (),
     caveat: str | None = None,
+    unmeasured: str | None = None,
 ) -> KpiCard:
-    """A KPI whose change is relative (a size, a speed); `caveat` is said after the reading."""
+    """A KPI whose change is relative (a size, a speed); `caveat` is said after the reading,
+    `unmeasured` instead of it when the quarter has no value."""
     t = ctx.t
     change = relative_change(kpi.value, kpi.before, ctx, higher_is_better=True)
-    if change is None:
+    if is_missing(kpi.value) and unmeasured:
+        reading = unmeasured
+    elif change is None:
         reading = t("No comparison: the previous quarter has no value.")
     elif change.tone == "neutral":
         reading = t(
@@ -812,12 +825,20 @@ def open_without_amount_detail(amounts: Measure, ctx: ReportContext) -> tuple[Kp
     )
 
 
-def cycle_card(ctx: ReportContext, kpi: KpiChange, trailing: Any) -> KpiCard:
+def cycle_card(
+    ctx: ReportContext, kpi: KpiChange, trailing: Any, won_deals: float | None = None
+) -> KpiCard:
     t, fmt = ctx.t, ctx.fmt
     column = "mean_cycle_days_won"
     title = t("Sales cycle, won deals")
     change = relative_change(kpi.value, kpi.before, ctx, higher_is_better=False)
-    if change is None:
+    if is_missing(kpi.value) and not is_missing(won_deals) and won_deals > 0:
+        reading = t(
+            "Not measurable: none of the {won} deals won this quarter has a creation date "
+            "before its close date (see Data quality).",
+            won=fmt.count(won_deals),
+        )
+    elif change is None:
         reading = t("No comparison: the previous quarter has no value.")
     elif change.tone == "neutral":
         reading = t(
