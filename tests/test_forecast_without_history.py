@@ -346,8 +346,9 @@ def test_created_pipeline_bands_stay_sane_after_a_trickle_start():
     # 23 months: seasonal naive, each month as a year earlier (within the steady part).
     assert result.method == "seasonal_naive"
     assert mean == pytest.approx(values[-12:-9].sum())
-    # Noise ~10 % a month: the quarter's P50 sits at its mean, and P10-P90 is about +-15 %
-    # (level and months together: cv = 0.1 x sqrt(1/3 + 1/3) = 8 %; +-1.28 cv). The old
+    # Noise ~10 % a month: the quarter's P50 sits at its mean, and P10-P90 is about +-13 %
+    # (the level, cv 0.1 / sqrt 3, and three months of a seasonal naive forecast, cv 0.1 x
+    # sqrt 2 each: quarter cv = sqrt(0.1^2 / 3 + 2 x 0.1^2 / 3) = 10 %; +-1.28 cv). The old
     # multiplicative walk put P50 at 0.6x the mean and P10-P90 at 0.2x-2.2x on such a history.
     p10, p50, p90 = np.percentile(quarter, [10, 50, 90]) / mean
     assert p50 == pytest.approx(1.0, abs=0.03)

@@ -10,7 +10,8 @@ statsmodels is imported inside the functions: importing it costs seconds, and on
 - 1 to 11 months: the mean of the last three months.
 Fallback paths spread the mean by the series' own month-to-month noise (relative_noise): one draw
 per path for the level, which is a mean of a few months and so uncertain for the whole horizon,
-and one per month around it; both Gamma with mean 1, so the paths' mean is the forecast and their
+and one per month around it (with twice the variance for seasonal naive, whose forecast is one
+noisy month); both Gamma with mean 1, so the paths' mean is the forecast and their
 median stays near it (no multiplicative random walk that fans out on a short history).
 """
 
@@ -71,9 +72,11 @@ def _fallback(
     noise = relative_noise(values)
     rng = np.random.default_rng(seed)
     # The level (a mean of about RECENT months) is uncertain for the whole horizon; each month
-    # adds its own noise around it. Gamma draws keep paths positive with their mean at `mean`.
+    # adds its own noise around it. A seasonal naive forecast is itself one noisy month, so its
+    # months carry that noise twice. Gamma draws keep paths positive with their mean at `mean`.
     level = _gamma_around_one(rng, noise / np.sqrt(RECENT), (simulations, 1))
-    month = _gamma_around_one(rng, noise, (simulations, mean.size))
+    month_noise = noise * np.sqrt(2.0) if method == "seasonal_naive" else noise
+    month = _gamma_around_one(rng, month_noise, (simulations, mean.size))
     return SeriesForecast(method, detail, mean, level * month * mean[None, :])
 
 
