@@ -93,9 +93,8 @@ def add_open_deals(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("update deal_stage_events set stage = ? where deal_id = ?", [stage, deal_id])
 
 
-@pytest.fixture(scope="module")
-def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("forecast")
+def build_hand_warehouse(folder: Path) -> Path:
+    """The warehouse described above, built as of AS_OF, in folder / 'w.duckdb'."""
     con = new_warehouse(folder)
     add_stages(con, 2)
     add_history(con)
@@ -105,11 +104,20 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "w.duckdb"
 
 
+def open_copy(built: Path, folder: Path) -> duckdb.DuckDBPyConnection:
+    """A fresh copy of a built warehouse (folder / 'w.duckdb'), for a test to change at will."""
+    shutil.copy(built, folder / "w.duckdb")
+    return new_warehouse(folder)
+
+
+@pytest.fixture(scope="module")
+def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_hand_warehouse(tmp_path_factory.mktemp("forecast"))
+
+
 @pytest.fixture
 def con(built_warehouse: Path, tmp_path: Path):
-    """A fresh copy of the built warehouse (tmp_path / 'w.duckdb') for each test."""
-    shutil.copy(built_warehouse, tmp_path / "w.duckdb")
-    con = new_warehouse(tmp_path)
+    con = open_copy(built_warehouse, tmp_path)
     yield con
     con.close()
 

@@ -8,7 +8,6 @@ test_forecast.py, with hand-built forecast_backtest rows.
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date, datetime
 from pathlib import Path
 
@@ -30,8 +29,8 @@ from pipeline_analytics.forecast.selection import (
     headline_bookings,
     recalibrate,
 )
-from tests.mart_fixtures import add_deal, add_stages, build_as_of, new_warehouse, rows
-from tests.test_forecast import AS_OF, add_history, add_open_deals
+from tests.mart_fixtures import add_deal, rows
+from tests.test_forecast import build_hand_warehouse, open_copy
 
 ALL = ("engine", "run_rate", "seasonal_naive", "ets_bookings", "crm_weighted")
 ORIGINS = [datetime(2025, month, 1) for month in range(5, 11)]  # 6 origins, May to October 2025
@@ -185,20 +184,12 @@ SETTINGS = EngineSettings(horizon_months=3, simulations=2_000, seed=3)
 
 @pytest.fixture(scope="module")
 def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("headline")
-    con = new_warehouse(folder)
-    add_stages(con, 2)
-    add_history(con)
-    add_open_deals(con)
-    build_as_of(con, AS_OF)
-    con.close()
-    return folder / "w.duckdb"
+    return build_hand_warehouse(tmp_path_factory.mktemp("headline"))
 
 
 @pytest.fixture
 def con(built_warehouse: Path, tmp_path: Path):
-    shutil.copy(built_warehouse, tmp_path / "w.duckdb")
-    con = new_warehouse(tmp_path)
+    con = open_copy(built_warehouse, tmp_path)
     yield con
     con.close()
 

@@ -479,15 +479,20 @@ def test_a_quarter_whose_lost_deals_have_no_stage_reads_not_measurable() -> None
     )
 
 
-def test_a_win_rate_change_on_a_handful_of_deals_is_not_read() -> None:
-    ctx = ReportContext(
-        as_of=datetime(2026, 9, 25),
+def english_context(as_of: datetime) -> ReportContext:
+    """The report's context in English and USD, for a card built on its own."""
+    return ReportContext(
+        as_of=as_of,
         lookback_days=365,
         currency="USD",
         built_at=None,
         fmt=Formatter(currency="USD", locale=LOCALES["en"]),
         t=translator("en"),
     )
+
+
+def test_a_win_rate_change_on_a_handful_of_deals_is_not_read() -> None:
+    ctx = english_context(datetime(2026, 9, 25))
     # 2 of 2 won this quarter after 0 of 2: "up 100 points" would be luck, not news.
     few = win_rate_card(ctx, KpiChange(1.0, 0.0, 1.0, None), 0.5, [], closed=(2, 2))
     assert few.change is None
@@ -501,14 +506,7 @@ def test_a_win_rate_change_on_a_handful_of_deals_is_not_read() -> None:
 
 
 def test_a_cycle_no_won_deal_can_measure_says_why() -> None:
-    ctx = ReportContext(
-        as_of=datetime(2023, 10, 28),
-        lookback_days=365,
-        currency="USD",
-        built_at=None,
-        fmt=Formatter(currency="USD", locale=LOCALES["en"]),
-        t=translator("en"),
-    )
+    ctx = english_context(datetime(2023, 10, 28))
     # A demo org's deals were all "created" after they were won: no cycle to measure.
     missing = KpiChange(None, None, None, None)
     card = cycle_card(ctx, missing, None, won_deals=18)

@@ -310,6 +310,18 @@ class _Classes:
         return np.array(self.vectors) if self.vectors else np.zeros((0, horizon))
 
 
+def _situations(open_deals: pl.DataFrame, key: str, age: str) -> list[tuple[str, str | None, int]]:
+    """(pipeline, key, age bucket) of each open deal: deals in one situation share a class."""
+    return list(
+        zip(
+            open_deals["pipeline"].to_list(),
+            open_deals[key].to_list(),
+            age_bucket(_floats(open_deals[age])).tolist(),
+            strict=True,
+        )
+    )
+
+
 def _resolve_ladder(
     ladder: _Ladder,
     situations: list[tuple[str, str | None, int]],
@@ -346,34 +358,21 @@ def outcome_model(
     classes = _Classes()
     deal_class = np.full(n, -1, dtype=np.intp)
     basis = np.full(n, "none", dtype=object)
-    pipelines = open_deals["pipeline"].to_list()
 
     # 1. Stage x age in stage, where stage history exists.
     stage_ladder = _Ladder(stint_histories(history.stints), month_ends)
-    stage_situations = list(
-        zip(
-            pipelines,
-            open_deals["stage"].to_list(),
-            age_bucket(_floats(open_deals["stage_age_days"])).tolist(),
-            strict=True,
-        )
-    )
     rows = np.arange(n)
-    found, levels = _resolve_ladder(stage_ladder, stage_situations, rows, classes)
+    found, levels = _resolve_ladder(
+        stage_ladder, _situations(open_deals, "stage", "stage_age_days"), rows, classes
+    )
     deal_class[rows], basis[rows] = found, levels
 
     # 2. Deal age, won and lost competing, by pipeline and deal type (else the pipeline pooled).
     rows = np.flatnonzero(deal_class < 0)
     age_ladder = _Ladder(deal_age_histories(history.deal_ages), month_ends)
-    age_situations = list(
-        zip(
-            pipelines,
-            open_deals["deal_type"].to_list(),
-            age_bucket(_floats(open_deals["deal_age_days"])).tolist(),
-            strict=True,
-        )
+    found, _ = _resolve_ladder(
+        age_ladder, _situations(open_deals, "deal_type", "deal_age_days"), rows, classes
     )
-    found, _ = _resolve_ladder(age_ladder, age_situations, rows, classes)
     deal_class[rows] = found
     basis[rows[found >= 0]] = "deal_age"
 
