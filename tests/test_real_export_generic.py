@@ -141,3 +141,52 @@ def test_reloading_the_same_files_changes_no_row_count(tmp_path: Path) -> None:
     assert first[0] == 31
     assert main([*args, "ingest"]) == 0
     assert counts() == first
+
+
+def test_run_writes_an_honest_report_on_the_demo_org(tmp_path: Path) -> None:
+    """No lost deal, no real stage change, every deal 'created' after it closed: the whole run
+    still ends in a report, and the forecast neither drops the open deals nor piles them into
+    the current month."""
+    config = tmp_path / "salesforce.toml"
+    config.write_text(
+        CONFIG.format(export=EXPORT)
+        + f"[forecast]\nsimulations = 4000\nseed = 1\n[report]\noutput_dir = '{tmp_path}/reports'\n"
+    )
+    db = tmp_path / "w.duckdb"
+    assert main(["-q", "--config", str(config), "--db", str(db), "run"]) == 0
+    con = duckdb.connect(str(db), read_only=True)
+    steps = dict(con.execute("select step, status from run_steps").fetchall())
+    assert steps == {
+        "ingest": "succeeded",
+        "build": "succeeded",
+        "backtest": "skipped",  # four months of closes: too short
+        "forecast": "succeeded",
+        "report": "succeeded",
+    }
+    assert con.execute("select status from runs").fetchall() == [("partial",)]
+    deals = con.execute(
+        "select deal_id, basis, win_probability, expected_value_base from forecast_deals"
+    ).fetchall()
+    with (EXPORT / "opportunity.csv").open(newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["IsDeleted"] == "0" and r["IsClosed"] == "0"]
+    # Every open deal is forecast from the CRM's own probability (18 closed deals are too few
+    # for the deal-age model), at its own amount.
+    expected = {r["Id"]: (float(r["Probability"]) / 100, float(r["Amount"])) for r in rows}
+    assert {d[0] for d in deals} == expected.keys()
+    for deal_id, basis, win, value in deals:
+        assert basis == "crm"
+        assert win == pytest.approx(expected[deal_id][0])
+        assert value == pytest.approx(expected[deal_id][0] * expected[deal_id][1])
+    # Every expected close date has passed; no won deal has a usable cycle. The open pipeline is
+    # spread over the months it takes to close at the org's pace, not put in October's last 3
+    # days: October holds well under half of it.
+    months = con.execute(
+        "select mean from forecast_bookings where component = 'open_pipeline' order by month"
+    ).fetchall()
+    total = sum(m[0] for m in months)
+    assert total == pytest.approx(sum(p * a for p, a in expected.values()), rel=0.03)
+    assert months[0][0] < 0.5 * total
+    con.close()
+    page = (tmp_path / "reports" / "latest.html").read_text(encoding="utf-8")
+    assert "No closed-lost deals in the export" in page
+    assert "Stage conversion is not measurable" in page
