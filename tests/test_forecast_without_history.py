@@ -305,6 +305,31 @@ def test_without_won_cycles_overdue_deals_spread_over_the_pipeline_turnover(tmp_
     con.close()
 
 
+def test_without_any_lost_deal_a_probability_comes_first_and_the_rest_is_flagged(tmp_path: Path):
+    con = hand_warehouse(tmp_path)
+    con.execute("update stages set default_probability = 0.3 where stage_order = 1")
+    # 40 won deals, no lost one (a report filtered on "won or open"): the history shows no loss.
+    for i in range(40):
+        add_won(con, f"W{i}", amount=100.0, cycle_days=20)
+    add_deal(con, "P", created_at=ago(5), stage_order=1, amount_base=1000.0, snapshot_at=AS_OF)
+    add_deal(con, "Q", created_at=ago(5), stage_order=2, amount_base=1000.0, snapshot_at=AS_OF)
+    build_as_of(con, AS_OF)
+    result = forecast(con, AS_OF, EngineSettings(horizon_months=2, simulations=2_000, seed=1))
+    deals = deals_by_id(result)
+    # P's stage has a probability (0.3): it is used rather than a history without losses, which
+    # would say every deal of 5 days is won (40 of 40).
+    assert (deals["P"]["basis"], deals["P"]["win_probability"]) == ("crm", pytest.approx(0.3))
+    # Q has none: the deal-age model it is, where all 40 deals that got to 5 days were won -- and
+    # the run says that may be overstated.
+    assert (deals["Q"]["basis"], deals["Q"]["win_probability"]) == ("deal_age", pytest.approx(1.0))
+    assert result.details["open_pipeline_caveat"] == (
+        "the export has 40 won deals and no lost one, so the win chances of the 1 open deals "
+        "forecast from history count no losses; export the closed-lost deals too, or set "
+        "[pipeline] probabilities"
+    )
+    con.close()
+
+
 def test_no_open_deals_still_forecast_closed_and_new_pipeline(tmp_path: Path):
     con = hand_warehouse(tmp_path)
     for i in range(40):

@@ -89,7 +89,13 @@ class Inputs:
         # Without a pace, the whole horizon (months of about 30.4 days).
         pace = self.closes_per_day
         turnover = self.open_deals.height / pace if pace > 0 else horizon * DAYS_PER_MONTH
-        return OutcomeHistory(self.stints, self.deal_ages, win_rate, max(turnover, 1.0))
+        return OutcomeHistory(
+            self.stints,
+            self.deal_ages,
+            win_rate,
+            max(turnover, 1.0),
+            losses_known=self.lost_deals > 0 or self.won_deals == 0,
+        )
 
 
 @dataclass(frozen=True)
@@ -201,6 +207,7 @@ def compute(
             "open_deals_amount_imputed": int(imputed.sum()),
             "open_deals_without_amount": missing_amount,
             "open_pipeline_unforecastable": _unforecastable(basis, deals.height),
+            "open_pipeline_caveat": _caveat(inputs, basis),
             "closed_deals": {"won": inputs.won_deals, "lost": inputs.lost_deals},
             "created_pipeline_model": f"{new.created.method}: {new.created.detail}",
             "create_to_won_share_within_horizon": float(new.share_booked[0].sum()),
@@ -392,6 +399,18 @@ def _unforecastable(basis: Counter, open_deals: int) -> str | None:
     if open_deals and basis.get("none", 0) == open_deals:
         return "no deal was won or lost yet, so no open deal has a win rate to go on"
     return None
+
+
+def _caveat(inputs: Inputs, basis: Counter) -> str | None:
+    """Why the open pipeline may be overstated, when the export shows no loss at all."""
+    from_history = sum(n for b, n in basis.items() if b not in ("crm", "none"))
+    if inputs.lost_deals or not inputs.won_deals or not from_history:
+        return None
+    return (
+        f"the export has {inputs.won_deals} won deals and no lost one, so the win chances of the "
+        f"{from_history} open deals forecast from history count no losses; export the "
+        "closed-lost deals too, or set [pipeline] probabilities"
+    )
 
 
 def _floats(series: pl.Series) -> np.ndarray:

@@ -28,7 +28,8 @@ Each open deal takes the first of these that the data supports (its `basis` in f
    its pipeline and deal type (else the whole pipeline) that were still open at its age, won and
    lost competing, open ones censored; needs only creation and close dates, so it serves exports
    without stage history (an unknown creation date counts as age 0);
-3. `crm`: the CRM's probability, else the stage's default probability from the config;
+3. `crm`: the CRM's probability, else the stage's default probability from the config (first of
+   all when deals were won but none was ever lost: the history then shows no losses);
 4. `win_rate`: the share won of every deal closed by as_of;
    3 and 4 are timed by the cycles of won deals still open at the deal's age (cycle_timing), not
    by an expected close date that may long have passed; only without any won cycle, by an
@@ -261,6 +262,9 @@ class OutcomeHistory:
     # day): without a known won cycle, deals with a past or unknown expected close are spread
     # evenly over them instead of piling into the first month.
     turnover_days: float = 30.0
+    # False when deals were won but none was ever lost: the export likely leaves lost deals out
+    # (a report filter), so the history shows no losses and overstates every win chance.
+    losses_known: bool = True
 
     def won_cycles(self) -> np.ndarray:
         """Days from creation to close of the deals won by as_of, sorted."""
@@ -358,17 +362,27 @@ def outcome_model(
     classes = _Classes()
     deal_class = np.full(n, -1, dtype=np.intp)
     basis = np.full(n, "none", dtype=object)
+    probability = (
+        open_deals["crm_probability"]
+        .fill_null(open_deals["stage_probability"])
+        .cast(pl.Float64)
+        .fill_null(0.0)
+        .to_numpy()
+    )
+    # Without any known loss the history cannot tell a win chance: a deal with a probability of
+    # its own goes straight to it (3 below).
+    from_history = np.ones(n, dtype=bool) if history.losses_known else ~(probability > 0)
 
     # 1. Stage x age in stage, where stage history exists.
     stage_ladder = _Ladder(stint_histories(history.stints), month_ends)
-    rows = np.arange(n)
+    rows = np.flatnonzero(from_history)
     found, levels = _resolve_ladder(
         stage_ladder, _situations(open_deals, "stage", "stage_age_days"), rows, classes
     )
     deal_class[rows], basis[rows] = found, levels
 
     # 2. Deal age, won and lost competing, by pipeline and deal type (else the pipeline pooled).
-    rows = np.flatnonzero(deal_class < 0)
+    rows = np.flatnonzero((deal_class < 0) & from_history)
     age_ladder = _Ladder(deal_age_histories(history.deal_ages), month_ends)
     found, _ = _resolve_ladder(
         age_ladder, _situations(open_deals, "deal_type", "deal_age_days"), rows, classes
@@ -379,13 +393,6 @@ def outcome_model(
     # 3. The CRM's (or the config's) probability, else 4. the pooled win rate; timed by the
     # historical cycle length, not by an expected close date that may long have passed.
     rows = np.flatnonzero(deal_class < 0)
-    probability = (
-        open_deals["crm_probability"]
-        .fill_null(open_deals["stage_probability"])
-        .cast(pl.Float64)
-        .fill_null(0.0)
-        .to_numpy()
-    )
     won_cycles = history.won_cycles()
     spread = np.minimum(month_ends / history.turnover_days, 1.0)
     deal_age = np.nan_to_num(_floats(open_deals["deal_age_days"]), nan=0.0)

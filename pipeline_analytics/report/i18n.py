@@ -361,6 +361,9 @@ ITALIAN: dict[str, str] = {
         "escluse: nessuna trattativa si è ancora chiusa, quindi non c'è un tasso di successo da "
         "cui imparare"
     ),
+    "The open pipeline may be overstated: {reason}": (
+        "La pipeline aperta potrebbe essere sovrastimata: {reason}"
+    ),
     "The open pipeline cannot be forecast: {reason}": (
         "La pipeline aperta non si può prevedere: {reason}"
     ),

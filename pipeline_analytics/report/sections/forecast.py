@@ -379,6 +379,14 @@ def basis_notes(
                 "unavailable",
             )
         )
+    caveat = run.config.get("open_pipeline_caveat")
+    if caveat:
+        notes.append(
+            Note(
+                t("The open pipeline may be overstated: {reason}", reason=sentence(str(caveat))),
+                "unavailable",
+            )
+        )
     counts = open_deals_by_basis(con, run)
     if counts:
         parts = "; ".join(
