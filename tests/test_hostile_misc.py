@@ -215,6 +215,9 @@ def test_a_stage_name_cannot_forge_a_log_line(
 def _unwritable(tmp_path: Path, kind: str) -> Path:
     if kind == "file_as_folder":
         return write(tmp_path / "not-a-folder", "x") / "w.duckdb"
+    if kind == "folder_as_file":
+        (tmp_path / "w.duckdb").mkdir()
+        return tmp_path / "w.duckdb"
     if os.geteuid() == 0:
         pytest.skip("root writes into read-only folders")
     folder = tmp_path / "read-only"
@@ -223,7 +226,9 @@ def _unwritable(tmp_path: Path, kind: str) -> Path:
     return folder / "sub" / "w.duckdb" if kind == "missing_subfolder" else folder / "w.duckdb"
 
 
-@pytest.mark.parametrize("kind", ["file_as_folder", "read_only", "missing_subfolder"])
+@pytest.mark.parametrize(
+    "kind", ["file_as_folder", "folder_as_file", "read_only", "missing_subfolder"]
+)
 def test_an_unwritable_warehouse_location_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
 ) -> None:
