@@ -177,6 +177,10 @@ def connect(db_path: Path, settings: WarehouseSettings | None = None) -> duckdb.
     """Open (creating if needed) the warehouse file with memory, temp and thread settings."""
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
+        # DuckDB writes `<warehouse>.wal` next to the file at the first commit: a folder that
+        # cannot take it would fail mid-command, after the work.
+        if not os.access(db_path.parent, os.W_OK | os.X_OK):
+            raise _cannot_open(db_path, "its folder is read-only")
         con = duckdb.connect(str(db_path))
     except OSError as exc:
         raise _cannot_open(db_path, exc.strerror or str(exc)) from None

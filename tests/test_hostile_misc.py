@@ -240,3 +240,22 @@ def test_an_unwritable_warehouse_location_is_one_line_and_exit_2(
     assert code == 2
     assert len(error) == 1 and "Traceback" not in error[0]
     assert str(db.parent) in error[0] and "--db" in error[0]
+
+
+def test_a_warehouse_in_a_read_only_folder_fails_before_the_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An existing, writable warehouse file in a read-only folder: DuckDB could open it but not
+    write its `.wal` at the first commit. (Root writes anywhere, so the folder's answer is faked.)"""
+    _config(tmp_path)
+    write(tmp_path / "deals.csv", DEALS)
+    assert ingest(tmp_path) == 0
+    real_access = os.access
+    monkeypatch.setattr(
+        "pipeline_analytics.warehouse.os.access",
+        lambda path, mode: False if Path(path) == tmp_path else real_access(path, mode),
+    )
+    capsys.readouterr()
+    assert run_cli(tmp_path, "build") == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and f"{tmp_path / 'w.duckdb'}" in error[0] and "read-only" in error[0]
