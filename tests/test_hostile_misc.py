@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline_analytics.cli import main
 from pipeline_analytics.config import load_config
 from pipeline_analytics.errors import ConfigError, InputError
 from pipeline_analytics.lock import WarehouseLock, lock_path
@@ -246,7 +247,8 @@ def test_a_warehouse_in_a_read_only_folder_fails_before_the_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An existing, writable warehouse file in a read-only folder: DuckDB could open it but not
-    write its `.wal` at the first commit. (Root writes anywhere, so the folder's answer is faked.)"""
+    write its `.wal` at the first commit. (Root writes anywhere: the folder's answer is faked.)
+    """
     _config(tmp_path)
     write(tmp_path / "deals.csv", DEALS)
     assert ingest(tmp_path) == 0
@@ -259,3 +261,13 @@ def test_a_warehouse_in_a_read_only_folder_fails_before_the_work(
     assert run_cli(tmp_path, "build") == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and f"{tmp_path / 'w.duckdb'}" in error[0] and "read-only" in error[0]
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocked = write(tmp_path / "a-file", "x") / "sample"
+    assert main(["sample", "--out", str(blocked), "--deals", "10"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and str(tmp_path / "a-file") in error[0]
+    assert "unexpected" not in error[0]
