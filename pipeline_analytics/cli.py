@@ -9,6 +9,7 @@ another process; 4 partial success (rows rejected, with [run] fail_on_rejected_r
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 from collections.abc import Callable
@@ -20,11 +21,22 @@ import duckdb
 
 from pipeline_analytics import __version__, runs
 from pipeline_analytics.config import Config, RunSettings, load_config
-from pipeline_analytics.errors import EXIT_OK, EXIT_UNEXPECTED, InputError, PipelineError
+from pipeline_analytics.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_UNEXPECTED,
+    InputError,
+    PipelineError,
+)
 from pipeline_analytics.logs import PROGRESS, configure_logging, report_error
 from pipeline_analytics.warehouse import DEFAULT_DB_PATH, connect
 
 log = logging.getLogger("pipeline_analytics")
+
+# A path the user gave that cannot be written or read as one (exit 2, not a bug of ours).
+PATH_PROBLEMS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
+)
 
 DEFAULT_CONFIG = Path(os.environ.get("PIPELINE_ANALYTICS_CONFIG", "pipeline.toml"))
 
@@ -432,14 +444,27 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         report_error(f"error: {exc}", exc.exit_code)
         return exc.exit_code
+    except OSError as exc:
+        if exc.errno not in PATH_PROBLEMS or not exc.filename:
+            return _unexpected(exc)
+        report_error(
+            f"error: cannot use {exc.filename} ({exc.strerror}); check that path and the "
+            "permissions of its folder, or choose another",
+            EXIT_BAD_INPUT,
+        )
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt as exc:
         report_error(f"interrupted{f' ({exc})' if str(exc) else ''}", EXIT_UNEXPECTED)
         return EXIT_UNEXPECTED
     except Exception as exc:  # the last line of defence: one line, exit 1, traceback with -v
-        log.debug("traceback", exc_info=True)
-        report_error(
-            f"unexpected error: {type(exc).__name__}: {exc}".splitlines()[0]
-            + " (please report this with the command you ran)",
-            EXIT_UNEXPECTED,
-        )
-        return EXIT_UNEXPECTED
+        return _unexpected(exc)
+
+
+def _unexpected(exc: Exception) -> int:
+    log.debug("traceback", exc_info=True)
+    report_error(
+        f"unexpected error: {type(exc).__name__}: {exc}".splitlines()[0]
+        + " (please report this with the command you ran)",
+        EXIT_UNEXPECTED,
+    )
+    return EXIT_UNEXPECTED

@@ -6,10 +6,11 @@ to the exports it describes. Unknown keys and missing required keys are errors n
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,9 @@ HISTORY_COLUMNS = ("deal_id", "stage", "changed_at")
 # Canonical columns of an activities file (one row per call, email, meeting...).
 ACTIVITY_COLUMNS = ("deal_id", "activity_type", "occurred_at", "owner")
 REQUIRED_ACTIVITY_COLUMNS = ("deal_id", "occurred_at")
+# The trailing KPI window: a day at least, ten years at most (longer is a typo, not a window).
+LOOKBACK_DAYS = (1, 3660)
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,9 @@ class Source:
     date_order: str | None = None
     activities: Path | None = None
     activity_columns: dict[str, str] = field(default_factory=dict)
+    # The currency of amounts that name none (no currency column, no code or symbol in the
+    # amount): `currency` of the source, else [pipeline] currency (filled in by parse_config).
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,10 +197,11 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: sources[].name must be unique, got {names}")
+    pipeline = _parse_pipeline(where.require(raw, "", "pipeline", dict), base, where)
     return Config(
         path=path,
-        sources=sources,
-        pipeline=_parse_pipeline(where.require(raw, "", "pipeline", dict), base, where),
+        sources=tuple(replace(s, currency=s.currency or pipeline.currency) for s in sources),
+        pipeline=pipeline,
         warehouse=_parse_warehouse(raw.get("warehouse", {}), base, where),
         forecast=_parse_forecast(raw.get("forecast", {}), where),
         cashflow=_parse_cashflow(raw.get("cashflow", {}), where),
@@ -237,6 +245,25 @@ class _Where:
     def optional(self, table: dict[str, Any], prefix: str, key: str, kind: type) -> Any:
         return self.typed(table, prefix, key, kind) if key in table else None
 
+    def path_setting(self, table: dict[str, Any], prefix: str, key: str, base: Path) -> Path | None:
+        """An optional path setting; an empty one would name the config's own folder."""
+        value = self.optional(table, prefix, key, str)
+        if value is None:
+            return None
+        if not value.strip():
+            raise self.fail(
+                f"{prefix}{key}", "is empty; name a file or folder, or leave the key out"
+            )
+        return _resolve(base, value)
+
+    def currency(self, table: dict[str, Any], prefix: str, key: str) -> str | None:
+        value = self.optional(table, prefix, key, str)
+        if value is not None and not CURRENCY_CODE.fullmatch(value):
+            raise self.fail(
+                f"{prefix}{key}", f'must be a 3-letter currency code like "USD", got {value!r}'
+            )
+        return value
+
     def strings(self, table: dict[str, Any], prefix: str, key: str) -> tuple[str, ...]:
         values = self.typed(table, prefix, key, list)
         if not all(isinstance(v, str) and v for v in values):
@@ -268,6 +295,7 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
             "date_order",
             "activities",
             "activity_columns",
+            "currency",
         },
     )
     adapter = where.require(raw, p, "adapter", str)
@@ -312,13 +340,14 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
     date_order = where.optional(raw, p, "date_order", str)
     if date_order is not None and date_order not in DATE_ORDERS:
         raise where.fail(f"{p}date_order", f"must be one of {list(DATE_ORDERS)}")
-    history = where.optional(raw, p, "history", str)
-    activities = where.optional(raw, p, "activities", str)
+    where.require(raw, p, "path", str)
+    path = where.path_setting(raw, p, "path", base)
+    assert path is not None  # required above
     return Source(
         name=where.require(raw, p, "name", str),
         adapter=adapter,
-        path=_resolve(base, where.require(raw, p, "path", str)),
-        history=_resolve(base, history) if history else None,
+        path=path,
+        history=where.path_setting(raw, p, "history", base),
         columns=columns,
         history_columns=history_columns,
         status=status,
@@ -326,8 +355,9 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
         sheet=where.optional(raw, p, "sheet", str),
         decimal=decimal,
         date_order=date_order,
-        activities=_resolve(base, activities) if activities else None,
+        activities=where.path_setting(raw, p, "activities", base),
         activity_columns=activity_columns,
+        currency=where.currency(raw, p, "currency"),
     )
 
 
@@ -352,11 +382,15 @@ def _parse_pipeline(raw: dict[str, Any], base: Path, where: _Where) -> PipelineS
     if len(set(stages)) != len(stages):
         raise where.fail(f"{p}stages", "lists a stage twice")
     currency = where.require(raw, p, "currency", str)
-    lookback = where.optional(raw, p, "lookback_days", int) or 365
-    if lookback <= 0:
-        raise where.fail(f"{p}lookback_days", "must be a positive number of days")
-    rates_raw = where.optional(raw, p, "rates", dict) or {}
-    rates = {k: where.typed(rates_raw, f"{p}rates.", k, float) for k in rates_raw}
+    lookback = where.optional(raw, p, "lookback_days", int)
+    lookback = 365 if lookback is None else lookback
+    if not LOOKBACK_DAYS[0] <= lookback <= LOOKBACK_DAYS[1]:
+        raise where.fail(
+            f"{p}lookback_days",
+            f"must be between {LOOKBACK_DAYS[0]} and {LOOKBACK_DAYS[1]} days (ten years), "
+            f"got {lookback}",
+        )
+    rates = _parse_rates(where.optional(raw, p, "rates", dict) or {}, f"{p}rates.", where)
     probabilities = None
     if "probabilities" in raw:
         values = where.typed(raw, p, "probabilities", list)
@@ -367,7 +401,7 @@ def _parse_pipeline(raw: dict[str, Any], base: Path, where: _Where) -> PipelineS
                 f"{p}probabilities", "must list one probability between 0 and 1 per stage"
             )
         probabilities = tuple(float(v) for v in values)
-    rates_file = where.optional(raw, p, "rates_file", str)
+    rates_file = where.path_setting(raw, p, "rates_file", base)
     fiscal_start = where.optional(raw, p, "fiscal_year_start_month", int)
     fiscal_start = 1 if fiscal_start is None else fiscal_start
     if not 1 <= fiscal_start <= 12:
@@ -381,19 +415,34 @@ def _parse_pipeline(raw: dict[str, Any], base: Path, where: _Where) -> PipelineS
         rates=rates,
         probabilities=probabilities,
         fiscal_year_start_month=fiscal_start,
-        rates_file=_resolve(base, rates_file) if rates_file else None,
+        rates_file=rates_file,
     )
+
+
+def _parse_rates(raw: dict[str, Any], p: str, where: _Where) -> dict[str, float]:
+    """Rates to the reporting currency: finite and positive (NaN or -1 would price every deal)."""
+    rates = {}
+    for code in raw:
+        if not CURRENCY_CODE.fullmatch(code.upper()):
+            raise where.fail(f"{p}{code}", 'must be a 3-letter currency code like "EUR"')
+        rate = where.typed(raw, p, code, float)
+        if not (math.isfinite(rate) and rate > 0):
+            raise where.fail(
+                f"{p}{code}",
+                f"must be a positive number (units of the reporting currency per {code}), "
+                f"got {rate}",
+            )
+        rates[code] = rate
+    return rates
 
 
 def _parse_warehouse(raw: Any, base: Path, where: _Where) -> WarehouseSettings:
     p = "warehouse."
     where.only_keys(raw, p, {"path", "memory_limit", "temp_directory", "threads"})
-    path = where.optional(raw, p, "path", str)
-    temp = where.optional(raw, p, "temp_directory", str)
     return WarehouseSettings(
-        path=_resolve(base, path) if path else None,
+        path=where.path_setting(raw, p, "path", base),
         memory_limit=where.optional(raw, p, "memory_limit", str),
-        temp_directory=_resolve(base, temp) if temp else None,
+        temp_directory=where.path_setting(raw, p, "temp_directory", base),
         threads=where.optional(raw, p, "threads", int),
     )
 
@@ -526,7 +575,7 @@ QUARTER_KEY = re.compile(r"(\d{4})-Q([1-4])")
 def _parse_report(raw: Any, base: Path, where: _Where) -> ReportSettings:
     p = "report."
     where.only_keys(raw, p, {"output_dir", "title", "language", "targets"})
-    out = where.optional(raw, p, "output_dir", str)
+    out = where.path_setting(raw, p, "output_dir", base)
     language = where.optional(raw, p, "language", str) or "en"
     if language not in REPORT_LANGUAGES:
         raise where.fail(f"{p}language", f"is '{language}'; use one of {list(REPORT_LANGUAGES)}")
@@ -541,7 +590,7 @@ def _parse_report(raw: Any, base: Path, where: _Where) -> ReportSettings:
             raise where.fail(f"{p}targets.{key}", "must be a positive amount")
         targets[(int(match.group(1)), int(match.group(2)))] = amount
     return ReportSettings(
-        output_dir=_resolve(base, out) if out else Path("reports"),
+        output_dir=out or Path("reports"),
         title=where.optional(raw, p, "title", str),
         language=language,
         targets=targets,

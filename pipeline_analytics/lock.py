@@ -10,6 +10,9 @@ processes lock two different files of the same name.
 
 flock works between processes of one machine; a warehouse on a network share needs a single host
 running the jobs.
+
+The file is opened without following a symbolic link (O_NOFOLLOW): taking the lock truncates the
+file, and a link planted at `<warehouse>.lock` would otherwise have its target emptied.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from pipeline_analytics.errors import LockBusy
+from pipeline_analytics.errors import InputError, LockBusy
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +86,7 @@ class WarehouseLock:
 
     def acquire(self, wait_seconds: float = 0.0) -> None:
         """Take the lock, polling for up to wait_seconds; raise LockBusy naming the holder."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open()
         deadline = time.monotonic() + wait_seconds
         announced = False
         while True:
@@ -117,6 +119,18 @@ class WarehouseLock:
                 extra={"event": "stale_lock_cleared", "holder_pid": stale.pid},
             )
         self._write_holder()
+
+    def _open(self) -> int:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            if self.path.is_symlink():
+                raise InputError(
+                    f"lock file {self.path} is a symbolic link (to {os.readlink(self.path)}); "
+                    "remove the link: pipeline-analytics creates the lock file itself"
+                ) from None
+            raise unwritable_location(self.path, exc) from None
 
     def release(self) -> None:
         if self._fd is None:
@@ -155,3 +169,11 @@ class WarehouseLock:
             "let it finish, or pass --wait SECONDS to wait for it (lock file: "
             f"{self.path})"
         )
+
+
+def unwritable_location(path: Path, exc: OSError) -> InputError:
+    """The one-line error for a warehouse (or its lock) that cannot be created where configured."""
+    return InputError(
+        f"cannot write the warehouse at {path.parent} ({exc.strerror or exc}); make that folder "
+        "writable, or point [warehouse] path in the config (or --db PATH) to a writable folder"
+    )

@@ -5,6 +5,10 @@ Modules log with `logging.getLogger(__name__)`; structured fields ride along as 
 With `--log-json` each record becomes one JSON object on one line carrying those fields. The
 progress bar is drawn only when stderr is a terminal and logging is not JSON or quiet, so cron mail
 and log files never see carriage returns.
+
+Messages carry CRM text (stage names, file names); in the line format its control characters are
+escaped (`\n`, `\x1b`), so an export cannot start a forged log line or send terminal escapes.
+JSON lines need nothing more: json.dumps escapes every control character.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -22,6 +27,21 @@ from typing import TextIO
 _RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 _installed: logging.Handler | None = None
 CLEAR_LINE = "\r\x1b[2K"  # back to the start of the line, then erase it
+# C0 controls but tab, DEL, C1 controls, and the Unicode line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+
+
+def escape_control(text: str) -> str:
+    """`text` with control characters written as escapes: one log line stays one line."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -50,9 +70,13 @@ class HumanFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
+        message = escape_control(record.getMessage())
         if getattr(record, "event", None) == "error":
-            return f"pipeline-analytics: {record.getMessage()}"
-        return super().format(record)
+            return f"pipeline-analytics: {message}"
+        # A copy: other handlers (pytest's, a notebook's) still see the record as logged.
+        return super().format(
+            logging.makeLogRecord({**record.__dict__, "msg": message, "args": None})
+        )
 
 
 class TerminalHandler(logging.StreamHandler[TextIO]):

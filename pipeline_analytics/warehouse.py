@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline_analytics.config import WarehouseSettings
+from pipeline_analytics.errors import InputError
 
 DEFAULT_DB_PATH = Path("data/warehouse.duckdb")
 
@@ -174,8 +175,19 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 def connect(db_path: Path, settings: WarehouseSettings | None = None) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the warehouse file with memory, temp and thread settings."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(db_path))
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        # DuckDB writes `<warehouse>.wal` next to the file at the first commit: a folder that
+        # cannot take it would fail mid-command, after the work.
+        if not os.access(db_path.parent, os.W_OK | os.X_OK):
+            raise _cannot_open(db_path, "its folder is read-only")
+        con = duckdb.connect(str(db_path))
+    except OSError as exc:
+        raise _cannot_open(db_path, exc.strerror or str(exc)) from None
+    except duckdb.IOException as exc:
+        if "Could not set lock" in str(exc):
+            raise  # another program has it open: runs.open_warehouse waits or names it
+        raise _cannot_open(db_path, str(exc).splitlines()[0]) from None
     temp_dir = (settings.temp_directory if settings else None) or db_path.with_suffix(".tmp")
     con.execute(
         f"set memory_limit = '{(settings and settings.memory_limit) or default_memory_limit()}'"
@@ -189,6 +201,13 @@ def connect(db_path: Path, settings: WarehouseSettings | None = None) -> duckdb.
     con.execute("set TimeZone = 'UTC'")  # naive export timestamps are read as UTC
     con.execute(CORE_SCHEMA)
     return con
+
+
+def _cannot_open(db_path: Path, reason: str) -> InputError:
+    return InputError(
+        f"cannot open or create the warehouse {db_path} ({reason}); make its folder writable, "
+        "or point [warehouse] path in the config (or --db PATH) to a writable location"
+    )
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:

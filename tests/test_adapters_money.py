@@ -82,3 +82,48 @@ def test_a_bad_rates_line_fails_naming_it(priced: Path, capsys: pytest.CaptureFi
     assert query(priced, "select amount_base from deals where deal_id = 'M2'") == [
         (pytest.approx(120.0),)
     ]
+
+
+# A report export without a currency column: '$' says "a dollar", not which one.
+DOLLAR_DEALS = """
+"Id","StageName","Amount","CloseDate","CreatedDate","IsClosed","IsWon"
+"S1","Prospecting","$1,000.00","2024-04-01","2024-01-05 09:00:00","0","0"
+"S2","Prospecting","1,000.00","2024-04-01","2024-01-06 09:00:00","0","0"
+"S3","Prospecting","EUR 1,000.00","2024-04-01","2024-01-07 09:00:00","0","0"
+"""
+
+
+@pytest.mark.parametrize(
+    ("source_currency", "expected"),
+    [
+        # The source's amounts are in US dollars: '$' is USD, a bare number too.
+        ("USD", [("S1", "USD", 900.0), ("S2", "USD", 900.0), ("S3", "EUR", 1000.0)]),
+        ("CAD", [("S1", "CAD", 700.0), ("S2", "CAD", 700.0), ("S3", "EUR", 1000.0)]),
+        # Nothing says which dollar: '$' is rejected, never taken for the reporting currency.
+        (None, [("S2", "EUR", 1000.0), ("S3", "EUR", 1000.0)]),
+    ],
+)
+def test_a_dollar_sign_is_the_sources_dollar_or_rejected(
+    tmp_path: Path, source_currency: str | None, expected: list[tuple]
+) -> None:
+    write(tmp_path / "Opportunity.csv", DOLLAR_DEALS)
+    adapter_config(
+        tmp_path,
+        "salesforce",
+        "Opportunity.csv",
+        ["Prospecting"],
+        currency="EUR",
+        pipeline_extra="rates = { USD = 0.9, CAD = 0.7 }",
+        source_extra=f'currency = "{source_currency}"' if source_currency else "",
+    )
+    assert ingest(tmp_path) == 0
+    rows = query(tmp_path, "select deal_id, currency, amount_base from deals order by 1")
+    assert rows == [(d, c, pytest.approx(a)) for d, c, a in expected]
+    rejected = query(tmp_path, "select source_row, column_name, reason from rejected_rows")
+    if source_currency is None:
+        ((line, column, reason),) = rejected
+        assert (line, column) == (2, "amount")
+        assert "'$1,000.00' is written with $" in reason
+        assert "set currency = " in reason and "source 'crm'" in reason
+    else:
+        assert rejected == []

@@ -84,6 +84,29 @@ def _big_field_cut_in_rejects(folder: Path) -> None:
     assert len(raw) < 3000 and json.loads(raw)["id"] == "B1"
 
 
+def _currency_from_the_amount(folder: Path) -> None:
+    # USD is the reporting currency and the config has no rates: the others get no amount_base.
+    assert query(
+        folder,
+        "select deal_id, currency, amount, amount_base from deals where deal_id like 'J%' "
+        "order by 1",
+    ) == [
+        ("J1", "JPY", 150_000_000.0, None),
+        ("J2", "EUR", 1234.56, None),
+        ("J3", "GBP", 99.5, None),
+        ("J4", "USD", 100.0, 100.0),  # '$' with a dollar reporting currency: that dollar
+        ("J5", "USD", 100.0, 100.0),
+        ("J7", "CHF", 1000.0, None),
+    ]
+
+
+def _currency_column_and_amount_agree(folder: Path) -> None:
+    assert query(
+        folder,
+        "select deal_id, currency, amount_base from deals where deal_id like 'K%' order by 1",
+    ) == [("K2", "EUR", None), ("K3", "EUR", None), ("K4", "CAD", None), ("K6", "USD", 100.0)]
+
+
 CASES: dict[str, Outcome] = {
     "empty.csv": Outcome(2, error="the file is empty"),
     "header_only.csv": Outcome(2, error="has a header but no data rows"),
@@ -129,6 +152,23 @@ CASES: dict[str, Outcome] = {
         (1, 1, 0),
         [(2, f"owner: {TEN_MEGABYTES} characters, longer than any real value")],
         check=_big_field_cut_in_rejects,
+    ),
+    # Item 7: a currency code or symbol in the amount sets the deal's currency, or is rejected.
+    "amount_currency_codes.csv": Outcome(
+        0,
+        (6, 1, 0),
+        [(7, "amount: '¥ 5000' is written with ¥, which JPY and CNY both use")],
+        check=_currency_from_the_amount,
+    ),
+    "amount_currency_disagrees.csv": Outcome(
+        0,
+        (4, 3, 0),
+        [
+            (2, "amount: 'EUR 100' is in EUR but the currency column says 'USD'"),
+            (6, "amount: '£ 100' is in GBP but the currency column says 'EUR'"),
+            (8, "amount: '$ 100' is written with $, which is not used for 'EUR'"),
+        ],
+        check=_currency_column_and_amount_agree,
     ),
 }
 

@@ -32,6 +32,19 @@ _NOISE = r"[\s\x{00a0}\x{202f}'’€$£¥%]|^[A-Z]{3}|[A-Z]{3}$"
 # d/m/y or m/d/y, with / . or - between the parts.
 _NUMERIC_DATE = r"^([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{2}|[0-9]{4})([ T].*)?$"
 
+# Currency in the amount's own text (`JPY 150,000,000`, `1.234,56 EUR`, `€ 1.234`). A symbol
+# of one currency names it; `$` and `¥` are written for several, so they name the source's
+# currency when it is one of those, and nothing otherwise (the value is then rejected).
+CURRENCY_SYMBOLS = {"€": "EUR", "£": "GBP"}
+SHARED_SYMBOLS = {
+    "$": (
+        "USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN", "ARS", "CLP", "COP", "TWD", "UYU",
+        "BSD", "BBD", "BZD", "BMD", "BND", "FJD", "GYD", "JMD", "KYD", "LRD", "NAD", "SBD",
+        "SRD", "TTD", "XCD",
+    ),
+    "¥": ("JPY", "CNY"),
+}  # fmt: skip
+
 _TIMES = ("%H:%M:%S", "%H:%M", "%I:%M:%S %p", "%I:%M %p")
 _NAMED_MONTH_DATES = ("%d %b, %Y", "%d %b %Y", "%b %d, %Y", "%d %B %Y", "%B %d, %Y", "%d-%b-%Y")
 
@@ -76,6 +89,78 @@ def number_sql(text_expr: str, locale: Locale) -> str:
         return f"try_cast(replace({normal}, ',', '.') as double)"
     # Plain numbers take the fast path; only decorated ones go through the clean-up.
     return f"coalesce(try_cast({text_expr} as double), try_cast({normal} as double))"
+
+
+def amount_currency_sql(text_expr: str) -> str:
+    """SQL for the currency an amount's text names: the ISO code before or after the number
+    (`JPY 150,000,000`, `1.234,56 EUR`), the code of a one-currency symbol (`€`, `£`), a shared
+    symbol as written (`$`, `¥`); NULL for a bare number.
+
+    These are the codes and symbols `number_sql` strips: what it removes, this reads.
+    """
+    named = {**CURRENCY_SYMBOLS, **{symbol: symbol for symbol in SHARED_SYMBOLS}}
+    symbols = " ".join(
+        f"when contains({text_expr}, {_lit(symbol)}) then {_lit(code)}"
+        for symbol, code in named.items()
+    )
+    # Plain numbers (most values of most files) skip the regular expressions.
+    return (
+        f"case when try_cast({text_expr} as double) is null then coalesce("
+        f"nullif(regexp_extract({text_expr}, '^([A-Z]{{3}})', 1), ''), "
+        f"nullif(regexp_extract({text_expr}, '([A-Z]{{3}})$', 1), ''), "
+        f"case {symbols} end) end"
+    )
+
+
+def deal_currency_sql(column: str, named: str, default: str | None) -> str:
+    """SQL for a deal's currency: its currency column, else what its amount names (`named`, from
+    amount_currency_sql), else `default` (the source's currency)."""
+    resolved = " ".join(
+        # A shared symbol the default does not use is rejected by amount_currency_check.
+        f"when {_lit(symbol)} then {_lit(default) if default in codes else 'null'}"
+        for symbol, codes in SHARED_SYMBOLS.items()
+    )
+    fallback = _lit(default) if default else "null"
+    return f"coalesce({column}, case {named} {resolved} else {named} end, {fallback})"
+
+
+def amount_currency_check(
+    amount: str, named: str, column: str, default: str | None, source_name: str
+) -> str:
+    """SQL giving why the currency an amount names cannot be the deal's (or NULL).
+
+    `named` comes from amount_currency_sql; `column` is the currency column's text (NULL when the
+    export has none or leaves it empty); `default` is the source's currency.
+    """
+    shown = f"'amount: ''' || left({amount}, 40) || ''' "
+    fix = "|| '''; fix the amount or the currency'"
+    source = _sql_text(source_name)
+    when = []
+    for symbol, codes in SHARED_SYMBOLS.items():
+        is_symbol = f"{named} = {_lit(symbol)}"
+        users = (
+            f"{' and '.join(codes)} both"
+            if len(codes) == 2
+            else f"{', '.join(codes[:4])} and others"
+        )
+        when.append(
+            f"when {is_symbol} and upper({column}) not in ({', '.join(map(_lit, codes))}) "
+            f"then {shown}is written with {symbol}, which is not used for ''' || {column} {fix}"
+        )
+        if default not in codes:
+            when.append(
+                f"when {is_symbol} and {column} is null "
+                f"then {shown}is written with {symbol}, which {users} use, and amounts of "
+                f"source ''{source}'' are in {_sql_text(default or '?')}; set currency = "
+                f"""\"{codes[0]}\" (or the right code) for source ''{source}'' in the config, """
+                "or export a currency column'"
+            )
+    shared = ", ".join(_lit(symbol) for symbol in SHARED_SYMBOLS)
+    when.append(
+        f"when {named} not in ({shared}) and upper({column}) <> {named} "
+        f"then {shown}is in ' || {named} || ' but the currency column says ''' || {column} {fix}"
+    )
+    return f"case {' '.join(when)} end"
 
 
 def timestamp_sql(text_expr: str, locale: Locale) -> str:

@@ -22,7 +22,15 @@ import duckdb
 
 from pipeline_analytics.config import DEAL_COLUMNS, Source
 from pipeline_analytics.ingest.files import LoadedFile
-from pipeline_analytics.ingest.locale import Locale, detect_locale, number_sql, timestamp_sql
+from pipeline_analytics.ingest.locale import (
+    Locale,
+    amount_currency_check,
+    amount_currency_sql,
+    deal_currency_sql,
+    detect_locale,
+    number_sql,
+    timestamp_sql,
+)
 
 TEXT_COLUMNS = (
     "name",
@@ -153,6 +161,7 @@ def stage_deals(
     parsed = [
         *(f"{number_sql(c, locale)} as {c}_value" for c in NUMBER_COLUMNS),
         *(f"{timestamp_sql(c, locale)} as {c}_value" for c in (*DATE_COLUMNS, *extra)),
+        f"{amount_currency_sql('amount')} as amount_currency",  # `JPY 150,000,000`: JPY
     ]
     checks = [
         ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
@@ -162,6 +171,12 @@ def stage_deals(
         ("created_at", date_check("created_at", "created_at_value", required=True)),
         *[(c, date_check(c, f"{c}_value")) for c in DATE_COLUMNS[1:] if c in mapped],
         *[(c, number_check(c, f"{c}_value", spec)) for c in NUMBER_COLUMNS if c in mapped],
+        (
+            "amount",
+            amount_currency_check(
+                "amount", "amount_currency", "currency", source.currency, source.name
+            ),
+        ),
         *[(c, too_long_check(c)) for c in TEXT_COLUMNS if c in mapped],
         *[(label, date_check(c, f"{c}_value", label=label)) for c, label in extra.items()],
     ]
@@ -196,7 +211,9 @@ def stage_deals(
             select
                 _row,
                 deal_id,
-                {", ".join(f"{neutralised(c)} as {c}" for c in TEXT_COLUMNS)},
+                {", ".join(f"{neutralised(c)} as {c}" for c in TEXT_COLUMNS if c != "currency")},
+                {deal_currency_sql(neutralised("currency"), "amount_currency", source.currency)}
+                    as currency,
                 stage,
                 status,
                 amount_value as amount,
