@@ -243,6 +243,7 @@ def import_warehouse(
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: TableFile) -> None:
+    _backup_file(table.path.parent, table.path.name, f"table {table.table}")  # still no link
     try:
         con.execute(
             f"insert into {_quote(table.table)} ({', '.join(map(_quote, table.columns))}) "
@@ -270,7 +271,12 @@ def read_manifest(in_dir: Path) -> Backup:
             f"{path}: not found; import-warehouse needs a folder written by export-warehouse"
         )
     try:
-        manifest = json.loads(path.read_bytes().decode("utf-8"))
+        manifest = json.loads(path.read_bytes().decode("utf-8"), object_pairs_hook=_no_repeats)
+    except _RepeatedKeyError as exc:
+        raise InputError(
+            f"{path}: key {json.dumps(str(exc))} appears twice in one object; which one is meant "
+            "cannot be told, the backup is damaged"
+        ) from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text ({exc.reason}); the backup is damaged") from exc
     except (ValueError, RecursionError) as exc:
@@ -468,6 +474,20 @@ def _check_sequences_ahead(
                 f"{where}sequences.{name}.next: {sequences[name]}, but {table} already holds "
                 f"{column} {highest}; the next id would be reused, the backup is inconsistent"
             )
+
+
+class _RepeatedKeyError(ValueError):
+    pass
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (json would silently keep the last)."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _RepeatedKeyError(key)
+        result[key] = value
+    return result
 
 
 def _backup_file(in_dir: Path, name: str, what: str) -> Path:

@@ -26,10 +26,11 @@ NIGHT_1 = datetime(2026, 5, 3, 23, 0)
 
 @pytest.fixture(scope="module")
 def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse with one night ingested and its backup in `backup/`."""
+    """A warehouse with one night ingested and built, and its backup in `backup/`."""
     folder = new_folder(tmp_path_factory.mktemp("hostile") / "base")
     write_export(folder, NIGHT_1)
     assert run_cli(folder, "-q", "ingest") == 0
+    assert run_cli(folder, "-q", "build") == 0
     assert run_cli(folder, "-q", "export-warehouse", str(folder / "backup")) == 0
     return folder
 
@@ -174,6 +175,11 @@ def test_a_create_statement_from_an_older_backup_is_never_executed(
     assert not owned.exists()
     assert code == 0, err
     assert restored(backup, "select count(*) from deals") == [(deal_count(original),)]
+    # Format 1 also listed the build's tables: skipped, and rebuilt from the restored data.
+    assert "mart_kpis" in old["tables"]
+    assert restored(backup, "select count(*) from mart_kpis") == query(
+        original, "select count(*) from mart_kpis"
+    )
 
 
 def test_a_view_from_the_backup_is_never_executed(
@@ -238,6 +244,26 @@ def test_a_symlink_pointing_outside_the_folder_is_refused(
     (backup / "deals.parquet").replace(outside)
     (backup / "deals.parquet").symlink_to(outside)
     refused(original, backup, capsys, "deals.parquet", "link")
+
+
+def test_a_manifest_that_is_a_link_is_refused(
+    original: Path, backup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused: the manifest, like every file of a backup, is a plain file in the folder."""
+    elsewhere = backup.parent / "elsewhere.json"
+    (backup / "manifest.json").replace(elsewhere)
+    (backup / "manifest.json").symlink_to(elsewhere)
+    refused(original, backup, capsys, "manifest.json", "link")
+
+
+def test_a_key_given_twice_is_refused(
+    original: Path, backup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused: JSON readers differ on which of two `rows` counts; we do not guess."""
+    text = (backup / "manifest.json").read_text(encoding="utf-8")
+    text = text.replace('"format": 2,', '"format": 2, "format": 2,', 1)
+    (backup / "manifest.json").write_text(text, encoding="utf-8")
+    refused(original, backup, capsys, "manifest.json", "format", "twice")
 
 
 def test_a_table_our_schema_does_not_have_is_refused(
