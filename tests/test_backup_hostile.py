@@ -328,18 +328,32 @@ def test_a_column_of_the_wrong_kind_is_refused(
     refused(original, backup, capsys, "deals.parquet", "created_at", "VARCHAR", "TIMESTAMP")
 
 
-def test_a_wider_integer_type_is_cast_to_ours(
-    original: Path, backup: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("table", "column", "written_as", "ours"),
+    [
+        ("stages", "stage_order", "bigint", "INTEGER"),
+        ("deals", "created_at", "timestamp_ns", "TIMESTAMP"),
+        ("deals", "created_at", "timestamptz", "TIMESTAMP"),
+        ("deals", "batch_id", "ubigint", "INTEGER"),
+    ],
+)
+def test_a_type_of_the_same_kind_is_cast_to_ours(
+    original: Path,
+    backup: Path,
+    capsys: pytest.CaptureFixture[str],
+    table: str,
+    column: str,
+    written_as: str,
+    ours: str,
 ) -> None:
-    """Tolerated: BIGINT for our INTEGER (as another tool may write it) casts without loss."""
-    rewrite_parquet(
-        backup, "stages", "select * replace (stage_order::bigint as stage_order) from t"
-    )
+    """Tolerated: another tool may write BIGINT for our INTEGER or nanosecond timestamps; they
+    cast to our type with every value unchanged."""
+    rewrite_parquet(backup, table, f"select * replace ({column}::{written_as} as {column}) from t")
     code, err = restore(original, backup, capsys)
     assert code == 0, err
-    assert restored(
-        backup, "select any_value(typeof(stage_order)), sum(stage_order) from stages"
-    ) == [("INTEGER", query(original, "select sum(stage_order) from stages")[0][0])]
+    values = f"select {column} from {table} order by all"
+    assert restored(backup, f"select distinct typeof({column}) from {table}") == [(ours,)]
+    assert restored(backup, values) == query(original, values)
 
 
 def test_a_value_that_does_not_fit_our_type_is_refused(
