@@ -522,3 +522,48 @@ def test_a_row_count_other_than_the_manifests_is_refused(
 ) -> None:
     rewrite_parquet(backup, "deals", "select * from t limit 3")
     refused(original, backup, capsys, "deals.parquet", "3 rows")
+
+
+# --- Export writes our tables and columns only --------------------------------------------------
+
+
+def without_backup(original: Path, target: Path) -> Path:
+    """A copy of the original's folder (warehouse and config), its backup left out."""
+    shutil.copytree(original, target, ignore=shutil.ignore_patterns("backup"))
+    return target
+
+
+def test_export_leaves_out_tables_that_are_not_ours(
+    original: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An analyst's own table in the warehouse file is named in a warning and left out: import
+    would refuse it, and the backup must stay restorable."""
+    folder = without_backup(original, tmp_path / "w")
+    con = duckdb.connect(str(folder / "w.duckdb"))
+    con.execute("create table my_notes as select 'call back' as note")
+    con.close()
+    capsys.readouterr()
+    assert run_cli(folder, "export-warehouse", str(folder / "backup")) == 0
+    assert "my_notes" in capsys.readouterr().err
+    assert not (folder / "backup" / "my_notes.parquet").exists()
+    assert not any(p.name.startswith(("int_", "mart_")) for p in (folder / "backup").iterdir())
+    code, err = restore(original, folder / "backup", capsys)
+    assert code == 0, err
+
+
+def test_export_of_a_warehouse_not_yet_migrated_writes_our_columns(
+    original: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A warehouse last opened by an older version lacks run_steps and a forecast_deals column
+    (export opens it read-only, so it is not migrated): the backup still has our tables and
+    columns, empty and NULL, and restores."""
+    folder = without_backup(original, tmp_path / "w")
+    con = duckdb.connect(str(folder / "w.duckdb"))
+    con.execute("drop table run_steps")
+    con.execute("alter table forecast_deals drop column amount_imputed")
+    con.close()
+    assert run_cli(folder, "-q", "export-warehouse", str(folder / "backup")) == 0
+    assert manifest(folder / "backup")["tables"]["run_steps"]["rows"] == 0
+    code, err = restore(original, folder / "backup", capsys)
+    assert code == 0, err
+    assert restored(folder / "backup", "select count(*) from run_steps") == [(0,)]
