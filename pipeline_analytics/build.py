@@ -22,6 +22,11 @@ from pipeline_analytics.warehouse import transaction
 log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# The build's own addition to the core schema (warehouses created before the column gain it here);
+# backup.py applies it too, so a restored build_params has the column.
+SCHEMA_ADDITIONS = (
+    "alter table build_params add column if not exists fiscal_year_start_month integer"
+)
 
 
 @dataclass(frozen=True)
@@ -81,10 +86,7 @@ def build(
                 "the warehouse has no deals yet; run `pipeline-analytics ingest` first"
             )
     with transaction(con):
-        # Warehouses created before the column existed gain it here.
-        con.execute(
-            "alter table build_params add column if not exists fiscal_year_start_month integer"
-        )
+        con.execute(SCHEMA_ADDITIONS)
         con.execute("delete from build_params")
         con.execute(
             """
@@ -94,14 +96,20 @@ def build(
             """,
             [as_of, lookback_days, currency, fiscal_year_start_month],
         )
-        for model in models:
-            log.info("building %s", model.name)
-            try:
-                con.execute(f"create or replace table {model.name} as\n{model.sql}")
-            except duckdb.Error as exc:
-                raise PipelineError(f"{model.path}: model {model.name} failed: {exc}") from exc
+        create_models(con, models)
         _drop_stale_models(con, {m.name for m in models})
     return [m.name for m in models]
+
+
+def create_models(con: duckdb.DuckDBPyConnection, models: list[Model]) -> None:
+    """(Re)create each model's table from build_params and the core tables, in the caller's
+    transaction."""
+    for model in models:
+        log.info("building %s", model.name)
+        try:
+            con.execute(f"create or replace table {model.name} as\n{model.sql}")
+        except duckdb.Error as exc:
+            raise PipelineError(f"{model.path}: model {model.name} failed: {exc}") from exc
 
 
 def _drop_stale_models(con: duckdb.DuckDBPyConnection, built: set[str]) -> None:
