@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -46,6 +46,16 @@ LATEST_EVENT = {
     "staged_history": "changed_at",
     "staged_stages": "null::timestamp",
 }
+# The event times a file's rows carry; an expected close date is a plan, not an event.
+EVENT_COLUMNS = {
+    "staged_deals": ("created_at", "closed_at", "stage_changed_at", "updated_at"),
+    "staged_history": ("changed_at",),
+    "staged_stages": (),
+}
+# An event later than the moment its file was loaded (plus this) has not happened: a typo (2094)
+# or a placeholder. The day covers exports written in a time zone ahead of UTC.
+FUTURE_TOLERANCE = timedelta(days=1)
+FUTURE_FLAG = "event_in_future"
 STAGED_TABLES = ("staged_deals", "staged_history", "staged_changes", "staged_stages")
 # Longest raw value kept in rejected_rows.raw_record (a 10 MB cell is cut, not stored whole).
 RAW_VALUE_LIMIT = 2000
@@ -107,8 +117,13 @@ def write_batch(
     """Load the staged tables of one file as one batch: all good rows land, or nothing does."""
     primary = PRIMARY_TABLE[kind]
     present = {t for t in STAGED_TABLES if _temp_table_exists(con, t)}
+    moment = snapshot_override or started_at
     if "staged_deals" in present:
         _reject_duplicate_ids(con)
+        _drop_future_deal_events(con, moment)
+    if "staged_history" in present:
+        # A deals file's derived history (HubSpot's stage dates) has no lines: its rows just drop.
+        reject_future_events(con, "staged_history", "changed_at", moment)
     # One pass: rows excluded, rows rejected, the latest event (a deletion is an event too).
     # Rows an adapter derives, like a flow's stage at creation, carry no reasons: not counted.
     excluded, rejected, latest_event = con.execute(
@@ -137,6 +152,7 @@ def write_batch(
                 _write_source_stages(con, source, batch_id)
             if "staged_deals" in present:
                 _write_deals(con, config, source, snapshot_at, batch_id)
+                _write_future_flags(con, batch_id)
             if "staged_history" in present:
                 _write_stage_changes(con, source, batch_id)
             if "staged_changes" in present:
@@ -149,9 +165,93 @@ def write_batch(
             _finish_batch(con, batch_id, loaded.rows_read, loaded_rows, rejected, excluded)
     finally:
         con.execute("reset preserve_insertion_order")
+    if "staged_deals" in present:
+        _warn_future_events(con, path, moment)
     return BatchResult(
         batch_id, path, kind, loaded.rows_read, loaded_rows, rejected, snapshot_at, excluded
     )
+
+
+def reject_future_events(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, moment: datetime
+) -> None:
+    """Reject the rows of `table` whose event time is after `moment` plus the tolerance.
+
+    For a history or activities row the time is the fact itself: without it nothing is left.
+    """
+    con.execute(
+        f"""
+        update {table}
+        set reject_reason = '{column}: ' || {column}::varchar
+                || ' is after the file was loaded (' || strftime($moment, '%Y-%m-%d %H:%M')
+                || ' UTC, plus a day for time zones); fix the date in the CRM',
+            reject_column = '{column}'
+        where {column} > $limit and reject_reason is null and exclude_reason is null
+        """,
+        {"moment": moment, "limit": moment + FUTURE_TOLERANCE},
+    )
+
+
+def _drop_future_deal_events(con: duckdb.DuckDBPyConnection, moment: datetime) -> None:
+    """Event times after the load moment leave staged_deals; the deals load with the rest.
+
+    Kept in temp table `future_values` (line, deal, column, value) for `flagged_values`, so they
+    never set snapshot_at: a 2094 typo would make the file newer than every later export.
+    """
+    columns = EVENT_COLUMNS["staged_deals"]
+    limit = {"limit": moment + FUTURE_TOLERANCE}
+    con.execute(
+        "create or replace temp table future_values as "
+        + " union all ".join(
+            f"select _row, deal_id, '{c}' as column_name, {c}::varchar as value "
+            f"from staged_deals where {c} > $limit "
+            "and reject_reason is null and exclude_reason is null"
+            for c in columns
+        ),
+        limit,
+    )
+    con.execute(
+        f"""
+        update staged_deals
+        set {", ".join(f"{c} = case when {c} > $limit then null else {c} end" for c in columns)}
+        where greatest({", ".join(columns)}) > $limit
+        """,
+        limit,
+    )
+
+
+def _write_future_flags(con: duckdb.DuckDBPyConnection, batch_id: int) -> None:
+    con.execute(
+        """
+        insert into flagged_values by name
+        select ?::integer as batch_id, _row as source_row, deal_id, column_name, value,
+               ?::varchar as flag
+        from future_values
+        """,
+        [batch_id, FUTURE_FLAG],
+    )
+
+
+def _warn_future_events(con: duckdb.DuckDBPyConnection, path: Path, moment: datetime) -> None:
+    found = con.execute(
+        "select count(*), arg_min((_row, column_name, value), (_row, column_name)) "
+        "from future_values"
+    ).fetchall()[0]
+    con.execute("drop table if exists future_values")
+    if found[0]:
+        line, column, value = found[1].values() if isinstance(found[1], dict) else found[1]
+        log.warning(
+            "%s: %d event times after the file was loaded (first: line %d, %s %s) were left "
+            "out; the deals load without them (%s UTC plus a day for time zones; data-quality "
+            "check %s); fix the dates in the CRM",
+            path,
+            found[0],
+            line,
+            column,
+            value,
+            f"{moment:%Y-%m-%d %H:%M}",
+            FUTURE_FLAG,
+        )
 
 
 def apply_pending_stage_events(con: duckdb.DuckDBPyConnection) -> None:
