@@ -187,3 +187,19 @@ def test_activities_with_infinite_or_future_times_are_rejected(export_dir: Path)
     assert query(
         export_dir, "select snapshot_at::varchar from ingest_batches where object = 'activities'"
     ) == [("2024-01-02 00:00:00",)]
+
+
+def test_an_infinite_valid_from_in_the_rates_file_fails_naming_the_line(
+    deals_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = deals_dir / "p.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + 'rates_file = "rates.csv"\n', encoding="utf-8"
+    )
+    write(
+        deals_dir / "rates.csv", "currency,valid_from,rate\nEUR,2024-01-01,1.1\nEUR,infinity,1.2\n"
+    )
+    write(deals_dir / "deals.csv", "id,stage,created,closed,value,rep\nD1,Won,2024-01-01,,1,Ann\n")
+    assert run_cli(deals_dir, "ingest") == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "rates.csv: line 3: currency 'EUR', valid_from 'infinity'" in error

@@ -234,18 +234,18 @@ def _write_future_flags(con: duckdb.DuckDBPyConnection, batch_id: int) -> None:
 
 def _warn_future_events(con: duckdb.DuckDBPyConnection, path: Path, moment: datetime) -> None:
     found = con.execute(
-        "select count(*), arg_min((_row, column_name, value), (_row, column_name)) "
-        "from future_values"
-    ).fetchall()[0]
+        "select _row, column_name, value, count(*) over () from future_values "
+        "order by _row, column_name limit 1"
+    ).fetchall()
     con.execute("drop table if exists future_values")
-    if found[0]:
-        line, column, value = found[1].values() if isinstance(found[1], dict) else found[1]
+    if found:
+        line, column, value, count = found[0]
         log.warning(
             "%s: %d event times after the file was loaded (first: line %d, %s %s) were left "
-            "out; the deals load without them (%s UTC plus a day for time zones; data-quality "
-            "check %s); fix the dates in the CRM",
+            "out; the deals load without them (loaded %s UTC, a day allowed for time zones; "
+            "data-quality check %s); fix the dates in the CRM",
             path,
-            found[0],
+            count,
             line,
             column,
             value,
@@ -915,7 +915,7 @@ def _parsed_rates(
         select _row, {text["currency"]}, {text["valid_from"]}, {text["rate"]}
         from {loaded.table}
         where not coalesce(regexp_full_match({text["currency"]}, '[A-Za-z]{{3}}'), false)
-           or {valid_from} is null
+           or not coalesce(isfinite({valid_from}), false)
            or not coalesce(isfinite({rate}) and {rate} > 0, false)
         order by _row limit 1
         """
@@ -924,7 +924,7 @@ def _parsed_rates(
         line, currency, day, value = bad[0]
         raise ConfigError(
             f"{path}: line {line}: currency '{currency}', valid_from '{day}', rate '{value}' "
-            "is not a 3-letter currency code, a date and a positive number; fix that line"
+            "is not a 3-letter currency code, a finite date and a positive number; fix that line"
         )
     return con.execute(
         f"""
