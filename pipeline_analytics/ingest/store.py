@@ -1,7 +1,8 @@
 """Writing staged exports into the warehouse, one transaction per file.
 
 Adapters produce canonical temp tables (see `staging`): `staged_deals`, `staged_history`,
-`staged_changes`, `staged_stages`. This module records the batch, the rejected rows, the deals
+`staged_changes`, `staged_stages`. This module records the batch, the rejected rows, the event
+times after the file was loaded that rows lost (`flagged_values`), the deals
 (newest snapshot wins; a deal deleted in the CRM leaves), the snapshot history, stage changes,
 amount and close-date edits, and the stage events of every deal the file touched. If anything
 fails, the transaction rolls back and the warehouse is exactly as it was.
