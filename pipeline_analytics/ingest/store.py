@@ -47,12 +47,8 @@ LATEST_EVENT = {
     "staged_history": "changed_at",
     "staged_stages": "null::timestamp",
 }
-# The event times a file's rows carry; an expected close date is a plan, not an event.
-EVENT_COLUMNS = {
-    "staged_deals": ("created_at", "closed_at", "stage_changed_at", "updated_at"),
-    "staged_history": ("changed_at",),
-    "staged_stages": (),
-}
+# The event times of a deal; an expected close date is a plan, not an event.
+DEAL_EVENT_COLUMNS = ("created_at", "closed_at", "stage_changed_at", "updated_at")
 # An event later than the moment its file was loaded (plus this) has not happened: a typo (2094)
 # or a placeholder. The day covers exports written in a time zone ahead of UTC.
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -199,7 +195,7 @@ def _drop_future_deal_events(con: duckdb.DuckDBPyConnection, moment: datetime) -
     Kept in temp table `future_values` (line, deal, column, value) for `flagged_values`, so they
     never set snapshot_at: a 2094 typo would make the file newer than every later export.
     """
-    columns = EVENT_COLUMNS["staged_deals"]
+    columns = DEAL_EVENT_COLUMNS
     limit = {"limit": moment + FUTURE_TOLERANCE}
     con.execute(
         "create or replace temp table future_values as "
