@@ -45,7 +45,12 @@ MODEL_PREFIXES = ("int_", "mart_")
 # column, that only a build adds): an older backup may lack them, and they restore empty or NULL,
 # as in a warehouse of that age upgraded in place. A table or column added to the schema goes here.
 LATER_ADDITIONS = frozenset(
-    {"run_steps", "forecast_deals.amount_imputed", "build_params.fiscal_year_start_month"}
+    {
+        "run_steps",
+        "flagged_values",
+        "forecast_deals.amount_imputed",
+        "build_params.fiscal_year_start_month",
+    }
 )
 # The column holding the ids each sequence hands out: a sequence behind them would reuse ids.
 SEQUENCE_IDS = {"batch_id_seq": ("ingest_batches", "batch_id"), "run_id_seq": ("runs", "run_id")}

@@ -76,6 +76,12 @@ alter table deal_snapshots add column if not exists stage_changed_at timestamp;
 create table if not exists activities (
     source varchar, deal_id varchar, activity_type varchar, occurred_at timestamp, owner varchar
 );
+-- Values left out of a row that loaded (an event time after its file was loaded): the row's line,
+-- column and value as read, and `flag`, the mart_data_quality check that reports it.
+create table if not exists flagged_values (
+    batch_id integer, source_row bigint, deal_id varchar, column_name varchar, value varchar,
+    flag varchar
+);
 create table if not exists fx_rates (currency varchar, valid_from date, rate_to_base double);
 create table if not exists build_params (
     as_of timestamp, lookback_days integer, currency varchar, built_at timestamp

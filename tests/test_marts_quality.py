@@ -113,6 +113,15 @@ def messy(tmp_path_factory) -> duckdb.DuckDBPyConnection:
             "insert into rejected_rows values (?, 3, 'deal_id', ?, '{}')",
             [batch_id, f"duplicate deal_id '{dup}': line 5 has the same id and was kept"],
         )
+    # ingest left out a created_at in 2094 (after its file was loaded); a file after as_of did too
+    deal("future", created_at=None)
+    deal("future_later")
+    for batch_id, deal_id in ((1, "future"), (2, "future_later")):
+        con.execute(
+            "insert into flagged_values values (?, 4, ?, 'created_at', '2094-02-01 00:00:00', "
+            "'event_in_future')",
+            [batch_id, deal_id],
+        )
     build_as_of(con, AS_OF)
     return con
 
@@ -127,6 +136,7 @@ def test_data_quality_checks_by_hand(messy):
         "close_before_create": ("error", 1, ["backwards"]),
         "amount_without_fx_rate": ("error", 1, ["eur"]),
         "stage_not_in_config": ("error", 2, ["odd_history", "odd_stage"]),
+        "event_in_future": ("error", 1, ["future"]),  # future_later's file came after as_of
         "missing_amount_open": ("warning", 1, ["noamount"]),
         "stale_expected_close": ("warning", 1, ["stale"]),  # Dec 1 < as_of; "fresh" is Jan 15
         # six deals, five sample ids (sorted)
@@ -146,7 +156,7 @@ def test_clean_checks_have_zero_rows(tmp_path):
     add_stint(con, "ok", 1, day(0), None)
     build_as_of(con, AS_OF)
     counts = rows(con, "select deals_affected, sample_ids from mart_data_quality")
-    assert len(counts) == 11
+    assert len(counts) == 12
     assert {(r["deals_affected"], len(r["sample_ids"])) for r in counts} == {(0, 0)}
 
 
@@ -163,6 +173,6 @@ def test_status_prints_errors_and_warnings_not_info(messy):
         line.startswith("  WARNING missing_owner: 6 deal(s), e.g. noowner1, noowner2")
         for line in block
     )
-    # 4 error checks and 5 warning checks found something; the info checks are not printed
-    assert len(block) == 1 + 4 + 5
+    # 5 error checks and 5 warning checks found something; the info checks are not printed
+    assert len(block) == 1 + 5 + 5
     assert "stage_regressions" not in text

@@ -37,7 +37,6 @@ from pipeline_analytics.ingest.staging import (
     combine_checks,
     date_check,
     file_locale,
-    neutralised,
     text_of,
     too_long_check,
 )
@@ -119,8 +118,8 @@ def stage_activities(
         f"""
         create or replace temp table {STAGED_TABLE} as
         select
-            _row, deal_id, {neutralised("activity_type")} as activity_type,
-            {occurred} as occurred_at, {neutralised("owner")} as owner,
+            _row, deal_id, activity_type,
+            {occurred} as occurred_at, owner,
             nullif({reason}, '') as reject_reason, {first_bad} as reject_column,
             null::varchar as exclude_reason
         from (
@@ -141,6 +140,7 @@ def write_activities_batch(
     started_at: datetime,
 ) -> store.BatchResult:
     """Write `staged_activities` as one batch: all good rows land, or (on error) nothing does."""
+    store.reject_future_events(con, STAGED_TABLE, "occurred_at", started_at)
     rejected = con.execute(
         f"select count(*) from {STAGED_TABLE} where reject_reason is not null"
     ).fetchall()[0][0] + len(loaded.structural_rejects)

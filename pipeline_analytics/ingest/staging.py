@@ -211,9 +211,8 @@ def stage_deals(
             select
                 _row,
                 deal_id,
-                {", ".join(f"{neutralised(c)} as {c}" for c in TEXT_COLUMNS if c != "currency")},
-                {deal_currency_sql(neutralised("currency"), "amount_currency", source.currency)}
-                    as currency,
+                {", ".join(c for c in TEXT_COLUMNS if c != "currency")},
+                {deal_currency_sql("currency", "amount_currency", source.currency)} as currency,
                 stage,
                 status,
                 amount_value as amount,
@@ -260,18 +259,6 @@ def _probability_scale(
     return 100 if above_one else 1
 
 
-def neutralised(column: str) -> str:
-    """Text that a spreadsheet would run as a formula (`=HYPERLINK(...)`) gets a leading quote.
-
-    Analysts export warehouse tables back to spreadsheets; the quote keeps the text as text there.
-    A leading = + - @ tab or carriage return starts a formula in Excel, LibreOffice and Sheets.
-    """
-    return (
-        f"case when left({column}, 1) in ('=', '+', '-', '@', chr(9), chr(13)) "
-        f"then '''' || {column} else {column} end"
-    )
-
-
 def combine_checks(checks: list[tuple[str, str]]) -> tuple[str, str]:
     """(all failure reasons joined, the column of the first failure) as SQL.
 
@@ -300,6 +287,9 @@ def date_check(column: str, parsed: str, *, required: bool = False, label: str =
         f"case {empty}"
         f"when {column} is not null and {parsed} is null "
         f"then '{name}: cannot read ''' || left({column}, 40) || ''' as a date or timestamp' "
+        # infinity and -infinity read as timestamps but have no year: checked before the range.
+        f"when not isfinite({parsed}) "
+        f"then '{name}: ''' || left({column}, 40) || ''' is not a finite date' "
         f"when year({parsed}) not between {lo} and {hi} "
         f"then '{name}: ' || strftime({parsed}, '%Y-%m-%d') || ' is outside {lo}-{hi}' end"
     )

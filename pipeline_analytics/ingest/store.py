@@ -1,7 +1,8 @@
 """Writing staged exports into the warehouse, one transaction per file.
 
 Adapters produce canonical temp tables (see `staging`): `staged_deals`, `staged_history`,
-`staged_changes`, `staged_stages`. This module records the batch, the rejected rows, the deals
+`staged_changes`, `staged_stages`. This module records the batch, the rejected rows, the event
+times after the file was loaded that rows lost (`flagged_values`), the deals
 (newest snapshot wins; a deal deleted in the CRM leaves), the snapshot history, stage changes,
 amount and close-date edits, and the stage events of every deal the file touched. If anything
 fails, the transaction rolls back and the warehouse is exactly as it was.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -46,6 +47,12 @@ LATEST_EVENT = {
     "staged_history": "changed_at",
     "staged_stages": "null::timestamp",
 }
+# The event times of a deal; an expected close date is a plan, not an event.
+DEAL_EVENT_COLUMNS = ("created_at", "closed_at", "stage_changed_at", "updated_at")
+# An event later than the moment its file was loaded (plus this) has not happened: a typo (2094)
+# or a placeholder. The day covers exports written in a time zone ahead of UTC.
+FUTURE_TOLERANCE = timedelta(days=1)
+FUTURE_FLAG = "event_in_future"
 STAGED_TABLES = ("staged_deals", "staged_history", "staged_changes", "staged_stages")
 # Longest raw value kept in rejected_rows.raw_record (a 10 MB cell is cut, not stored whole).
 RAW_VALUE_LIMIT = 2000
@@ -107,8 +114,13 @@ def write_batch(
     """Load the staged tables of one file as one batch: all good rows land, or nothing does."""
     primary = PRIMARY_TABLE[kind]
     present = {t for t in STAGED_TABLES if _temp_table_exists(con, t)}
+    moment = snapshot_override or started_at
     if "staged_deals" in present:
         _reject_duplicate_ids(con)
+        _drop_future_deal_events(con, moment)
+    if "staged_history" in present:
+        # A deals file's derived history (HubSpot's stage dates) has no lines: its rows just drop.
+        reject_future_events(con, "staged_history", "changed_at", moment)
     # One pass: rows excluded, rows rejected, the latest event (a deletion is an event too).
     # Rows an adapter derives, like a flow's stage at creation, carry no reasons: not counted.
     excluded, rejected, latest_event = con.execute(
@@ -137,6 +149,7 @@ def write_batch(
                 _write_source_stages(con, source, batch_id)
             if "staged_deals" in present:
                 _write_deals(con, config, source, snapshot_at, batch_id)
+                _write_future_flags(con, batch_id)
             if "staged_history" in present:
                 _write_stage_changes(con, source, batch_id)
             if "staged_changes" in present:
@@ -149,9 +162,93 @@ def write_batch(
             _finish_batch(con, batch_id, loaded.rows_read, loaded_rows, rejected, excluded)
     finally:
         con.execute("reset preserve_insertion_order")
+    if "staged_deals" in present:
+        _warn_future_events(con, path, moment)
     return BatchResult(
         batch_id, path, kind, loaded.rows_read, loaded_rows, rejected, snapshot_at, excluded
     )
+
+
+def reject_future_events(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, moment: datetime
+) -> None:
+    """Reject the rows of `table` whose event time is after `moment` plus the tolerance.
+
+    For a history or activities row the time is the fact itself: without it nothing is left.
+    """
+    con.execute(
+        f"""
+        update {table}
+        set reject_reason = '{column}: ' || {column}::varchar
+                || ' is after the file was loaded (' || strftime($moment, '%Y-%m-%d %H:%M')
+                || ' UTC, plus a day for time zones); fix the date in the CRM',
+            reject_column = '{column}'
+        where {column} > $limit and reject_reason is null and exclude_reason is null
+        """,
+        {"moment": moment, "limit": moment + FUTURE_TOLERANCE},
+    )
+
+
+def _drop_future_deal_events(con: duckdb.DuckDBPyConnection, moment: datetime) -> None:
+    """Event times after the load moment leave staged_deals; the deals load with the rest.
+
+    Kept in temp table `future_values` (line, deal, column, value) for `flagged_values`, so they
+    never set snapshot_at: a 2094 typo would make the file newer than every later export.
+    """
+    columns = DEAL_EVENT_COLUMNS
+    limit = {"limit": moment + FUTURE_TOLERANCE}
+    con.execute(
+        "create or replace temp table future_values as "
+        + " union all ".join(
+            f"select _row, deal_id, '{c}' as column_name, {c}::varchar as value "
+            f"from staged_deals where {c} > $limit "
+            "and reject_reason is null and exclude_reason is null"
+            for c in columns
+        ),
+        limit,
+    )
+    con.execute(
+        f"""
+        update staged_deals
+        set {", ".join(f"{c} = case when {c} > $limit then null else {c} end" for c in columns)}
+        where greatest({", ".join(columns)}) > $limit
+        """,
+        limit,
+    )
+
+
+def _write_future_flags(con: duckdb.DuckDBPyConnection, batch_id: int) -> None:
+    con.execute(
+        """
+        insert into flagged_values by name
+        select ?::integer as batch_id, _row as source_row, deal_id, column_name, value,
+               ?::varchar as flag
+        from future_values
+        """,
+        [batch_id, FUTURE_FLAG],
+    )
+
+
+def _warn_future_events(con: duckdb.DuckDBPyConnection, path: Path, moment: datetime) -> None:
+    found = con.execute(
+        "select _row, column_name, value, count(*) over () from future_values "
+        "order by _row, column_name limit 1"
+    ).fetchall()
+    con.execute("drop table if exists future_values")
+    if found:
+        line, column, value, count = found[0]
+        log.warning(
+            "%s: %d event times after the file was loaded (first: line %d, %s %s) were left "
+            "out; the deals load without them (loaded %s UTC, a day allowed for time zones; "
+            "data-quality check %s); fix the dates in the CRM",
+            path,
+            count,
+            line,
+            column,
+            value,
+            f"{moment:%Y-%m-%d %H:%M}",
+            FUTURE_FLAG,
+        )
 
 
 def apply_pending_stage_events(con: duckdb.DuckDBPyConnection) -> None:
@@ -815,7 +912,7 @@ def _parsed_rates(
         select _row, {text["currency"]}, {text["valid_from"]}, {text["rate"]}
         from {loaded.table}
         where not coalesce(regexp_full_match({text["currency"]}, '[A-Za-z]{{3}}'), false)
-           or {valid_from} is null
+           or not coalesce(isfinite({valid_from}), false)
            or not coalesce(isfinite({rate}) and {rate} > 0, false)
         order by _row limit 1
         """
@@ -824,7 +921,7 @@ def _parsed_rates(
         line, currency, day, value = bad[0]
         raise ConfigError(
             f"{path}: line {line}: currency '{currency}', valid_from '{day}', rate '{value}' "
-            "is not a 3-letter currency code, a date and a positive number; fix that line"
+            "is not a 3-letter currency code, a finite date and a positive number; fix that line"
         )
     return con.execute(
         f"""

@@ -914,6 +914,12 @@ CHECK_EXPLANATIONS_IT: dict[str, str] = {
         "fase vinta/persa: escono dall'imbuto. Aggiungete la fase a [pipeline] stages o il suo "
         "valore a [sources.status]."
     ),
+    "event_in_future": (
+        "Trattative il cui export riporta un evento (creazione, chiusura, cambio di fase) dopo il "
+        "caricamento del file: un errore di battitura o un segnaposto. La trattativa è stata "
+        "caricata senza quella data. Correggete la data nel CRM; flagged_values indica riga, "
+        "colonna e valore."
+    ),
     "missing_amount_open": (
         "Trattative aperte senza importo: contano come aperte ma non aggiungono nulla alla "
         "pipeline aperta, alla velocità di vendita o alla previsione. Inserite l'importo nel CRM."

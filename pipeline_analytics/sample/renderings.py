@@ -21,6 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline_analytics import spreadsheet
 from pipeline_analytics.sample.simulator import (
     LOST_STAGE,
     OPEN_STAGES,
@@ -160,7 +161,7 @@ def write_salesforce(pipeline: SimulatedPipeline, out_dir: Path) -> list[Path]:
         out_dir / "OpportunityStage.csv",
     ]
     for frame, path in zip((opportunity_rows, history, stages), paths, strict=True):
-        frame.write_csv(path, quote_style="always", float_precision=2)
+        spreadsheet.write_csv(frame, path, quote_style="always", float_precision=2)
     return paths
 
 
@@ -351,7 +352,7 @@ def write_hubspot(pipeline: SimulatedPipeline, out_dir: Path) -> list[Path]:
         "opportunity_id"
     )
     path = out_dir / "hubspot-crm-exports-all-deals.csv"
-    deals.write_csv(path, float_precision=2)
+    spreadsheet.write_csv(deals, path, float_precision=2)
     return [path]
 
 
@@ -421,9 +422,9 @@ def write_pipedrive_it(pipeline: SimulatedPipeline, out_dir: Path) -> list[Path]
         pl.lit("Eliminata").alias("Trattativa - Stato"),
     )
     deals_path, flow_path = out_dir / "trattative.csv", out_dir / "flusso_trattative.csv"
-    csv_text = pl.concat([deals, deleted]).write_csv(separator=";")
+    csv_text = spreadsheet.write_csv(pl.concat([deals, deleted]), separator=";") or ""
     deals_path.write_text(csv_text, encoding="utf-8-sig")  # Excel opens a BOM file as UTF-8
-    _pipedrive_flow(pipeline, facts).write_csv(flow_path)
+    spreadsheet.write_csv(_pipedrive_flow(pipeline, facts), flow_path)
     return [deals_path, flow_path]
 
 

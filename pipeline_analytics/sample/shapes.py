@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from pipeline_analytics import spreadsheet
 from pipeline_analytics.sample.simulator import (
     LOST_STAGE,
     OPEN_STAGES,
@@ -272,11 +273,13 @@ def write_shape(
     """
     export = render_shape(name, n_deals, seed)
     out_dir.mkdir(parents=True, exist_ok=True)
-    export.deals.write_csv(
-        out_dir / "deals.csv", datetime_format=TIMESTAMP_FORMAT, float_precision=2
+    spreadsheet.write_csv(
+        export.deals, out_dir / "deals.csv", datetime_format=TIMESTAMP_FORMAT, float_precision=2
     )
     if export.history is not None:
-        export.history.write_csv(out_dir / "stage_history.csv", datetime_format=TIMESTAMP_FORMAT)
+        spreadsheet.write_csv(
+            export.history, out_dir / "stage_history.csv", datetime_format=TIMESTAMP_FORMAT
+        )
     config = out_dir / "pipeline.toml"
     config.write_text(
         shape_config(name, export, seed=seed, simulations=simulations), encoding="utf-8"

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from pipeline_analytics import spreadsheet
+
 OPEN_STAGES = ("Prospecting", "Qualification", "Discovery meeting", "Proposal", "Negotiation")
 WON_STAGE = "Won"
 LOST_STAGE = "Lost"
@@ -203,13 +205,15 @@ def write_sample(out_dir: Path, n_deals: int, seed: int) -> None:
     """Write deals.csv, stage_history.csv, activities.csv and truth.json into `out_dir`."""
     pipeline = simulate(n_deals, seed)
     out_dir.mkdir(parents=True, exist_ok=True)
-    pipeline.deals.write_csv(
-        out_dir / "deals.csv", datetime_format=TIMESTAMP_FORMAT, float_precision=2
+    spreadsheet.write_csv(
+        pipeline.deals, out_dir / "deals.csv", datetime_format=TIMESTAMP_FORMAT, float_precision=2
     )
-    pipeline.stage_history.write_csv(
-        out_dir / "stage_history.csv", datetime_format=TIMESTAMP_FORMAT
+    spreadsheet.write_csv(
+        pipeline.stage_history, out_dir / "stage_history.csv", datetime_format=TIMESTAMP_FORMAT
     )
-    pipeline.activities.write_csv(out_dir / "activities.csv", datetime_format=TIMESTAMP_FORMAT)
+    spreadsheet.write_csv(
+        pipeline.activities, out_dir / "activities.csv", datetime_format=TIMESTAMP_FORMAT
+    )
     (out_dir / "truth.json").write_text(
         json.dumps(pipeline.truth, indent=2) + "\n", encoding="utf-8"
     )
