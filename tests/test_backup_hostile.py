@@ -388,16 +388,19 @@ def test_a_missing_column_is_refused(
 def test_an_older_backup_lacking_later_additions_restores_them_empty(
     original: Path, backup: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Tolerated: a format 1 backup predates run_steps and forecast_deals.amount_imputed; they
-    restore empty/NULL, as in a warehouse of that age upgraded in place."""
+    """Tolerated: a format 1 backup predates run_steps, flagged_values and
+    forecast_deals.amount_imputed; they restore empty/NULL, as in a warehouse of that age
+    upgraded in place."""
     old = format_1_manifest(original)
-    del old["tables"]["run_steps"]
-    (backup / "run_steps.parquet").unlink()
+    for table in ("run_steps", "flagged_values"):
+        del old["tables"][table]
+        (backup / f"{table}.parquet").unlink()
     rewrite_parquet(backup, "forecast_deals", "select * exclude (amount_imputed) from t")
     write_manifest(backup, old)
     code, err = restore(original, backup, capsys)
     assert code == 0, err
     assert restored(backup, "select count(*) from run_steps") == [(0,)]
+    assert restored(backup, "select count(*) from flagged_values") == [(0,)]
     assert restored(backup, "select count(*) from deals") == [(deal_count(original),)]
 
 
