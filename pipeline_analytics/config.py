@@ -6,6 +6,7 @@ to the exports it describes. Unknown keys and missing required keys are errors n
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import tomllib
@@ -70,6 +71,7 @@ class Source:
     sheet: str | None = None
     decimal: str | None = None
     date_order: str | None = None
+    encoding: str | None = None  # a text export's encoding (else detected; see files.py)
     activities: Path | None = None
     activity_columns: dict[str, str] = field(default_factory=dict)
 
@@ -266,6 +268,7 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
             "sheet",
             "decimal",
             "date_order",
+            "encoding",
             "activities",
             "activity_columns",
         },
@@ -312,6 +315,14 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
     date_order = where.optional(raw, p, "date_order", str)
     if date_order is not None and date_order not in DATE_ORDERS:
         raise where.fail(f"{p}date_order", f"must be one of {list(DATE_ORDERS)}")
+    encoding = where.optional(raw, p, "encoding", str)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise where.fail(
+                f"{p}encoding", f"'{encoding}' is not a known text encoding (e.g. \"cp1252\")"
+            ) from None
     history = where.optional(raw, p, "history", str)
     activities = where.optional(raw, p, "activities", str)
     return Source(
@@ -326,6 +337,7 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
         sheet=where.optional(raw, p, "sheet", str),
         decimal=decimal,
         date_order=date_order,
+        encoding=encoding,
         activities=_resolve(base, activities) if activities else None,
         activity_columns=activity_columns,
     )
