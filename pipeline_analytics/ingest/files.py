@@ -411,7 +411,7 @@ def _read_text(
         physical = [int(starts[line - 1]) for line, _, _ in rejects]
         rejects = [(p, r, raw) for p, (_, r, raw) in zip(physical, rejects, strict=True)]
         candidates = starts[1:][~blank[1:]]
-        good_lines = np.setdiff1d(candidates, np.asarray(physical, dtype=np.int64))
+        good_lines = _without(candidates, physical)
         if len(good_lines) != good:
             raise InputError(
                 f"{path}: cannot match the file's {good} rows to its lines (quoted line breaks?); "
@@ -434,10 +434,19 @@ def _reject_reason(error_type: str, message: str) -> str:
 def _lines_without(first: int, good: int, rejects: list[tuple[int, str, str]]) -> np.ndarray:
     """Lines first.. of a one-line-per-record file that are not rejected, in order."""
     last = first + good + len(rejects) - 1
-    return np.setdiff1d(
-        np.arange(first, last + 1, dtype=np.int64),
-        np.asarray([line for line, _, _ in rejects], dtype=np.int64),
-    )
+    lines = np.arange(first, last + 1, dtype=np.int64)
+    return _without(lines, [line for line, _, _ in rejects])
+
+
+def _without(lines: np.ndarray, rejected: list[int]) -> np.ndarray:
+    """Sorted `lines` minus the rejected ones (a binary search each: rejects are few)."""
+    keep = np.ones(len(lines), dtype=bool)
+    if rejected:
+        at = np.searchsorted(lines, np.asarray(rejected, dtype=np.int64))
+        found = at < len(lines)
+        found[found] = lines[at[found]] == np.asarray(rejected, dtype=np.int64)[found]
+        keep[at[found]] = False
+    return lines[keep]
 
 
 def _record_starts(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -480,20 +489,16 @@ def _number_lines_at(
     lines = _lines(table)
     con.register(f"{table}_good_lines", pa.table({"line": pa.array(good_lines, pa.int64())}))
     try:
+        # Both sides are in file order: a positional join pairs them without sorting.
         con.execute(
             f"""
             create or replace temp table {lines} as
             select l.*, good.line as _row
-            from (select *, rowid as k from {lines}) as l
-            inner join (
-                select line, row_number() over (order by line) - 1 as k from {table}_good_lines
-            ) as good on l.k = good.k
-            order by l.k
+            from {lines} as l positional join {table}_good_lines as good
             """
         )
     finally:
         con.unregister(f"{table}_good_lines")
-    con.execute(f"alter table {lines} drop column k")
     _number_lines(con, table, names, first_line=None)
 
 
