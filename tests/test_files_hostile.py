@@ -75,3 +75,34 @@ def test_xlsx_formula_cells_without_a_value_are_named(
     with caplog.at_level(logging.WARNING):
         assert ingest(folder) == 0
     assert "E2" in caplog.text and "formula" in caplog.text
+
+
+def test_a_wrong_encoding_setting_names_the_byte_and_leaves_no_temp_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _folder(tmp_path, 'encoding = "ascii"')
+    (folder / "a.csv").write_bytes((HEADER + "A1,Prospecting,2024-01-01,,100,Zoë\n").encode())
+    assert ingest(folder) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    offset = len(HEADER) + len("A1,Prospecting,2024-01-01,,100,Zo")
+    assert f"byte 0xC3 at offset {offset}" in error and "a.csv" in error
+    temp = folder / "w.tmp"
+    assert not temp.exists() or not any(temp.iterdir())
+
+
+def test_crlf_file_with_a_multi_line_value_and_a_blank_line_reports_physical_lines(
+    tmp_path: Path,
+) -> None:
+    folder = _folder(tmp_path)
+    lines = [
+        HEADER.strip(),
+        'P1,Prospecting,2024-01-01,,100,"Ann',  # line 2, value continues on line 3
+        'Lee"',
+        "",  # line 4: blank
+        "P2,Prospecting,2024-01-02,,100,Bob,extra",  # line 5: too many fields
+        "P3,Prospecting,2024-01-03,,abc,Cy",  # line 6: bad amount
+    ]
+    (folder / "a.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    assert ingest(folder) == 0
+    assert query(folder, "select source_row from rejected_rows order by 1") == [(5,), (6,)]
+    assert query(folder, "select owner from deals") == [("Ann\r\nLee",)]
