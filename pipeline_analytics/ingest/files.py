@@ -53,6 +53,7 @@ class FileFingerprint:
     encoding: str | None  # a codec name, or None when it cannot be decided (see `problem`)
     size: int
     newlines: int = 0  # LF bytes, to tell whether records and physical lines differ
+    trailing_blank_lines: int = 0  # blank lines at the end: they shift no record's line
     ends_with_newline: bool = True
     mixed_line_endings: bool = False  # CRLF with bare LF or CR: rewritten with LF before reading
     invalid_utf8: int = 0  # undecodable bytes of a file read as UTF-8: their lines are rejected
@@ -97,6 +98,7 @@ class _ByteScan:
         self.high_runs = 0
         self.newlines = self.carriage_returns = self.crlf = 0
         self.last_byte = b""
+        self.tail = b""  # the file's last bytes, for blank lines at its end
 
     def feed(self, chunk: bytes) -> None:
         # numpy counts LF bytes about 2.5x faster than bytes.count.
@@ -105,6 +107,7 @@ class _ByteScan:
             self.carriage_returns += chunk.count(b"\r")
             self.crlf += chunk.count(b"\r\n") + (self.last_byte == b"\r" and chunk[:1] == b"\n")
         self.last_byte = chunk[-1:]
+        self.tail = (self.tail + chunk)[-256:] if len(chunk) < 256 else chunk[-256:]
         buf = self.pending + chunk if self.pending else chunk
         if self.first_bad is None:
             try:
@@ -159,6 +162,7 @@ def fingerprint(path: Path, encoding: str | None = None) -> FileFingerprint:
         size,
         newlines=scan.newlines,
         ends_with_newline=scan.last_byte == b"\n",
+        trailing_blank_lines=max(scan.tail[len(scan.tail.rstrip(b"\r\n")) :].count(b"\n") - 1, 0),
         mixed_line_endings=mixed,
         invalid_utf8=scan.invalid if decided in ("utf-8", "utf-8-sig") else 0,
         problem=problem,
@@ -349,7 +353,8 @@ def _load_text(
     con: duckdb.DuckDBPyConnection, path: Path, fp: FileFingerprint, table: str, temp_dir: Path
 ) -> LoadedFile:
     headers, delimiter = _text_header(path, fp)
-    readable, lines_in_file = path, fp.newlines + (not fp.ends_with_newline)
+    lines_in_file = fp.newlines + (not fp.ends_with_newline) - fp.trailing_blank_lines
+    readable = path
     if fp.encoding not in ("utf-8", "utf-8-sig") or fp.mixed_line_endings:
         readable, lines_in_file = _rewrite_as_utf8_lf(path, fp, temp_dir)
     try:
