@@ -19,11 +19,14 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import numpy as np
 
 from pipeline_analytics.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +104,7 @@ class _ByteScan:
         self.tail = b""  # the file's last bytes, for blank lines at its end
 
     def feed(self, chunk: bytes) -> None:
-        # numpy counts LF bytes about 2.5x faster than bytes.count.
-        self.newlines += int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == 0x0A))
+        self.newlines += chunk.count(b"\n")
         if b"\r" in chunk or self.last_byte == b"\r":
             self.carriage_returns += chunk.count(b"\r")
             self.crlf += chunk.count(b"\r\n") + (self.last_byte == b"\r" and chunk[:1] == b"\n")
@@ -373,6 +375,7 @@ def _read_text(
     delimiter: str,
     table: str,
 ) -> LoadedFile:
+
     rejects_table, rejects_scan = f"{table}_rejects", f"{table}_scans"
     # The header is parsed above, so DuckDB's sniffer is off: a truncated last line then becomes
     # one rejected line instead of an unreadable file.
@@ -407,7 +410,7 @@ def _read_text(
     if lines_in_file == 1 + good + len(rejects):
         # One physical line per record: the reader's line numbers are the editor's.
         if rejects:
-            _number_lines_at(con, table, headers, _lines_without(2, good, rejects))
+            _number_lines_around_rejects(con, table, headers, good, [r[0] for r in rejects])
         else:
             _number_lines(con, table, headers, first_line=2)  # line 1 is the header
     else:
@@ -436,15 +439,10 @@ def _reject_reason(error_type: str, message: str) -> str:
     return f"{error_type.lower()}: {message}"
 
 
-def _lines_without(first: int, good: int, rejects: list[tuple[int, str, str]]) -> np.ndarray:
-    """Lines first.. of a one-line-per-record file that are not rejected, in order."""
-    last = first + good + len(rejects) - 1
-    lines = np.arange(first, last + 1, dtype=np.int64)
-    return _without(lines, [line for line, _, _ in rejects])
-
-
 def _without(lines: np.ndarray, rejected: list[int]) -> np.ndarray:
     """Sorted `lines` minus the rejected ones (a binary search each: rejects are few)."""
+    import numpy as np  # imported lazily: the CLI starts without it
+
     keep = np.ones(len(lines), dtype=bool)
     if rejected:
         at = np.searchsorted(lines, np.asarray(rejected, dtype=np.int64))
@@ -461,6 +459,8 @@ def _record_starts(path: Path) -> tuple[np.ndarray, np.ndarray]:
     continues a quoted value when an odd number of quote characters precedes it (an escaped
     quote is two, so the parity holds). Vectorised over 16 MB blocks: no Python loop over lines.
     """
+    import numpy as np  # imported lazily: the CLI starts without it
+
     data = np.memmap(path, dtype=np.uint8, mode="r")
     newline_at, quotes_before, quotes = [], [], 0
     step = 1 << 24
@@ -491,19 +491,40 @@ def _number_lines_at(
     """View `table` with the k-th stored row on the k-th of `good_lines`."""
     import pyarrow as pa  # with DuckDB's Arrow scan: no Python loop over the rows
 
-    lines = _lines(table)
     con.register(f"{table}_good_lines", pa.table({"line": pa.array(good_lines, pa.int64())}))
     try:
-        # Both sides are in file order: a positional join pairs them without sorting.
-        con.execute(
-            f"""
-            create or replace temp table {lines} as
-            select l.*, good.line as _row
-            from {lines} as l positional join {table}_good_lines as good
-            """
-        )
+        _pair_rows_with_lines(con, table, names, f"select line from {table}_good_lines")
     finally:
         con.unregister(f"{table}_good_lines")
+
+
+def _number_lines_around_rejects(
+    con: duckdb.DuckDBPyConnection, table: str, names: list[str], good: int, rejected: list[int]
+) -> None:
+    """One line per record: the k-th stored row is on the k-th line from 2 that is not rejected."""
+    last = 1 + good + len(rejected)
+    rejected_sql = ", ".join(str(int(line)) for line in rejected)
+    _pair_rows_with_lines(
+        con,
+        table,
+        names,
+        f"select line from range(2, {last + 1}) as r(line) "
+        f"where line not in ({rejected_sql}) order by line",
+    )
+
+
+def _pair_rows_with_lines(
+    con: duckdb.DuckDBPyConnection, table: str, names: list[str], good_lines_sql: str
+) -> None:
+    lines = _lines(table)
+    # Both sides are in file order: a positional join pairs them without sorting the rows.
+    con.execute(
+        f"""
+        create or replace temp table {lines} as
+        select l.*, good.line as _row
+        from {lines} as l positional join ({good_lines_sql}) as good
+        """
+    )
     _number_lines(con, table, names, first_line=None)
 
 
