@@ -375,7 +375,6 @@ def _read_text(
     delimiter: str,
     table: str,
 ) -> LoadedFile:
-
     rejects_table, rejects_scan = f"{table}_rejects", f"{table}_scans"
     # The header is parsed above, so DuckDB's sniffer is off: a truncated last line then becomes
     # one rejected line instead of an unreadable file.
