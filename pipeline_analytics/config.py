@@ -6,6 +6,7 @@ to the exports it describes. Unknown keys and missing required keys are errors n
 
 from __future__ import annotations
 
+import codecs
 import math
 import os
 import re
@@ -74,6 +75,7 @@ class Source:
     sheet: str | None = None
     decimal: str | None = None
     date_order: str | None = None
+    encoding: str | None = None  # a text export's encoding (else detected; see files.py)
     activities: Path | None = None
     activity_columns: dict[str, str] = field(default_factory=dict)
     # The currency of amounts that name none (no currency column, no code or symbol in the
@@ -293,6 +295,7 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
             "sheet",
             "decimal",
             "date_order",
+            "encoding",
             "activities",
             "activity_columns",
             "currency",
@@ -340,6 +343,14 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
     date_order = where.optional(raw, p, "date_order", str)
     if date_order is not None and date_order not in DATE_ORDERS:
         raise where.fail(f"{p}date_order", f"must be one of {list(DATE_ORDERS)}")
+    encoding = where.optional(raw, p, "encoding", str)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise where.fail(
+                f"{p}encoding", f"'{encoding}' is not a known text encoding (e.g. \"cp1252\")"
+            ) from None
     where.require(raw, p, "path", str)
     path = where.path_setting(raw, p, "path", base)
     assert path is not None  # required above
@@ -355,6 +366,7 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
         sheet=where.optional(raw, p, "sheet", str),
         decimal=decimal,
         date_order=date_order,
+        encoding=encoding,
         activities=where.path_setting(raw, p, "activities", base),
         activity_columns=activity_columns,
         currency=where.currency(raw, p, "currency"),

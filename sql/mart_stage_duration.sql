@@ -5,7 +5,8 @@
 -- stage are summed first, so a re-entered stage counts the deal once with its total time there.
 -- deals: deals with a completed stint in the stage; mean_days, p10_days, p25_days, median_days,
 -- p75_days, p90_days: over those deals' total days (fractional), percentiles by linear
--- interpolation (p10 and p25 draw the report's box plots).
+-- interpolation (p10 and p25 draw the report's box plots). Sums are DECIMAL, so the same stints
+-- give the same figures whatever order DuckDB adds them in (a restored backup rebuilds this mart).
 with deal_stage_days as (
     select
         e.pipeline,
@@ -13,7 +14,8 @@ with deal_stage_days as (
         e.source,
         e.deal_id,
         max(e.stage_order) as stage_order,
-        sum(epoch(e.exited_at) - epoch(e.entered_at)) / 86400.0 as days_in_stage
+        sum((epoch(e.exited_at) - epoch(e.entered_at))::decimal(38, 6))::double / 86400.0
+            as days_in_stage
     from deal_stage_events as e
     cross join build_params as bp
     where
@@ -28,7 +30,7 @@ select
     stage,
     max(stage_order) as stage_order,
     count(*) as deals,
-    avg(days_in_stage) as mean_days,
+    avg(days_in_stage::decimal(38, 9))::double as mean_days,
     quantile_cont(days_in_stage, 0.1) as p10_days,
     quantile_cont(days_in_stage, 0.25) as p25_days,
     quantile_cont(days_in_stage, 0.5) as median_days,

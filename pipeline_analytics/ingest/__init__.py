@@ -39,6 +39,7 @@ class IngestSummary:
     batches: list[store.BatchResult] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     unrecognised: list[Path] = field(default_factory=list)  # files of a folder no adapter reads
+    failed: list[InputError] = field(default_factory=list)  # files that could not be loaded
 
     @property
     def rows_loaded(self) -> int:
@@ -60,13 +61,22 @@ def ingest_sources(
     temp_dir: Path,
     snapshot_at: datetime | None = None,
 ) -> IngestSummary:
-    """Load every new file of every configured source; raise InputError on the first bad file."""
+    """Load every new file of every configured source.
+
+    A file that cannot be loaded (InputError) is logged and skipped, so it does not block the
+    others (each file is its own transaction); the first such error is raised at the end.
+    """
     store.refresh_reference_tables(con, config, temp_dir)
     summary = IngestSummary()
     for source in config.sources:
         try:
             for path, fp, kind in _plan_files(con, source, summary):
-                _ingest_file(con, config, source, path, fp, kind, temp_dir, snapshot_at, summary)
+                try:
+                    _ingest_file(
+                        con, config, source, path, fp, kind, temp_dir, snapshot_at, summary
+                    )
+                except InputError as exc:
+                    _file_failed(exc, summary)
         except BaseException:
             # Files committed before the failing one still get their stage events.
             with contextlib.suppress(Exception):
@@ -80,7 +90,17 @@ def ingest_sources(
                     summary.skipped.append(path)
                 else:
                     summary.batches.append(result)
+    if summary.failed:
+        first, more = summary.failed[0], len(summary.failed) - 1
+        if more:
+            raise InputError(f"{first} (and {more} more file(s) failed, see the log above)")
+        raise first
     return summary
+
+
+def _file_failed(exc: InputError, summary: IngestSummary) -> None:
+    log.error("%s; the file was not loaded, the other files go on", exc)
+    summary.failed.append(exc)
 
 
 def expand_paths(pattern: Path, key: str, source: Source) -> list[Path]:
@@ -115,7 +135,7 @@ def _plan_files(
     for key, pattern, expected in keys:
         named_file = pattern.is_file()
         for path in expand_paths(pattern, key, source):
-            fp = fingerprint(path)
+            fp = fingerprint(path, source.encoding)
             if store.already_loaded(con, source.name, fp.sha256) or any(
                 fp.sha256 == other.sha256 for _, other, _ in planned
             ):
@@ -125,7 +145,11 @@ def _plan_files(
             if adapter is None:
                 planned.append((path, fp, expected))
                 continue
-            headers = peek_headers(path, fp, source.sheet)
+            try:
+                headers = peek_headers(path, fp, source.sheet)
+            except InputError as exc:
+                _file_failed(exc, summary)
+                continue
             kind = adapter.recognise(headers, source)
             if kind is None and named_file:
                 raise adapter.unrecognised(headers, source, expected, str(path))
