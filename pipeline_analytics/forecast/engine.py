@@ -38,6 +38,8 @@ from pipeline_analytics.forecast.outcomes import (
     OUTCOME_OPEN,
     OUTCOME_WON,
     OutcomeHistory,
+    as_floats,
+    deal_probability,
     outcome_model,
     won_incidence,
 )
@@ -163,9 +165,9 @@ def compute(
         deals, inputs.outcome_history(grid.horizon), grid.end_days, _expected_month(inputs, grid)
     )
     group = groups.of(deals["deal_type"].to_list())
-    known = deals["amount_base"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    known = as_floats(deals["amount_base"])
     imputed = np.isnan(known) & settings.impute_missing_amounts
-    amount = np.where(imputed, _floats(deals["imputed_amount_base"]), known)
+    amount = np.where(imputed, as_floats(deals["imputed_amount_base"]), known)
     imputed &= ~np.isnan(amount)
     open_pipeline = simulate_open_deals(
         OpenDeals(amount, model.deal_class, group),
@@ -377,7 +379,7 @@ def _new_pipeline(
         .to_numpy()
     )
     days = cohort.select(pl.coalesce("days_to_close", "age_at_as_of")).to_series().to_numpy()
-    won_by = won_incidence(days, outcome, _floats(cohort["amount_base"]))
+    won_by = won_incidence(days, outcome, as_floats(cohort["amount_base"]))
     pool = WonPool(
         inputs.won_pool["amount_base"].to_numpy().astype(float),
         groups.of(inputs.won_pool["deal_type"].to_list()),
@@ -413,10 +415,6 @@ def _caveat(inputs: Inputs, basis: Counter) -> str | None:
     )
 
 
-def _floats(series: pl.Series) -> np.ndarray:
-    return series.cast(pl.Float64).fill_null(np.nan).to_numpy()
-
-
 def _crosschecks(
     inputs: Inputs,
     grid: MonthGrid,
@@ -429,13 +427,7 @@ def _crosschecks(
     bookings = baselines.trim_ramp_up(history["won_amount_base"].to_numpy())
     simulations = CROSSCHECK_SIMULATIONS
     checks: dict[str, baselines.Bookings] = {}
-    probability = (
-        inputs.open_deals["crm_probability"]
-        .fill_null(inputs.open_deals["stage_probability"])
-        .cast(pl.Float64)
-        .fill_null(0.0)
-        .to_numpy()
-    )
+    probability = deal_probability(inputs.open_deals)
     timed = crm_month >= 0
     # Without any open deal carrying both a probability and a month, the method has nothing to
     # say (e.g. at a past moment of an export without history): left out rather than scored as 0.

@@ -76,11 +76,11 @@ class StintHistory:
     def from_ordered(cls, ordered: pl.DataFrame) -> StintHistory:
         """From rows of `in_estimator_order` (or any subset of them, which keeps the order)."""
         return cls(
-            _floats(ordered["stint_days"]),
-            _floats(ordered["age_at_as_of"]),
+            as_floats(ordered["stint_days"]),
+            as_floats(ordered["age_at_as_of"]),
             ordered["outcome"].to_numpy(),
-            _floats(ordered["days_to_close"]),
-            _floats(ordered["outcome_time"]),
+            as_floats(ordered["days_to_close"]),
+            as_floats(ordered["outcome_time"]),
         )
 
 
@@ -101,8 +101,20 @@ def in_estimator_order(stints: pl.DataFrame) -> pl.DataFrame:
     ).sort(pl.col("outcome_time"), still_open, nulls_last=True, maintain_order=True)
 
 
-def _floats(series: pl.Series) -> np.ndarray:
+def as_floats(series: pl.Series) -> np.ndarray:
+    """A numeric column as float64, NULL as NaN."""
     return series.cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+
+def deal_probability(open_deals: pl.DataFrame) -> np.ndarray:
+    """Each open deal's probability: the CRM's, else its stage's configured default, else 0."""
+    return (
+        open_deals["crm_probability"]
+        .fill_null(open_deals["stage_probability"])
+        .cast(pl.Float64)
+        .fill_null(0.0)
+        .to_numpy()
+    )
 
 
 @dataclass(frozen=True)
@@ -269,7 +281,7 @@ class OutcomeHistory:
     def won_cycles(self) -> np.ndarray:
         """Days from creation to close of the deals won by as_of, sorted."""
         won = self.deal_ages.filter(pl.col("outcome") == "won")["days_to_close"]
-        return np.sort(_floats(won))
+        return np.sort(as_floats(won))
 
 
 def deal_age_histories(deal_ages: pl.DataFrame) -> dict[tuple[str, str | None], StintHistory]:
@@ -320,7 +332,7 @@ def _situations(open_deals: pl.DataFrame, key: str, age: str) -> list[tuple[str,
         zip(
             open_deals["pipeline"].to_list(),
             open_deals[key].to_list(),
-            age_bucket(_floats(open_deals[age])).tolist(),
+            age_bucket(as_floats(open_deals[age])).tolist(),
             strict=True,
         )
     )
@@ -362,13 +374,7 @@ def outcome_model(
     classes = _Classes()
     deal_class = np.full(n, -1, dtype=np.intp)
     basis = np.full(n, "none", dtype=object)
-    probability = (
-        open_deals["crm_probability"]
-        .fill_null(open_deals["stage_probability"])
-        .cast(pl.Float64)
-        .fill_null(0.0)
-        .to_numpy()
-    )
+    probability = deal_probability(open_deals)
     # Without any known loss the history cannot tell a win chance: a deal with a probability of
     # its own goes straight to it (3 below).
     from_history = np.ones(n, dtype=bool) if history.losses_known else ~(probability > 0)
@@ -395,7 +401,7 @@ def outcome_model(
     rows = np.flatnonzero(deal_class < 0)
     won_cycles = history.won_cycles()
     spread = np.minimum(month_ends / history.turnover_days, 1.0)
-    deal_age = np.nan_to_num(_floats(open_deals["deal_age_days"]), nan=0.0)
+    deal_age = np.nan_to_num(as_floats(open_deals["deal_age_days"]), nan=0.0)
     age_edge = AGE_BUCKET_EDGES[age_bucket(deal_age)]
     months = np.arange(horizon)
     for i in rows:
