@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import polars as pl
 import pytest
 
 from pipeline_analytics.cli import main
@@ -23,44 +24,20 @@ from pipeline_analytics.forecast import BacktestSettings, EngineSettings, run_ba
 from pipeline_analytics.forecast.engine import forecast
 from pipeline_analytics.forecast.outcomes import POOLED, deal_age_histories, win_incidence
 from pipeline_analytics.forecast.timeseries import forecast_series
+from pipeline_analytics.sample.shapes import ShapedExport, shape_config
 from pipeline_analytics.sample.simulator import N_OPEN, _draw_population, _run_stage_process
 from tests.conftest import SAMPLE_DIR
 from tests.mart_fixtures import add_deal, add_stages, build_as_of, new_warehouse, rows
 
-# The bundled sample's deals file alone: current stage, engage and close dates, no history.
-NO_HISTORY_CONFIG = """
-[[sources]]
-name = "crm"
-adapter = "generic"
-path = "{deals}"
-[sources.columns]
-deal_id = "opportunity_id"
-owner = "sales_agent"
-lead_source = "lead_source"
-deal_type = "deal_type"
-stage = "deal_stage"
-amount = "close_value"
-currency = "currency"
-created_at = "engage_date"
-closed_at = "close_date"
-updated_at = "last_modified"
-[sources.status]
-won = ["Won"]
-lost = ["Lost"]
-[pipeline]
-stages = ["Prospecting", "Qualification", "Discovery meeting", "Proposal", "Negotiation"]
-currency = "USD"
-lookback_days = 365
-[forecast]
-seed = 7
-"""
-
 
 @pytest.fixture(scope="module")
 def no_history_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # The bundled sample's deals file alone: current stage, engage and close dates, no history.
     folder = tmp_path_factory.mktemp("no_history")
+    shutil.copy(SAMPLE_DIR / "deals.csv", folder / "deals.csv")
+    export = ShapedExport(pl.read_csv(folder / "deals.csv", n_rows=1), history=None)
     config = folder / "pipeline.toml"
-    config.write_text(NO_HISTORY_CONFIG.format(deals=(SAMPLE_DIR / "deals.csv").as_posix()))
+    config.write_text(shape_config("no_history", export, seed=7, simulations=10_000))
     db = folder / "w.duckdb"
     for command in ("ingest", "build"):
         assert main(["--config", str(config), "--db", str(db), "-q", command]) == 0
