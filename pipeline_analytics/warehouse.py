@@ -67,6 +67,11 @@ create table if not exists source_stages (
     source varchar, pipeline varchar, stage varchar, sort_order integer, is_closed boolean,
     is_won boolean, default_probability double, batch_id integer
 );
+-- The CRM's names for the ids its deals exports carry (Salesforce User.csv and Account.csv):
+-- object 'users' or 'accounts'; the newest file of an object replaces the source's earlier one.
+create table if not exists crm_names (
+    source varchar, object varchar, id varchar, name varchar, batch_id integer
+);
 -- Columns added after the first release: warehouses created before them gain them here.
 alter table ingest_batches add column if not exists rows_excluded bigint;
 alter table deals add column if not exists amount_company_currency double;

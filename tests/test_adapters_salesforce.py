@@ -267,8 +267,9 @@ def test_real_data_export_folder_loads_without_mapping(tmp_path: Path) -> None:
     assert ingest(tmp_path) == 0
     args = ["--config", str(tmp_path / "p.toml"), "--db", str(tmp_path / "w.duckdb")]
     assert main([*args, "build"]) == 0
-    # account.csv is another object: skipped, not an error.
+    # account.csv names the deals' accounts (tests/test_salesforce_as_people_export.py).
     assert [b[:2] for b in batches(tmp_path)] == [
+        ("account.csv", "accounts"),
         ("opportunity.csv", "deals"),
         ("OpportunityHistory.csv", "history"),
     ]

@@ -3,7 +3,7 @@
 A file whose sha256 was already loaded for the source is skipped, so ingest can run again and again
 over a folder of exports. The generic adapter reads `path` as deals and `history` as stage history;
 a CRM adapter recognises each file's kind from its headers, so `path` can be a whole export folder
-(files of no known kind in a folder are skipped with a note). A source's stage tables load first,
+(files of no known kind in a folder are skipped with a warning). A source's stage tables load first,
 then deals, then history; any order gives the same events.
 """
 
@@ -119,8 +119,9 @@ def expand_paths(pattern: Path, key: str, source: Source) -> list[Path]:
     return paths
 
 
-# Load order within a source: the CRM's stage table, then deals, then history of any form.
-KIND_ORDER = {"stages": 0, "deals": 1, "history": 2, "field_history": 2}
+# Load order within a source: the CRM's stage table, then deals, then history of any form; a
+# CRM's name tables (users, accounts) any time, since names are applied after each file.
+KIND_ORDER = {"stages": 0, "deals": 1, "history": 2, "field_history": 2, "users": 0, "accounts": 0}
 
 
 def _plan_files(
@@ -154,7 +155,7 @@ def _plan_files(
             if kind is None and named_file:
                 raise adapter.unrecognised(headers, source, expected, str(path))
             if kind is None:
-                log.info("%s: not a %s export this adapter reads, skipped", path, source.adapter)
+                log.warning("%s: %s; skipped", path, adapter.skip_reason(headers, source))
                 summary.unrecognised.append(path)
                 continue
             planned.append((path, fp, kind))

@@ -4,7 +4,9 @@ Each adapter ships `aliases/<adapter>.toml`: per kind of export file (deals, his
 fields it reads and, for each, the headers it is known by (API names, English and Italian labels).
 Headers are compared normalized: case-folded, quotes removed, whitespace collapsed. A kind's
 `required` fields decide whether a file is that kind of export, and the config's
-`[sources.columns]` / `[sources.history_columns]` override any alias.
+`[sources.columns]` / `[sources.history_columns]` override any alias. A kind may name a stand-in
+for a required field (`stand_ins = { deal_id = "name" }`): a file without the field is read
+through the stand-in's header, so a Salesforce export with no Id column is keyed on the deal name.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -32,6 +34,19 @@ class ExportKind:
     description: str  # what the user exports, for messages
     required: tuple[str, ...]
     aliases: dict[str, tuple[str, ...]]  # field -> known headers, preferred first
+    # required field -> the field read in its place when the file lacks it (deal_id -> name)
+    stand_ins: dict[str, str] = field(default_factory=dict)
+
+    def headers_for(self, field_name: str) -> str:
+        """The headers that give a field, for messages: "'Id' / 'Opportunity ID' or name 'Name'"."""
+        text = " / ".join(repr(a) for a in self.aliases.get(field_name, (field_name,))[:4])
+        stand_in = self.stand_ins.get(field_name)
+        if stand_in is not None:
+            text += f" (or, with no id, {stand_in} " + " / ".join(
+                repr(a) for a in self.aliases.get(stand_in, ())[:4]
+            )
+            text += ")"
+        return text
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ def load_aliases(adapter: str) -> AdapterAliases:
             description=raw["kinds"][name]["description"],
             required=tuple(raw["kinds"][name]["required"]),
             aliases={f: tuple(a) for f, a in raw["kinds"][name]["columns"].items()},
+            stand_ins=dict(raw["kinds"][name].get("stand_ins", {})),
         )
         for name in raw["recognition_order"]
     )
@@ -96,15 +112,34 @@ class HeaderIndex:
         return self._exact.get(normal) or self._unprefixed.get(normal)
 
     def nearest(self, aliases: tuple[str, ...]) -> str | None:
-        """The header most similar to any alias (for 'did you mean' in messages)."""
-        by_normal = {normalize_header(h): h for h in self.headers}
+        """The header most like any alias (for 'did you mean' in messages), or None.
+
+        Compared without case, spaces and punctuation, so 'Created Date' is near 'CreatedDate',
+        and only close matches count. A custom field (`__c`) is never offered for a standard one:
+        'Opportunity_Source__c' is not a missing Opportunity ID.
+        """
+        custom = any(_is_custom_field(a) for a in aliases)
+        by_compact = {_compact(h): h for h in self.headers if custom or not _is_custom_field(h)}
         best, best_score = None, 0.0
         for alias in aliases:
-            for match in difflib.get_close_matches(normalize_header(alias), by_normal, 1, 0.6):
-                score = difflib.SequenceMatcher(None, normalize_header(alias), match).ratio()
+            for match in difflib.get_close_matches(_compact(alias), by_compact, 1, NEAREST_CUTOFF):
+                score = difflib.SequenceMatcher(None, _compact(alias), match).ratio()
                 if score > best_score:
-                    best, best_score = by_normal[match], score
+                    best, best_score = by_compact[match], score
         return best
+
+
+# How alike a header and an alias must be (difflib ratio, compared compacted) to be suggested.
+NEAREST_CUTOFF = 0.8
+
+
+def _compact(header: str) -> str:
+    return re.sub(r"[\W_]+", "", header.casefold())
+
+
+def _is_custom_field(header: str) -> bool:
+    """A Salesforce custom field's API name ends in __c."""
+    return header.strip().casefold().endswith("__c")
 
 
 def resolve_kind(
@@ -128,7 +163,22 @@ def resolve_kind(
             found[field_name] = header
         elif field_name in kind.required or field_name in overrides:
             missing.append(field_name)
+    for field_name, stand_in in kind.stand_ins.items():
+        if field_name in missing and field_name not in overrides and stand_in in found:
+            found[field_name] = found[stand_in]
+            missing.remove(field_name)
     return found, missing
+
+
+def uses_stand_in(found: dict[str, str], kind: ExportKind, field_name: str) -> bool:
+    """The file gives `field_name` through its stand-in (a deal keyed on its name)."""
+    stand_in = kind.stand_ins.get(field_name)
+    return stand_in is not None and found.get(field_name) == found.get(stand_in)
+
+
+def missing_fields_text(kind: ExportKind, missing: list[str]) -> str:
+    """What a file lacks to be `kind`: "deal_id ('Id' / ...); created_at ('CreatedDate' / ...)"."""
+    return "; ".join(f"{f} ({kind.headers_for(f)})" for f in missing)
 
 
 def missing_columns_error(
@@ -147,11 +197,7 @@ def missing_columns_error(
             parts.append(f"{field_name} = '{overrides[field_name]}' (from the config)")
         else:
             expected = list(kind.aliases.get(field_name, (field_name,)))
-            parts.append(
-                f"{field_name} (expected a header like "
-                + " / ".join(repr(a) for a in expected[:4])
-                + ")"
-            )
+            parts.append(f"{field_name} (expected a header like {kind.headers_for(field_name)})")
         nearest = index.nearest(tuple(expected))
         if nearest is not None:
             parts[-1] += f", nearest header: '{nearest}'"

@@ -28,6 +28,7 @@ from pipeline_analytics.ingest.files import (
     load_file,
 )
 from pipeline_analytics.ingest.locale import Locale, detect_locale, number_sql
+from pipeline_analytics.ingest.sql_files import ingest_sql
 from pipeline_analytics.ingest.staging import text_of
 from pipeline_analytics.warehouse import transaction
 
@@ -40,12 +41,15 @@ PRIMARY_TABLE = {
     "history": "staged_history",
     "field_history": "staged_history",
     "stages": "staged_stages",
+    "users": "staged_names",
+    "accounts": "staged_names",
 }
 # A file's latest event is when the export was taken; never an expected close date.
 LATEST_EVENT = {
     "staged_deals": "greatest(created_at, closed_at, stage_changed_at, updated_at)",
     "staged_history": "changed_at",
     "staged_stages": "null::timestamp",
+    "staged_names": "null::timestamp",
 }
 # The event times of a deal; an expected close date is a plan, not an event.
 DEAL_EVENT_COLUMNS = ("created_at", "closed_at", "stage_changed_at", "updated_at")
@@ -53,7 +57,13 @@ DEAL_EVENT_COLUMNS = ("created_at", "closed_at", "stage_changed_at", "updated_at
 # or a placeholder. The day covers exports written in a time zone ahead of UTC.
 FUTURE_TOLERANCE = timedelta(days=1)
 FUTURE_FLAG = "event_in_future"
-STAGED_TABLES = ("staged_deals", "staged_history", "staged_changes", "staged_stages")
+STAGED_TABLES = (
+    "staged_deals",
+    "staged_history",
+    "staged_changes",
+    "staged_stages",
+    "staged_names",
+)
 # Longest raw value kept in rejected_rows.raw_record (a 10 MB cell is cut, not stored whole).
 RAW_VALUE_LIMIT = 2000
 
@@ -146,7 +156,9 @@ def write_batch(
             _write_rejects(con, batch_id, primary, loaded)
             con.execute("create or replace temp table affected_deals (deal_id varchar)")
             if "staged_stages" in present:
-                _write_source_stages(con, source, batch_id)
+                _write_source_stages(con, source, batch_id, from_stage_table=kind == "stages")
+            if "staged_names" in present:
+                _write_crm_names(con, source, batch_id, kind)
             if "staged_deals" in present:
                 _write_deals(con, config, source, snapshot_at, batch_id)
                 _write_future_flags(con, batch_id)
@@ -154,6 +166,8 @@ def write_batch(
                 _write_stage_changes(con, source, batch_id)
             if "staged_changes" in present:
                 _write_deal_changes(con, source, batch_id)
+            if present & {"staged_deals", "staged_names"}:
+                show_crm_names(con, source.name)
             _write_stages(con, config)
             con.execute(
                 "insert into pending_stage_events select distinct ?, deal_id from affected_deals",
@@ -644,19 +658,48 @@ def _write_deal_changes(con: duckdb.DuckDBPyConnection, source: Source, batch_id
     )
 
 
-def _write_source_stages(con: duckdb.DuckDBPyConnection, source: Source, batch_id: int) -> None:
-    """The CRM's stage table (Salesforce OpportunityStage) replaces the source's previous one."""
-    con.execute("delete from source_stages where source = ?", [source.name])
+def _write_source_stages(
+    con: duckdb.DuckDBPyConnection, source: Source, batch_id: int, *, from_stage_table: bool
+) -> None:
+    """The CRM's stage table (Salesforce OpportunityStage) replaces the source's previous one.
+
+    Stage metadata a deals file carries (Data Export's StageSortOrder, IsClosed, IsWon) is merged
+    in per stage, newest deals file first; a stage the stage table gives keeps the table's row.
+    """
+    params = {"source": source.name}
+    con.execute(ingest_sql("source_stages_clear"), {**params, "from_stage_table": from_stage_table})
+    con.execute(ingest_sql("source_stages_insert"), {**params, "batch_id": batch_id})
+
+
+def _write_crm_names(
+    con: duckdb.DuckDBPyConnection, source: Source, batch_id: int, kind: str
+) -> None:
+    """A CRM's user or account names replace the source's earlier ones (one row per id)."""
+    con.execute("delete from crm_names where source = ? and object = ?", [source.name, kind])
     con.execute(
         """
-        insert into source_stages by name
-        select ?::varchar as source, pipeline, stage, sort_order, is_closed, is_won,
-               default_probability, ?::integer as batch_id
-        from staged_stages
+        insert into crm_names by name
+        select ?::varchar as source, ?::varchar as object, id, name, ?::integer as batch_id
+        from staged_names
         where reject_reason is null and exclude_reason is null
+        qualify row_number() over (partition by id order by _row desc) = 1
         """,
-        [source.name, batch_id],
+        [source.name, kind, batch_id],
     )
+
+
+def show_crm_names(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Owner and account ids on the source's deals and snapshots become the CRM's names for them.
+
+    Run after every deals or names file, so either may come first: a User.csv loaded after the
+    deals names their owners, and later deals files are named as they load.
+    """
+    has_names = con.execute(
+        "select count(*) > 0 from crm_names where source = ?", [source]
+    ).fetchall()[0][0]
+    if has_names:
+        con.execute(ingest_sql("crm_names_deals"), {"source": source})
+        con.execute(ingest_sql("crm_names_snapshots"), {"source": source})
 
 
 def _write_stages(con: duckdb.DuckDBPyConnection, config: Config) -> None:

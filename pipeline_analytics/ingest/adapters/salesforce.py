@@ -1,4 +1,4 @@
-"""Salesforce: Opportunity, OpportunityHistory, OpportunityFieldHistory and OpportunityStage.
+"""Salesforce: Opportunity, OpportunityHistory, OpportunityFieldHistory, OpportunityStage, names.
 
 Data Export files carry API names; report exports carry labels (in the user's language), money
 with symbols and separators, and footer lines, which are counted as excluded. Status comes from
@@ -9,9 +9,20 @@ IsDeleted = 1 are excluded and counted. Probability is 0-100.
 OpportunityHistory writes a row on every save that changes stage, amount, probability or close
 date. The rows where the stage differs from the deal's previous row are stage changes; amount and
 close-date differences between consecutive rows are kept in `deal_changes`.
+
+Exports people make with Data Loader or Workbench carry relationship headers (`Account.Name`,
+`Owner.Name`) and may lack the Id: deals are then keyed on their name, and rows whose name repeats
+in the file are rejected (the name cannot tell them apart). A history keyed on the opportunity's
+name finds each deal through the names of the source's deals loaded so far (a name no deal has
+is kept as the key, which is the deal id when the deals were keyed on names too). A Data Export
+opportunity file's StageSortOrder/IsClosed/IsWon/Probability give the source's stage table
+(`source_stages`) as far as its deals show it. User.csv and Account.csv become `crm_names`, the
+names shown for the owner and account ids on deals.
 """
 
 from __future__ import annotations
+
+import logging
 
 import duckdb
 
@@ -21,8 +32,10 @@ from pipeline_analytics.ingest.adapters.common import (
     exclude_footer_lines,
     stage_field_changes,
 )
+from pipeline_analytics.ingest.columns import uses_stand_in
 from pipeline_analytics.ingest.files import LoadedFile
 from pipeline_analytics.ingest.locale import number_sql, timestamp_sql
+from pipeline_analytics.ingest.sql_files import ingest_sql
 from pipeline_analytics.ingest.staging import (
     DealSpec,
     combine_checks,
@@ -34,6 +47,10 @@ from pipeline_analytics.ingest.staging import (
     stage_deals,
     text_of,
 )
+
+log = logging.getLogger(__name__)
+# Repeated names listed in the warning about deals keyed on their name.
+NAMES_LISTED = 5
 
 
 class SalesforceAdapter(CrmAdapter):
@@ -51,6 +68,12 @@ class SalesforceAdapter(CrmAdapter):
         cols = self.columns(loaded, source, kind)
         if kind == "deals":
             stage_deals(con, loaded, source, self._deal_spec(loaded, source, cols), file_label)
+            if uses_stand_in(cols, self.aliases.kind(kind), "deal_id"):
+                _reject_repeated_names(con, cols["deal_id"], file_label)
+            if "stage_sort_order" in cols:
+                _stage_stages_from_deals(con, loaded, cols)
+        elif kind in ("users", "accounts"):
+            self._stage_names(con, loaded, kind, cols)
         elif kind == "history":
             self._stage_history(con, loaded, source, cols, file_label)
         elif kind == "field_history":
@@ -125,6 +148,9 @@ class SalesforceAdapter(CrmAdapter):
     ) -> None:
         """Stage changes and amount/close-date edits from OpportunityHistory rows."""
         text = {f: text_of(h) if f in cols else "null::varchar" for f, h in _history_fields(cols)}
+        name_checks = []
+        if uses_stand_in(cols, self.aliases.kind("history"), "deal_id"):
+            text, name_checks = _deal_ids_from_names(con, source, text)
         locale = file_locale(
             con,
             loaded,
@@ -140,6 +166,7 @@ class SalesforceAdapter(CrmAdapter):
         reason, first_bad = combine_checks(
             [
                 ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
+                *name_checks,
                 ("stage", "case when stage is null then 'stage is empty' end"),
                 ("changed_at", date_check("changed_at", ts["changed_at"], required=True)),
                 ("close_date", date_check("close_date", ts["close_date"])),
@@ -240,6 +267,99 @@ class SalesforceAdapter(CrmAdapter):
             from {loaded.table}
             """
         )
+
+    def _stage_names(
+        self, con: duckdb.DuckDBPyConnection, loaded: LoadedFile, kind: str, cols: dict[str, str]
+    ) -> None:
+        """staged_names: the id and name of each user or account (a user's name may be in parts)."""
+        id_text = text_of(cols["user_id" if kind == "users" else "account_id"])
+        parts = [text_of(cols[f]) for f in ("first_name", "last_name") if f in cols]
+        whole = text_of(cols["name"]) if "name" in cols else "null::varchar"
+        name = f"coalesce({whole}, nullif(concat_ws(' ', {', '.join(parts) or 'null'}), ''))"
+        con.execute(
+            f"""
+            create or replace temp table staged_names as
+            select _row, id, name,
+                   case when id is null then 'id is empty'
+                        when name is null then 'name is empty' end as reject_reason,
+                   case when id is null then 'id' when name is null then 'name' end
+                       as reject_column,
+                   case when {self._deleted(cols)} then 'deleted in Salesforce (IsDeleted)' end
+                       as exclude_reason
+            from (select *, {id_text} as id, {name} as name from {loaded.table})
+            """
+        )
+
+
+def _reject_repeated_names(con: duckdb.DuckDBPyConnection, header: str, file_label: str) -> None:
+    """Deals keyed on their name: rows whose name repeats are rejected, and the names listed."""
+    con.execute(ingest_sql("reject_repeated_deal_names"))
+    repeated = con.execute(
+        f"""
+        select deal_id, list(_row order by _row), count(*) over ()
+        from staged_deals where reject_column = 'name' and reject_reason like 'deal name %'
+        group by deal_id order by min(_row) limit {NAMES_LISTED}
+        """
+    ).fetchall()
+    if not repeated:
+        log.info("%s: no Id column, so deals are keyed on their name ('%s')", file_label, header)
+        return
+    listed = ", ".join(
+        f"'{name}' (lines {', '.join(map(str, lines))})" for name, lines, _ in repeated
+    )
+    more = repeated[0][2] - len(repeated)
+    log.warning(
+        "%s: no Id column, so deals are keyed on their name ('%s'), and %d name(s) repeat: %s%s; "
+        "their rows are rejected; add the Id column to the export (Data Loader: select Id) to "
+        "load them",
+        file_label,
+        header,
+        repeated[0][2],
+        listed,
+        f" and {more} more" if more else "",
+    )
+
+
+def _stage_stages_from_deals(
+    con: duckdb.DuckDBPyConnection, loaded: LoadedFile, cols: dict[str, str]
+) -> None:
+    """staged_stages from a Data Export opportunity file's StageSortOrder and the deals' status."""
+    con.execute(
+        f"""
+        create or replace temp view deal_stage_flags as
+        select d.stage, {text_of(cols["stage_sort_order"])} as sort_order, d.status,
+               d.probability
+        from staged_deals as d inner join {loaded.table} as r on r._row = d._row
+        where d.reject_reason is null
+        """
+    )
+    con.execute(ingest_sql("stages_from_deals"))
+    con.execute("drop view deal_stage_flags")
+
+
+def _deal_ids_from_names(
+    con: duckdb.DuckDBPyConnection, source: Source, text: dict[str, str]
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """A history keyed on the opportunity name: its deal_id text becomes the named deal's id.
+
+    Returns the text expressions with `deal_id`, `opportunity_name` and `deals_named` (how many
+    of the source's deals have the name), and the check rejecting a name several deals carry.
+    """
+    con.execute(ingest_sql("deal_ids_by_name"), {"source": source.name})
+    name = text["deal_id"]
+    lookup = "(select n.{} from deal_ids_by_name as n where n.name = " + name + ")"
+    text = {
+        **text,
+        "deal_id": f"coalesce({lookup.format('deal_id')}, {name})",
+        "opportunity_name": name,
+        "deals_named": lookup.format("deals"),
+    }
+    check = (
+        "case when deals_named > 1 then 'opportunity name ''' || opportunity_name || ''' is on ' "
+        "|| deals_named || ' deals of the source, so the row cannot be linked to one; export "
+        "the history with OpportunityId' end"
+    )
+    return text, [("deal_id", check)]
 
 
 def _history_fields(cols: dict[str, str]) -> list[tuple[str, str]]:
