@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline_analytics.config import Source, StatusMapping
+from pipeline_analytics.ingest.adapters import crm_adapter
 from tests.adapter_fixtures import adapter_config, batches, ingest, query
 from tests.conftest import write
 
@@ -143,6 +145,28 @@ def test_a_file_of_no_known_kind_is_a_warning_naming_what_each_kind_needs(
     assert "or, with no id, opportunity_name 'OpportunityName'" in message
     assert message.endswith("skipped")
     assert [b[:2] for b in batches(tmp_path)] == [("Opportunity.csv", "deals")]
+
+
+@pytest.mark.parametrize(
+    ("headers", "kind"),
+    [
+        # Data Loader writes headers in upper case; with no ID the deal name is the key.
+        (["NAME", "ACCOUNT.NAME", "OWNER.NAME", "STAGENAME", "CREATEDDATE"], "deals"),
+        (["Id", "Name", "StageName", "StageSortOrder", "CreatedDate"], "deals"),
+        # An OpportunityHistory query has an Id of its own; Opportunity.Name makes it history.
+        (["Id", "Opportunity.Name", "StageName", "CreatedDate"], "history"),
+        (["OpportunityName", "StageName", "CreatedDate"], "history"),
+        (["Opportunity Name", "From Stage", "To Stage", "Last Modified"], "history"),
+        (["Id", "Username", "FirstName", "LastName", "CreatedDate"], "users"),
+        (["Id", "IsDeleted", "Name", "Type", "BillingStreet", "BillingCity"], "accounts"),
+        # A Lead or Contact file has Id and Name but no billing address: none of ours.
+        (["Id", "Name", "Company", "City", "Industry", "Status", "CreatedDate"], None),
+        (["Id", "Opportunity_Source__c", "StageName"], None),
+    ],
+)
+def test_recognition_of_people_made_files(headers: list[str], kind: str | None) -> None:
+    source = Source("crm", "salesforce", Path("."), None, {}, {}, StatusMapping((), ()))
+    assert crm_adapter("salesforce").recognise(headers, source) == kind
 
 
 def test_nearest_header_is_a_close_standard_one(

@@ -2,8 +2,8 @@
 
 A CRM adapter reads several kinds of export file (deals, stage history, the CRM's stage table),
 each described in its alias file. A file is recognised as the first kind whose required fields
-all resolve by their own headers, else the first that resolves through a stand-in (a deal name
-for a missing id), so a folder of exports can be pointed at as a whole.
+all resolve (directly or through a stand-in, such as a deal's name for a missing id), so a folder
+of exports can be pointed at as a whole.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from pipeline_analytics.ingest.columns import (
     missing_columns_error,
     missing_fields_text,
     resolve_kind,
-    uses_stand_in,
 )
 from pipeline_analytics.ingest.files import LoadedFile
 from pipeline_analytics.ingest.locale import number_sql, timestamp_sql
@@ -57,22 +56,13 @@ class CrmAdapter(ABC):
         return {}
 
     def recognise(self, headers: list[str], source: Source) -> str | None:
-        """The kind of export these headers belong to, or None.
-
-        A kind whose fields all have their own headers beats one read through a stand-in: a
-        file with Id, 'Opportunity Name' and StageName is an opportunity export keyed on Id,
-        not a history keyed on the opportunity's name.
-        """
+        """The kind of export these headers belong to, or None."""
         index = self.index(headers)
-        through_stand_in = None
         for kind in self.aliases.kinds:
-            found, missing = resolve_kind(index, kind, self.overrides(source, kind.name))
-            if missing:
-                continue
-            if not any(uses_stand_in(found, kind, f) for f in kind.stand_ins):
+            _, missing = resolve_kind(index, kind, self.overrides(source, kind.name))
+            if not missing:
                 return kind.name
-            through_stand_in = through_stand_in or kind.name
-        return through_stand_in
+        return None
 
     def skip_reason(self, headers: list[str], source: Source) -> str:
         """Why a file of a folder is no kind this adapter reads: per kind, the headers it lacks."""
@@ -80,7 +70,8 @@ class CrmAdapter(ABC):
         lacks = []
         for kind in self.aliases.kinds:
             _, missing = resolve_kind(index, kind, self.overrides(source, kind.name))
-            lacks.append(f"a {kind.name} file needs {missing_fields_text(kind, missing)}")
+            article = "an" if kind.name[0] in "aeio" else "a"  # "a users file"
+            lacks.append(f"{article} {kind.name} file needs {missing_fields_text(kind, missing)}")
         return (
             f"not a {self.name} export this adapter reads: "
             + "; ".join(lacks)
