@@ -698,8 +698,15 @@ def show_crm_names(con: duckdb.DuckDBPyConnection, source: str) -> None:
         "select count(*) > 0 from crm_names where source = ?", [source]
     ).fetchall()[0][0]
     if has_names:
-        con.execute(ingest_sql("crm_names_deals"), {"source": source})
+        named = con.execute(ingest_sql("crm_names_deals"), {"source": source}).fetchall()[0][0]
         con.execute(ingest_sql("crm_names_snapshots"), {"source": source})
+        if named:
+            log.info(
+                "source '%s': %d deal(s) now show owner or account names from the CRM's user "
+                "and account files instead of ids",
+                source,
+                named,
+            )
 
 
 def _write_stages(con: duckdb.DuckDBPyConnection, config: Config) -> None:

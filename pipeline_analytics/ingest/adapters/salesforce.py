@@ -71,7 +71,7 @@ class SalesforceAdapter(CrmAdapter):
             if uses_stand_in(cols, self.aliases.kind(kind), "deal_id"):
                 _reject_repeated_names(con, cols["deal_id"], file_label)
             if "stage_sort_order" in cols:
-                _stage_stages_from_deals(con, loaded, cols)
+                _stage_stages_from_deals(con, loaded, cols, file_label)
         elif kind in ("users", "accounts"):
             self._stage_names(con, loaded, kind, cols)
         elif kind == "history":
@@ -321,7 +321,7 @@ def _reject_repeated_names(con: duckdb.DuckDBPyConnection, header: str, file_lab
 
 
 def _stage_stages_from_deals(
-    con: duckdb.DuckDBPyConnection, loaded: LoadedFile, cols: dict[str, str]
+    con: duckdb.DuckDBPyConnection, loaded: LoadedFile, cols: dict[str, str], file_label: str
 ) -> None:
     """staged_stages from a Data Export opportunity file's StageSortOrder and the deals' status."""
     con.execute(
@@ -335,6 +335,13 @@ def _stage_stages_from_deals(
     )
     con.execute(ingest_sql("stages_from_deals"))
     con.execute("drop view deal_stage_flags")
+    stages = con.execute("select count(*) from staged_stages").fetchall()[0][0]
+    log.info(
+        "%s: the order of %d stage(s) read from '%s', closed and won from the deals' status",
+        file_label,
+        stages,
+        cols["stage_sort_order"],
+    )
 
 
 def _deal_ids_from_names(
