@@ -85,6 +85,27 @@ def test_workbench_export_keys_deals_on_unique_names(
     ]
 
 
+def test_report_without_id_column_keys_on_name_and_still_excludes_its_total_row(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path / "report.csv",
+        """
+        "Opportunity Name","Stage","Amount","Created Date"
+        "Acme - New","Prospecting","$1,200.50","3/1/2024"
+        "Beta - Renewal","Closed Won","$2,000.00","2/15/2024"
+        "Total","","$3,200.50",""
+        """,
+    )
+    adapter_config(tmp_path, "salesforce", "report.csv", STAGES)
+    assert ingest(tmp_path) == 0
+    assert query(tmp_path, "select deal_id, status from deals order by 1") == [
+        ("Acme - New", "open"),
+        ("Beta - Renewal", "won"),
+    ]
+    assert batches(tmp_path) == [("report.csv", "deals", 3, 2, 0, 1)]
+
+
 def test_history_keyed_on_name_links_to_deals_with_ids(tmp_path: Path) -> None:
     """Deals carry Ids; a report-style history names the opportunity: names map to the ids."""
     _export(

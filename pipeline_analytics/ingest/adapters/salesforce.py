@@ -124,13 +124,15 @@ class SalesforceAdapter(CrmAdapter):
             )
         deleted = self._deleted(cols)
         first_column = text_of(loaded.headers[0])
+        # A total row has no id; keyed on the name, its first column (the name) reads "Total".
+        blank = "stage" if uses_stand_in(cols, self.aliases.kind("deals"), "deal_id") else "deal_id"
         total_row = self.aliases.value_list("report_total_row")[0]
         return DealSpec(
             text=text,
             status=status,
             exclude=(
                 f"case when {deleted} then 'deleted in Salesforce (IsDeleted)' "
-                f"when {text['deal_id']} is null "
+                f"when {text[blank]} is null "
                 f"and regexp_matches(lower({first_column}), {literal(total_row)}) "
                 "then 'report total row' end"
             ),
