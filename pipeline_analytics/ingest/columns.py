@@ -38,7 +38,7 @@ class ExportKind:
     stand_ins: dict[str, str] = field(default_factory=dict)
 
     def headers_for(self, field_name: str) -> str:
-        """The headers that give a field, for messages: "'Id' / 'Opportunity ID' or name 'Name'"."""
+        """The headers that give a field, for messages ("'Id' / ... (or, with no id, name ...)")."""
         text = " / ".join(repr(a) for a in self.aliases.get(field_name, (field_name,))[:4])
         stand_in = self.stand_ins.get(field_name)
         if stand_in is not None:
@@ -173,7 +173,8 @@ def resolve_kind(
 def uses_stand_in(found: dict[str, str], kind: ExportKind, field_name: str) -> bool:
     """The file gives `field_name` through its stand-in (a deal keyed on its name)."""
     stand_in = kind.stand_ins.get(field_name)
-    return stand_in is not None and found.get(field_name) == found.get(stand_in)
+    header = found.get(field_name)
+    return stand_in is not None and header is not None and header == found.get(stand_in)
 
 
 def missing_fields_text(kind: ExportKind, missing: list[str]) -> str:
