@@ -49,7 +49,8 @@ HISTORY_COLUMNS = ("deal_id", "stage", "changed_at")
 # Canonical columns of an activities file (one row per call, email, meeting...).
 ACTIVITY_COLUMNS = ("deal_id", "activity_type", "occurred_at", "owner")
 REQUIRED_ACTIVITY_COLUMNS = ("deal_id", "occurred_at")
-# Canonical columns of a leads file (one row per lead); first/last name make `name` when it is absent.
+# Canonical columns of a leads file (one row per lead); first and last name make `name` when
+# the file has no full name.
 LEAD_COLUMNS = (
     "lead_id",
     "name",

@@ -195,9 +195,7 @@ def _ingest_file(
     summary: IngestSummary,
 ) -> None:
     if kind == leads.OBJECT:  # a leads file of the export folder: its own loader and table
-        summary.batches.append(
-            leads.load_leads_file(con, source, path, fp, temp_dir, source.sheet)
-        )
+        summary.batches.append(leads.load_leads_file(con, source, path, fp, temp_dir, source.sheet))
         return
     started_at = datetime.now(UTC).replace(tzinfo=None)
     log.info("%s: loading %s (%.1f MB)", path, kind, fp.size / 1e6)
