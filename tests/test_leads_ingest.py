@@ -262,3 +262,26 @@ def test_lead_expiry_defaults_to_90_days(tmp_path: Path) -> None:
     adapter_config(tmp_path, "salesforce", "x", ["A"])
     raw = tomllib.loads((tmp_path / "p.toml").read_text(encoding="utf-8"))
     assert parse_config(raw, tmp_path / "p.toml").pipeline.lead_expiry_days == 90
+
+
+def test_leads_and_their_expiry_survive_a_backup_and_restore(tmp_path: Path) -> None:
+    salesforce_folder(tmp_path)
+    adapter_config(
+        tmp_path, "salesforce", "export", ["Prospecting"], pipeline_extra="lead_expiry_days = 200"
+    )
+    assert ingest(tmp_path) == 0
+    assert run_cli(tmp_path, "-q", "build", "--as-of", "2024-06-01") == 0
+    assert run_cli(tmp_path, "-q", "export-warehouse", str(tmp_path / "backup")) == 0
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    (restored / "p.toml").write_text((tmp_path / "p.toml").read_text())
+    assert run_cli(restored, "-q", "import-warehouse", str(tmp_path / "backup")) == 0
+    sql = (
+        "select lead_id, converted_deal_id, snapshot_at from leads order by lead_id",
+        "select * from mart_lead_conversion order by dimension, dimension_value",
+    )
+    for query_sql in sql:
+        assert query(restored, query_sql) == query(tmp_path, query_sql)
+    # 00QC is 133 days old at as_of: open with the configured 200 days, as before the backup.
+    assert query(restored, "select leads_open, leads_expired, lead_expiry_days "
+                 "from mart_lead_conversion where dimension = 'all'") == [(1, 0, 200)]  # fmt: skip
