@@ -92,7 +92,7 @@ def ingest_sources(
                 else:
                     summary.batches.append(result)
         if source.leads is not None:
-            _ingest_leads(con, source, temp_dir, summary)
+            _ingest_leads(con, source, source.leads, temp_dir, summary)
     if summary.failed:
         first, more = summary.failed[0], len(summary.failed) - 1
         if more:
@@ -102,11 +102,14 @@ def ingest_sources(
 
 
 def _ingest_leads(
-    con: duckdb.DuckDBPyConnection, source: Source, temp_dir: Path, summary: IngestSummary
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    pattern: Path,
+    temp_dir: Path,
+    summary: IngestSummary,
 ) -> None:
-    """Load the new files the source's `leads` key names, each as its own batch."""
-    assert source.leads is not None
-    for path in expand_paths(source.leads, "leads", source):
+    """Load the new files of the source's `leads` key (`pattern`), each as its own batch."""
+    for path in expand_paths(pattern, "leads", source):
         fp = fingerprint(path, source.encoding)
         if store.already_loaded(con, source.name, fp.sha256):
             log.info("%s: already loaded (same sha256), skipped", path)
