@@ -50,6 +50,9 @@ LATER_ADDITIONS = frozenset(
         "flagged_values",
         "forecast_deals.amount_imputed",
         "build_params.fiscal_year_start_month",
+        "leads",
+        "deals.lead_id",
+        "build_params.lead_expiry_days",
     }
 )
 # The column holding the ids each sequence hands out: a sequence behind them would reuse ids.

@@ -25,7 +25,8 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 # The build's own addition to the core schema (warehouses created before the column gain it here);
 # backup.py applies it too, so a restored build_params has the column.
 SCHEMA_ADDITIONS = (
-    "alter table build_params add column if not exists fiscal_year_start_month integer"
+    "alter table build_params add column if not exists fiscal_year_start_month integer;\n"
+    "alter table build_params add column if not exists lead_expiry_days integer"
 )
 
 
@@ -73,10 +74,12 @@ def build(
     as_of: datetime | None = None,
     fiscal_year_start_month: int = 1,
     sql_dir: Path = SQL_DIR,
+    lead_expiry_days: int = 90,
 ) -> list[str]:
     """Rebuild every model; on any failure nothing changes. Returns model names in build order.
 
     fiscal_year_start_month (1-12) sets where fiscal quarters and years begin in the period marts.
+    lead_expiry_days: a lead never converted counts as lost once older than this.
     """
     models = load_models(sql_dir)
     if as_of is None:
@@ -91,10 +94,10 @@ def build(
         con.execute(
             """
             insert into build_params (as_of, lookback_days, currency, built_at,
-                                      fiscal_year_start_month)
-            values (?, ?, ?, current_timestamp::timestamp, ?)
+                                      fiscal_year_start_month, lead_expiry_days)
+            values (?, ?, ?, current_timestamp::timestamp, ?, ?)
             """,
-            [as_of, lookback_days, currency, fiscal_year_start_month],
+            [as_of, lookback_days, currency, fiscal_year_start_month, lead_expiry_days],
         )
         create_models(con, models)
         _drop_stale_models(con, {m.name for m in models})

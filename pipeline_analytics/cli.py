@@ -126,6 +126,7 @@ def cmd_build(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]
         currency=ctx.config.pipeline.currency,
         as_of=getattr(ctx.args, "as_of", None),
         fiscal_year_start_month=ctx.config.pipeline.fiscal_year_start_month,
+        lead_expiry_days=ctx.config.pipeline.lead_expiry_days,
     )
     log.info("build: %d models built", len(models))
     for check, deals in con.execute(

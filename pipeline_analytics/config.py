@@ -42,12 +42,31 @@ DEAL_COLUMNS = (
     "updated_at",
     "activity_count",
     "segment",
+    "lead_id",  # the lead the deal was converted from (links deals to `leads`)
 )
 REQUIRED_DEAL_COLUMNS = ("deal_id", "stage", "created_at")
 HISTORY_COLUMNS = ("deal_id", "stage", "changed_at")
 # Canonical columns of an activities file (one row per call, email, meeting...).
 ACTIVITY_COLUMNS = ("deal_id", "activity_type", "occurred_at", "owner")
 REQUIRED_ACTIVITY_COLUMNS = ("deal_id", "occurred_at")
+# Canonical columns of a leads file (one row per lead); first and last name make `name` when
+# the file has no full name.
+LEAD_COLUMNS = (
+    "lead_id",
+    "name",
+    "first_name",
+    "last_name",
+    "company",
+    "owner",
+    "lead_source",
+    "status",
+    "created_at",
+    "converted_at",
+    "converted_deal_id",
+)
+REQUIRED_LEAD_COLUMNS = ("lead_id", "created_at")
+# A lead never converted counts as lost once older than this (days); ten years at most.
+LEAD_EXPIRY_DAYS = (1, 3660)
 # The trailing KPI window: a day at least, ten years at most (longer is a typo, not a window).
 LOOKBACK_DAYS = (1, 3660)
 CURRENCY_CODE = re.compile(r"[A-Z]{3}")
@@ -81,6 +100,8 @@ class Source:
     # The currency of amounts that name none (no currency column, no code or symbol in the
     # amount): `currency` of the source, else [pipeline] currency (filled in by parse_config).
     currency: str | None = None
+    leads: Path | None = None
+    lead_columns: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,7 @@ class PipelineSettings:
     probabilities: tuple[float, ...] | None = None
     fiscal_year_start_month: int = 1  # 2 = fiscal years run February to January
     rates_file: Path | None = None  # CSV: currency, valid_from, rate (dated rates to `currency`)
+    lead_expiry_days: int = 90  # a lead never converted is lost once older than this
 
 
 @dataclass(frozen=True)
@@ -299,6 +321,8 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
             "activities",
             "activity_columns",
             "currency",
+            "leads",
+            "lead_columns",
         },
     )
     adapter = where.require(raw, p, "adapter", str)
@@ -370,7 +394,18 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
         activities=where.path_setting(raw, p, "activities", base),
         activity_columns=activity_columns,
         currency=where.currency(raw, p, "currency"),
+        leads=where.path_setting(raw, p, "leads", base),
+        lead_columns=_parse_lead_columns(raw, p, where),
     )
+
+
+def _parse_lead_columns(raw: dict[str, Any], p: str, where: _Where) -> dict[str, str]:
+    """`[sources.lead_columns]`: canonical lead column -> header in the leads file."""
+    lead_columns = dict(where.optional(raw, p, "lead_columns", dict) or {})
+    where.only_keys(lead_columns, f"{p}lead_columns.", set(LEAD_COLUMNS))
+    for key in lead_columns:
+        where.typed(lead_columns, f"{p}lead_columns.", key, str)
+    return lead_columns
 
 
 def _parse_pipeline(raw: dict[str, Any], base: Path, where: _Where) -> PipelineSettings:
@@ -386,6 +421,7 @@ def _parse_pipeline(raw: dict[str, Any], base: Path, where: _Where) -> PipelineS
             "probabilities",
             "fiscal_year_start_month",
             "rates_file",
+            "lead_expiry_days",
         },
     )
     stages = where.strings(raw, p, "stages") if "stages" in raw else None
@@ -420,6 +456,13 @@ def _parse_pipeline(raw: dict[str, Any], base: Path, where: _Where) -> PipelineS
         raise where.fail(
             f"{p}fiscal_year_start_month", "must be a month number from 1 (January) to 12"
         )
+    expiry = where.optional(raw, p, "lead_expiry_days", int)
+    expiry = PipelineSettings.lead_expiry_days if expiry is None else expiry
+    if not LEAD_EXPIRY_DAYS[0] <= expiry <= LEAD_EXPIRY_DAYS[1]:
+        raise where.fail(
+            f"{p}lead_expiry_days",
+            f"must be between {LEAD_EXPIRY_DAYS[0]} and {LEAD_EXPIRY_DAYS[1]} days, got {expiry}",
+        )
     return PipelineSettings(
         stages=stages,
         currency=currency,
@@ -428,6 +471,7 @@ def _parse_pipeline(raw: dict[str, Any], base: Path, where: _Where) -> PipelineS
         probabilities=probabilities,
         fiscal_year_start_month=fiscal_start,
         rates_file=rates_file,
+        lead_expiry_days=expiry,
     )
 
 

@@ -87,6 +87,13 @@ create table if not exists flagged_values (
     batch_id integer, source_row bigint, deal_id varchar, column_name varchar, value varchar,
     flag varchar
 );
+-- One row per lead (the newest export of a lead wins); converted_deal_id links it to `deals`.
+create table if not exists leads (
+    source varchar, lead_id varchar, name varchar, company varchar, owner varchar,
+    lead_source varchar, status varchar, created_at timestamp, converted_at timestamp,
+    converted_deal_id varchar, snapshot_at timestamp, batch_id integer
+);
+alter table deals add column if not exists lead_id varchar;
 create table if not exists fx_rates (currency varchar, valid_from date, rate_to_base double);
 create table if not exists build_params (
     as_of timestamp, lookback_days integer, currency varchar, built_at timestamp

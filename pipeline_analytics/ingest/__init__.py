@@ -4,7 +4,8 @@ A file whose sha256 was already loaded for the source is skipped, so ingest can 
 over a folder of exports. The generic adapter reads `path` as deals and `history` as stage history;
 a CRM adapter recognises each file's kind from its headers, so `path` can be a whole export folder
 (files of no known kind in a folder are skipped with a warning). A source's stage tables load first,
-then deals, then history; any order gives the same events.
+then deals, then history; any order gives the same events. Leads files (found in a CRM folder by
+their headers, or named by the `leads` key) load last, through `leads`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import duckdb
 
 from pipeline_analytics.config import Config, Source
 from pipeline_analytics.errors import InputError
-from pipeline_analytics.ingest import generic, store
+from pipeline_analytics.ingest import generic, leads, store
 from pipeline_analytics.ingest.activities import load_activities_file
 from pipeline_analytics.ingest.adapters import crm_adapter
 from pipeline_analytics.ingest.files import (
@@ -90,12 +91,34 @@ def ingest_sources(
                     summary.skipped.append(path)
                 else:
                     summary.batches.append(result)
+        if source.leads is not None:
+            _ingest_leads(con, source, source.leads, temp_dir, summary)
     if summary.failed:
         first, more = summary.failed[0], len(summary.failed) - 1
         if more:
             raise InputError(f"{first} (and {more} more file(s) failed, see the log above)")
         raise first
     return summary
+
+
+def _ingest_leads(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    pattern: Path,
+    temp_dir: Path,
+    summary: IngestSummary,
+) -> None:
+    """Load the new files of the source's `leads` key (`pattern`), each as its own batch."""
+    for path in expand_paths(pattern, "leads", source):
+        fp = fingerprint(path, source.encoding)
+        if store.already_loaded(con, source.name, fp.sha256):
+            log.info("%s: already loaded (same sha256), skipped", path)
+            summary.skipped.append(path)
+            continue
+        try:
+            summary.batches.append(leads.load_leads_file(con, source, path, fp, temp_dir))
+        except InputError as exc:
+            _file_failed(exc, summary)
 
 
 def _file_failed(exc: InputError, summary: IngestSummary) -> None:
@@ -119,9 +142,17 @@ def expand_paths(pattern: Path, key: str, source: Source) -> list[Path]:
     return paths
 
 
-# Load order within a source: the CRM's stage table, then deals, then history of any form; a
-# CRM's name tables (users, accounts) any time, since names are applied after each file.
-KIND_ORDER = {"stages": 0, "deals": 1, "history": 2, "field_history": 2, "users": 0, "accounts": 0}
+# Load order within a source: the CRM's stage table, then deals, then history of any form, then
+# leads; a CRM's name tables (users, accounts) any time, since names are applied after each file.
+KIND_ORDER = {
+    "stages": 0,
+    "users": 0,
+    "accounts": 0,
+    "deals": 1,
+    "history": 2,
+    "field_history": 2,
+    leads.OBJECT: 3,
+}
 
 
 def _plan_files(
@@ -151,7 +182,9 @@ def _plan_files(
             except InputError as exc:
                 _file_failed(exc, summary)
                 continue
-            kind = adapter.recognise(headers, source)
+            kind = adapter.recognise(headers, source) or (
+                leads.OBJECT if leads.is_leads_export(headers, source) else None
+            )
             if kind is None and named_file:
                 raise adapter.unrecognised(headers, source, expected, str(path))
             if kind is None:
@@ -173,6 +206,9 @@ def _ingest_file(
     snapshot_at: datetime | None,
     summary: IngestSummary,
 ) -> None:
+    if kind == leads.OBJECT:  # a leads file of the export folder: its own loader and table
+        summary.batches.append(leads.load_leads_file(con, source, path, fp, temp_dir, source.sheet))
+        return
     started_at = datetime.now(UTC).replace(tzinfo=None)
     log.info("%s: loading %s (%.1f MB)", path, kind, fp.size / 1e6)
     label = str(path)

@@ -41,6 +41,7 @@ TEXT_COLUMNS = (
     "deal_type",
     "currency",
     "segment",
+    "lead_id",
 )
 TIMESTAMP_COLUMNS = ("created_at", "closed_at", "stage_changed_at", "updated_at")
 DATE_COLUMNS = (*TIMESTAMP_COLUMNS, "expected_close_date")

@@ -465,7 +465,7 @@ def _write_deals(
             {_amount_base_sql("s", "fx")} as amount_base,
             s.amount_base as amount_company_currency,
             s.probability, s.created_at, s.closed_at, s.expected_close_date,
-            s.stage_changed_at, s.activity_count, s.segment,
+            s.stage_changed_at, s.activity_count, s.segment, s.lead_id,
             $snapshot_at::timestamp as snapshot_at, $batch_id::integer as batch_id
         from staged_deals as s
         asof left join fx_rates as fx

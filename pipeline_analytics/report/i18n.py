@@ -538,6 +538,33 @@ ITALIAN: dict[str, str] = {
         "velocità per canale di acquisizione. La dimensione della bolla è la pipeline aperta."
     ),
     "Lead source": "Canale",
+    # --- leads (funnel and lead sources, when the warehouse has leads) ---
+    "From lead to deal": "Dal lead alla trattativa",
+    "Deals by stage": "Trattative per fase",
+    "{leads} leads created: {converted} became deals ({deal_rate}) and {won} of those deals "
+    "were won ({won_rate} of the leads). Median time from lead to deal: {days}. Not "
+    "converted: {open} still open, {expired} expired (older than {expiry} days, counted as "
+    "lost).": (
+        "{leads} lead creati: {converted} sono diventati trattative ({deal_rate}) e {won} di "
+        "queste trattative sono state vinte ({won_rate} dei lead). Tempo mediano dal lead alla "
+        "trattativa: {days}. Non convertiti: {open} ancora aperti, {expired} scaduti (più "
+        "vecchi di {expiry} giorni, contati come persi)."
+    ),
+    "Leads": "Lead",
+    "Became deals": "Diventati trattative",
+    "{count} · {rate} of leads": "{count} · {rate} dei lead",
+    "Lead → deal": "Lead → trattativa",
+    "Lead → won": "Lead → vinta",
+    "Median days to deal": "Giorni mediani alla trattativa",
+    "Leads still open": "Lead ancora aperti",
+    "Expired leads": "Lead scaduti",
+    "Leads by source": "Lead per canale",
+    "Deals by source": "Trattative per canale",
+    "Every lead created by the report date, by the source it came from: how many became deals "
+    "and how many of those deals were won.": (
+        "Ogni lead creato entro la data del report, per canale di provenienza: quanti sono "
+        "diventati trattative e quante di queste trattative sono state vinte."
+    ),
     "Won amount ({currency})": "Importo vinto ({currency})",
     "won amount ({currency})": "importo vinto ({currency})",
     "Win rate {win_rate}<br>Won {won} in {deals} deals<br>Open pipeline {open}": (

@@ -2,7 +2,8 @@
 
 - Salesforce Data Export: Opportunity.csv, OpportunityHistory.csv (a row per stage change plus
   close-date and amount edits, as Salesforce writes one on every such save), OpportunityStage.csv;
-  API names, every field quoted, ids for accounts and owners, a few deleted (IsDeleted = 1) rows.
+  API names, every field quoted, ids for accounts and owners, a few deleted (IsDeleted = 1) rows;
+  and Lead.csv: the lead each opportunity was converted from, plus leads never converted.
 - HubSpot deals export, English labels, with `Date entered` / `Date exited` columns per stage
   (only the latest stint per stage, as HubSpot keeps).
 - Pipedrive export in Italian: `Trattativa - ...` headers, `;` separator, decimal comma,
@@ -51,6 +52,8 @@ DELETED_EVERY = 97
 # amount between its second and third stage changes.
 PUSH_EVERY, PUSH_DAYS = 5, 30
 AMOUNT_EDIT_EVERY, AMOUNT_BEFORE_EDIT = 7, 0.8
+# Every UNCONVERTED_EVERY-th deal number also names a Salesforce lead that was never converted.
+UNCONVERTED_EVERY = 2
 SF_DATE = "%Y-%m-%d"
 IT_TIMESTAMP, IT_DATE = "%d/%m/%Y %H:%M:%S", "%d/%m/%Y"
 
@@ -58,7 +61,7 @@ IT_TIMESTAMP, IT_DATE = "%d/%m/%Y %H:%M:%S", "%d/%m/%Y"
 def write_rendering(name: str, pipeline: SimulatedPipeline, out_dir: Path) -> list[Path]:
     """Write one rendering into `out_dir` (a folder per rendering); returns the files written."""
     writers = {
-        "salesforce": write_salesforce,
+        "salesforce": write_salesforce_with_leads,
         "hubspot": write_hubspot,
         "pipedrive_it": write_pipedrive_it,
     }
@@ -163,6 +166,65 @@ def write_salesforce(pipeline: SimulatedPipeline, out_dir: Path) -> list[Path]:
     for frame, path in zip((opportunity_rows, history, stages), paths, strict=True):
         spreadsheet.write_csv(frame, path, quote_style="always", float_precision=2)
     return paths
+
+
+def write_salesforce_with_leads(pipeline: SimulatedPipeline, out_dir: Path) -> list[Path]:
+    """The Data Export plus its Lead.csv (the benchmark writes the export without leads)."""
+    return [*write_salesforce(pipeline, out_dir), write_salesforce_leads(pipeline, out_dir)]
+
+
+def write_salesforce_leads(pipeline: SimulatedPipeline, out_dir: Path) -> Path:
+    """Lead.csv: every opportunity's lead, converted when the opportunity was created, created
+    1-45 days before; and for every UNCONVERTED_EVERY-th deal one more lead, never converted.
+
+    The leads are no later than the deals, so they never move the export's latest event.
+    """
+    facts = deal_facts(pipeline)
+    reps = sorted(facts["sales_agent"].unique().to_list())
+    offset = 10 ** (len(str(facts.height)) + 1)  # ids of the unconverted leads, as in deletions
+    common = [
+        pl.col("account").alias("Company"),
+        _sf_id("005", pl.col("sales_agent").replace_strict(reps, range(1, len(reps) + 1))).alias(
+            "OwnerId"
+        ),
+        pl.col("lead_source").alias("LeadSource"),
+        pl.lit("0").alias("IsDeleted"),
+    ]
+    converted = facts.with_columns(
+        *common,
+        _sf_id("00Q", pl.col("number")).alias("Id"),
+        (pl.lit("Contact ") + pl.col("number").cast(pl.String)).alias("LastName"),
+        pl.lit("Closed - Converted").alias("Status"),
+        (pl.col("engage_date") - pl.duration(days=pl.col("number") % 45 + 1)).alias("created"),
+        pl.lit("1").alias("IsConverted"),
+        pl.col("engage_date").dt.strftime(SF_DATE).alias("ConvertedDate"),
+        _sf_id("006", pl.col("number")).alias("ConvertedOpportunityId"),
+    )
+    unconverted = facts.filter(pl.col("number") % UNCONVERTED_EVERY == 0).with_columns(
+        *common,
+        _sf_id("00Q", pl.col("number") + offset).alias("Id"),
+        (pl.lit("Prospect ") + pl.col("number").cast(pl.String)).alias("LastName"),
+        pl.when(pl.col("number") % (2 * UNCONVERTED_EVERY) == 0)
+        .then(pl.lit("Closed - Not Converted"))
+        .otherwise(pl.lit("Working - Contacted"))
+        .alias("Status"),
+        (pl.col("engage_date") - pl.duration(days=pl.col("number") % 60 + 2)).alias("created"),
+        pl.lit("0").alias("IsConverted"),
+        pl.lit(None, pl.String).alias("ConvertedDate"),
+        pl.lit(None, pl.String).alias("ConvertedOpportunityId"),
+    )
+    columns = [
+        "Id", "IsDeleted", "LastName", "Company", "Status", "LeadSource", "OwnerId",
+        "CreatedDate", "IsConverted", "ConvertedDate", "ConvertedOpportunityId",
+    ]  # fmt: skip
+    leads = (
+        pl.concat([converted, unconverted])
+        .with_columns(pl.col("created").dt.strftime(TIMESTAMP_FORMAT).alias("CreatedDate"))
+        .select(columns)
+    )
+    path = out_dir / "Lead.csv"
+    spreadsheet.write_csv(leads, path, quote_style="always")
+    return path
 
 
 def _sf_id(prefix: str, number: pl.Expr) -> pl.Expr:

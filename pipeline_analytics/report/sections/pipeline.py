@@ -33,6 +33,7 @@ from pipeline_analytics.report.model import (
     Section,
     Table,
 )
+from pipeline_analytics.report.sections.leads import lead_funnel_blocks
 
 # --- 4. Funnel ------------------------------------------------------------------------------------
 
@@ -90,7 +91,7 @@ def funnel_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sectio
         "order by pipeline, stage_order",
     )
     pipelines = [(name, list(stages)) for name, stages in groupby(rows, lambda r: r["pipeline"])]
-    blocks: list[Block] = []
+    blocks: list[Block] = lead_funnel_blocks(con, ctx)  # the funnel starts at leads, if any
     for number, (pipeline, stages) in enumerate(pipelines, start=1):
         if len(pipelines) > 1:
             blocks.append(Heading(t("Pipeline: {pipeline}", pipeline=pipeline)))

@@ -31,6 +31,7 @@ from pipeline_analytics.report.model import (
     Section,
     Table,
 )
+from pipeline_analytics.report.sections.leads import lead_source_blocks
 from pipeline_analytics.report.sections.pipeline import optional_columns
 
 # The marts write a missing owner or lead source as '(none)'.
@@ -376,12 +377,13 @@ def sources_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
         f"select {', '.join(SOURCE_COLUMNS)} from mart_source_performance "
         "order by won_amount_base desc nulls last, lead_source",
     )
+    leads = lead_source_blocks(con, ctx)  # the lead-source section starts at leads, if any
     if all_missing(sources, "lead_source"):
         missing = t(
             "Lead source is not in the export: no deal has one, so there is nothing to show per "
             "source. Map the lead_source column in [sources.columns] to see it."
         )
-        return Section(key, title, blocks=(Note(missing, "unavailable"),))
+        return Section(key, title, blocks=(*leads, Note(missing, "unavailable")))
     columns = (
         Column(t("Lead source"), numeric=False),
         Column(t("Open deals")),
@@ -414,6 +416,7 @@ def sources_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
         "per lead source. Bubble size is the open pipeline."
     )
     blocks = (
+        *leads,
         *win_rate_notes(con, ctx),
         charts.chart(sources_figure(sources, ctx), "chart-sources", 360, ctx),
         Table(columns, rows, sortable=True),
