@@ -50,6 +50,8 @@ LATER_ADDITIONS = frozenset(
         "flagged_values",
         "forecast_deals.amount_imputed",
         "build_params.fiscal_year_start_month",
+        "ingest_batches.settings_fingerprint",
+        "ingest_batches.settings_json",
     }
 )
 # The column holding the ids each sequence hands out: a sequence behind them would reuse ids.
