@@ -102,7 +102,7 @@ def write_rejects_csv(con: duckdb.DuckDBPyConnection, out: Path, batch_id: int |
         raise InputError(
             f"--out {out}: the folder {out.parent} does not exist; create it or choose another"
         )
-    frame = con.execute(ROWS_SQL, {"batch_id": batch_id}).pl()
+    frame = con.sql(ROWS_SQL, params={"batch_id": batch_id}).pl()
     frame = frame.with_columns(pl.col("batch_id").cast(pl.Int64), pl.col("line").cast(pl.Int64))
     spreadsheet.write_csv(frame, out)
     return frame.height

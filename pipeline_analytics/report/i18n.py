@@ -641,6 +641,7 @@ ITALIAN: dict[str, str] = {
     "Column": "Colonna",
     "Reason (values shown as …)": "Motivo (valori indicati con …)",
     "Rows rejected": "Righe scartate",
+    "(whole line)": "(riga intera)",
     "Files": "File",
     "Checks": "Controlli",
     "{failing} of {checks} checks found something.": (

@@ -67,6 +67,7 @@ def ingest_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Bl
 
 
 REJECT_COLUMNS = ("column_name", "reason", "rejected_rows", "files")
+WHOLE_LINE = "(whole line)"  # mart_rejects' column for a line that could not be split
 
 
 def reject_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Block]:
@@ -91,7 +92,7 @@ def reject_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Bl
     )
     rows = tuple(
         (
-            Cell(g["column_name"]),
+            Cell(t("(whole line)") if g["column_name"] == WHOLE_LINE else g["column_name"]),
             Cell(g["reason"]),
             Cell(fmt.count(g["rejected_rows"]), g["rejected_rows"]),
             Cell(fmt.count(g["files"]), g["files"]),
