@@ -436,7 +436,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="rejected input rows: counts by file, column and reason; --out writes them all",
     )
     p.add_argument(
-        "--batch", type=int, default=None, metavar="N", help="only batch N (see `status`)"
+        "--batch",
+        type=int,
+        default=None,
+        metavar="N",
+        help="only batch N (the summary names each file's batch)",
     )
     p.add_argument(
         "--out",

@@ -127,5 +127,5 @@ def _check_batch(con: duckdb.DuckDBPyConnection, batch_id: int) -> None:
     )
     raise InputError(
         f"--batch {batch_id}: the warehouse has no batch {batch_id} ({listed}); "
-        "`pipeline-analytics status` lists the batches"
+        "`pipeline-analytics rejects` without --batch names the batch of each file"
     )
