@@ -81,13 +81,15 @@ def ingest_sources(
     for source in config.sources:
         change = store.settings_change(con, source)
         if source.name in reload:
-            _reload_source(con, config, source, own, temp_dir, snapshot_at, summary, "--reload")
+            reason: str | None = f"source '{source.name}': --reload"
         elif change is not None:
-            _reload_source(
-                con, config, source, own, temp_dir, snapshot_at, summary, change.describe()
-            )
+            reason = f"settings for source '{source.name}' changed since {change.describe()}"
         else:
+            reason = None
+        if reason is None:
             _ingest_source(con, config, source, own, temp_dir, snapshot_at, summary)
+        else:
+            _reload_source(con, config, source, own, temp_dir, snapshot_at, summary, reason)
     if summary.failed:
         first, more = summary.failed[0], len(summary.failed) - 1
         if more:
@@ -109,15 +111,13 @@ def _ingest_source(
     """Load the source's new files; with `reload_reason`, say why all of them are loaded again."""
     try:
         planned = _plan_files(con, source, own, summary)
-        activity_files = (
-            expand_paths(source.activities, "activities", source, own)
-            if source.activities is not None
-            else []
-        )
         if reload_reason is not None:
-            log.info(
-                "%s: reloading its %d file(s)", reload_reason, len(planned) + len(activity_files)
+            activities = (
+                expand_paths(source.activities, "activities", source, own)
+                if source.activities is not None
+                else []
             )
+            log.info("%s: reloading its %d file(s)", reload_reason, len(planned) + len(activities))
         for path, fp, kind in planned:
             try:
                 _ingest_file(con, config, source, path, fp, kind, temp_dir, snapshot_at, summary)
@@ -131,12 +131,13 @@ def _ingest_source(
             store.apply_pending_stage_events(con)
         raise
     store.apply_pending_stage_events(con)
-    for path in activity_files:
-        result = load_activities_file(con, source, path, temp_dir)
-        if result is None:
-            summary.skipped.append(path)
-        else:
-            summary.batches.append(result)
+    if source.activities is not None:
+        for path in expand_paths(source.activities, "activities", source, own):
+            result = load_activities_file(con, source, path, temp_dir)
+            if result is None:
+                summary.skipped.append(path)
+            else:
+                summary.batches.append(result)
 
 
 def _reload_source(
@@ -147,18 +148,13 @@ def _reload_source(
     temp_dir: Path,
     snapshot_at: datetime | None,
     summary: IngestSummary,
-    why: str,
+    reason: str,
 ) -> None:
     """Replace the source's rows with a load of all its current files, in one transaction.
 
     Any file that fails rolls the whole reload back: the earlier rows stay as they were, and the
     error is reported like a failed file's (the other sources go on).
     """
-    reason = (
-        f"source '{source.name}': reload asked for ({why})"
-        if why == "--reload"
-        else f"settings for source '{source.name}' changed since {why}"
-    )
     batches_before, failed_before = len(summary.batches), len(summary.failed)
     try:
         with transaction(con):
