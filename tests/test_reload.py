@@ -105,7 +105,8 @@ def query(db: Path, sql: str) -> list[tuple]:
 
 
 def source_tables() -> list[str]:
-    return [table for table, _ in store.SOURCE_ROWS]
+    """Every table a source's files fill, and the stage list derived from its deals."""
+    return [table for table, _ in store.SOURCE_ROWS] + ["stages"]
 
 
 def mart_tables(db: Path) -> list[str]:
