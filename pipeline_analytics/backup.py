@@ -53,6 +53,8 @@ LATER_ADDITIONS = frozenset(
         "leads",
         "deals.lead_id",
         "build_params.lead_expiry_days",
+        "ingest_batches.settings_fingerprint",
+        "ingest_batches.settings_json",
     }
 )
 # The column holding the ids each sequence hands out: a sequence behind them would reuse ids.

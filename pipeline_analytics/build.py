@@ -83,11 +83,7 @@ def build(
     """
     models = load_models(sql_dir)
     if as_of is None:
-        as_of = con.execute("select max(snapshot_at) from deals").fetchall()[0][0]
-        if as_of is None:
-            raise InputError(
-                "the warehouse has no deals yet; run `pipeline-analytics ingest` first"
-            )
+        as_of = latest_snapshot(con)
     with transaction(con):
         con.execute(SCHEMA_ADDITIONS)
         con.execute("delete from build_params")
@@ -102,6 +98,24 @@ def build(
         create_models(con, models)
         _drop_stale_models(con, {m.name for m in models})
     return [m.name for m in models]
+
+
+def latest_snapshot(con: duckdb.DuckDBPyConnection) -> datetime:
+    """The default as_of: the latest snapshot_at over every loaded batch of every kind.
+
+    A file's snapshot_at is its latest event, so this is the latest event of the newest export
+    (deals, stage history, activities alike): a history file that runs past the deals file's last
+    event moves as_of to its last stage change, and its changes count.
+    """
+    deals, latest = con.execute(
+        """
+        select (select count(*) from deals),
+               (select max(snapshot_at) from ingest_batches where status = 'loaded')
+        """
+    ).fetchall()[0]
+    if not deals or latest is None:
+        raise InputError("the warehouse has no deals yet; run `pipeline-analytics ingest` first")
+    return latest
 
 
 def create_models(con: duckdb.DuckDBPyConnection, models: list[Model]) -> None:

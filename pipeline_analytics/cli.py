@@ -25,6 +25,7 @@ from pipeline_analytics.errors import (
     EXIT_BAD_INPUT,
     EXIT_OK,
     EXIT_UNEXPECTED,
+    ConfigError,
     InputError,
     PipelineError,
 )
@@ -101,20 +102,41 @@ def cmd_ingest(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object
     from pipeline_analytics.ingest import ingest_sources
 
     summary = ingest_sources(
-        con, ctx.config, temp_dir=ctx.temp_dir, snapshot_at=ctx.args.snapshot_at
+        con,
+        ctx.config,
+        temp_dir=ctx.temp_dir,
+        snapshot_at=ctx.args.snapshot_at,
+        reload=_sources_to_reload(ctx),
     )
     log.info(
-        "ingest: %d file(s) loaded, %d skipped (already loaded), %d rows loaded, %d rejected",
+        "ingest: %d file(s) loaded, %d skipped (already loaded), %d rows loaded, %d rejected%s",
         len(summary.batches),
         len(summary.skipped),
         summary.rows_loaded,
         summary.rows_rejected,
+        f"; reloaded source(s) {', '.join(summary.reloaded)}" if summary.reloaded else "",
     )
     return {
         "files_loaded": len(summary.batches),
         "rows_loaded": summary.rows_loaded,
         "rows_rejected": summary.rows_rejected,
     }
+
+
+def _sources_to_reload(ctx: Context) -> list[str]:
+    """`--reload`: every source, or the one `--source` names (which must be configured)."""
+    names = [source.name for source in ctx.config.sources]
+    wanted = getattr(ctx.args, "source", None)
+    if not getattr(ctx.args, "reload", False):
+        return []
+    if wanted is None:
+        return names
+    if wanted not in names:
+        raise ConfigError(
+            f"--source {wanted}: no source of that name in {ctx.config.path}; "
+            f"use one of: {', '.join(names)}"
+        )
+    return [wanted]
 
 
 def cmd_build(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
@@ -247,6 +269,22 @@ def cmd_import_warehouse(ctx: Context) -> int:
     return EXIT_OK
 
 
+def cmd_rejects(ctx: Context) -> int:
+    from pipeline_analytics.rejects import show_rejects
+    from pipeline_analytics.status import open_read_only
+
+    db = ctx.db_path
+    if not db.exists():
+        print(f"No warehouse at {db} yet; run `pipeline-analytics --config FILE run` to create it.")
+        return EXIT_OK
+    con = open_read_only(db, ctx.args.wait)
+    try:
+        print(show_rejects(con, batch_id=ctx.args.batch, out=ctx.args.out))
+    finally:
+        con.close()
+    return EXIT_OK
+
+
 def cmd_sample(ctx: Context) -> int:
     from pipeline_analytics.sample import write_sample
 
@@ -276,6 +314,7 @@ RUN_STEPS_THAT_MAY_FAIL = frozenset({"backtest", "forecast"})
 # Commands that run outside `runs`: they read the warehouse, replace it whole, or do not touch it.
 UNRECORDED: dict[str, Callable[[Context], int]] = {
     "status": cmd_status,
+    "rejects": cmd_rejects,
     "sample": cmd_sample,
     "export-warehouse": cmd_export_warehouse,
     "import-warehouse": cmd_import_warehouse,
@@ -335,19 +374,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("ingest", help="load new export files of every configured source")
+    p = sub.add_parser(
+        "ingest",
+        help="load new export files of every configured source (a source whose settings changed "
+        "is reloaded)",
+    )
     p.add_argument(
         "--snapshot-at",
         type=_timestamp,
         default=None,
         help="when the export was taken (default: the latest event timestamp in each file)",
     )
+    _add_reload_options(p)
     p = sub.add_parser("build", help="rebuild the SQL models (marts) from the core tables")
     p.add_argument(
         "--as-of",
         type=_timestamp,
         default=None,
-        help="measure trailing windows up to this time (default: the latest snapshot)",
+        help="measure trailing windows up to this time (default: the latest event of the newest "
+        "export: the latest snapshot_at of any loaded file, deals, history or activities)",
     )
     p = sub.add_parser(
         "forecast", help="forecast bookings and cash per month with P10/P50/P90 bands"
@@ -383,8 +428,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="ingest, build, backtest (only after new data), forecast and report, in that order",
     )
     p.add_argument("--snapshot-at", type=_timestamp, default=None, help="as for ingest")
+    _add_reload_options(p)
     sub.add_parser(
         "status", help="batches loaded, row counts, freshness, data-quality findings, last runs"
+    )
+    p = sub.add_parser(
+        "rejects",
+        help="rejected input rows: counts by file, column and reason; --out writes them all",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        metavar="N",
+        help="only batch N (the summary names each file's batch)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE.csv",
+        help="write every rejected row (file, line, column, reason, raw record) as CSV",
     )
     p = sub.add_parser("export-warehouse", help="back up every warehouse table as Parquet")
     p.add_argument("dir", type=Path, help="new (or empty) folder to write the backup into")
@@ -400,6 +464,21 @@ def build_parser() -> argparse.ArgumentParser:
     for command in {id(p): p for p in sub.choices.values()}.values():
         _add_run_options(command, defaults=False)  # also accepted after the command
     return parser
+
+
+def _add_reload_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="replace every source's rows by a load of all its current files (in one "
+        "transaction; on failure the earlier rows stay)",
+    )
+    parser.add_argument(
+        "--source",
+        default=None,
+        metavar="NAME",
+        help="with --reload: reload only the source of this name",
+    )
 
 
 def _add_run_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -432,7 +511,10 @@ def _seconds(value: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "source", None) is not None and not args.reload:
+        parser.error("--source NAME goes with --reload (ingest --reload --source NAME)")
     configure_logging(
         level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
         json_lines=args.log_json,

@@ -336,7 +336,7 @@ def _report_failed_steps(failed: list[StepOutcome], outcomes: list[StepOutcome],
 
 
 def _report_rejects(run_id: int, rejected: int, exit_code: int) -> None:
-    where = "table rejected_rows (line, column and reason of each)"
+    where = "`pipeline-analytics rejects` (line, column and reason of each)"
     if exit_code == EXIT_OK:
         log.warning(
             "%d input row(s) rejected; the rest loaded; see %s",

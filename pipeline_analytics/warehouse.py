@@ -78,6 +78,10 @@ alter table deals add column if not exists amount_company_currency double;
 alter table stage_changes add column if not exists origin varchar;
 alter table deal_snapshots add column if not exists closed_at timestamp;
 alter table deal_snapshots add column if not exists stage_changed_at timestamp;
+-- The configured settings that read a batch's file (store.read_settings): as JSON, and its sha256;
+-- NULL for batches loaded before they were recorded.
+alter table ingest_batches add column if not exists settings_fingerprint varchar;
+alter table ingest_batches add column if not exists settings_json varchar;
 create table if not exists activities (
     source varchar, deal_id varchar, activity_type varchar, occurred_at timestamp, owner varchar
 );
@@ -179,15 +183,30 @@ def default_memory_limit() -> str:
     return f"{max(1, int(total / 2 / 2**30))}GB"
 
 
+# Connections (by id) inside a `transaction` block: a block within one joins it.
+_IN_TRANSACTION: set[int] = set()
+
+
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """The block's statements commit together, or none do: rolled back if the block raises."""
+    """The block's statements commit together, or none do: rolled back if the block raises.
+
+    A block inside another one (on the same connection) is part of the outer block, which alone
+    commits or rolls back: a reload writes a source's files, each a `transaction` of its own in a
+    normal ingest, as one.
+    """
+    if id(con) in _IN_TRANSACTION:
+        yield
+        return
     con.execute("begin transaction")
+    _IN_TRANSACTION.add(id(con))
     try:
         yield
     except BaseException:
         con.execute("rollback")
         raise
+    finally:
+        _IN_TRANSACTION.discard(id(con))
     con.execute("commit")
 
 

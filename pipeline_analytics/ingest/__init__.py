@@ -1,11 +1,14 @@
 """Ingest: load each source's export files into the warehouse, one transaction per file.
 
-A file whose sha256 was already loaded for the source is skipped, so ingest can run again and again
-over a folder of exports. The generic adapter reads `path` as deals and `history` as stage history;
-a CRM adapter recognises each file's kind from its headers, so `path` can be a whole export folder
-(files of no known kind in a folder are skipped with a warning). A source's stage tables load first,
-then deals, then history; any order gives the same events. Leads files (found in a CRM folder by
-their headers, or named by the `leads` key) load last, through `leads`.
+A file whose sha256 was already loaded for the source, read with the same settings, is skipped, so
+ingest can run again and again over a folder of exports. When a source's settings that read files
+changed since its files were loaded (a fixed column mapping), or `ingest --reload` asks for it, the
+source's rows are replaced by a load of all its current files, in one transaction. The generic
+adapter reads `path` as deals and `history` as stage history; a CRM adapter recognises each file's
+kind from its headers, so `path` can be a whole export folder (files of no known kind in a folder
+are skipped with a note; the tool's own files and hidden files are never read). A source's stage
+tables load first, then deals, then history; any order gives the same events. Leads files (found
+in a CRM folder by their headers, or named by the `leads` key) load last, through `leads`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +35,7 @@ from pipeline_analytics.ingest.files import (
     load_file,
     peek_headers,
 )
+from pipeline_analytics.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,7 @@ class IngestSummary:
     skipped: list[Path] = field(default_factory=list)
     unrecognised: list[Path] = field(default_factory=list)  # files of a folder no adapter reads
     failed: list[InputError] = field(default_factory=list)  # files that could not be loaded
+    reloaded: list[str] = field(default_factory=list)  # sources whose rows were replaced
 
     @property
     def rows_loaded(self) -> int:
@@ -61,38 +67,30 @@ def ingest_sources(
     *,
     temp_dir: Path,
     snapshot_at: datetime | None = None,
+    reload: Collection[str] = (),
 ) -> IngestSummary:
     """Load every new file of every configured source.
 
     A file that cannot be loaded (InputError) is logged and skipped, so it does not block the
     others (each file is its own transaction); the first such error is raised at the end.
+    A source named in `reload`, or whose settings changed since its files were loaded
+    (`store.settings_change`), has its rows replaced by a load of all its current files.
     """
     store.refresh_reference_tables(con, config, temp_dir)
     summary = IngestSummary()
+    own = OwnFiles.of(con, config, temp_dir)
     for source in config.sources:
-        try:
-            for path, fp, kind in _plan_files(con, source, summary):
-                try:
-                    _ingest_file(
-                        con, config, source, path, fp, kind, temp_dir, snapshot_at, summary
-                    )
-                except InputError as exc:
-                    _file_failed(exc, summary)
-        except BaseException:
-            # Files committed before the failing one still get their stage events.
-            with contextlib.suppress(Exception):
-                store.apply_pending_stage_events(con)
-            raise
-        store.apply_pending_stage_events(con)
-        if source.activities is not None:
-            for path in expand_paths(source.activities, "activities", source):
-                result = load_activities_file(con, source, path, temp_dir)
-                if result is None:
-                    summary.skipped.append(path)
-                else:
-                    summary.batches.append(result)
-        if source.leads is not None:
-            _ingest_leads(con, source, source.leads, temp_dir, summary)
+        change = store.settings_change(con, source)
+        if source.name in reload:
+            reason: str | None = f"source '{source.name}': --reload"
+        elif change is not None:
+            reason = f"settings for source '{source.name}' changed since {change.describe()}"
+        else:
+            reason = None
+        if reason is None:
+            _ingest_source(con, config, source, own, temp_dir, snapshot_at, summary)
+        else:
+            _reload_source(con, config, source, own, temp_dir, snapshot_at, summary, reason)
     if summary.failed:
         first, more = summary.failed[0], len(summary.failed) - 1
         if more:
@@ -101,15 +99,97 @@ def ingest_sources(
     return summary
 
 
+def _ingest_source(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    source: Source,
+    own: OwnFiles,
+    temp_dir: Path,
+    snapshot_at: datetime | None,
+    summary: IngestSummary,
+    reload_reason: str | None = None,
+) -> None:
+    """Load the source's new files; with `reload_reason`, say why all of them are loaded again."""
+    try:
+        planned = _plan_files(con, source, own, summary)
+        if reload_reason is not None:
+            activities = (
+                expand_paths(source.activities, "activities", source, own)
+                if source.activities is not None
+                else []
+            )
+            log.info("%s: reloading its %d file(s)", reload_reason, len(planned) + len(activities))
+        for path, fp, kind in planned:
+            try:
+                _ingest_file(con, config, source, path, fp, kind, temp_dir, snapshot_at, summary)
+            except InputError as exc:
+                if reload_reason is not None:
+                    raise  # a reload loads every file or none
+                _file_failed(exc, summary)
+    except BaseException:
+        # Files committed before the failing one still get their stage events.
+        with contextlib.suppress(Exception):
+            store.apply_pending_stage_events(con)
+        raise
+    store.apply_pending_stage_events(con)
+    if source.activities is not None:
+        for path in expand_paths(source.activities, "activities", source, own):
+            result = load_activities_file(con, source, path, temp_dir)
+            if result is None:
+                summary.skipped.append(path)
+            else:
+                summary.batches.append(result)
+    if source.leads is not None:
+        _ingest_leads(con, source, source.leads, own, temp_dir, summary)
+
+
+def _reload_source(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    source: Source,
+    own: OwnFiles,
+    temp_dir: Path,
+    snapshot_at: datetime | None,
+    summary: IngestSummary,
+    reason: str,
+) -> None:
+    """Replace the source's rows with a load of all its current files, in one transaction.
+
+    Any file that fails rolls the whole reload back: the earlier rows stay as they were, and the
+    error is reported like a failed file's (the other sources go on).
+    """
+    batches_before, failed_before = len(summary.batches), len(summary.failed)
+    try:
+        with transaction(con):
+            store.replace_source(con, source.name)
+            _ingest_source(con, config, source, own, temp_dir, snapshot_at, summary, reason)
+            if len(summary.failed) > failed_before:
+                raise summary.failed.pop(failed_before)
+    except InputError as exc:
+        del summary.batches[batches_before:]
+        del summary.failed[failed_before:]
+        summary.failed.append(
+            InputError(f"{exc}; the reload of source '{source.name}' was rolled back")
+        )
+        log.error(
+            "source '%s': reload rolled back, its earlier rows stay as they were: %s",
+            source.name,
+            exc,
+        )
+        return
+    summary.reloaded.append(source.name)
+
+
 def _ingest_leads(
     con: duckdb.DuckDBPyConnection,
     source: Source,
     pattern: Path,
+    own: OwnFiles,
     temp_dir: Path,
     summary: IngestSummary,
 ) -> None:
     """Load the new files of the source's `leads` key (`pattern`), each as its own batch."""
-    for path in expand_paths(pattern, "leads", source):
+    for path in expand_paths(pattern, "leads", source, own):
         fp = fingerprint(path, source.encoding)
         if store.already_loaded(con, source.name, fp.sha256):
             log.info("%s: already loaded (same sha256), skipped", path)
@@ -126,18 +206,81 @@ def _file_failed(exc: InputError, summary: IngestSummary) -> None:
     summary.failed.append(exc)
 
 
-def expand_paths(pattern: Path, key: str, source: Source) -> list[Path]:
-    """A file, a folder (every file in it) or a glob; no match is a config error."""
+@dataclass(frozen=True)
+class OwnFiles:
+    """This tool's own files and folders, by resolved path, with what each is.
+
+    A source's path that is a folder or a glob may hold them (`path = "."` with the warehouse
+    next to the exports); they are never read as exports.
+    """
+
+    files: dict[Path, str] = field(default_factory=dict)
+    folders: dict[Path, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, con: duckdb.DuckDBPyConnection, config: Config, temp_dir: Path) -> OwnFiles:
+        files = {config.path.resolve(): "the config"}
+        warehouse = con.execute(
+            "select path from duckdb_databases() where database_name = current_database()"
+        ).fetchall()[0][0]
+        if warehouse:  # None for an in-memory warehouse
+            db = Path(warehouse).resolve()
+            files |= {
+                db: "the warehouse",
+                db.with_name(db.name + ".wal"): "the warehouse's write-ahead log",
+                db.with_name(db.name + ".lock"): "the warehouse's lock file",
+            }
+        folders = {
+            temp_dir.resolve(): "the warehouse's temp folder",
+            config.report.output_dir.resolve(): "the reports folder",
+        }
+        return cls(files, folders)
+
+    def what(self, path: Path) -> str | None:
+        """What `path` is when it is one of ours (or a hidden file); None for an export."""
+        resolved = path.resolve()
+        if resolved in self.files:
+            return self.files[resolved]
+        for folder, label in self.folders.items():
+            if resolved.is_relative_to(folder):
+                return f"in {label}"
+        return "a hidden file" if path.name.startswith(".") else None
+
+
+def expand_paths(
+    pattern: Path, key: str, source: Source, own: OwnFiles | None = None
+) -> list[Path]:
+    """A file, a folder (every file in it) or a glob; no match is a config error.
+
+    The tool's own files (`own`) and hidden files in a folder or glob are left out, with a note.
+    """
+    own = own or OwnFiles()
     if pattern.is_dir():
-        paths = sorted(p for p in pattern.iterdir() if p.is_file() and not p.name.startswith("."))
+        found = sorted(p for p in pattern.iterdir() if p.is_file())
     elif any(ch in str(pattern) for ch in "*?["):
-        paths = sorted(Path(p) for p in glob.glob(str(pattern)) if Path(p).is_file())
+        found = sorted(Path(p) for p in glob.glob(str(pattern)) if Path(p).is_file())
     else:
-        paths = [pattern] if pattern.is_file() else []
+        if pattern.is_file() and (what := own.what(pattern)) and not what.startswith("a hidden"):
+            raise InputError(
+                f"source '{source.name}': {key} = '{pattern}' is {what}, not an export; "
+                "point it at the CRM's export file or folder"
+            )
+        found = [pattern] if pattern.is_file() else []
+    left_out = {p: what for p in found if (what := own.what(p)) and p != pattern}
+    if left_out:
+        log.info(
+            "source '%s': %s = '%s': left out %s",
+            source.name,
+            key,
+            pattern,
+            ", ".join(f"{p.name} ({what})" for p, what in left_out.items()),
+        )
+    paths = [p for p in found if p not in left_out]
     if not paths:
         raise InputError(
-            f"source '{source.name}': {key} = '{pattern}' matches no file; "
-            "check the path in the config (relative paths are read from the config's folder)"
+            f"source '{source.name}': {key} = '{pattern}' matches no file"
+            + (" besides this tool's own and hidden ones" if left_out else "")
+            + "; check the path in the config (relative paths are read from the config's folder)"
         )
     return paths
 
@@ -156,7 +299,7 @@ KIND_ORDER = {
 
 
 def _plan_files(
-    con: duckdb.DuckDBPyConnection, source: Source, summary: IngestSummary
+    con: duckdb.DuckDBPyConnection, source: Source, own: OwnFiles, summary: IngestSummary
 ) -> list[tuple[Path, FileFingerprint, str]]:
     """The source's new files with their kind, in load order; loaded ones go to `skipped`."""
     adapter = crm_adapter(source.adapter) if source.adapter != "generic" else None
@@ -166,7 +309,7 @@ def _plan_files(
     planned = []
     for key, pattern, expected in keys:
         named_file = pattern.is_file()
-        for path in expand_paths(pattern, key, source):
+        for path in expand_paths(pattern, key, source, own):
             fp = fingerprint(path, source.encoding)
             if store.already_loaded(con, source.name, fp.sha256) or any(
                 fp.sha256 == other.sha256 for _, other, _ in planned
@@ -248,5 +391,5 @@ def _ingest_file(
         f", {result.rows_excluded} excluded (deleted in the CRM or report totals)"
         if result.rows_excluded
         else "",
-        " (see table rejected_rows)" if result.rows_rejected else "",
+        " (see `pipeline-analytics rejects`)" if result.rows_rejected else "",
     )

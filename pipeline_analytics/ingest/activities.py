@@ -82,7 +82,7 @@ def load_activities_file(
         result.rows_read,
         result.rows_loaded,
         result.rows_rejected,
-        " (see table rejected_rows)" if result.rows_rejected else "",
+        " (see `pipeline-analytics rejects`)" if result.rows_rejected else "",
     )
     return result
 

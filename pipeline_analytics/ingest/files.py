@@ -282,7 +282,12 @@ def _number_lines(
     `first_line` None the stored table carries its `_row` already.
     """
     columns = ", ".join(f"{_stored(i)} as {_quote(n)}" for i, n in enumerate(names))
-    row = "_row" if first_line is None else f"rowid + {first_line} as _row"
+    row = "_row"
+    if first_line is not None:
+        # Counted from the table's first rowid: inside an open transaction (a reload) DuckDB
+        # numbers a new table's rows from a large offset, not from 0.
+        first_rowid = con.execute(f"select min(rowid) from {_lines(table)}").fetchall()[0][0]
+        row = f"rowid - {first_rowid or 0} + {first_line} as _row"
     con.execute(
         f"create or replace temp view {table} as select {columns}, {row} from {_lines(table)}"
     )

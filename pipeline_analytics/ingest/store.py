@@ -10,6 +10,9 @@ fails, the transaction rolls back and the warehouse is exactly as it was.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -80,12 +83,162 @@ class BatchResult:
     rows_excluded: int = 0
 
 
+# The configured settings of a source that decide how its files are read (Source attributes):
+# a batch records them, and when they change the source's files are loaded again. Configured
+# values only, never inferred ones: an inference is redone on every load anyway.
+READ_SETTINGS = (
+    "adapter",
+    "columns",
+    "history_columns",
+    "status",
+    "date_format",
+    "decimal",
+    "date_order",
+    "encoding",
+    "sheet",
+    "currency",
+    "activity_columns",
+    "lead_columns",
+)
+# Every table holding rows a source's files put there, and how its rows name the source: by its
+# `source` column, or by `batch_id` (one of the source's batches). A reload deletes them all, so a
+# table added later that holds a source's rows goes here. ingest_batches comes last: the
+# `batch_id` tables find the source's batches through it.
+SOURCE_ROWS = (
+    ("deals", "source"),
+    ("deal_snapshots", "source"),
+    ("stage_changes", "source"),
+    ("deal_changes", "source"),
+    ("deal_stage_events", "source"),
+    ("pending_stage_events", "source"),
+    ("source_stages", "source"),
+    ("activities", "source"),
+    ("crm_names", "source"),
+    ("leads", "source"),
+    ("rejected_rows", "batch_id"),
+    ("flagged_values", "batch_id"),
+    ("ingest_batches", "source"),
+)
+
+
 def already_loaded(con: duckdb.DuckDBPyConnection, source: str, sha256: str) -> bool:
     rows = con.execute(
         "select count(*) from ingest_batches where source = ? and file_sha256 = ? and status = ?",
         [source, sha256, LOADED],
     ).fetchall()
     return rows[0][0] > 0
+
+
+def read_settings(source: Source) -> str:
+    """The source's READ_SETTINGS as canonical JSON (sorted keys): equal settings, equal text."""
+    return json.dumps(
+        {name: _plain(getattr(source, name)) for name in READ_SETTINGS},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def settings_fingerprint(settings_json: str) -> str:
+    return hashlib.sha256(settings_json.encode("utf-8")).hexdigest()
+
+
+def _plain(value: object) -> object:
+    """A setting as JSON data: dataclasses as objects, tuples as lists, paths as text."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """The newest batch of a source loaded with other settings, and the settings that differ."""
+
+    batch_id: int
+    changed: tuple[str, ...]  # dotted names, e.g. `columns.deal_id`
+
+    def describe(self) -> str:
+        return f"batch {self.batch_id} ({', '.join(self.changed) or 'settings'})"
+
+
+def settings_change(con: duckdb.DuckDBPyConnection, source: Source) -> SettingsChange | None:
+    """How the source's settings differ from those its loaded batches were read with, if they do.
+
+    Batches loaded before settings were recorded (NULL) are unknown: said once, then taken as read
+    with the current settings (no reload is forced; `ingest --reload` does one).
+    """
+    current = read_settings(source)
+    fingerprint_now = settings_fingerprint(current)
+    rows = con.execute(
+        """
+        select batch_id, settings_fingerprint, settings_json from ingest_batches
+        where source = ? and status = ? order by batch_id
+        """,
+        [source.name, LOADED],
+    ).fetchall()
+    unknown = [batch_id for batch_id, fingerprint_then, _ in rows if fingerprint_then is None]
+    if unknown:
+        log.info(
+            "source '%s': %d batch(es) (%d to %d) were loaded before the settings that read a "
+            "file were recorded; they are taken as read with the current settings (if the config "
+            "changed since, run `pipeline-analytics ingest --reload --source %s`)",
+            source.name,
+            len(unknown),
+            unknown[0],
+            unknown[-1],
+            source.name,
+        )
+        con.execute(
+            """
+            update ingest_batches set settings_fingerprint = ?, settings_json = ?
+            where source = ? and settings_fingerprint is null
+            """,
+            [fingerprint_now, current, source.name],
+        )
+    differing = [
+        (batch_id, then)
+        for batch_id, fingerprint_then, then in rows
+        if fingerprint_then is not None and fingerprint_then != fingerprint_now
+    ]
+    if not differing:
+        return None
+    batch_id, then = differing[-1]
+    return SettingsChange(
+        batch_id, _changed_settings(json.loads(then or "{}"), json.loads(current))
+    )
+
+
+def _changed_settings(before: dict, after: dict, prefix: str = "") -> tuple[str, ...]:
+    """Dotted names of the settings whose values differ (a key of a mapping is one setting)."""
+    changed: list[str] = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changed += _changed_settings(old, new, f"{prefix}{key}.")
+        elif old != new:
+            changed.append(f"{prefix}{key}")
+    return tuple(changed)
+
+
+def replace_source(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Delete every row the source's files put in the warehouse (SOURCE_ROWS), for a reload.
+
+    Run it inside the reload's transaction: rolled back with it, the rows stay.
+    """
+    for table, key in SOURCE_ROWS:
+        where = (
+            "source = ?"
+            if key == "source"
+            else "batch_id in (select batch_id from ingest_batches where source = ?)"
+        )
+        deleted = con.execute(f"delete from {table} where {where}", [source]).fetchall()[0][0]
+        log.debug("source '%s': reload deleted %d row(s) of %s", source, deleted, table)
 
 
 def refresh_reference_tables(
@@ -805,11 +958,13 @@ def _start_batch(
     started_at: datetime,
 ) -> int:
     batch_id = con.execute("select nextval('batch_id_seq')").fetchall()[0][0]
+    settings = read_settings(source)
     con.execute(
         """
         insert into ingest_batches (batch_id, source, adapter, object, file_path, file_sha256,
-                                    snapshot_at, started_at, status)
-        values (?, ?, ?, ?, ?, ?, ?, ?, 'loading')
+                                    snapshot_at, started_at, status, settings_fingerprint,
+                                    settings_json)
+        values (?, ?, ?, ?, ?, ?, ?, ?, 'loading', ?, ?)
         """,
         [
             batch_id,
@@ -820,6 +975,8 @@ def _start_batch(
             fp.sha256,
             snapshot_at,
             started_at,
+            settings_fingerprint(settings),
+            settings,
         ],
     )
     return int(batch_id)

@@ -660,10 +660,16 @@ ITALIAN: dict[str, str] = {
     "Files loaded": "File caricati",
     "No file has been loaded yet.": "Nessun file è stato ancora caricato.",
     "{files} files loaded, the last on {date}: {loaded} of {read} rows used, {rejected} rejected "
-    "(each with its line number and reason in the rejected_rows table).": (
+    "(`pipeline-analytics rejects` lists each with its line and reason).": (
         "{files} file caricati, l'ultimo il {date}: {loaded} righe usate su {read}, {rejected} "
-        "scartate (ognuna con numero di riga e motivo nella tabella rejected_rows)."
+        "scartate (`pipeline-analytics rejects` le elenca con riga e motivo)."
     ),
+    "Rejected rows by reason": "Righe scartate per motivo",
+    "Column": "Colonna",
+    "Reason (values shown as …)": "Motivo (valori indicati con …)",
+    "Rows rejected": "Righe scartate",
+    "(whole line)": "(riga intera)",
+    "Files": "File",
     "Checks": "Controlli",
     "{failing} of {checks} checks found something.": (
         "{failing} controlli su {checks} hanno trovato qualcosa."

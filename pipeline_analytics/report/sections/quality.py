@@ -1,4 +1,4 @@
-"""9. Data quality: what ingest rejected and what the checks of mart_data_quality found."""
+"""9. Data quality: what ingest rejected (mart_rejects) and what mart_data_quality found."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def quality_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
     key, title = "quality", t("Data quality")
     blocks: list[Block] = [Heading(t("Files loaded"))]
     blocks += ingest_blocks(con, ctx)
+    blocks += reject_blocks(con, ctx)
     blocks.append(Heading(t("Checks")))
     blocks += check_blocks(con, ctx)
     intro = t(
@@ -55,7 +56,7 @@ def ingest_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Bl
         return [Note(t("No file has been loaded yet."), "unavailable")]
     text = t(
         "{files} files loaded, the last on {date}: {loaded} of {read} rows used, {rejected} "
-        "rejected (each with its line number and reason in the rejected_rows table).",
+        "rejected (`pipeline-analytics rejects` lists each with its line and reason).",
         files=fmt.count(totals["files"]),
         date=fmt.date(totals["last_loaded"]),
         loaded=fmt.count(totals["rows_loaded"]),
@@ -63,6 +64,42 @@ def ingest_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Bl
         rejected=fmt.count(totals["rows_rejected"]),
     )
     return [Note(text)]
+
+
+REJECT_COLUMNS = ("column_name", "reason", "rejected_rows", "files")
+WHOLE_LINE = "(whole line)"  # mart_rejects' column for a line that could not be split
+
+
+def reject_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Block]:
+    """Rejected rows by column and kind of reason (mart_rejects); nothing when none was rejected."""
+    t, fmt = ctx.t, ctx.fmt
+    if unavailable_reason(con, t, "mart_rejects", REJECT_COLUMNS):
+        return []  # an older build, or no row rejected: the files line above says how many
+    groups = fetch(
+        con,
+        """
+        select column_name, reason, sum(rejected_rows) as rejected_rows, sum(files) as files
+        from mart_rejects
+        group by column_name, reason
+        order by rejected_rows desc, column_name, reason
+        """,
+    )
+    columns = (
+        Column(t("Column"), numeric=False),
+        Column(t("Reason (values shown as …)"), numeric=False),
+        Column(t("Rows rejected")),
+        Column(t("Files")),
+    )
+    rows = tuple(
+        (
+            Cell(t("(whole line)") if g["column_name"] == WHOLE_LINE else g["column_name"]),
+            Cell(g["reason"]),
+            Cell(fmt.count(g["rejected_rows"]), g["rejected_rows"]),
+            Cell(fmt.count(g["files"]), g["files"]),
+        )
+        for g in groups
+    )
+    return [Heading(t("Rejected rows by reason")), Table(columns, rows, sortable=True)]
 
 
 def check_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Block]:
