@@ -51,6 +51,7 @@ LATER_ADDITIONS = frozenset(
         "forecast_deals.amount_imputed",
         "build_params.fiscal_year_start_month",
         "leads",
+        "crm_names",
         "deals.lead_id",
         "build_params.lead_expiry_days",
         "ingest_batches.settings_fingerprint",
