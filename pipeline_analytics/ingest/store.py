@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -133,6 +133,8 @@ def write_batch(
         """
     ).fetchall()[0]
     snapshot_at = snapshot_override or latest_event
+    if snapshot_at is None and primary == "staged_deals":
+        snapshot_at = file_modified_at(path)
     excluded += len(loaded.excluded_lines)
     rejected += len(loaded.structural_rejects)
     loaded_rows = loaded.rows_read - rejected - excluded
@@ -167,6 +169,22 @@ def write_batch(
     return BatchResult(
         batch_id, path, kind, loaded.rows_read, loaded_rows, rejected, snapshot_at, excluded
     )
+
+
+def file_modified_at(path: Path) -> datetime:
+    """When a deals file with no event dates at all (a win/loss extract) was taken: its mtime.
+
+    Without it the batch would have no snapshot_at, and nothing could say as of when its deals
+    stood where they stand. Naive UTC, like every timestamp in the warehouse.
+    """
+    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+    log.warning(
+        "%s: no created, closed, stage-change or modified dates in the file; its snapshot time "
+        "is the file's modification time, %s UTC (pass --snapshot-at to set it)",
+        path,
+        f"{modified:%Y-%m-%d %H:%M:%S}",
+    )
+    return modified
 
 
 def reject_future_events(
