@@ -18,6 +18,7 @@ import pytest
 
 from pipeline_analytics.forecast.outcomes import OutcomeHistory, outcome_model
 from tests.conftest import run_cli, write
+from tests.test_report import section_html, text_of
 
 DEALS = """
 id,stage,created,closed,value,rep
@@ -110,6 +111,19 @@ def test_data_quality_counts_them_and_measurability_says_what_leaves_them_out(bu
         ("cycle_time", True, "missing_created_at", 3, 6),
         ("time_windows", True, None, 0, 3),
     ]
+
+
+def test_the_report_says_which_figures_leave_them_out(built: Path) -> None:
+    reports = built / "reports"
+    assert run_cli(built, "-q", "report", "--output-dir", str(reports)) == 0
+    page = (reports / "latest.html").read_text(encoding="utf-8")
+    assert (
+        "3 of 6 deals have no creation date: the sales cycle, the deals and pipeline created"
+        in (text_of(section_html(page, "summary")))
+    )
+    assert "3 of 6 deals have no creation date and are left out of the time to close." in (
+        text_of(section_html(page, "speed"))
+    )
 
 
 def test_a_past_as_of_knows_them_from_their_first_stage_change_or_export(built: Path) -> None:

@@ -161,6 +161,9 @@ def test_the_report_says_what_needs_dates_and_shows_what_does_not(
     sources = words(page, "sources")
     assert "Web 1 2 33.3% 33.3% 1,000" in sources
     assert "none of the deals closed by 2025-06-15 has a close date" in words(page, "forecast")
+    assert "Time to close is not measurable: no closed deal has a close date." in words(
+        page, "speed"
+    )
 
 
 def test_ingest_logs_that_the_snapshot_is_the_file_time(

@@ -300,7 +300,8 @@ def rebuild_stage_events(con: duckdb.DuckDBPyConnection, source: str) -> None:
     (origin `snapshots`): a stint starts at the stage change time the export gives when it lies
     after the previous export, at the close for a closed stage, at creation for the first stage,
     else at the export that first showed the new stage. One export (or none showing a change)
-    gives one `current_only` event.
+    gives one `current_only` event. A deal without a creation date in its first stage gets an
+    unknown start (NULL entered_at), like any deal first seen after it entered its stage.
     """
     con.execute(
         """
@@ -588,7 +589,8 @@ def _write_stage_changes(con: duckdb.DuckDBPyConnection, source: Source, batch_i
 
     History tables log every amount or close-date edit with the current stage, so most rows of a
     history export repeat the stage; keeping only the changes shrinks what the stint derivation
-    sorts. A stage held since creation starts at the deal's creation.
+    sorts. A stage held since creation starts at the deal's creation; for a deal without a
+    creation date such a row tells no time and is left out (its current stage still has an event).
     """
     # Overlapping history exports repeat changes; the first history file needs no such check.
     stored = con.execute(

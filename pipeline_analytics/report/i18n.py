@@ -909,6 +909,20 @@ ITALIAN: dict[str, str] = {
         "trattative chiuse, in qualunque momento:"
     ),
     "Win rate by amount": "Tasso di successo per importo",
+    "Time to close is not measurable: no closed deal has a close date. Map the close-date column "
+    "([sources.columns] closed_at).": (
+        "Il tempo di chiusura non è misurabile: nessuna trattativa chiusa ha una data di "
+        "chiusura. Mappate la colonna della data di chiusura ([sources.columns] closed_at)."
+    ),
+    "Time to close is not measurable: no deal has a creation date. Map the created-date column "
+    "([sources.columns] created_at).": (
+        "Il tempo di chiusura non è misurabile: nessuna trattativa ha una data di creazione. "
+        "Mappate la colonna della data di creazione ([sources.columns] created_at)."
+    ),
+    "{missing} of {deals} deals have no creation date and are left out of the time to close.": (
+        "{missing} trattative su {deals} non hanno una data di creazione e sono escluse dal tempo "
+        "di chiusura."
+    ),
 }
 
 

@@ -192,6 +192,33 @@ def missing_dates_notes(measures: Measures, ctx: ReportContext) -> list[Note]:
     return notes
 
 
+def cycle_time_note(measures: Measures, ctx: ReportContext) -> Note | None:
+    """Why time to close cannot be measured ("unavailable"), or how many deals it leaves out."""
+    t = ctx.t
+    if measure(measures, "time_windows").reason == "no_close_dates":
+        text = t(
+            "Time to close is not measurable: no closed deal has a close date. Map the close-date "
+            "column ([sources.columns] closed_at)."
+        )
+        return Note(text, "unavailable")
+    cycle = measure(measures, "cycle_time")
+    if cycle.reason == "no_created_dates" and cycle.deals_considered:
+        text = t(
+            "Time to close is not measurable: no deal has a creation date. Map the created-date "
+            "column ([sources.columns] created_at)."
+        )
+        return Note(text, "unavailable")
+    if cycle.reason == "missing_created_at":
+        text = t(
+            "{missing} of {deals} deals have no creation date and are left out of the time to "
+            "close.",
+            missing=ctx.fmt.count(cycle.deals_affected),
+            deals=ctx.fmt.count(cycle.deals_considered),
+        )
+        return Note(text)
+    return None
+
+
 def undated(con: duckdb.DuckDBPyConnection) -> bool:
     """No closed deal has a close date (a win/loss extract) and the all-time mart can be read."""
     if measure(read_measures(con), "time_windows").reason != "no_close_dates":
