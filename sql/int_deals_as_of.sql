@@ -16,22 +16,33 @@
 -- open_until: +infinity for an open deal, its
 --   closed_at for a closed one, NULL for a closed deal whose close time is unknown (never counted
 --   open). A deal is open at time t when known_from <= t < open_until.
-with first_stage_change as (
+with undated_deals as (
+    -- only these need a first stage change or snapshot: the scans stay small on big warehouses
     select
         source,
-        deal_id,
-        min(changed_at) as first_changed_at
-    from stage_changes
-    group by source, deal_id
+        deal_id
+    from deals
+    where created_at is null
+),
+
+first_stage_change as (
+    select
+        c.source,
+        c.deal_id,
+        min(c.changed_at) as first_changed_at
+    from stage_changes as c
+    semi join undated_deals as u on c.source = u.source and c.deal_id = u.deal_id
+    group by c.source, c.deal_id
 ),
 
 first_snapshot as (
     select
-        source,
-        deal_id,
-        min(snapshot_at) as first_snapshot_at
-    from deal_snapshots
-    group by source, deal_id
+        s.source,
+        s.deal_id,
+        min(s.snapshot_at) as first_snapshot_at
+    from deal_snapshots as s
+    semi join undated_deals as u on s.source = u.source and s.deal_id = u.deal_id
+    group by s.source, s.deal_id
 ),
 
 snapshot_by_as_of as (
