@@ -919,9 +919,10 @@ ITALIAN: dict[str, str] = {
         "Il tempo di chiusura non è misurabile: nessuna trattativa ha una data di creazione. "
         "Mappate la colonna della data di creazione ([sources.columns] created_at)."
     ),
-    "{missing} of {deals} deals have no creation date and are left out of the time to close.": (
-        "{missing} trattative su {deals} non hanno una data di creazione e sono escluse dal tempo "
-        "di chiusura."
+    "{missing} of the {closed} closed deals have no creation date and are left out of the time "
+    "to close.": (
+        "{missing} delle {closed} trattative chiuse non hanno una data di creazione e sono escluse "
+        "dal tempo di chiusura."
     ),
 }
 

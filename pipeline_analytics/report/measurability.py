@@ -192,8 +192,11 @@ def missing_dates_notes(measures: Measures, ctx: ReportContext) -> list[Note]:
     return notes
 
 
-def cycle_time_note(measures: Measures, ctx: ReportContext) -> Note | None:
-    """Why time to close cannot be measured ("unavailable"), or how many deals it leaves out."""
+def cycle_time_note(
+    con: duckdb.DuckDBPyConnection, measures: Measures, ctx: ReportContext
+) -> Note | None:
+    """Why time to close cannot be measured ("unavailable"), or how many closed deals it leaves
+    out for want of a creation date."""
     t = ctx.t
     if measure(measures, "time_windows").reason == "no_close_dates":
         text = t(
@@ -208,15 +211,22 @@ def cycle_time_note(measures: Measures, ctx: ReportContext) -> Note | None:
             "column ([sources.columns] created_at)."
         )
         return Note(text, "unavailable")
-    if cycle.reason == "missing_created_at":
-        text = t(
-            "{missing} of {deals} deals have no creation date and are left out of the time to "
-            "close.",
-            missing=ctx.fmt.count(cycle.deals_affected),
-            deals=ctx.fmt.count(cycle.deals_considered),
-        )
-        return Note(text)
-    return None
+    if cycle.reason != "missing_created_at" or "created_at" not in table_columns(
+        con, "mart_deal_cycle"
+    ):
+        return None
+    missing, closed = con.execute(
+        "select count(*) filter (where created_at is null), count(*) from mart_deal_cycle"
+    ).fetchall()[0]
+    if not missing:
+        return None
+    text = t(
+        "{missing} of the {closed} closed deals have no creation date and are left out of the "
+        "time to close.",
+        missing=ctx.fmt.count(missing),
+        closed=ctx.fmt.count(closed),
+    )
+    return Note(text)
 
 
 def undated(con: duckdb.DuckDBPyConnection) -> bool:

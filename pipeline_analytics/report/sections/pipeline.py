@@ -335,7 +335,7 @@ def speed_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section
         # would read as deals piling up in every stage.
         blocks.append(Note(stage_history_note("throughput", history, ctx), "unavailable"))
     blocks.append(Heading(t("Time to close")))
-    cycle_note = cycle_time_note(measures, ctx)
+    cycle_note = cycle_time_note(con, measures, ctx)
     if cycle_note is not None and cycle_note.tone == "unavailable":
         blocks.append(cycle_note)
     else:
