@@ -121,6 +121,9 @@ def test_the_report_says_which_figures_leave_them_out(built: Path) -> None:
         "3 of 6 deals have no creation date: the sales cycle, the deals and pipeline created"
         in (text_of(section_html(page, "summary")))
     )
+    assert "3 of 6 deals have no creation date: each counts as created when an export first" in (
+        text_of(section_html(page, "flow"))
+    )
     # Of the closed W1, W2 and L1, W2 has no creation date.
     assert "1 of the 3 closed deals have no creation date and are left out of the time" in (
         text_of(section_html(page, "speed"))

@@ -162,6 +162,7 @@ def test_the_report_says_what_needs_dates_and_shows_what_does_not(
     sources = words(page, "sources")
     assert "Web 1 2 33.3% 33.3% 1,000" in sources
     assert "none of the deals closed by 2025-06-15 has a close date" in words(page, "forecast")
+    assert "the first export's whole pipeline reads as created" in words(page, "flow")
     assert "Time to close is not measurable: no closed deal has a close date." in words(
         page, "speed"
     )

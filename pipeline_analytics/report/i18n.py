@@ -909,6 +909,18 @@ ITALIAN: dict[str, str] = {
         "trattative chiuse, in qualunque momento:"
     ),
     "Win rate by amount": "Tasso di successo per importo",
+    "No deal has a creation date, so a deal counts as created when an export first showed it (or "
+    "its stage history began): the first export's whole pipeline reads as created.": (
+        "Nessuna trattativa ha una data di creazione, quindi una trattativa conta come creata "
+        "quando un'esportazione l'ha mostrata per la prima volta (o quando è iniziato il suo "
+        "storico delle fasi): l'intera pipeline della prima esportazione risulta creata."
+    ),
+    "{missing} of {deals} deals have no creation date: each counts as created when an export "
+    "first showed it (or its stage history began).": (
+        "{missing} trattative su {deals} non hanno una data di creazione: ciascuna conta come "
+        "creata quando un'esportazione l'ha mostrata per la prima volta (o quando è iniziato il "
+        "suo storico delle fasi)."
+    ),
     "Time to close is not measurable: no closed deal has a close date. Map the close-date column "
     "([sources.columns] closed_at).": (
         "Il tempo di chiusura non è misurabile: nessuna trattativa chiusa ha una data di "

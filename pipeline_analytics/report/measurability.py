@@ -229,6 +229,25 @@ def cycle_time_note(
     return Note(text)
 
 
+def flow_created_note(measures: Measures, ctx: ReportContext) -> str | None:
+    """A deal without a creation date enters the flow when first seen: say so where it matters."""
+    cycle = measure(measures, "cycle_time")
+    if cycle.reason == "no_created_dates" and cycle.deals_considered:
+        return ctx.t(
+            "No deal has a creation date, so a deal counts as created when an export first "
+            "showed it (or its stage history began): the first export's whole pipeline reads as "
+            "created."
+        )
+    if cycle.reason == "missing_created_at":
+        return ctx.t(
+            "{missing} of {deals} deals have no creation date: each counts as created when an "
+            "export first showed it (or its stage history began).",
+            missing=ctx.fmt.count(cycle.deals_affected),
+            deals=ctx.fmt.count(cycle.deals_considered),
+        )
+    return None
+
+
 def undated(con: duckdb.DuckDBPyConnection) -> bool:
     """No closed deal has a close date (a win/loss extract) and the all-time mart can be read."""
     if measure(read_measures(con), "time_windows").reason != "no_close_dates":
