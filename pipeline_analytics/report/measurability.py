@@ -2,9 +2,11 @@
 
 A metric the data cannot support is shown as "not measurable" with what would make it measurable,
 never as the 100% or 0 its formula would give: without stage history every lost deal is of unknown
-stage, so every conversion reads 100%; without lost deals every win rate does. A warehouse built
-before mart_measurability existed has no rows to read, and every metric counts as measurable (the
-report then shows what it always showed).
+stage, so every conversion reads 100%; without lost deals every win rate does; without close dates
+every windowed figure is empty (a win/loss extract then shows its win rates over every closed deal,
+from mart_win_rate_all_time), and deals without a creation date leave cycle figures. A warehouse
+built before mart_measurability existed has no rows to read, and every metric counts as measurable
+(the report then shows what it always showed).
 """
 
 from __future__ import annotations
