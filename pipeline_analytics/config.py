@@ -21,7 +21,8 @@ ADAPTERS = ("generic", "salesforce", "hubspot", "pipedrive")
 DECIMAL_SEPARATORS = (".", ",")
 DATE_ORDERS = ("dmy", "mdy")
 
-# Canonical deal columns a generic source can map; the three required ones have no default header.
+# Canonical deal columns a generic source can map; the required ones have no default header (a deal
+# without a creation date loads: it is left out of cycle and cohort figures only).
 DEAL_COLUMNS = (
     "deal_id",
     "name",
@@ -44,7 +45,7 @@ DEAL_COLUMNS = (
     "segment",
     "lead_id",  # the lead the deal was converted from (links deals to `leads`)
 )
-REQUIRED_DEAL_COLUMNS = ("deal_id", "stage", "created_at")
+REQUIRED_DEAL_COLUMNS = ("deal_id", "stage")
 HISTORY_COLUMNS = ("deal_id", "stage", "changed_at")
 # Canonical columns of an activities file (one row per call, email, meeting...).
 ACTIVITY_COLUMNS = ("deal_id", "activity_type", "occurred_at", "owner")

@@ -1,6 +1,5 @@
 -- int_deals_as_of: every deal as it stood at build_params.as_of; the KPI, funnel, flow and quality
--- models read it. Grain: source x deal_id, for deals created by as_of (a deal with an unknown
--- created_at is kept).
+-- models read it. Grain: source x deal_id, for deals known by as_of (known_from <= as_of).
 -- status: 'won'/'lost' only if the deal closed by as_of (or closed at an unknown time); a deal that
 --   closed after as_of was still open then. closed_at: NULL unless closed by as_of.
 -- stage, stage_order, activity_count: from the current export, known only if it was exported by
@@ -11,10 +10,42 @@
 -- amount, currency, lead_source, deal_type, segment: from the current export.
 -- cycle_days: closed_at - created_at in fractional days, for closed deals; NULL when a date is
 --   missing or close_before_create (closed_at < created_at: excluded from cycle statistics).
--- known_from: created_at, or -infinity when unknown. open_until: +infinity for an open deal, its
+-- known_from: when the deal was first known: created_at; for a deal without one (an export that
+--   leaves it blank), its first recorded stage change, else its first snapshot (the export that
+--   first showed it); -infinity when none is known (a warehouse from before snapshots).
+-- open_until: +infinity for an open deal, its
 --   closed_at for a closed one, NULL for a closed deal whose close time is unknown (never counted
 --   open). A deal is open at time t when known_from <= t < open_until.
-with snapshot_by_as_of as (
+with undated_deals as (
+    -- only these need a first stage change or snapshot: the scans stay small on big warehouses
+    select
+        source,
+        deal_id
+    from deals
+    where created_at is null
+),
+
+first_stage_change as (
+    select
+        c.source,
+        c.deal_id,
+        min(c.changed_at) as first_changed_at
+    from stage_changes as c
+    semi join undated_deals as u on c.source = u.source and c.deal_id = u.deal_id
+    group by c.source, c.deal_id
+),
+
+first_snapshot as (
+    select
+        s.source,
+        s.deal_id,
+        min(s.snapshot_at) as first_snapshot_at
+    from deal_snapshots as s
+    semi join undated_deals as u on s.source = u.source and s.deal_id = u.deal_id
+    group by s.source, s.deal_id
+),
+
+snapshot_by_as_of as (
     select
         s.source,
         s.deal_id,
@@ -52,12 +83,19 @@ known_deals as (
         end as expected_close_date,
         s.deal_id is not null as snapshot_by_as_of,
         d.status != 'open' and coalesce(d.closed_at <= bp.as_of, true) as closed_by_as_of,
-        coalesce(d.snapshot_at <= bp.as_of, true) as exported_by_as_of
+        coalesce(d.snapshot_at <= bp.as_of, true) as exported_by_as_of,
+        coalesce(
+            d.created_at, c.first_changed_at, f.first_snapshot_at, d.snapshot_at
+        ) as known_since
     from deals as d
     cross join build_params as bp
     left join snapshot_by_as_of as s
         on d.source = s.source and d.deal_id = s.deal_id
-    where d.created_at <= bp.as_of or d.created_at is null
+    left join first_stage_change as c
+        on d.source = c.source and d.deal_id = c.deal_id
+    left join first_snapshot as f
+        on d.source = f.source and d.deal_id = f.deal_id
+    where coalesce(known_since <= bp.as_of, true)
 )
 
 select
@@ -85,7 +123,7 @@ select
         when closed_by_as_of and closed_at >= created_at
             then (epoch(closed_at) - epoch(created_at)) / 86400.0
     end as cycle_days,
-    coalesce(created_at, '-infinity'::timestamp) as known_from,
+    coalesce(known_since, '-infinity'::timestamp) as known_from,
     case
         when not closed_by_as_of then 'infinity'::timestamp
         else closed_at

@@ -1,6 +1,8 @@
 -- int_forecast_monthly: the monthly series the forecast's time-series models read, as of as_of.
--- Grain: calendar month, from the first month with a created deal through as_of's month.
--- created_pipeline_base: amount_base of the deals created in the month; won_amount_base:
+-- Grain: calendar month, from the month of the first deal known (int_deals_as_of.known_from)
+--   through as_of's month, like the months of mart_kpis_monthly.
+-- created_pipeline_base: amount_base of the deals created in the month (a deal without a
+--   creation date counts in no month); won_amount_base:
 --   amount_base of the deals won in the month (by closed_at). Both as in mart_kpis_monthly, which
 --   they equal (a test checks it); this model exists so that rebuilding the forecast's inputs at a
 --   past moment does not rebuild every KPI window.
@@ -9,7 +11,9 @@
 --   always give the same series (and the same forecast for the same seed).
 with bounds as (
     select
-        min(date_trunc('month', d.created_at))::date as first_month,
+        date_trunc(
+            'month', min(d.known_from) filter (where isfinite(d.known_from))
+        )::date as first_month,
         date_trunc('month', any_value(bp.as_of))::date as last_month,
         any_value(bp.as_of) as as_of
     from int_deals_as_of as d

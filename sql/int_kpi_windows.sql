@@ -6,7 +6,8 @@
 -- Fiscal periods start at build_params.fiscal_year_start_month (NULL or 1 = January).
 --   fiscal_year is named after the calendar year in which it ends (with a February start,
 --   February 2024 to January 2025 is fiscal year 2025); fiscal_quarter 1-4 counts from its start.
--- Periods run from the one holding the first deal created by as_of through the one holding as_of;
+-- Periods run from the one holding the first deal known by as_of (int_deals_as_of.known_from: its
+--   creation, else its first stage change or export) through the one holding as_of;
 --   period_start is the period's first day. A period ends at its last microsecond (TIMESTAMP's
 --   resolution), or at as_of when as_of falls inside it (is_partial); window_start is the
 --   microsecond before period_start.
@@ -23,7 +24,7 @@ with params as (
 months as (
     select
         unnest(generate_series(
-            date_trunc('month', min(d.created_at)),
+            date_trunc('month', min(d.known_from) filter (where isfinite(d.known_from))),
             date_trunc('month', any_value(p.as_of)),
             interval 1 month
         )) as month_start

@@ -7,6 +7,10 @@
 --   duplicate_ids_in_file counts distinct repeated ids in files loaded by as_of,
 --   activities_without_deal counts distinct deal ids of activities by as_of that match no deal.
 --   sample_ids: up to 5 of those deal ids, sorted. explanation: what it means and how to fix it.
+-- share_of_deals: deals_affected / the deals known at as_of (NULL when there are none); for the
+--   checks counting other ids (duplicate_ids_in_file, activities_without_deal) only a scale.
+-- missing_created_at: deals without a creation date (they load; cycle and cohort figures leave
+--   them out).
 with params as (
     select as_of
     from build_params
@@ -75,6 +79,13 @@ checks (check_order, check_name, severity, explanation) as (
         12, 'stage_regressions', 'info',
         'Deals that moved back to an earlier stage at least once. Normal in moderation; a '
         || 'deal still counts once per stage in conversion.'
+    ),
+    (
+        13, 'missing_created_at', 'warning',
+        'Deals without a creation date: they count in win rates, the open pipeline, bookings '
+        || 'and stage conversion, but not in the sales cycle, the deals and pipeline created '
+        || 'per period or the forecast''s deal-age model. Map the created-date column or fill '
+        || 'it in the CRM.'
     )
 ),
 
@@ -214,6 +225,15 @@ findings as (
         deal_id
     from int_deal_progress
     where regressions > 0
+
+    union all
+
+    select
+        'missing_created_at' as check_name,
+        source,
+        deal_id
+    from int_deals_as_of
+    where created_at is null
 ),
 
 distinct_findings as (
@@ -231,6 +251,11 @@ check_counts as (
         list_slice(list(deal_id order by deal_id), 1, 5) as sample_ids
     from distinct_findings
     group by check_name
+),
+
+known_deals as (
+    select count(*) as deals
+    from int_deals_as_of
 )
 
 -- The column order is part of the documented interface (docs/metrics.md).
@@ -239,7 +264,9 @@ select  -- noqa: ST06
     c.severity,
     coalesce(n.deals_affected, 0) as deals_affected,
     coalesce(n.sample_ids, []::varchar[]) as sample_ids,
-    c.explanation
+    c.explanation,
+    coalesce(n.deals_affected, 0) / nullif(k.deals, 0) as share_of_deals
 from checks as c
+cross join known_deals as k
 left join check_counts as n on c.check_name = n.check_name
 order by c.check_order

@@ -14,14 +14,24 @@
 --   time_in_stage: some stint in an open stage completed by as_of (mart_stage_duration).
 --     reason no_stage_history, or no_completed_stint when history exists. affected, considered:
 --     as for stage_history.
---   win_rate: some deal closed in the trailing window (mart_kpis). reason no_closed_deals, or the
---     caveat no_lost_deals when deals were won but no deal known at as_of was ever lost (the
+--   win_rate: some deal closed in the trailing window (mart_kpis). reason no_closed_deals,
+--     no_close_dates (deals closed, none at a known time: see time_windows), or the caveat
+--     no_lost_deals when deals were won but no deal known at as_of was ever lost (the
 --     export may leave lost deals out). affected: lost deals (0); considered: closed deals.
 --   open_pipeline_amount: some open deal has an amount in the reporting currency. reason
 --     no_open_deals, or open_without_amount when some open deals have none (they add nothing to
 --     open_pipeline_base). affected: open deals without amount; considered: open deals.
 --   owner, lead_source: some deal has a value. reason not_in_export (no deal has one) or
 --     missing_values (some lack it). affected: deals without a value; considered: every deal.
+--   time_windows: every figure over a time window (win rate, won amount, average won deal, cycle,
+--     velocity, per-owner and per-source results, bookings, the forecast) places a closed deal
+--     by its close date: measurable when some closed deal has one (or none is closed). reason
+--     no_close_dates (closed deals, none with a close date: a win/loss extract), or the caveat
+--     missing_close_dates. affected: closed deals without a close date; considered: closed deals.
+--   cycle_time: the sales cycle, deals and pipeline created per period, cohorts and the forecast's
+--     deal-age model read created_at: measurable when some deal has one. reason
+--     no_created_dates (no deal has one), or the caveat missing_created_at (those deals are left
+--     out of these figures only). affected: deals without created_at; considered: every deal.
 with params as (
     select as_of
     from build_params
@@ -48,7 +58,11 @@ deal_facts as (
             where d.status = 'open' and d.amount_base is null
         ) as open_without_amount,
         count(*) filter (where d.owner is null) as without_owner,
-        count(*) filter (where d.lead_source is null) as without_lead_source
+        count(*) filter (where d.lead_source is null) as without_lead_source,
+        count(*) filter (
+            where d.status in ('won', 'lost') and d.closed_at is null
+        ) as closed_without_date,
+        count(*) filter (where d.created_at is null) as without_created_at
     from int_deals_as_of as d
     left join history_deals as h on d.source = h.source and d.deal_id = h.deal_id
     left join int_deal_progress as g on d.source = g.source and d.deal_id = g.deal_id
@@ -112,6 +126,11 @@ metrics as (
         'win_rate' as metric,
         coalesce(w.closed_in_window, 0) > 0 as measurable,
         case
+            when
+                coalesce(w.closed_in_window, 0) = 0
+                and f.closed_deals > 0
+                and f.closed_without_date = f.closed_deals
+                then 'no_close_dates'
             when coalesce(w.closed_in_window, 0) = 0 then 'no_closed_deals'
             when f.lost_deals = 0 then 'no_lost_deals'
         end as reason,
@@ -159,6 +178,35 @@ metrics as (
             when f.without_lead_source > 0 then 'missing_values'
         end as reason,
         f.without_lead_source as deals_affected,
+        f.deals as deals_considered
+    from deal_facts as f
+
+    union all
+
+    select
+        8 as metric_order,
+        'time_windows' as metric,
+        f.closed_deals = 0 or f.closed_deals > f.closed_without_date as measurable,
+        case
+            when f.closed_deals > 0 and f.closed_deals = f.closed_without_date
+                then 'no_close_dates'
+            when f.closed_without_date > 0 then 'missing_close_dates'
+        end as reason,
+        f.closed_without_date as deals_affected,
+        f.closed_deals as deals_considered
+    from deal_facts as f
+
+    union all
+
+    select
+        9 as metric_order,
+        'cycle_time' as metric,
+        f.deals > f.without_created_at as measurable,
+        case
+            when f.deals = f.without_created_at then 'no_created_dates'
+            when f.without_created_at > 0 then 'missing_created_at'
+        end as reason,
+        f.without_created_at as deals_affected,
         f.deals as deals_considered
     from deal_facts as f
 )

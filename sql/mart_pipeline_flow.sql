@@ -2,10 +2,11 @@
 -- Grain: source x basis x period (period_start, period_end].
 -- basis 'snapshot': between consecutive snapshots of the source taken by as_of (the snapshot_at
 --   of its deals exports, deal_snapshots). basis 'month_end': between consecutive calendar month
---   ends, rebuilt from created and close dates, from the month before the source's first created
+--   ends, rebuilt from created and close dates, from the month before the source's first known
 --   deal through as_of's month (its end cut at as_of), like the months of mart_kpis_monthly.
--- A deal's state at time t, using only what was known at as_of (int_deals_as_of): open if created
---   by t (or created_at unknown) and not closed by t. Its amount: amount_base of its latest
+-- A deal's state at time t, using only what was known at as_of (int_deals_as_of): open if known
+--   by t (known_from: created_at; without one, its first stage change or first export) and not
+--   closed by t. Its amount: amount_base of its latest
 --   snapshot taken by t; before its first snapshot, that first snapshot's; never exported by
 --   as_of, its current amount. Its expected close date: from deal_changes when they record
 --   close-date changes (field expected_close_date, close_date or closedate) by as_of: the new
@@ -13,7 +14,8 @@
 --   from snapshots like the amount.
 -- Amounts are rounded to cents (DECIMAL(38,2)) so the bridge is exact; a missing amount counts 0.
 -- open_start, open_end (and _deals): the deals open at period_start, at period_end.
--- created (created_deals): deals created in the period, at their period_end amount.
+-- created (created_deals): deals created in the period, at their period_end amount; a deal without
+--   a creation date enters the pipeline here when it was first known (so the bridge stays exact).
 -- amount_up, amount_down: for deals open at period_start, the rise or fall of their amount from
 --   period_start to period_end, including changes up to the close of those that closed.
 -- won, lost (won_deals, lost_deals): deals closed won / lost in the period, at their period_end
@@ -50,7 +52,8 @@ source_months as (
     select
         d.source,
         unnest(generate_series(
-            date_trunc('month', min(d.created_at)) - interval 1 month,
+            date_trunc('month', min(d.known_from) filter (where isfinite(d.known_from)))
+            - interval 1 month,
             date_trunc('month', any_value(p.as_of)),
             interval 1 month
         )) as month_start

@@ -236,8 +236,8 @@ def test_bridge_identity_holds_exactly(flow_warehouse, deals, snapshot_days):
             == row["open_end_deals"]
         ), row
         # independently: the deals open at each end, by the lifecycle rule
-        assert row["open_start_deals"] == open_deals(deals, row["period_start"], as_of)
-        assert row["open_end_deals"] == open_deals(deals, row["period_end"], as_of)
+        assert row["open_start_deals"] == open_deals(deals, row["period_start"], as_of, snapshots)
+        assert row["open_end_deals"] == open_deals(deals, row["period_end"], as_of, snapshots)
     for earlier, later in zip(result, result[1:], strict=False):
         if (earlier["basis"], earlier["period_end"]) == (later["basis"], later["period_start"]):
             assert earlier["open_end"] == later["open_start"]
@@ -309,14 +309,22 @@ def insert(con: duckdb.DuckDBPyConnection, sql: str, values: list[list]) -> None
         con.executemany(sql, values)
 
 
-def open_deals(deals: list[dict], t: datetime, as_of: datetime) -> int:
-    """Deals open at t: created by t (or unknown) and not closed by t, as known at as_of."""
+def known_since(d: dict, snapshots: list[datetime]) -> datetime:
+    """created_at; without it, the first export that showed the deal (else the current one's)."""
+    if d["created"] is not None:
+        return at(d["created"])
+    seen = [snapshots[i] for i, _, _ in d["seen"] if i < len(snapshots)]
+    return min(seen, default=snapshots[-1])
+
+
+def open_deals(deals: list[dict], t: datetime, as_of: datetime, snapshots: list[datetime]) -> int:
+    """Deals open at t: known by t and not closed by t, as known at as_of."""
     count = 0
     for d in deals:
         created = None if d["created"] is None else at(d["created"])
-        if created is not None and created > as_of:
+        if known_since(d, snapshots) > as_of:
             continue  # unknown at as_of
-        if created is not None and created > t:
+        if known_since(d, snapshots) > t:
             continue
         if d["status"] == "open":
             count += 1
@@ -382,17 +390,18 @@ def test_flow_equals_deal_by_period_reference(flow_warehouse, deals, snapshot_da
 def reference_flows(deals: list[dict], snapshots: list[datetime], as_of: datetime) -> list[dict]:
     known = []
     for d in deals:
-        created, closed = lifetime(d)
-        if created is not None and created > as_of:
+        _, closed = lifetime(d)
+        known_from = known_since(d, snapshots)
+        if known_from > as_of:
             continue
         status = d["status"] if closed is None or closed <= as_of else "open"
-        # known from created_at (or always); open until closed (never open: closed at no time)
+        # known from created_at (else first seen); open until closed (never open: closed at no time)
         open_until = datetime.max if status == "open" else closed
-        known.append((d, created or datetime.min, open_until, status))
+        known.append((d, known_from, open_until, status))
     exported = sorted({snapshots[i] for d in deals for i, _, _ in d["seen"] if i < len(snapshots)})
     checkpoints = {"snapshot": [t for t in exported if t <= as_of]}
-    created_times = [created for _, created, _, _ in known if created != datetime.min]
-    checkpoints["month_end"] = month_ends(min(created_times), as_of) if created_times else []
+    known_times = [known_from for _, known_from, _, _ in known]
+    checkpoints["month_end"] = month_ends(min(known_times), as_of) if known_times else []
     result = []
     for basis in sorted(checkpoints):
         for start, end in zip(checkpoints[basis], checkpoints[basis][1:], strict=False):
@@ -438,9 +447,9 @@ def add(flow: dict, column: str, amount: Decimal) -> None:
     flow[f"{column}_deals"] += 1
 
 
-def month_ends(first_created: datetime, as_of: datetime) -> list[datetime]:
-    """The end of each month from the one before the first created deal to as_of's (cut there)."""
-    month = date(first_created.year, first_created.month, 1) - timedelta(days=1)
+def month_ends(first_known: datetime, as_of: datetime) -> list[datetime]:
+    """The end of each month from the one before the first known deal to as_of's (cut there)."""
+    month = date(first_known.year, first_known.month, 1) - timedelta(days=1)
     month = datetime(month.year, month.month, 1)
     ends = []
     while month <= as_of:

@@ -223,6 +223,9 @@ def test_marts_say_what_an_export_without_history_cannot_measure(no_history) -> 
         "open_pipeline_amount": (True, "open_without_amount", 2, 3),
         "owner": (False, "not_in_export", 8, 8),
         "lead_source": (False, "not_in_export", 8, 8),
+        # Every closed deal has its close date, every deal its creation date.
+        "time_windows": (True, None, 0, 5),
+        "cycle_time": (True, None, 0, 8),
     }
     conversion = rows(
         con,

@@ -35,6 +35,7 @@ MUST_SKIP = {
     "one_month": {"backtest"},
     "no_closed": {"forecast"},  # nothing won or lost to learn from
     "no_amounts": {"forecast"},
+    "no_dates": {"backtest", "forecast"},  # nothing says when deals closed
 }
 MAY_SKIP = {"no_closed": {"backtest"}, "no_amounts": {"backtest"}}
 # The report section that says why a step has no numbers.
@@ -172,6 +173,14 @@ def test_shapes_hold_what_their_names_say() -> None:
     open_dates = overdue.filter(~overdue["deal_stage"].is_in(["Won", "Lost"]))["close_date"]
     assert len(open_dates) > 0 and max(open_dates) < f"{snapshot_day:%Y-%m-%d}"
     assert not {"sales_agent", "lead_source"} & set(base.columns)
+    missing = exports["missing_created"].deals
+    not_engaged = missing["deal_stage"].is_in(["Prospecting", "Qualification"])
+    assert missing.filter(not_engaged)["engage_date"].null_count() == not_engaged.sum() > 0
+    assert missing.filter(~not_engaged)["engage_date"].null_count() == 0
+    assert exports["missing_created"].history is not None
+    undated = exports["no_dates"]
+    assert undated.history is None and undated.deals.height == base.height
+    assert not {"engage_date", "close_date", "last_modified"} & set(undated.deals.columns)
 
 
 def test_configs_map_only_the_columns_each_export_has(tmp_path: Path) -> None:

@@ -72,6 +72,12 @@ def origins(con: duckdb.DuckDBPyConnection, count: int) -> list[datetime]:
 def backtest(con: duckdb.DuckDBPyConnection, settings: BacktestSettings) -> list[BacktestRow]:
     """Forecast at every origin with the engine and the baselines; nothing is stored."""
     starts = origins(con, settings.origins)
+    if not starts and closed_without_dates(con):
+        raise StepSkipped(
+            "backtest skipped: none of the closed deals has a close date, so there are no "
+            "bookings by month to score a forecast against; map the export's close-date column "
+            "([sources.columns] closed_at)"
+        )
     if not starts:
         raise StepSkipped(
             f"backtest skipped: it needs {MIN_HISTORY_MONTHS} months of deals before a month-end "
@@ -124,8 +130,16 @@ def backtest(con: duckdb.DuckDBPyConnection, settings: BacktestSettings) -> list
     return rows + combination_rows(rows)
 
 
+def closed_without_dates(con: duckdb.DuckDBPyConnection) -> bool:
+    """Deals were closed, none at a known time (a win/loss extract without dates)."""
+    closed, dated = con.execute(
+        "select count(*), count(closed_at) from int_deals_as_of where status in ('won', 'lost')"
+    ).fetchall()[0]
+    return closed > 0 and dated == 0
+
+
 def complete_months(con: duckdb.DuckDBPyConnection) -> int:
-    """The calendar months from the first month with a created deal that ended by as_of."""
+    """The calendar months from the first month with a known deal that ended by as_of."""
     found = con.execute("select count(*) from int_forecast_monthly where is_complete").fetchall()
     return int(found[0][0])
 

@@ -145,6 +145,13 @@ def check_forecastable(inputs: Inputs) -> None:
             f"forecast skipped: no deal was won or lost by {when}, so there is no win rate or "
             "time to close to learn from; include closed deals in the export"
         )
+    if inputs.closes_per_day == 0:
+        # A win/loss extract without dates: a win rate, but nothing says when deals close.
+        raise StepSkipped(
+            f"forecast skipped: none of the deals closed by {when} has a close date, so nothing "
+            "tells when deals close; map the export's close-date column ([sources.columns] "
+            "closed_at)"
+        )
     amounts = inputs.open_deals["amount_base"].drop_nulls().len() + inputs.won_pool.height
     if amounts == 0 and inputs.monthly["won_amount_base"].sum() == 0:
         raise StepSkipped(

@@ -27,7 +27,7 @@ Each open deal takes the first of these that the data supports (its `basis` in f
 2. `deal_age`: the same estimator over whole deals, by deal age (days since creation): deals of
    its pipeline and deal type (else the whole pipeline) that were still open at its age, won and
    lost competing, open ones censored; needs only creation and close dates, so it serves exports
-   without stage history (an unknown creation date counts as age 0);
+   without stage history (a deal without a creation date has no age: it goes on to 3);
 3. `crm`: the CRM's probability, else the stage's default probability from the config (first of
    all when deals were won but none was ever lost: the history then shows no losses);
 4. `win_rate`: the share won of every deal closed by as_of;
@@ -136,6 +136,8 @@ class StepFunction:
     value: np.ndarray
 
     def __call__(self, at: np.ndarray) -> np.ndarray:
+        if self.time.size == 0:  # estimated from no deal (none has a creation date): 0 throughout
+            return np.zeros(np.shape(at))
         last = np.searchsorted(self.time, at, side="right") - 1
         return np.where(last >= 0, self.value[np.maximum(last, 0)], 0.0)
 
@@ -388,7 +390,8 @@ def outcome_model(
     deal_class[rows], basis[rows] = found, levels
 
     # 2. Deal age, won and lost competing, by pipeline and deal type (else the pipeline pooled).
-    rows = np.flatnonzero((deal_class < 0) & from_history)
+    aged = ~np.isnan(as_floats(open_deals["deal_age_days"]))
+    rows = np.flatnonzero((deal_class < 0) & from_history & aged)
     age_ladder = _Ladder(deal_age_histories(history.deal_ages), month_ends)
     found, _ = _resolve_ladder(
         age_ladder, _situations(open_deals, "deal_type", "deal_age_days"), rows, classes

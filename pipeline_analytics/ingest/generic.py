@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
-from pipeline_analytics.config import DEAL_COLUMNS, HISTORY_COLUMNS, Source
+from pipeline_analytics.config import DEAL_COLUMNS, HISTORY_COLUMNS, REQUIRED_DEAL_COLUMNS, Source
 from pipeline_analytics.ingest.columns import ExportKind, HeaderIndex, missing_columns_error
 from pipeline_analytics.ingest.files import LoadedFile
 from pipeline_analytics.ingest.locale import timestamp_sql
@@ -27,7 +27,7 @@ from pipeline_analytics.ingest.staging import (
 DEALS_KIND = ExportKind(
     name="deals",
     description="deals export",
-    required=("deal_id", "stage", "created_at"),
+    required=REQUIRED_DEAL_COLUMNS,
     aliases={c: (c,) for c in DEAL_COLUMNS},
 )
 HISTORY_KIND = ExportKind(

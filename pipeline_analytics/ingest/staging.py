@@ -169,8 +169,9 @@ def stage_deals(
         ("deal_id", too_long_check("deal_id")),
         ("stage", "case when stage is null then 'stage is empty' end"),
         ("stage", too_long_check("stage")),
-        ("created_at", date_check("created_at", "created_at_value", required=True)),
-        *[(c, date_check(c, f"{c}_value")) for c in DATE_COLUMNS[1:] if c in mapped],
+        # A deal without a creation date loads (left out of cycle and cohort figures only); an
+        # unreadable one is still a reject.
+        *[(c, date_check(c, f"{c}_value")) for c in DATE_COLUMNS if c in mapped],
         *[(c, number_check(c, f"{c}_value", spec)) for c in NUMBER_COLUMNS if c in mapped],
         (
             "amount",

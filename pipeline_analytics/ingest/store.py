@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -296,6 +296,8 @@ def write_batch(
         """
     ).fetchall()[0]
     snapshot_at = snapshot_override or latest_event
+    if snapshot_at is None and primary == "staged_deals":
+        snapshot_at = file_modified_at(path)
     excluded += len(loaded.excluded_lines)
     rejected += len(loaded.structural_rejects)
     loaded_rows = loaded.rows_read - rejected - excluded
@@ -334,6 +336,22 @@ def write_batch(
     return BatchResult(
         batch_id, path, kind, loaded.rows_read, loaded_rows, rejected, snapshot_at, excluded
     )
+
+
+def file_modified_at(path: Path) -> datetime:
+    """When a deals file with no event dates at all (a win/loss extract) was taken: its mtime.
+
+    Without it the batch would have no snapshot_at, and nothing could say as of when its deals
+    stood where they stand. Naive UTC, like every timestamp in the warehouse.
+    """
+    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+    log.warning(
+        "%s: no created, closed, stage-change or modified dates in the file; its snapshot time "
+        "is the file's modification time, %s UTC (pass --snapshot-at to set it)",
+        path,
+        f"{modified:%Y-%m-%d %H:%M:%S}",
+    )
+    return modified
 
 
 def reject_future_events(
@@ -449,7 +467,8 @@ def rebuild_stage_events(con: duckdb.DuckDBPyConnection, source: str) -> None:
     (origin `snapshots`): a stint starts at the stage change time the export gives when it lies
     after the previous export, at the close for a closed stage, at creation for the first stage,
     else at the export that first showed the new stage. One export (or none showing a change)
-    gives one `current_only` event.
+    gives one `current_only` event. A deal without a creation date in its first stage gets an
+    unknown start (NULL entered_at), like any deal first seen after it entered its stage.
     """
     con.execute(
         """
@@ -737,7 +756,8 @@ def _write_stage_changes(con: duckdb.DuckDBPyConnection, source: Source, batch_i
 
     History tables log every amount or close-date edit with the current stage, so most rows of a
     history export repeat the stage; keeping only the changes shrinks what the stint derivation
-    sorts. A stage held since creation starts at the deal's creation.
+    sorts. A stage held since creation starts at the deal's creation; for a deal without a
+    creation date such a row tells no time and is left out (its current stage still has an event).
     """
     # Overlapping history exports repeat changes; the first history file needs no such check.
     stored = con.execute(

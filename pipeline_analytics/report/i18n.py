@@ -900,6 +900,75 @@ ITALIAN: dict[str, str] = {
         "Giorni dalla creazione alla chiusura delle trattative chiuse nei {days} giorni fino al "
         "{date}. Mediana delle {lost} trattative perse: {lost_median}; nessuna trattativa vinta."
     ),
+    # --- what missing dates leave out ---
+    "None of the {closed} closed deals has a close date, so no figure over time is measurable: "
+    "the win rate, average won deal, sales cycle and velocity above, the results per owner and per "
+    "lead source, the bookings, the forecast and its backtest all need close dates. Map the "
+    "close-date column ([sources.columns] closed_at) to see them.": (
+        "Nessuna delle {closed} trattative chiuse ha una data di chiusura, quindi nessun dato nel "
+        "tempo è misurabile: il tasso di successo, il valore medio delle vinte, il ciclo di "
+        "vendita e la velocità qui sopra, i risultati per commerciale e per canale, gli ordini, la "
+        "previsione e il suo backtest richiedono tutti le date di chiusura. Mappate la colonna "
+        "della data di chiusura ([sources.columns] closed_at) per vederli."
+    ),
+    "No deal has a creation date, so the sales cycle, the sales velocity and the deals and "
+    "pipeline created per period are not measurable, and the forecast cannot use deal ages. Map "
+    "the created-date column ([sources.columns] created_at) to see them.": (
+        "Nessuna trattativa ha una data di creazione, quindi il ciclo di vendita, la velocità di "
+        "vendita e le trattative e la pipeline create per periodo non sono misurabili, e la "
+        "previsione non può usare l'età delle trattative. Mappate la colonna della data di "
+        "creazione ([sources.columns] created_at) per vederli."
+    ),
+    "{missing} of {deals} deals have no creation date: the sales cycle, the deals and pipeline "
+    "created per period and the forecast's deal-age model leave them out; win rates, the open "
+    "pipeline, bookings and stage conversion count them (see Data quality).": (
+        "{missing} trattative su {deals} non hanno una data di creazione: il ciclo di vendita, le "
+        "trattative e la pipeline create per periodo e il modello della previsione per età della "
+        "trattativa le escludono; i tassi di successo, la pipeline aperta, gli ordini e la "
+        "conversione per fase le contano (vedi Qualità dei dati)."
+    ),
+    "Over all {closed} closed deals in the export, whenever they closed: {won} won and {lost} "
+    "lost, a win rate of {rate} by number of deals and {rate_amount} by amount; the average won "
+    "deal is {average}. No window and no trend: the export does not say when they closed.": (
+        "Su tutte le {closed} trattative chiuse dell'esportazione, in qualunque momento siano "
+        "state chiuse: {won} vinte e {lost} perse, un tasso di successo del {rate} per numero di "
+        "trattative e del {rate_amount} per importo; il valore medio delle vinte è {average}. "
+        "Nessuna finestra e nessuna tendenza: l'esportazione non dice quando sono state chiuse."
+    ),
+    "The won, lost and win-rate columns above count the deals closed in the trailing window, and "
+    "no closed deal has a close date. Over all closed deals, whenever they closed:": (
+        "Le colonne vinte, perse e tasso di successo qui sopra contano le trattative chiuse nella "
+        "finestra mobile, e nessuna trattativa chiusa ha una data di chiusura. Su tutte le "
+        "trattative chiuse, in qualunque momento:"
+    ),
+    "Win rate by amount": "Tasso di successo per importo",
+    "No deal has a creation date, so a deal counts as created when an export first showed it (or "
+    "its stage history began): the first export's whole pipeline reads as created.": (
+        "Nessuna trattativa ha una data di creazione, quindi una trattativa conta come creata "
+        "quando un'esportazione l'ha mostrata per la prima volta (o quando è iniziato il suo "
+        "storico delle fasi): l'intera pipeline della prima esportazione risulta creata."
+    ),
+    "{missing} of {deals} deals have no creation date: each counts as created when an export "
+    "first showed it (or its stage history began).": (
+        "{missing} trattative su {deals} non hanno una data di creazione: ciascuna conta come "
+        "creata quando un'esportazione l'ha mostrata per la prima volta (o quando è iniziato il "
+        "suo storico delle fasi)."
+    ),
+    "Time to close is not measurable: no closed deal has a close date. Map the close-date column "
+    "([sources.columns] closed_at).": (
+        "Il tempo di chiusura non è misurabile: nessuna trattativa chiusa ha una data di "
+        "chiusura. Mappate la colonna della data di chiusura ([sources.columns] closed_at)."
+    ),
+    "Time to close is not measurable: no deal has a creation date. Map the created-date column "
+    "([sources.columns] created_at).": (
+        "Il tempo di chiusura non è misurabile: nessuna trattativa ha una data di creazione. "
+        "Mappate la colonna della data di creazione ([sources.columns] created_at)."
+    ),
+    "{missing} of the {closed} closed deals have no creation date and are left out of the time "
+    "to close.": (
+        "{missing} delle {closed} trattative chiuse non hanno una data di creazione e sono escluse "
+        "dal tempo di chiusura."
+    ),
 }
 
 
@@ -984,6 +1053,12 @@ CHECK_EXPLANATIONS_IT: dict[str, str] = {
     "stage_regressions": (
         "Trattative tornate almeno una volta a una fase precedente. Normale se con moderazione; "
         "nella conversione una trattativa conta comunque una volta per fase."
+    ),
+    "missing_created_at": (
+        "Trattative senza data di creazione: contano nei tassi di successo, nella pipeline "
+        "aperta, negli ordini e nella conversione per fase, ma non nel ciclo di vendita, nelle "
+        "trattative e nella pipeline create per periodo né nel modello della previsione per età. "
+        "Mappate la colonna della data di creazione o compilatela nel CRM."
     ),
 }
 

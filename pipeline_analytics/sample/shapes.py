@@ -56,6 +56,7 @@ DEAL_HEADERS = {
     "updated_at": "last_modified",
 }
 TIMESTAMP_HEADERS = ("engage_date", "last_modified")  # close_date is text: a date or a timestamp
+DATE_HEADERS = ("engage_date", "close_date", "last_modified")
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,28 @@ def no_owner_source(n_deals: int, seed: int) -> ShapedExport:
     return ShapedExport(export.deals.drop("sales_agent", "lead_source"), export.history)
 
 
+def missing_created(n_deals: int, seed: int) -> ShapedExport:
+    """Open deals not yet engaged (the first two open stages) have no creation date.
+
+    As in a real export where a quarter of the open deals had none: the CRM fills it in only when
+    a rep first works the deal. Their stage history is kept, so it tells when they were first seen.
+    """
+    export = _simulated(n_deals, seed)
+    not_engaged = pl.col("deal_stage").is_in(OPEN_STAGES[:2])
+    created = pl.when(not_engaged).then(None).otherwise(pl.col("engage_date"))
+    return ShapedExport(export.deals.with_columns(created.alias("engage_date")), export.history)
+
+
+def no_dates(n_deals: int, seed: int) -> ShapedExport:
+    """A win/loss extract: id, name, account, owner, source, type, stage, amount; no date at all.
+
+    No created, close or modified dates and no stage history: the export says where each deal
+    stands, not since when.
+    """
+    export = _simulated(n_deals, seed)
+    return ShapedExport(export.deals.drop(*DATE_HEADERS), None)
+
+
 # Shape name -> (renderer, default number of deals).
 _SHAPERS: dict[str, tuple[Shaper, int]] = {
     "five_deals": (five_deals, 5),
@@ -248,6 +271,8 @@ _SHAPERS: dict[str, tuple[Shaper, int]] = {
     "one_day": (one_day, DEFAULT_DEALS),
     "all_overdue": (all_overdue, DEFAULT_DEALS),
     "no_owner_source": (no_owner_source, DEFAULT_DEALS),
+    "missing_created": (missing_created, DEFAULT_DEALS),
+    "no_dates": (no_dates, DEFAULT_DEALS),
 }
 SHAPES: tuple[str, ...] = tuple(_SHAPERS)
 

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from pipeline_analytics.report import charts
 from pipeline_analytics.report.data import Row, fetch, unavailable_reason
 from pipeline_analytics.report.measurability import (
+    flow_created_note,
     measure,
     open_without_amount_note,
     read_measures,
@@ -95,9 +96,13 @@ def flow_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
         months=fmt.count(bridge["months"]),
     )
     # Amounts are the bridge's unit: deals without one move no money, however many there are.
-    amounts = open_without_amount_note(measure(read_measures(con), "open_pipeline_amount"), ctx)
+    measures = read_measures(con)
+    amounts = open_without_amount_note(measure(measures, "open_pipeline_amount"), ctx)
     if amounts:
         intro = f"{intro} {amounts}"
+    entered = flow_created_note(measures, ctx)
+    if entered:
+        intro = f"{intro} {entered}"
     blocks = (
         charts.chart(waterfall_figure(bridge, ctx), "chart-flow", 380, ctx),
         Note(

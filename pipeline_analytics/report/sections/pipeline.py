@@ -15,6 +15,7 @@ from pipeline_analytics.report.data import Row, fetch, table_columns, unavailabl
 from pipeline_analytics.report.formatting import is_missing
 from pipeline_analytics.report.measurability import (
     Measure,
+    cycle_time_note,
     lost_stage_unknown_note,
     measure,
     not_measurable,
@@ -335,7 +336,11 @@ def speed_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section
         # would read as deals piling up in every stage.
         blocks.append(Note(stage_history_note("throughput", history, ctx), "unavailable"))
     blocks.append(Heading(t("Time to close")))
-    blocks += cycle_blocks(con, ctx)
+    cycle_note = cycle_time_note(con, measures, ctx)
+    if cycle_note is not None and cycle_note.tone == "unavailable":
+        blocks.append(cycle_note)
+    else:
+        blocks += [*cycle_blocks(con, ctx), *([cycle_note] if cycle_note else [])]
     blocks.append(Heading(t("Sales velocity trend")))
     reason = unavailable_reason(con, t, "mart_kpis_monthly", ("sales_velocity_per_day",))
     if reason:

@@ -39,8 +39,10 @@ from pipeline_analytics.report.forecast_data import (
 from pipeline_analytics.report.formatting import is_missing
 from pipeline_analytics.report.measurability import (
     Measure,
+    all_time_win_rate_note,
     lost_stage_unknown_note,
     measure,
+    missing_dates_notes,
     no_lost_deals_warning,
     not_measurable,
     open_without_amount_note,
@@ -430,7 +432,11 @@ def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
         ),
     )
     intro = summary_intro(ctx, current, label, previous, previous_label, upcoming, fiscal_start)
-    blocks = stage_conversion_blocks(stages, measure(measures, "stage_conversion"), ctx)
+    blocks = [
+        *missing_dates_notes(measures, ctx),
+        *all_time_win_rate_note(con, ctx),
+        *stage_conversion_blocks(stages, measure(measures, "stage_conversion"), ctx),
+    ]
     return Section(key, title, intro=intro, cards=cards, blocks=tuple(blocks))
 
 

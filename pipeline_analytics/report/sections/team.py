@@ -15,6 +15,7 @@ from pipeline_analytics.report.data import Row, fetch, unavailable_reason
 from pipeline_analytics.report.formatting import is_missing
 from pipeline_analytics.report.measurability import (
     Measure,
+    all_time_win_rate_blocks,
     measure,
     no_lost_deals_warning,
     not_measurable,
@@ -305,7 +306,14 @@ def team_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
         "over-allocated, below 0.5 under-allocated. Click a column header to sort."
     )
     return Section(
-        key, title, intro=intro, blocks=(*win_rate_notes(con, ctx), rep_table(reps, ctx))
+        key,
+        title,
+        intro=intro,
+        blocks=(
+            *win_rate_notes(con, ctx),
+            rep_table(reps, ctx),
+            *all_time_win_rate_blocks(con, ctx, "owner"),
+        ),
     )
 
 
@@ -420,6 +428,7 @@ def sources_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
         *win_rate_notes(con, ctx),
         charts.chart(sources_figure(sources, ctx), "chart-sources", 360, ctx),
         Table(columns, rows, sortable=True),
+        *all_time_win_rate_blocks(con, ctx, "lead_source"),
     )
     return Section(key, title, intro=intro, blocks=blocks)
 
