@@ -182,7 +182,9 @@ def test_a_file_of_no_known_kind_is_a_warning_naming_what_each_kind_needs(
         (["Id", "IsDeleted", "Name", "Type", "BillingStreet", "BillingCity"], "accounts"),
         # A Lead or Contact file has Id and Name but no billing address: none of ours.
         (["Id", "Name", "Company", "City", "Industry", "Status", "CreatedDate"], None),
-        (["Id", "Opportunity_Source__c", "StageName"], None),
+        # No creation date is needed (deals without one load), but a deal needs a key and a stage.
+        (["Id", "Opportunity_Source__c", "StageName"], "deals"),
+        (["Opportunity_Source__c", "StageName", "CreatedDate"], None),
     ],
 )
 def test_recognition_of_people_made_files(headers: list[str], kind: str | None) -> None:
