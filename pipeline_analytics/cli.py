@@ -119,11 +119,12 @@ def cmd_ingest(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object
 
 def cmd_build(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     from pipeline_analytics.build import build
+    from pipeline_analytics.ingest.inference import reporting_currency
 
     models = build(
         con,
         lookback_days=ctx.config.pipeline.lookback_days,
-        currency=ctx.config.pipeline.currency,
+        currency=reporting_currency(con, ctx.config),
         as_of=getattr(ctx.args, "as_of", None),
         fiscal_year_start_month=ctx.config.pipeline.fiscal_year_start_month,
     )

@@ -20,7 +20,7 @@ import duckdb
 
 from pipeline_analytics.config import Config, Source
 from pipeline_analytics.errors import InputError
-from pipeline_analytics.ingest import generic, store
+from pipeline_analytics.ingest import generic, inference, store
 from pipeline_analytics.ingest.activities import load_activities_file
 from pipeline_analytics.ingest.adapters import crm_adapter
 from pipeline_analytics.ingest.files import (
@@ -66,11 +66,15 @@ def ingest_sources(
     A file that cannot be loaded (InputError) is logged and skipped, so it does not block the
     others (each file is its own transaction); the first such error is raised at the end.
     """
+    config = inference.with_reporting_currency(con, config)
     store.refresh_reference_tables(con, config, temp_dir)
     summary = IngestSummary()
-    for source in config.sources:
+    for configured in config.sources:
         try:
-            for path, fp, kind in _plan_files(con, source, summary):
+            for path, fp, kind in _plan_files(con, configured, summary):
+                # The first deals file may decide the reporting currency (when not configured).
+                config = inference.with_reporting_currency(con, config)
+                source = next(s for s in config.sources if s.name == configured.name)
                 try:
                     _ingest_file(
                         con, config, source, path, fp, kind, temp_dir, snapshot_at, summary
@@ -82,6 +86,10 @@ def ingest_sources(
             with contextlib.suppress(Exception):
                 store.apply_pending_stage_events(con)
             raise
+        config = inference.with_reporting_currency(con, config)
+        source = next(s for s in config.sources if s.name == configured.name)
+        # Stage order (configured or inferred from all files loaded so far), then stage events.
+        store.apply_stage_order(con, config)
         store.apply_pending_stage_events(con)
         if source.activities is not None:
             for path in expand_paths(source.activities, "activities", source):
@@ -181,11 +189,22 @@ def _ingest_file(
             raise InputError(f"{path}: the file has a header but no data rows; export it again")
         if source.adapter == "generic":
             if kind == "deals":
-                generic.stage_generic_deals(con, loaded, source, label)
+                config, source = generic.stage_generic_deals(con, loaded, config, source, label)
             else:
                 generic.stage_generic_history(con, loaded, source, label)
         else:
-            loaded = crm_adapter(source.adapter).stage(con, loaded, source, kind, label)
+            adapter = crm_adapter(source.adapter)
+            if kind == "deals":
+                cols = adapter.columns(loaded, source, kind)
+                config = inference.decide_currency(
+                    con, config, loaded.table, cols.get("amount"), cols.get("currency")
+                )
+                source = next(s for s in config.sources if s.name == source.name)
+            loaded = adapter.stage(con, loaded, source, kind, label)
+            if kind == "deals":
+                inference.record_crm_outcomes(
+                    con, source, inference.crm_status_columns(source.adapter, cols)
+                )
         result = store.write_batch(
             con,
             config=config,
@@ -201,6 +220,7 @@ def _ingest_file(
         drop_loaded(con, "raw_export")
         for table in (*store.STAGED_TABLES, "incoming_deals", "affected_deals"):
             con.execute(f"drop table if exists {table}")
+    inference.stamp_batch(con, source.name, result.batch_id)
     summary.batches.append(result)
     log.info(
         "%s: %d rows read, %d loaded, %d rejected%s%s",
