@@ -255,6 +255,16 @@ def cmd_sample(ctx: Context) -> int:
     return EXIT_OK
 
 
+def cmd_init(ctx: Context) -> int:
+    from pipeline_analytics.init import init_config
+
+    out = ctx.args.out or ctx.args.config
+    text = init_config(ctx.args.paths, out, force=ctx.args.force)
+    with PROGRESS.hidden():
+        print(text)
+    return EXIT_OK
+
+
 RECORDED: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, object]]] = {
     "ingest": cmd_ingest,
     "build": cmd_build,
@@ -275,6 +285,7 @@ RUN_STEPS: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, ob
 RUN_STEPS_THAT_MAY_FAIL = frozenset({"backtest", "forecast"})
 # Commands that run outside `runs`: they read the warehouse, replace it whole, or do not touch it.
 UNRECORDED: dict[str, Callable[[Context], int]] = {
+    "init": cmd_init,
     "status": cmd_status,
     "sample": cmd_sample,
     "export-warehouse": cmd_export_warehouse,
@@ -335,6 +346,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    p = sub.add_parser(
+        "init",
+        help="recognise an export, write a commented config for it and say what it holds",
+    )
+    p.add_argument("paths", type=Path, nargs="+", metavar="PATH", help="export files or folders")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="config file to write (default: --config, i.e. ./pipeline.toml)",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite an existing config file")
     p = sub.add_parser("ingest", help="load new export files of every configured source")
     p.add_argument(
         "--snapshot-at",

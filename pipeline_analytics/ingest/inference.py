@@ -42,6 +42,8 @@ ASSUMED_CURRENCY = "USD"
 # stages.basis of a stage whose order no rule decided: `init` asks the user to confirm it.
 GUESS_BASES = ("deal age", "guess")
 STATUS_BASES = ("status column", "stage name")
+# CRMs whose closed deals are always in a closed stage (Pipedrive's keep the stage they were in).
+CLOSED_STAGE_ADAPTERS = ("salesforce", "hubspot")
 
 
 def record_inference(
@@ -354,6 +356,9 @@ def infer_stage_order(con: duckdb.DuckDBPyConnection, config: Config) -> None:
             "terminal_names": sorted(set(terminal_names)),
             "default_stages": list(defaults),
             "default_positions": list(defaults.values()),
+            "closed_stage_sources": [
+                s.name for s in config.sources if s.adapter in CLOSED_STAGE_ADAPTERS
+            ],
         },
     )
     for pipeline, stages, basis in con.execute(

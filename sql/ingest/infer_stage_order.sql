@@ -1,9 +1,10 @@
 -- infer_stage_order: the order of each pipeline's open stages, inferred from the loaded data.
 -- Grain: pipeline x open stage (stage_order 1..n, basis: the rule that decided the order).
 -- Parameters: $terminal_names (lower-cased stage names that mean won or lost),
--- $default_stages / $default_positions (the CRMs' default stage lists, lower-cased names).
+-- $default_stages / $default_positions (the CRMs' default stage lists, lower-cased names),
+-- $closed_stage_sources (sources whose CRM puts every closed deal in a closed stage).
 -- A stage is terminal, not ordered, when the CRM's stage table marks it closed, its name means
--- won or lost, or only closed deals hold it and no deal ever moved on from it. The open stages of
+-- won or lost, or a closed deal of such a source is in it. The open stages of
 -- a pipeline are ordered by the first rule that ranks every one of them without a tie: the CRM's
 -- stage table (source_stages), the CRM's default list, the stage history (a Copeland ranking of
 -- pairwise votes: for each deal that entered both stages, the one it entered first comes first),
@@ -20,25 +21,6 @@ with first_entries as (
     from stage_changes as c
     inner join deals as d on c.source = d.source and c.deal_id = d.deal_id
     group by d.pipeline, c.source, c.deal_id, c.stage
-),
-
-moves as (
-    select
-        d.pipeline,
-        c.stage,
-        lead(c.stage) over (
-            partition by c.source, c.deal_id order by c.changed_at, c.source_row
-        ) as next_stage
-    from stage_changes as c
-    inner join deals as d on c.source = d.source and c.deal_id = d.deal_id
-),
-
-left_stages as (
-    select distinct
-        pipeline,
-        stage
-    from moves
-    where next_stage is not null
 ),
 
 seen as (
@@ -71,14 +53,12 @@ terminal as (
             where c.is_closed
         )
     union
-    select
+    -- In these CRMs a closed deal is always in a closed stage (elsewhere it keeps its last one).
+    select distinct
         d.pipeline,
         d.stage
     from deals as d
-    anti join left_stages as l on d.pipeline = l.pipeline and d.stage = l.stage
-    anti join source_stages as c on d.stage = c.stage and not c.is_closed
-    group by d.pipeline, d.stage
-    having bool_and(d.status <> 'open')
+    where d.status <> 'open' and list_contains($closed_stage_sources::varchar[], d.source)
 ),
 
 open_stages as (
