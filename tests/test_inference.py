@@ -447,3 +447,27 @@ def test_what_is_given_is_still_checked_strictly(
     minimal_config(tmp_path, "deals.csv", extra=extra)
     assert main(["--config", str(tmp_path / "p.toml"), "ingest"]) == 2
     assert f"'{key}" in capsys.readouterr().err
+
+
+def test_history_file_mapping_from_its_headers(tmp_path: Path) -> None:
+    write(
+        tmp_path / "deals.csv",
+        "Opportunity ID,Stage,Created Date\nD1,Proposal,2024-01-01\nD2,Demo,2024-01-01\n",
+    )
+    write(
+        tmp_path / "history.csv",
+        """
+        Opportunity ID,To Stage,Edit Date
+        D1,Demo,2024-01-02
+        D1,Proposal,2024-01-05
+        D2,Demo,2024-01-03
+        """,
+    )
+    minimal_config(tmp_path, "deals.csv", extra='history = "history.csv"')
+    ingested(tmp_path)
+    assert inferred(tmp_path, "history_columns.stage") == ("To Stage", "header 'To Stage'")
+    assert inferred(tmp_path, "history_columns.changed_at")[0] == "Edit Date"
+    assert open_stages(tmp_path) == [
+        ("Demo", "history transitions"),
+        ("Proposal", "history transitions"),
+    ]

@@ -58,22 +58,66 @@ def _generic_sample(folder: Path) -> Path:
     return folder / "pipeline.toml"
 
 
+def _hand_written(rendering: str, folder: Path) -> tuple[Path, Path]:
+    """(hand-written config, export) of a rendering."""
+    if rendering == "generic":
+        return _generic_sample(folder / "export"), folder / "export"
+    return SAMPLE_DIR / f"{rendering}.toml", SAMPLE_DIR / rendering
+
+
+def _adapter_and_path_only(folder: Path, adapter: str, export: Path) -> Path:
+    if adapter != "generic":
+        return write(folder / "p.toml", f'[[sources]]\nname = "x"\nadapter = "{adapter}"\n'
+                     f'path = "{export}"\n')  # fmt: skip
+    # The generic sample's activities need their mapping; deals and history need none.
+    return write(
+        folder / "p.toml",
+        f"""
+        [[sources]]
+        name = "x"
+        adapter = "generic"
+        path = "{export / "deals.csv"}"
+        history = "{export / "stage_history.csv"}"
+        activities = "{export / "activities.csv"}"
+        [sources.activity_columns]
+        deal_id = "opportunity_id"
+        occurred_at = "completed_at"
+        activity_type = "activity_type"
+        owner = "assigned_to"
+        """,
+    )
+
+
 @pytest.mark.parametrize("rendering", ["generic", "salesforce", "hubspot", "pipedrive_it"])
-def test_init_config_builds_the_marts_of_the_hand_written_one(
+def test_init_config_and_adapter_and_path_only_build_the_marts_of_the_hand_written_config(
     tmp_path: Path, rendering: str
 ) -> None:
-    if rendering == "generic":
-        hand = _generic_sample(tmp_path / "export")
-        export = tmp_path / "export"
-    else:
-        hand, export = SAMPLE_DIR / f"{rendering}.toml", SAMPLE_DIR / rendering
-    written = tmp_path / "init.toml"
-    assert init(written, export) == 0
-    config = tomllib.loads(written.read_text(encoding="utf-8"))
-    assert config["sources"][0]["adapter"] == rendering.removesuffix("_it")
+    hand, export = _hand_written(rendering, tmp_path)
     expected = built_marts(hand, tmp_path / "hand.duckdb")
     assert expected["mart_kpis"]  # the comparison is over real rows
+    adapter = rendering.removesuffix("_it")
+    written = tmp_path / "init.toml"
+    assert init(written, export) == 0
+    assert tomllib.loads(written.read_text(encoding="utf-8"))["sources"][0]["adapter"] == adapter
     assert built_marts(written, tmp_path / "init.duckdb") == expected
+    # The same inference at ingest with nothing written down gives the same marts.
+    minimal = _adapter_and_path_only(tmp_path, adapter, export)
+    marts = built_marts(minimal, tmp_path / "minimal.duckdb")
+    assert _without_source(marts) == _without_source(expected)
+
+
+def _without_source(marts: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    names = {"crm", "x", "salesforce", "hubspot", "pipedrive"}
+    return {
+        table: sorted(
+            (
+                tuple("SOURCE" if isinstance(v, str) and v in names else v for v in row)
+                for row in rows
+            ),
+            key=repr,
+        )
+        for table, rows in marts.items()
+    }
 
 
 def test_init_refuses_to_overwrite_without_force(
