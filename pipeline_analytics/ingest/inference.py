@@ -27,7 +27,7 @@ from importlib import resources
 
 import duckdb
 
-from pipeline_analytics.config import Config, Source, StatusMapping
+from pipeline_analytics.config import REQUIRED_DEAL_COLUMNS, Config, Source, StatusMapping
 from pipeline_analytics.ingest.columns import ExportKind, HeaderIndex, load_aliases
 from pipeline_analytics.ingest.locale import SHARED_SYMBOLS, amount_currency_sql
 from pipeline_analytics.ingest.sql_files import ingest_sql
@@ -86,8 +86,12 @@ def stamp_batch(con: duckdb.DuckDBPyConnection, source: str, batch_id: int) -> N
 
 
 def generic_kind(name: str) -> ExportKind:
-    """A kind of generic export (deals, history, activities) with its header aliases."""
-    return load_aliases("generic").kind(name)
+    """A kind of generic export (deals, history, activities) with its header aliases.
+
+    A deals file's required columns are the config's REQUIRED_DEAL_COLUMNS, the one list of them.
+    """
+    kind = load_aliases("generic").kind(name)
+    return replace(kind, required=REQUIRED_DEAL_COLUMNS) if name == "deals" else kind
 
 
 def map_headers(
@@ -122,10 +126,17 @@ def map_headers(
 
 
 def recognise_generic(headers: list[str]) -> str | None:
-    """The kind of generic export (deals, history, activities) these headers make, or None."""
-    for kind in load_aliases("generic").kinds:
-        if not map_headers(headers, kind, {})[2]:
-            return kind.name
+    """The kind of generic export (deals, history, activities) these headers make, or None.
+
+    A deals file with a creation date is deals even if a header could be a change time; a file of
+    deal, stage and change time is history; then deals without a creation date; then activities.
+    """
+    deals, _, deals_missing = map_headers(headers, generic_kind("deals"), {})
+    if not deals_missing and "created_at" in deals:
+        return "deals"
+    for name in ("history", "deals", "activities"):
+        if not map_headers(headers, generic_kind(name), {})[2]:
+            return name
     return None
 
 
