@@ -471,3 +471,20 @@ def test_history_file_mapping_from_its_headers(tmp_path: Path) -> None:
         ("Demo", "history transitions"),
         ("Proposal", "history transitions"),
     ]
+
+
+def test_hubspot_renamed_closing_stages_are_known_by_probability(tmp_path: Path) -> None:
+    write(
+        tmp_path / "deals.csv",
+        """
+        Record ID,Deal Name,Deal Stage,Create Date,Deal probability
+        1,Acme,Demo,2024-01-02,0.3
+        2,Beta,Signed,2024-01-03,1
+        3,Gamma,Dropped,2024-01-04,0
+        4,Delta,Offer,2024-01-05,0.6
+        """,
+    )
+    minimal_config(tmp_path, "deals.csv", adapter="hubspot")
+    ingested(tmp_path)
+    assert statuses(tmp_path) == {"1": "open", "2": "won", "3": "lost", "4": "open"}
+    assert open_stages(tmp_path) == [("Demo", "probability"), ("Offer", "probability")]
