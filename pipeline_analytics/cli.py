@@ -141,11 +141,12 @@ def _sources_to_reload(ctx: Context) -> list[str]:
 
 def cmd_build(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     from pipeline_analytics.build import build
+    from pipeline_analytics.ingest.inference import reporting_currency
 
     models = build(
         con,
         lookback_days=ctx.config.pipeline.lookback_days,
-        currency=ctx.config.pipeline.currency,
+        currency=reporting_currency(con, ctx.config),
         as_of=getattr(ctx.args, "as_of", None),
         fiscal_year_start_month=ctx.config.pipeline.fiscal_year_start_month,
         lead_expiry_days=ctx.config.pipeline.lead_expiry_days,
@@ -293,6 +294,16 @@ def cmd_sample(ctx: Context) -> int:
     return EXIT_OK
 
 
+def cmd_init(ctx: Context) -> int:
+    from pipeline_analytics.init import init_config
+
+    out = ctx.args.out or ctx.args.config
+    text = init_config(ctx.args.paths, out, force=ctx.args.force)
+    with PROGRESS.hidden():
+        print(text)
+    return EXIT_OK
+
+
 RECORDED: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, object]]] = {
     "ingest": cmd_ingest,
     "build": cmd_build,
@@ -313,6 +324,7 @@ RUN_STEPS: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, ob
 RUN_STEPS_THAT_MAY_FAIL = frozenset({"backtest", "forecast"})
 # Commands that run outside `runs`: they read the warehouse, replace it whole, or do not touch it.
 UNRECORDED: dict[str, Callable[[Context], int]] = {
+    "init": cmd_init,
     "status": cmd_status,
     "rejects": cmd_rejects,
     "sample": cmd_sample,
@@ -374,6 +386,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    p = sub.add_parser(
+        "init",
+        help="recognise an export, write a commented config for it and say what it holds",
+    )
+    p.add_argument("paths", type=Path, nargs="+", metavar="PATH", help="export files or folders")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="config file to write (default: --config, i.e. ./pipeline.toml)",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite an existing config file")
     p = sub.add_parser(
         "ingest",
         help="load new export files of every configured source (a source whose settings changed "

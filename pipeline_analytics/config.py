@@ -101,14 +101,18 @@ class Source:
     # The currency of amounts that name none (no currency column, no code or symbol in the
     # amount): `currency` of the source, else [pipeline] currency (filled in by parse_config).
     currency: str | None = None
+    # Settings above filled in by ingest's inference rather than by the config (e.g. "currency"):
+    # a batch records only configured settings, so a new inference never forces a reload.
+    inferred: frozenset[str] = frozenset()
     leads: Path | None = None
     lead_columns: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    stages: tuple[str, ...]
-    currency: str
+    # None: inferred at ingest from the export (docs/configuration.md says how); given, they win.
+    stages: tuple[str, ...] | None = None
+    currency: str | None = None
     lookback_days: int = 365
     rates: dict[str, float] = field(default_factory=dict)
     probabilities: tuple[float, ...] | None = None
@@ -222,7 +226,8 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: sources[].name must be unique, got {names}")
-    pipeline = _parse_pipeline(where.require(raw, "", "pipeline", dict), base, where)
+    pipeline_raw = where.optional(raw, "", "pipeline", dict)
+    pipeline = _parse_pipeline({} if pipeline_raw is None else pipeline_raw, base, where)
     return Config(
         path=path,
         sources=tuple(replace(s, currency=s.currency or pipeline.currency) for s in sources),
@@ -337,30 +342,24 @@ def _parse_source(raw: Any, prefix: str, base: Path, where: _Where) -> Source:
     where.only_keys(history_columns, f"{p}history_columns.", set(HISTORY_COLUMNS))
     for key in history_columns:
         where.typed(history_columns, f"{p}history_columns.", key, str)
-    # CRM adapters find their columns through header aliases; the generic one needs the names.
-    if adapter == "generic":
-        for key in REQUIRED_DEAL_COLUMNS:
-            columns.setdefault(key, key)
-        for key in HISTORY_COLUMNS:
-            history_columns.setdefault(key, key)
+    # Columns left out are found by header: CRM adapters through their aliases, the generic
+    # adapter through ingest/aliases/generic.toml (the configured ones always win).
     activity_columns = dict(raw.get("activity_columns", {}))
     where.only_keys(activity_columns, f"{p}activity_columns.", set(ACTIVITY_COLUMNS))
     for key in activity_columns:
         where.typed(activity_columns, f"{p}activity_columns.", key, str)
     for key in REQUIRED_ACTIVITY_COLUMNS:
         activity_columns.setdefault(key, key)
-    # CRM adapters know their won/lost values; [sources.status] then only overrides them.
-    status_raw = (
-        where.require(raw, p, "status", dict)
-        if adapter == "generic"
-        else where.optional(raw, p, "status", dict) or {}
-    )
+    # Without [sources.status], won/lost come from the CRM's own flags or from the status or
+    # stage values (ingest/inference.py); a given table replaces them and must be complete.
+    status_present = "status" in raw
+    status_raw = where.optional(raw, p, "status", dict) or {}
     where.only_keys(status_raw, f"{p}status.", {"won", "lost"})
     status = StatusMapping(
         won=where.strings(status_raw, f"{p}status.", "won") if "won" in status_raw else (),
         lost=where.strings(status_raw, f"{p}status.", "lost") if "lost" in status_raw else (),
     )
-    if (adapter == "generic" or status_raw) and (not status.won or not status.lost):
+    if status_present and (not status.won or not status.lost):
         raise where.fail(f"{p}status", "needs both 'won' and 'lost' lists of values")
     decimal = where.optional(raw, p, "decimal", str)
     if decimal is not None and decimal not in DECIMAL_SEPARATORS:
@@ -426,11 +425,13 @@ def _parse_pipeline(raw: dict[str, Any], base: Path, where: _Where) -> PipelineS
         },
     )
     stages = where.strings(raw, p, "stages") if "stages" in raw else None
-    if not stages:
-        raise where.fail(f"{p}stages", "is required: list the open stages in order")
-    if len(set(stages)) != len(stages):
+    if stages is not None and not stages:
+        raise where.fail(
+            f"{p}stages", "is empty: list the open stages in order, or leave it out to infer them"
+        )
+    if stages is not None and len(set(stages)) != len(stages):
         raise where.fail(f"{p}stages", "lists a stage twice")
-    currency = where.require(raw, p, "currency", str)
+    currency = where.optional(raw, p, "currency", str)
     lookback = where.optional(raw, p, "lookback_days", int)
     lookback = 365 if lookback is None else lookback
     if not LOOKBACK_DAYS[0] <= lookback <= LOOKBACK_DAYS[1]:
@@ -443,6 +444,10 @@ def _parse_pipeline(raw: dict[str, Any], base: Path, where: _Where) -> PipelineS
     probabilities = None
     if "probabilities" in raw:
         values = where.typed(raw, p, "probabilities", list)
+        if stages is None:
+            raise where.fail(
+                f"{p}probabilities", "needs [pipeline] stages: one probability per listed stage"
+            )
         if len(values) != len(stages) or not all(
             isinstance(v, int | float) and 0 <= v <= 1 for v in values
         ):

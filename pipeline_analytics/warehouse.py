@@ -82,6 +82,13 @@ alter table deal_snapshots add column if not exists stage_changed_at timestamp;
 -- NULL for batches loaded before they were recorded.
 alter table ingest_batches add column if not exists settings_fingerprint varchar;
 alter table ingest_batches add column if not exists settings_json varchar;
+-- How each stage's order, won or lost was decided (config, crm stage table, history...).
+alter table stages add column if not exists basis varchar;
+-- Every setting ingest inferred because the config left it out: one row per source and setting,
+-- replaced when inferred again; `basis` says from what (a header, the values, the history...).
+create table if not exists inferred_settings (
+    source varchar, setting varchar, value varchar, basis varchar, batch_id integer
+);
 create table if not exists activities (
     source varchar, deal_id varchar, activity_type varchar, occurred_at timestamp, owner varchar
 );

@@ -29,7 +29,10 @@ def add_stages(con: duckdb.DuckDBPyConnection, open_stages: int, pipeline: str =
     stage_rows = [(pipeline, stage_name(n), n, False, False) for n in range(1, open_stages + 1)]
     stage_rows += [(pipeline, TERMINAL_STAGES["won"], None, True, False)]
     stage_rows += [(pipeline, TERMINAL_STAGES["lost"], None, False, True)]
-    con.executemany("insert into stages values (?, ?, ?, ?, ?, null)", stage_rows)
+    con.executemany(
+        "insert into stages (pipeline, stage, stage_order, is_won, is_lost) values (?, ?, ?, ?, ?)",
+        stage_rows,
+    )
 
 
 def add_deal(

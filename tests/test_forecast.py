@@ -71,7 +71,8 @@ def add_open_deals(con: duckdb.DuckDBPyConnection) -> None:
     add_deal(con, "O4", created_at=ago(5), stage_order=2, amount_base=400.0, snapshot_at=AS_OF)
     add_stint(con, "O4", 2, ago(5), None)
     con.executemany(
-        "insert into stages values ('renewals', ?, ?, false, false, ?)",
+        "insert into stages by name select 'renewals' as pipeline, ? as stage, ? as stage_order, "
+        "false as is_won, false as is_lost, ? as default_probability",
         [("Renew", 1, 0.5), ("Review", 2, None)],
     )
     for deal_id, stage, order, amount, close in (

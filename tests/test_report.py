@@ -101,7 +101,8 @@ def make_warehouse(
 def create_funnel_tables(con: duckdb.DuckDBPyConnection, n: dict[str, str]) -> None:
     con.execute(
         """
-        insert into stages values
+        insert into stages (pipeline, stage, stage_order, is_won, is_lost, default_probability)
+        values
             ($pipeline, 'Prospecting', 1, false, false, 0.1),
             ($pipeline, $stage, 2, false, false, 0.3),
             ($pipeline, 'Proposal', 3, false, false, 0.6),

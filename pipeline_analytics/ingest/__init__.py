@@ -25,7 +25,7 @@ import duckdb
 
 from pipeline_analytics.config import Config, Source
 from pipeline_analytics.errors import InputError
-from pipeline_analytics.ingest import generic, leads, store
+from pipeline_analytics.ingest import generic, inference, leads, store
 from pipeline_analytics.ingest.activities import load_activities_file
 from pipeline_analytics.ingest.adapters import crm_adapter
 from pipeline_analytics.ingest.files import (
@@ -76,6 +76,7 @@ def ingest_sources(
     A source named in `reload`, or whose settings changed since its files were loaded
     (`store.settings_change`), has its rows replaced by a load of all its current files.
     """
+    config = inference.with_reporting_currency(con, config)
     store.refresh_reference_tables(con, config, temp_dir)
     summary = IngestSummary()
     own = OwnFiles.of(con, config, temp_dir)
@@ -88,9 +89,9 @@ def ingest_sources(
         else:
             reason = None
         if reason is None:
-            _ingest_source(con, config, source, own, temp_dir, snapshot_at, summary)
+            _ingest_source(con, config, source.name, own, temp_dir, snapshot_at, summary)
         else:
-            _reload_source(con, config, source, own, temp_dir, snapshot_at, summary, reason)
+            _reload_source(con, config, source.name, own, temp_dir, snapshot_at, summary, reason)
     if summary.failed:
         first, more = summary.failed[0], len(summary.failed) - 1
         if more:
@@ -102,14 +103,19 @@ def ingest_sources(
 def _ingest_source(
     con: duckdb.DuckDBPyConnection,
     config: Config,
-    source: Source,
+    name: str,
     own: OwnFiles,
     temp_dir: Path,
     snapshot_at: datetime | None,
     summary: IngestSummary,
     reload_reason: str | None = None,
 ) -> None:
-    """Load the source's new files; with `reload_reason`, say why all of them are loaded again."""
+    """Load source `name`'s new files; with `reload_reason`, say why all of them load again.
+
+    The stage order (configured, or inferred from every file loaded so far) is applied once the
+    source's files are in, then its stage events are rebuilt.
+    """
+    source = _current(config, name)
     try:
         planned = _plan_files(con, source, own, summary)
         if reload_reason is not None:
@@ -120,6 +126,9 @@ def _ingest_source(
             )
             log.info("%s: reloading its %d file(s)", reload_reason, len(planned) + len(activities))
         for path, fp, kind in planned:
+            # The first deals file may decide the reporting currency (when not configured).
+            config = inference.with_reporting_currency(con, config)
+            source = _current(config, name)
             try:
                 _ingest_file(con, config, source, path, fp, kind, temp_dir, snapshot_at, summary)
             except InputError as exc:
@@ -131,6 +140,9 @@ def _ingest_source(
         with contextlib.suppress(Exception):
             store.apply_pending_stage_events(con)
         raise
+    config = inference.with_reporting_currency(con, config)
+    source = _current(config, name)
+    store.apply_stage_order(con, config)
     store.apply_pending_stage_events(con)
     if source.activities is not None:
         for path in expand_paths(source.activities, "activities", source, own):
@@ -143,10 +155,15 @@ def _ingest_source(
         _ingest_leads(con, source, source.leads, own, temp_dir, summary)
 
 
+def _current(config: Config, name: str) -> Source:
+    """Source `name` as `config` now has it (inference may have filled in its currency)."""
+    return next(s for s in config.sources if s.name == name)
+
+
 def _reload_source(
     con: duckdb.DuckDBPyConnection,
     config: Config,
-    source: Source,
+    name: str,
     own: OwnFiles,
     temp_dir: Path,
     snapshot_at: datetime | None,
@@ -161,23 +178,21 @@ def _reload_source(
     batches_before, failed_before = len(summary.batches), len(summary.failed)
     try:
         with transaction(con):
-            store.replace_source(con, source.name)
-            _ingest_source(con, config, source, own, temp_dir, snapshot_at, summary, reason)
+            store.replace_source(con, name)
+            _ingest_source(con, config, name, own, temp_dir, snapshot_at, summary, reason)
             if len(summary.failed) > failed_before:
                 raise summary.failed.pop(failed_before)
     except InputError as exc:
         del summary.batches[batches_before:]
         del summary.failed[failed_before:]
-        summary.failed.append(
-            InputError(f"{exc}; the reload of source '{source.name}' was rolled back")
-        )
+        summary.failed.append(InputError(f"{exc}; the reload of source '{name}' was rolled back"))
         log.error(
             "source '%s': reload rolled back, its earlier rows stay as they were: %s",
-            source.name,
+            name,
             exc,
         )
         return
-    summary.reloaded.append(source.name)
+    summary.reloaded.append(name)
 
 
 def _ingest_leads(
@@ -361,11 +376,22 @@ def _ingest_file(
             raise InputError(f"{path}: the file has a header but no data rows; export it again")
         if source.adapter == "generic":
             if kind == "deals":
-                generic.stage_generic_deals(con, loaded, source, label)
+                config, source = generic.stage_generic_deals(con, loaded, config, source, label)
             else:
                 generic.stage_generic_history(con, loaded, source, label)
         else:
-            loaded = crm_adapter(source.adapter).stage(con, loaded, source, kind, label)
+            adapter = crm_adapter(source.adapter)
+            if kind == "deals":
+                cols = adapter.columns(loaded, source, kind)
+                config = inference.decide_currency(
+                    con, config, loaded.table, cols.get("amount"), cols.get("currency")
+                )
+                source = next(s for s in config.sources if s.name == source.name)
+            loaded = adapter.stage(con, loaded, source, kind, label)
+            if kind == "deals":
+                inference.record_crm_outcomes(
+                    con, source, inference.crm_status_columns(source.adapter, cols)
+                )
         result = store.write_batch(
             con,
             config=config,
@@ -381,6 +407,7 @@ def _ingest_file(
         drop_loaded(con, "raw_export")
         for table in (*store.STAGED_TABLES, "incoming_deals", "affected_deals"):
             con.execute(f"drop table if exists {table}")
+    inference.stamp_batch(con, source.name, result.batch_id)
     summary.batches.append(result)
     log.info(
         "%s: %d rows read, %d loaded, %d rejected%s%s",

@@ -2,15 +2,18 @@
 
 Deals files become `staged_deals` through the shared staging (locale-aware numbers and dates,
 the same checks as every adapter); history files (deal id, stage, changed at) become
-`staged_history`. Status comes from the configured won/lost values of the status column when it is
-mapped, else of the stage.
+`staged_history`. Columns the config does not map are found by their headers
+(`aliases/generic.toml`). Status comes from the configured won/lost values of the status column
+when it is mapped, else of the stage; without [sources.status] the values that mean won or lost
+are inferred (`inference.infer_status`).
 """
 
 from __future__ import annotations
 
 import duckdb
 
-from pipeline_analytics.config import DEAL_COLUMNS, HISTORY_COLUMNS, REQUIRED_DEAL_COLUMNS, Source
+from pipeline_analytics.config import Config, Source
+from pipeline_analytics.ingest import inference
 from pipeline_analytics.ingest.columns import ExportKind, HeaderIndex, missing_columns_error
 from pipeline_analytics.ingest.files import LoadedFile
 from pipeline_analytics.ingest.locale import timestamp_sql
@@ -24,49 +27,47 @@ from pipeline_analytics.ingest.staging import (
     text_of,
 )
 
-DEALS_KIND = ExportKind(
-    name="deals",
-    description="deals export",
-    required=REQUIRED_DEAL_COLUMNS,
-    aliases={c: (c,) for c in DEAL_COLUMNS},
-)
-HISTORY_KIND = ExportKind(
-    name="history",
-    description="stage history export",
-    required=HISTORY_COLUMNS,
-    aliases={c: (c,) for c in HISTORY_COLUMNS},
-)
+DEALS_KIND = inference.generic_kind("deals")
+HISTORY_KIND = inference.generic_kind("history")
+# The config table that maps each kind's columns (and names inferred settings).
+CONFIG_TABLES = {"deals": "columns", "history": "history_columns"}
 
 
 def resolve_columns(
-    loaded: LoadedFile, mapping: dict[str, str], kind: ExportKind, file_label: str
+    con: duckdb.DuckDBPyConnection,
+    loaded: LoadedFile,
+    source: Source,
+    kind: ExportKind,
+    file_label: str,
 ) -> dict[str, str]:
     """Canonical column -> header in the file; a configured header that is missing is an error.
 
-    Columns the config does not map are picked up when a header is named like them.
+    Columns the config does not map are found by header (aliases/generic.toml) and recorded as
+    inferred settings.
     """
-    index = HeaderIndex(loaded.headers)
-    resolved: dict[str, str] = {}
-    missing: list[str] = []
-    for canonical in kind.aliases:
-        wanted = mapping.get(canonical)
-        found = index.find(wanted or canonical)
-        if found is not None:
-            resolved[canonical] = found
-        elif wanted is not None or canonical in kind.required:
-            missing.append(canonical)
+    table = CONFIG_TABLES[kind.name]
+    mapping = source.columns if kind.name == "deals" else source.history_columns
+    found, inferred, missing = inference.map_headers(loaded.headers, kind, mapping)
     if missing:
-        overrides = {c: mapping.get(c, c) for c in missing}
-        table = "sources.columns" if kind is DEALS_KIND else "sources.history_columns"
-        raise missing_columns_error(file_label, index, kind, missing, overrides, table)
-    return resolved
+        overrides = {c: mapping[c] for c in missing if c in mapping}
+        raise missing_columns_error(
+            file_label, HeaderIndex(loaded.headers), kind, missing, overrides, f"sources.{table}"
+        )
+    inference.record_columns(con, source.name, table, inferred)
+    return found
 
 
-def deal_spec(loaded: LoadedFile, source: Source, file_label: str) -> DealSpec:
-    cols = resolve_columns(loaded, source.columns, DEALS_KIND, file_label)
+def deal_spec(
+    con: duckdb.DuckDBPyConnection, loaded: LoadedFile, source: Source, cols: dict[str, str]
+) -> DealSpec:
     text = {c: text_of(h) for c, h in cols.items()}
     status_value = text.get("status", text["stage"])
-    won, lost = sql_list(source.status.won), sql_list(source.status.lost)
+    status = source.status
+    if not status.won:
+        status, status_value, _ = inference.infer_status(
+            con, loaded.table, source, text.get("status"), text["stage"]
+        )
+    won, lost = sql_list(status.won), sql_list(status.lost)
     return DealSpec(
         text=text,
         status=(
@@ -77,17 +78,30 @@ def deal_spec(loaded: LoadedFile, source: Source, file_label: str) -> DealSpec:
 
 
 def stage_generic_deals(
-    con: duckdb.DuckDBPyConnection, loaded: LoadedFile, source: Source, file_label: str
-) -> None:
-    """Create temp table `staged_deals` from a mapped deals file."""
-    stage_deals(con, loaded, source, deal_spec(loaded, source, file_label), file_label)
+    con: duckdb.DuckDBPyConnection,
+    loaded: LoadedFile,
+    config: Config,
+    source: Source,
+    file_label: str,
+) -> tuple[Config, Source]:
+    """Create temp table `staged_deals` from a mapped deals file.
+
+    Returns the config and source as read (with the reporting currency, when this file decided it).
+    """
+    cols = resolve_columns(con, loaded, source, DEALS_KIND, file_label)
+    config = inference.decide_currency(
+        con, config, loaded.table, cols.get("amount"), cols.get("currency")
+    )
+    source = next(s for s in config.sources if s.name == source.name)
+    stage_deals(con, loaded, source, deal_spec(con, loaded, source, cols), file_label)
+    return config, source
 
 
 def stage_generic_history(
     con: duckdb.DuckDBPyConnection, loaded: LoadedFile, source: Source, file_label: str
 ) -> None:
     """Create temp table `staged_history` (one stage change per row) from a mapped history file."""
-    cols = resolve_columns(loaded, source.history_columns, HISTORY_KIND, file_label)
+    cols = resolve_columns(con, loaded, source, HISTORY_KIND, file_label)
     text = {c: text_of(h) for c, h in cols.items()}
     locale = file_locale(con, loaded, source, {}, {"changed_at": text["changed_at"]}, file_label)
     checks = [

@@ -22,6 +22,7 @@ import duckdb
 
 from pipeline_analytics.config import Config, Source
 from pipeline_analytics.errors import ConfigError, InputError
+from pipeline_analytics.ingest import inference
 from pipeline_analytics.ingest.columns import HeaderIndex
 from pipeline_analytics.ingest.files import (
     FileFingerprint,
@@ -114,6 +115,7 @@ SOURCE_ROWS = (
     ("source_stages", "source"),
     ("activities", "source"),
     ("crm_names", "source"),
+    ("inferred_settings", "source"),
     ("leads", "source"),
     ("rejected_rows", "batch_id"),
     ("flagged_values", "batch_id"),
@@ -132,7 +134,10 @@ def already_loaded(con: duckdb.DuckDBPyConnection, source: str, sha256: str) -> 
 def read_settings(source: Source) -> str:
     """The source's READ_SETTINGS as canonical JSON (sorted keys): equal settings, equal text."""
     return json.dumps(
-        {name: _plain(getattr(source, name)) for name in READ_SETTINGS},
+        {
+            name: None if name in source.inferred else _plain(getattr(source, name))
+            for name in READ_SETTINGS
+        },
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
@@ -244,13 +249,13 @@ def replace_source(con: duckdb.DuckDBPyConnection, source: str) -> None:
 def refresh_reference_tables(
     con: duckdb.DuckDBPyConnection, config: Config, temp_dir: Path
 ) -> None:
-    """Stages and exchange rates come from config; rewrite them so config edits take effect.
+    """Exchange rates come from config; rewrite them so config edits take effect.
 
-    When the rates changed, every deal's amount_base is computed again with the new rates.
+    When the rates changed, every deal's amount_base is computed again with the new rates. (Stages
+    are written after each source's files load: `apply_stage_order`.)
     """
     rates = _read_rates(con, config, temp_dir)
     with transaction(con):
-        _write_stages(con, config)
         before = con.execute("select * from fx_rates order by all").fetchall()
         con.execute("delete from fx_rates")
         con.execute(
@@ -259,7 +264,7 @@ def refresh_reference_tables(
             [[r[0] for r in rates], [r[1] for r in rates], [r[2] for r in rates]],
         )
         if con.execute("select * from fx_rates order by all").fetchall() != before:
-            _reprice_deals(con, config.pipeline.currency)
+            _reprice_deals(con, inference.reporting_currency(con, config))
 
 
 def write_batch(
@@ -323,7 +328,6 @@ def write_batch(
                 _write_deal_changes(con, source, batch_id)
             if present & {"staged_deals", "staged_names"}:
                 show_crm_names(con, source.name)
-            _write_stages(con, config)
             con.execute(
                 "insert into pending_stage_events select distinct ?, deal_id from affected_deals",
                 [source.name],
@@ -647,7 +651,8 @@ def _write_deals(
         """,
         {
             "source": source.name,
-            "stages": list(config.pipeline.stages),
+            # Inferred stage orders are applied once all files are loaded (apply_stage_order).
+            "stages": list(config.pipeline.stages or ()),
             "base": base,
             "snapshot_at": snapshot_at,
             "batch_id": batch_id,
@@ -692,7 +697,8 @@ def _write_deals(
         select deal_id from staged_deals where deleted and exclude_reason is not null
         """
     )
-    _warn_unknown_stages(con, config, source)
+    if config.pipeline.stages is not None:
+        _warn_unknown_stages(con, config, source)
 
 
 def _amount_base_sql(deal: str, fx: str) -> str:
@@ -882,14 +888,76 @@ def show_crm_names(con: duckdb.DuckDBPyConnection, source: str) -> None:
             )
 
 
-def _write_stages(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """Configured open stages for every pipeline seen, plus the terminal stages.
+def apply_stage_order(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """Write `stages` (configured or inferred) and bring every deal's stage order up to it.
 
-    Terminal stages are those closed deals carry and those a CRM stage table marks closed. A
-    stage's default probability comes from config, else from the CRM's stage table.
+    Runs after all files of a source are loaded, so the order is decided from all of them, and a
+    changed order (in the config or in the data) reorders deals loaded earlier too: their stage
+    events are queued for the rebuild that follows (`apply_pending_stage_events`).
     """
-    stages = list(config.pipeline.stages)
-    probabilities = list(config.pipeline.probabilities or [None] * len(stages))
+    with transaction(con):
+        _write_stages(con, config)
+        con.execute(
+            """
+            create or replace temp table reordered_deals as
+            select d.source, d.deal_id, st.stage_order
+            from deals as d
+            left join stages as st on d.pipeline = st.pipeline and d.stage = st.stage
+            where d.stage_order is distinct from st.stage_order
+            """
+        )
+        con.execute(
+            """
+            update deals set stage_order = r.stage_order
+            from reordered_deals as r
+            where deals.source = r.source and deals.deal_id = r.deal_id
+            """
+        )
+        con.execute(
+            """
+            insert into pending_stage_events
+            select source, deal_id from reordered_deals
+            union
+            select e.source, e.deal_id
+            from deal_stage_events as e
+            left join stages as st on e.pipeline = st.pipeline and e.stage = st.stage
+            where e.stage_order is distinct from st.stage_order
+            """
+        )
+        con.execute("drop table reordered_deals")
+
+
+def _write_stages(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """Open stages in order for every pipeline seen, plus the terminal stages, with their basis.
+
+    The open stages come from [pipeline] stages (basis `config`) for every pipeline, else from
+    what the loaded data says (`inference.infer_stage_order`). Terminal stages are those closed
+    deals carry (outside the open ones) and those a CRM stage table marks closed. A stage's
+    default probability comes from config, else from the CRM's stage table.
+    """
+    stages = config.pipeline.stages
+    if stages is None:
+        inference.infer_stage_order(con, config)
+    else:
+        con.execute(
+            """
+            create or replace temp table open_stage_order as
+            with pipelines as (
+                select distinct pipeline from deals
+                union select 'default' where not exists (select 1 from deals)
+            )
+            select p.pipeline, o.stage, o.stage_order::integer as stage_order,
+                   'config' as basis
+            from pipelines as p
+            cross join (
+                select unnest($stages::varchar[]) as stage,
+                       generate_subscripts($stages::varchar[], 1) as stage_order
+            ) as o
+            """,
+            {"stages": list(stages)},
+        )
+    probabilities = config.pipeline.probabilities or ()
+    bases = inference.outcome_bases(con, config)
     con.execute("delete from stages")
     con.execute(
         """
@@ -898,40 +966,52 @@ def _write_stages(con: duckdb.DuckDBPyConnection, config: Config) -> None:
             select distinct pipeline from deals
             union select 'default' where not exists (select 1 from deals)
         ),
-        open_stages as (
-            select unnest($stages::varchar[]) as stage,
-                   unnest($probabilities::double[]) as default_probability,
-                   generate_subscripts($stages::varchar[], 1) as stage_order
+        configured_probability as (
+            select unnest($configured::varchar[]) as stage,
+                   unnest($probabilities::double[]) as default_probability
         ),
         crm_probability as (
             select stage, max(default_probability) / 100 as default_probability
             from source_stages group by stage
         ),
+        outcome_basis as (
+            select unnest($sources::varchar[]) as source, unnest($bases::varchar[]) as basis
+        ),
         terminal as (
-            select pipeline, stage, status = 'won' as won, status = 'lost' as lost
-            from deals
-            where status <> 'open'
+            select d.pipeline, d.stage, d.status = 'won' as won, d.status = 'lost' as lost,
+                   b.basis
+            from deals as d
+            left join outcome_basis as b on d.source = b.source
+            where d.status <> 'open'
             union all
-            select s.pipeline, s.stage, s.is_won, not s.is_won
+            select s.pipeline, s.stage, s.is_won, not s.is_won, 'crm stage table'
             from source_stages as s semi join pipelines as p on s.pipeline = p.pipeline
             where s.is_closed
         )
-        select p.pipeline, o.stage, o.stage_order::integer as stage_order,
-               false as is_won, false as is_lost,
-               coalesce(o.default_probability, c.default_probability) as default_probability
-        from pipelines as p
-        cross join open_stages as o
-        left join crm_probability as c on c.stage = o.stage
+        select o.pipeline, o.stage, o.stage_order, false as is_won, false as is_lost,
+               coalesce(p.default_probability, c.default_probability) as default_probability,
+               o.basis
+        from open_stage_order as o
+        left join configured_probability as p on o.stage = p.stage
+        left join crm_probability as c on o.stage = c.stage
         union all
-        select pipeline, stage, null as stage_order,
-               bool_or(won) as is_won, bool_or(lost) as is_lost,
-               case when bool_or(won) then 1.0 else 0.0 end as default_probability
-        from terminal
-        where coalesce(list_position($stages::varchar[], stage), 0) = 0
-        group by pipeline, stage
+        select t.pipeline, t.stage, null as stage_order,
+               bool_or(t.won) as is_won, bool_or(t.lost) as is_lost,
+               case when bool_or(t.won) then 1.0 else 0.0 end as default_probability,
+               case when bool_or(t.basis = 'crm stage table') then 'crm stage table'
+                    else min(t.basis) end as basis
+        from terminal as t
+        anti join open_stage_order as o on t.pipeline = o.pipeline and t.stage = o.stage
+        group by t.pipeline, t.stage
         """,
-        {"stages": stages, "probabilities": probabilities},
+        {
+            "configured": list(stages or ()) if probabilities else [],
+            "probabilities": list(probabilities),
+            "sources": list(bases),
+            "bases": list(bases.values()),
+        },
     )
+    con.execute("drop table open_stage_order")
 
 
 def _reject_duplicate_ids(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,8 +1,9 @@
 """HubSpot: the deals export, with labels or internal names, and its per-stage date columns.
 
 Status comes from "Is Closed Won" / "Is closed lost" when present, else from the stage (label or
-the default pipeline's internal id). Probability is 0-1. "Amount in company currency" is the
-CRM's own conversion, used as amount_base when no rate is configured for the deal's currency.
+the default pipeline's internal id) or its probability (1 is closed won, 0 closed lost).
+Probability is 0-1. "Amount in company currency" is the CRM's own conversion, used as amount_base
+when no rate is configured for the deal's currency.
 
 Stage history comes from the "Date entered" columns of every stage of every pipeline
 (`Date entered "Stage (Pipeline)"`, legacy `Date entered 'Stage (Pipeline)'`,
@@ -105,6 +106,11 @@ class HubSpotAdapter(CrmAdapter):
         lost_stages = source.status.lost or self.aliases.value_list("lost_stages")
         won = f"lower({stage}) in ({sql_list(won_stages)})"
         lost = f"lower({stage}) in ({sql_list(lost_stages)})"
+        if not source.status.won and "probability" in text:
+            # A HubSpot stage's probability is 1 exactly when it is a closed-won stage and 0 when
+            # closed-lost: renamed or custom closing stages are known by it.
+            probability = f"try_cast({text['probability']} as double)"
+            won, lost = f"({won} or {probability} = 1)", f"({lost} or {probability} = 0)"
         if not source.status.won:
             if "is_closed_won" in cols:
                 won = self.truthy(text_of(cols["is_closed_won"]))
