@@ -289,13 +289,19 @@ def timestamp_sql(text_expr: str, locale: Locale, column: str | None = None) -> 
         f"case when regexp_full_match({text_expr}, '[0-9]{{13}}') "
         f"then make_timestamp(try_cast({text_expr} as bigint) * 1000) end"
     )
+    others = (*numeric, *_YEAR_FIRST_LAYOUTS, *NAMED_MONTH_LAYOUTS)
+    italian = _italian_read_sql(text_expr, (*detected, *others))
     # ISO text fails the other layouts at its first characters, so trying it first costs others
     # little; the layouts the column was detected with come next, everything else after them.
+    # Italian month names are tried once: DuckDB computes an expression written twice for every
+    # row, and the translation costs more than reading.
     parts = [
         iso,
-        *([_strptime_sql(text_expr, detected)] if detected else []),
-        _strptime_sql(text_expr, (*numeric, *_YEAR_FIRST_LAYOUTS, *NAMED_MONTH_LAYOUTS)),
+        *_layout_reads_sql(text_expr, detected),
+        *([italian] if detected else []),
+        *_layout_reads_sql(text_expr, others),
         epoch,
+        *([] if detected else [italian]),
     ]
     return f"coalesce({', '.join(parts)})"
 
@@ -313,19 +319,24 @@ def _numeric_layouts(date_order: str) -> list[str]:
 
 
 def _strptime_sql(text_expr: str, layouts: tuple[str, ...]) -> str:
-    """SQL reading text with the first of `layouts` that reads it; those with month names read
-    the text with Italian month names put in English."""
-    named = [layout for layout in layouts if _has_month_name(layout)]
-    plain = [layout for layout in layouts if not _has_month_name(layout)]
-    reads = [
-        *([f"try_strptime({text_expr}, {_layout_list(plain)})"] if plain else []),
-        *(
-            [f"try_strptime({_english_months_sql(text_expr)}, {_layout_list(named)})"]
-            if named
-            else []
-        ),
-    ]
-    return reads[0] if len(reads) == 1 else f"coalesce({', '.join(reads)})"
+    """SQL reading text with the first of `layouts` that reads it, month names in English or
+    Italian."""
+    reads = [*_layout_reads_sql(text_expr, layouts), _italian_read_sql(text_expr, layouts)]
+    return f"coalesce({', '.join(reads)})"
+
+
+def _layout_reads_sql(text_expr: str, layouts: tuple[str, ...]) -> list[str]:
+    """SQL reading text as written with `layouts`: those without month names, then those with."""
+    plain = _layout_list([layout for layout in layouts if not _has_month_name(layout)])
+    named = _layout_list([layout for layout in layouts if _has_month_name(layout)])
+    return [f"try_strptime({text_expr}, {listed})" for listed in (plain, named) if listed]
+
+
+def _italian_read_sql(text_expr: str, layouts: tuple[str, ...]) -> str:
+    """SQL reading text with Italian month names (`15 mag 2021`) with the layouts that have
+    month names; NULL when none has."""
+    named = _layout_list([layout for layout in layouts if _has_month_name(layout)])
+    return f"try_strptime({_english_months_sql(text_expr)}, {named})" if named else "null"
 
 
 def _has_month_name(layout: str) -> bool:
@@ -333,7 +344,8 @@ def _has_month_name(layout: str) -> bool:
 
 
 def _layout_list(layouts: list[str]) -> str:
-    return "[" + ", ".join(_lit(layout) for layout in layouts) + "]"
+    """A SQL list of layouts; empty text for none."""
+    return "[" + ", ".join(map(_lit, layouts)) + "]" if layouts else ""
 
 
 def _english_months_sql(text_expr: str) -> str:
