@@ -496,12 +496,14 @@ def _detect_date_layouts(
         )
     )
     candidates = tuple(dict.fromkeys((*used, *suggestions)))
-    examples = _date_examples(con, relation, date_exprs, candidates)
+    examples = _date_examples(con, relation, date_exprs)
+    read_by = _layouts_reading(con, sorted({value for *_, value in examples}), candidates)
+    rows_read = [(*row, read_by[row[-1]]) for row in examples]
     formats: dict[str, str] = {}
     layouts: dict[str, tuple[str, ...]] = {}
     hints: dict[str, str] = {}
     for index, column in enumerate(date_exprs):
-        rows = [row for row in examples if row[0] == index]
+        rows = [row for row in rows_read if row[0] == index]
         reads = _values_read(rows, candidates)
         if not date_format:
             read_most = max(used, key=lambda layout: reads[layout])  # the first of equals
@@ -512,18 +514,20 @@ def _detect_date_layouts(
             ]
             if needed:
                 layouts[column] = tuple(sorted(needed, key=lambda layout: -reads[layout]))
-        unread = sorted(
-            (line, value, dict(zip(candidates, read, strict=True)))
+        in_use = [candidates.index(layout) for layout in used]
+        # (line, value) -> read by each candidate, for the values no layout in use reads.
+        unread = {
+            (line, value): dict(zip(candidates, read, strict=True))
             for _, _, _, line, value, read in rows
-            if not any(read[candidates.index(layout)] for layout in used)
-        )
-        hint = _date_format_hint([read for _, _, read in unread], suggestions, source_name)
+            if not any(read[i] for i in in_use)
+        }
+        hint = _date_format_hint(list(unread.values()), suggestions, source_name)
         if hint:
             hints[column] = hint
         # A value no layout reads among readable ones is a typo, rejected with its row; a
         # column of them is a layout to name in the config.
         if hint or (unread and not any(reads[layout] for layout in used)):
-            line, value, _ = unread[0]
+            line, value = min(unread)
             fix = hint or (
                 'set date_format = "..." (a strptime layout such as "%d.%m.%Y") for source '
                 f"'{source_name}' in the config"
@@ -549,13 +553,10 @@ def _auto_layouts(date_order: str | None) -> tuple[str, ...]:
 
 
 def _date_examples(
-    con: duckdb.DuckDBPyConnection,
-    relation: str,
-    date_exprs: dict[str, str],
-    candidates: tuple[str, ...],
-) -> list[tuple[int, int, int, int, str, tuple[bool, ...]]]:
-    """(column index, group, values in the group, line, value, read by each candidate) for three
-    values of each shape group of each date column."""
+    con: duckdb.DuckDBPyConnection, relation: str, date_exprs: dict[str, str]
+) -> list[tuple[int, int, int, int, str]]:
+    """(column index, group, values in the group, line, value) for three values of each shape
+    group of each date column."""
     values = " union all ".join(
         f"select {i} as col, _row, {expr} as v from {relation}"
         for i, expr in enumerate(date_exprs.values())
@@ -564,8 +565,7 @@ def _date_examples(
         "length(v), ascii(v) between 48 and 57, v like '____-%', contains(v, ':'), "
         "contains(v, ','), contains(v, '/'), contains(v, '.'), contains(v, ' ')"
     )
-    reads = ", ".join(_reads_sql(layout, "value") for layout in candidates)
-    rows = con.execute(
+    return con.execute(
         f"""
         with grouped as (
             select col, count(*) as n,
@@ -577,27 +577,81 @@ def _date_examples(
             group by col, {shape}
             qualify row_number() over (partition by col order by count(*) desc)
                 <= {_MAX_VALUE_GROUPS}
-        ),
-        examples as (
-            select col, row_number() over () as grp, n,
-                   unnest([first_line, low_line, high_line]) as line,
-                   unnest([first_value, low_value, high_value]) as value
-            from grouped
         )
-        select col, grp, n, line, value, [{reads}]
-        from examples
+        select col, grp, n,
+               unnest([first_line, low_line, high_line]) as line,
+               unnest([first_value, low_value, high_value]) as value
+        from (select *, row_number() over () as grp from grouped)
         """
     ).fetchall()
-    return [(c, g, n, line, v, tuple(bool(r) for r in read)) for c, g, n, line, v, read in rows]
 
 
-def _reads_sql(layout: str, text_expr: str) -> str:
-    """SQL true when `layout` reads the text."""
-    if layout == ISO_8601:
-        return f"({text_expr} like '____-%' and try_cast({text_expr} as timestamptz) is not null)"
-    if layout == EPOCH_MILLISECONDS:
-        return f"regexp_full_match({text_expr}, '[0-9]{{13}}')"
-    return f"coalesce({_strptime_sql(text_expr, (layout,))} is not null, false)"
+def _layouts_reading(
+    con: duckdb.DuckDBPyConnection, values: list[str], candidates: tuple[str, ...]
+) -> dict[str, tuple[bool, ...]]:
+    """Value -> whether each candidate layout reads it.
+
+    A query pays for each layout it names (a few milliseconds each), so layouts are first tried
+    by family (one list per family) and one by one only in the families that read a value.
+    """
+    families: dict[str, list[str]] = {}
+    for layout in candidates:
+        families.setdefault(_layout_family(layout), []).append(layout)
+    family_reads = _reading(con, values, [tuple(f) for f in families.values()])
+    tried = [
+        layout
+        for (layouts, reads) in zip(families.values(), family_reads, strict=True)
+        if any(reads)
+        for layout in layouts
+    ]
+    layout_reads = dict(zip(tried, _reading(con, values, [(t,) for t in tried]), strict=True))
+    return {
+        value: tuple(layout in layout_reads and layout_reads[layout][i] for layout in candidates)
+        for i, value in enumerate(values)
+    }
+
+
+def _layout_family(layout: str) -> str:
+    """Layouts of a family share their date part (up to the year) and differ in the time."""
+    if layout in (ISO_8601, EPOCH_MILLISECONDS):
+        return layout
+    year = max(layout.find("%Y"), layout.find("%y"))
+    return layout[: year + 2] if year >= 0 else layout
+
+
+def _reading(
+    con: duckdb.DuckDBPyConnection, values: list[str], layout_sets: list[tuple[str, ...]]
+) -> list[tuple[bool, ...]]:
+    """For each set of layouts, whether one of them reads each value (in `values` order)."""
+    if not values or not layout_sets:
+        return [tuple(False for _ in values) for _ in layout_sets]
+    reads = ", ".join(_reads_sql(layouts) for layouts in layout_sets)
+    rows = con.execute(
+        f"""
+        select [{reads}]
+        from (
+            select value, {_english_months_sql("value")} as english_value, i
+            from (select unnest($values) as value, generate_subscripts($values, 1) as i)
+        )
+        order by i
+        """,
+        {"values": values},
+    ).fetchall()
+    return [tuple(bool(row[0][k]) for row in rows) for k in range(len(layout_sets))]
+
+
+def _reads_sql(layouts: tuple[str, ...]) -> str:
+    """SQL true when one of `layouts` reads `value` (`english_value`: the value with Italian
+    month names in English)."""
+    if layouts == (ISO_8601,):
+        return "(value like '____-%' and try_cast(value as timestamptz) is not null)"
+    if layouts == (EPOCH_MILLISECONDS,):
+        return "regexp_full_match(value, '[0-9]{13}')"
+    listed = _layout_list(list(layouts))
+    read = f"try_strptime(value, {listed}) is not null"
+    if any(map(_has_month_name, layouts)):
+        read += f" or try_strptime(english_value, {listed}) is not null"
+    return f"coalesce({read}, false)"
 
 
 def _values_read(
