@@ -53,7 +53,7 @@ SHARED_SYMBOLS = {
 _AMOUNT_SUFFIX = (
     r"^(.*[0-9])\s*(k|mm|mn|mio|mln|m|bn|b|mrd|mld)\.?(\s*(?:[A-Za-z]{3}|[€$£¥])?\)?)\s*$"
 )
-AMOUNT_MULTIPLIERS = {
+_AMOUNT_MULTIPLIERS = {
     "k": 1_000, "m": 1_000_000, "mm": 1_000_000, "mn": 1_000_000, "mio": 1_000_000,
     "mln": 1_000_000, "b": 1_000_000_000, "bn": 1_000_000_000, "mrd": 1_000_000_000,
     "mld": 1_000_000_000,
@@ -66,12 +66,12 @@ _NAMED_MONTH_DAYS = (
     "%d %b, %Y", "%d %b %Y", "%b %d, %Y", "%b %d %Y", "%d %B %Y", "%d %B, %Y", "%B %d, %Y",
     "%B %d %Y", "%d-%b-%y", "%d-%b-%Y", "%d/%b/%Y",
 )  # fmt: skip
-NAMED_MONTH_LAYOUTS = tuple(
+_NAMED_MONTH_LAYOUTS = tuple(
     day + time
     for day in _NAMED_MONTH_DAYS
     for time in ("", *(f"{sep}{t}" for sep in (" ", ", ") for t in _TIMES))
 )
-ISO_LAYOUTS = (
+_ISO_LAYOUTS = (
     "%Y-%m-%d",
     *(
         f"%Y-%m-%d{sep}{time}{zone}"
@@ -95,7 +95,7 @@ _ITALIAN_MONTHS = (
 )  # fmt: skip
 # Layouts whose values DuckDB's ISO cast or the epoch rule reads: timestamp_sql needs no
 # strptime for them.
-_READ_WITHOUT_STRPTIME = frozenset((*ISO_LAYOUTS, ISO_8601, EPOCH_MILLISECONDS))
+_READ_WITHOUT_STRPTIME = frozenset((*_ISO_LAYOUTS, ISO_8601, EPOCH_MILLISECONDS))
 # Value groups looked at per column: more are free text, not dates.
 _MAX_VALUE_GROUPS = 100
 
@@ -157,7 +157,7 @@ def number_sql(text_expr: str, locale: Locale) -> str:
         f"regexp_extract({text_expr}, {_lit(_AMOUNT_SUFFIX)}, ['number', 'suffix', 'rest'], 'i')"
     )
     multiplier = " ".join(
-        f"when {_lit(name)} then {factor}" for name, factor in AMOUNT_MULTIPLIERS.items()
+        f"when {_lit(name)} then {factor}" for name, factor in _AMOUNT_MULTIPLIERS.items()
     )
     # The suffix comes off before the clean-up, which would take `MLN` for a currency code;
     # decimal arithmetic keeps `342.09K` at 342090 exactly.
@@ -289,7 +289,7 @@ def timestamp_sql(text_expr: str, locale: Locale, column: str | None = None) -> 
         f"case when regexp_full_match({text_expr}, '[0-9]{{13}}') "
         f"then make_timestamp(try_cast({text_expr} as bigint) * 1000) end"
     )
-    others = (*numeric, *_YEAR_FIRST_LAYOUTS, *NAMED_MONTH_LAYOUTS)
+    others = (*numeric, *_YEAR_FIRST_LAYOUTS, *_NAMED_MONTH_LAYOUTS)
     italian = _italian_read_sql(text_expr, (*detected, *others))
     # ISO text fails the other layouts at its first characters, so trying it first costs others
     # little; the layouts the column was detected with come next, everything else after them.
@@ -488,7 +488,7 @@ def _detect_date_layouts(
         dict.fromkeys(
             layout
             for layout in (
-                *ISO_LAYOUTS,
+                *_ISO_LAYOUTS,
                 *(layout for order in other_orders for layout in _numeric_layouts(order)),
                 *_auto_layouts(date_order),
             )
@@ -543,11 +543,11 @@ def _auto_layouts(date_order: str | None) -> tuple[str, ...]:
     """Every layout read with no date_format configured, as timestamp_sql tries them."""
     numeric = _numeric_layouts(date_order) if date_order else []
     return (
-        *ISO_LAYOUTS,
+        *_ISO_LAYOUTS,
         ISO_8601,
         *numeric,
         *_YEAR_FIRST_LAYOUTS,
-        *NAMED_MONTH_LAYOUTS,
+        *_NAMED_MONTH_LAYOUTS,
         EPOCH_MILLISECONDS,
     )
 
