@@ -104,11 +104,11 @@ _MAX_VALUE_GROUPS = 100
 class Locale:
     """How one file writes numbers and dates.
 
-    The date_* dictionaries are keyed by date column (as named in detect_locale's date_exprs)
-    and filled when no date_format is configured: `date_formats` is the layout that reads the
-    most of the column's values (a strptime layout, or ISO_8601 / EPOCH_MILLISECONDS),
-    `date_layouts` the strptime layouts its values need, most used first, and `date_hints` the
-    config line that would read values no layout reads.
+    The date_* dictionaries are keyed by date column (as named in detect_locale's date_exprs).
+    With no date_format configured, `date_formats` holds the layout that reads the most of the
+    column's values (a strptime layout, or ISO_8601 / EPOCH_MILLISECONDS) and `date_layouts` the
+    strptime layouts its values need, most used first. `date_hints` holds the config line that
+    would read values no layout in use reads, when a layout does.
     """
 
     decimal: str = "."
