@@ -109,7 +109,7 @@ def stage_activities(
         [
             ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
             ("deal_id", too_long_check("deal_id")),
-            ("occurred_at", date_check("occurred_at", occurred, required=True)),
+            ("occurred_at", date_check("occurred_at", occurred, required=True, locale=locale)),
             ("activity_type", too_long_check("activity_type")),
             ("owner", too_long_check("owner")),
         ]

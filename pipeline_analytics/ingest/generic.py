@@ -107,7 +107,7 @@ def stage_generic_history(
     checks = [
         ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
         ("stage", "case when stage is null then 'stage is empty' end"),
-        ("changed_at", date_check("changed_at", "changed_at_value", required=True)),
+        ("changed_at", date_check("changed_at", "changed_at_value", required=True, locale=locale)),
     ]
     reason, first_bad = combine_checks([(c, f"check_{i}") for i, (c, _) in enumerate(checks)])
     con.execute(

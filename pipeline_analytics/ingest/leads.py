@@ -170,8 +170,8 @@ def stage_leads(
         [
             ("lead_id", "case when lead_id is null then 'lead_id is empty' end"),
             ("lead_id", too_long_check("lead_id")),
-            ("created_at", date_check("created_at", created, required=True)),
-            ("converted_at", date_check("converted_at", converted)),
+            ("created_at", date_check("created_at", created, required=True, locale=locale)),
+            ("converted_at", date_check("converted_at", converted, locale=locale)),
             *[(c, too_long_check(c)) for c in STORED_TEXT],
         ]
     )

@@ -28,6 +28,7 @@ from pipeline_analytics.ingest.locale import (
     amount_currency_sql,
     deal_currency_sql,
     detect_locale,
+    is_iso_layout,
     number_sql,
     timestamp_sql,
 )
@@ -119,8 +120,15 @@ def file_locale(
     date_exprs: dict[str, str],
     file_label: str,
 ) -> Locale:
-    """The file's number and date conventions: config settings first, else its values decide."""
-    return detect_locale(
+    """The file's number and date conventions: config settings first, else its values decide.
+
+    A date layout read from the values (other than ISO 8601, which needs no setting) is recorded
+    as an inferred setting, `date_format.<column>`.
+    """
+    # inference reads staging's SQL helpers, so it is imported here, not at the top.
+    from pipeline_analytics.ingest.inference import record_inference
+
+    locale = detect_locale(
         con,
         loaded.table,
         number_exprs,
@@ -132,6 +140,10 @@ def file_locale(
         file_label=file_label,
         source_name=source.name,
     )
+    for column, layout in locale.date_formats.items():
+        if not is_iso_layout(layout):
+            record_inference(con, source.name, f"date_format.{column}", layout, "values")
+    return locale
 
 
 def stage_deals(
@@ -161,7 +173,8 @@ def stage_deals(
     # Each value is parsed once (`<column>_value`) and each check computed once (`check_<n>`).
     parsed = [
         *(f"{number_sql(c, locale)} as {c}_value" for c in NUMBER_COLUMNS),
-        *(f"{timestamp_sql(c, locale)} as {c}_value" for c in (*DATE_COLUMNS, *extra)),
+        *(f"{timestamp_sql(c, locale)} as {c}_value" for c in DATE_COLUMNS),
+        *(f"{timestamp_sql(c, locale, label)} as {c}_value" for c, label in extra.items()),
         f"{amount_currency_sql('amount')} as amount_currency",  # `JPY 150,000,000`: JPY
     ]
     checks = [
@@ -171,7 +184,7 @@ def stage_deals(
         ("stage", too_long_check("stage")),
         # A deal without a creation date loads (left out of cycle and cohort figures only); an
         # unreadable one is still a reject.
-        *[(c, date_check(c, f"{c}_value")) for c in DATE_COLUMNS if c in mapped],
+        *[(c, date_check(c, f"{c}_value", locale=locale)) for c in DATE_COLUMNS if c in mapped],
         *[(c, number_check(c, f"{c}_value", spec)) for c in NUMBER_COLUMNS if c in mapped],
         (
             "amount",
@@ -180,7 +193,10 @@ def stage_deals(
             ),
         ),
         *[(c, too_long_check(c)) for c in TEXT_COLUMNS if c in mapped],
-        *[(label, date_check(c, f"{c}_value", label=label)) for c, label in extra.items()],
+        *[
+            (label, date_check(c, f"{c}_value", label=label, locale=locale))
+            for c, label in extra.items()
+        ],
     ]
     reason, first_bad = combine_checks(
         [(label, f"check_{i}") for i, (label, _) in enumerate(checks)]
@@ -277,18 +293,28 @@ def combine_checks(checks: list[tuple[str, str]]) -> tuple[str, str]:
     return reason, first_bad
 
 
-def date_check(column: str, parsed: str, *, required: bool = False, label: str = "") -> str:
+def date_check(
+    column: str,
+    parsed: str,
+    *,
+    required: bool = False,
+    label: str = "",
+    locale: Locale | None = None,
+) -> str:
     """SQL giving why the text column `column` is not a usable date (or NULL).
 
-    `label` names the column in the message when its SQL name is not the one users know.
+    `label` names the column in the message when its SQL name is not the one users know;
+    with `locale`, the message gives the date_format that would read the value, when one does.
     """
     lo, hi = PLAUSIBLE_YEARS
     name = (label or column).replace("'", "''")
     empty = f"when {column} is null then '{name} is empty' " if required else ""
+    hint = locale.date_hints.get(label or column) if locale else None
+    fix = f"|| {literal('; ' + hint)} " if hint else ""
     return (
         f"case {empty}"
         f"when {column} is not null and {parsed} is null "
-        f"then '{name}: cannot read ''' || left({column}, 40) || ''' as a date or timestamp' "
+        f"then '{name}: cannot read ''' || left({column}, 40) || ''' as a date or timestamp' {fix}"
         # infinity and -infinity read as timestamps but have no year: checked before the range.
         f"when not isfinite({parsed}) "
         f"then '{name}: ''' || left({column}, 40) || ''' is not a finite date' "

@@ -177,7 +177,7 @@ def stage_field_changes(
     reason, first_bad = combine_checks(
         [
             ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
-            ("changed_at", date_check("changed_at", changed, required=True)),
+            ("changed_at", date_check("changed_at", changed, required=True, locale=locale)),
         ]
     )
     con.execute(

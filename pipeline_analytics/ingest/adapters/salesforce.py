@@ -170,8 +170,11 @@ class SalesforceAdapter(CrmAdapter):
                 ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
                 *name_checks,
                 ("stage", "case when stage is null then 'stage is empty' end"),
-                ("changed_at", date_check("changed_at", ts["changed_at"], required=True)),
-                ("close_date", date_check("close_date", ts["close_date"])),
+                (
+                    "changed_at",
+                    date_check("changed_at", ts["changed_at"], required=True, locale=locale),
+                ),
+                ("close_date", date_check("close_date", ts["close_date"], locale=locale)),
                 (
                     "amount",
                     "case when amount is not null and "
