@@ -391,7 +391,8 @@ def summary(recognised: Recognised, findings: Findings, out: Path) -> str:
     lines.append("Stages in funnel order (deals now in each, how the order was decided):")
     for pipeline, stage, order, basis, count in findings.stages:
         place = f"{order}." if order is not None else "closed"
-        lines.append(f"  [{pipeline}] {place} {stage}: {count} deals ({basis or 'unknown'})")
+        deals = f"{count} deal" if count == 1 else f"{count} deals"
+        lines.append(f"  [{pipeline}] {place} {stage}: {deals} ({basis or 'unknown'})")
     gaps = _gaps(findings)
     if gaps:
         lines.append("What the export lacks, and what that costs:")

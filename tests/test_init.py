@@ -155,7 +155,7 @@ def test_init_writes_a_guessed_order_for_the_user_to_confirm_and_says_what_is_mi
     assert "no stage history" in printed
     assert "no lost deals" in printed
     assert "no amounts" in printed
-    assert "1. Contatto: 1 deals (deal age)" in printed
+    assert "1. Contatto: 1 deal (deal age)" in printed
     # The written config runs as is.
     assert main(["-q", "--config", str(out), "--db", str(tmp_path / "w.duckdb"), "ingest"]) == 0
 
