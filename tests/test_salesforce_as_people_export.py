@@ -26,7 +26,7 @@ Name,Account.Name,Owner.Name,CreatedBy.Name,StageName,Amount,Probability,CloseDa
 Acme - New,Acme,Ann Lee,Admin,Prospecting,1000,10,2024-03-28,2024-03-01 09:00:00
 Beta - Renewal,Beta,Bob Ray,Admin,Closed Won,2000,100,2024-03-20,2024-02-15 08:00:00
 Gamma,Gamma Inc,Ann Lee,Admin,Closed Lost,500,0,2024-03-18,2024-02-01 10:00:00
-Gamma,Gamma Ltd,Bob Ray,Admin,Qualification,700,20,2024-04-30,2024-02-03 10:00:00
+Gamma,Gamma Ltd,Bob Ray,Admin,Qualification,700,20,2024-04-30,2024-02-03T10:00:00.000Z
 """
 
 # OpportunityHistory from Data Loader, keyed on the opportunity's name.
@@ -53,31 +53,30 @@ def test_workbench_export_keys_deals_on_unique_names(
     adapter_config(tmp_path, "salesforce", "export", STAGES)
     with caplog.at_level(logging.INFO):
         assert ingest(tmp_path) == 0
+    # Both Gamma rows are deals, keyed on the name and the creation time (normalised ISO).
     assert query(
         tmp_path, "select deal_id, name, account, owner, status from deals order by 1"
     ) == [
         ("Acme - New", "Acme - New", "Acme", "Ann Lee", "open"),
         ("Beta - Renewal", "Beta - Renewal", "Beta", "Bob Ray", "won"),
+        ("Gamma [2024-02-01 10:00:00]", "Gamma", "Gamma Inc", "Ann Lee", "lost"),
+        ("Gamma [2024-02-03 10:00:00]", "Gamma", "Gamma Ltd", "Bob Ray", "open"),
     ]
-    # Both Gamma rows are rejected, each naming the other line.
-    reasons = query(
-        tmp_path, "select source_row, column_name, reason from rejected_rows order by 1"
-    )
-    assert [(line, column) for line, column, _ in reasons] == [(4, "name"), (5, "name")]
-    assert "is also on line 5" in reasons[0][2]
-    assert "is also on line 4" in reasons[1][2]
-    assert "add the Id column" in reasons[0][2]
+    assert query(tmp_path, "select count(*) from rejected_rows") == [(0,)]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("1 name(s) repeat: 'Gamma' (lines 4, 5)" in w for w in warnings)
+    assert len(warnings) == 1
+    assert "1 name(s) repeat: 'Gamma' (lines 4, 5); " in warnings[0]
+    assert "creation date" in warnings[0]
+    assert "(Data Loader: select Id)" in warnings[0]
     assert [b[:5] for b in batches(tmp_path)] == [
-        ("deals.csv", "deals", 4, 2, 2),
+        ("deals.csv", "deals", 4, 4, 0),
         ("history.csv", "history", 3, 3, 0),
     ]
     # The history found its deals by name: Beta went Prospecting -> Closed Won.
     assert query(
         tmp_path,
         "select deal_id, stage, entered_at::varchar, exited_at::varchar "
-        "from deal_stage_events order by deal_id, entered_at",
+        "from deal_stage_events where deal_id not like 'Gamma%' order by deal_id, entered_at",
     ) == [
         ("Acme - New", "Prospecting", "2024-03-01 09:00:00", None),
         ("Beta - Renewal", "Prospecting", "2024-02-15 08:00:00", "2024-03-20 16:15:00"),
@@ -135,12 +134,92 @@ def test_history_keyed_on_name_links_to_deals_with_ids(tmp_path: Path) -> None:
         ("0061", "Prospecting", "2024-03-01 09:00:00"),
         ("0061", "Qualification", "2024-03-05 10:00:00"),
     ]
-    # 'Same' is the name of two deals: the row cannot say which one moved.
-    reasons = query(tmp_path, "select source_row, column_name, reason from rejected_rows")
-    assert len(reasons) == 1
-    line, column, reason = reasons[0]
-    assert (line, column) == (4, "deal_id")
-    assert "'Same' is on 2 deals" in reason
+    # 'Same' is the name of two deals: the row links to the one created last by its time.
+    assert query(tmp_path, "select count(*) from rejected_rows") == [(0,)]
+    assert query(
+        tmp_path,
+        "select deal_id, stage from deal_stage_events where deal_id <> '0061' order by 1",
+    ) == [("0062", "Prospecting"), ("0063", "Qualification")]
+
+
+# Data Loader, no Id: a yearly renewal repeats its name; one row has no creation date. Delta's two
+# rows share their creation day, so the later line is told apart by its line number.
+RENEWALS = """
+Name,StageName,Amount,CreatedDate
+Acme - Renewal,Closed Won,1000,2023-01-05
+Beta,Prospecting,500,2024-02-01
+Acme - Renewal,Qualification,1200,2024-01-07
+Acme - Renewal,Prospecting,900,
+Delta,Prospecting,300,2024-02-02
+Delta,Prospecting,400,2024-02-02
+"""
+# History by name: before any Acme deal existed (the earliest), after the first, on the second's
+# creation day and after it.
+RENEWAL_HISTORY = """
+OpportunityName,StageName,CreatedDate
+Acme - Renewal,Prospecting,2022-12-20 09:00:00
+Acme - Renewal,Closed Won,2023-02-01 10:00:00
+Acme - Renewal,Prospecting,2024-01-07 00:00:00
+Acme - Renewal,Qualification,2024-03-01 10:00:00
+Beta,Prospecting,2024-02-01 09:00:00
+"""
+
+
+def test_repeated_names_are_kept_keyed_on_creation_time_and_history_finds_the_deal_then(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _export(tmp_path, {"deals.csv": RENEWALS, "history.csv": RENEWAL_HISTORY})
+    adapter_config(tmp_path, "salesforce", "export", STAGES)
+    with caplog.at_level(logging.INFO):
+        assert ingest(tmp_path) == 0
+    assert query(tmp_path, "select deal_id, name, amount from deals order by amount") == [
+        ("Delta [2024-02-02]", "Delta", 300.0),
+        ("Delta [2024-02-02] #2", "Delta", 400.0),
+        ("Beta", "Beta", 500.0),
+        ("Acme - Renewal [no created date]", "Acme - Renewal", 900.0),
+        ("Acme - Renewal [2023-01-05]", "Acme - Renewal", 1000.0),
+        ("Acme - Renewal [2024-01-07]", "Acme - Renewal", 1200.0),
+    ]
+    assert query(tmp_path, "select count(*) from rejected_rows") == [(0,)]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert (
+        "2 name(s) repeat: 'Acme - Renewal' (lines 2, 4, 5), 'Delta' (lines 6, 7); "
+        in (warnings[0])
+    )
+    # 2022-12-20: no Acme deal yet, so the earliest; 2023-02-01: the 2023 deal; 2024-01-07 and
+    # later: the 2024 deal; none goes to the deal with no creation date (its stage is its own).
+    # Beta's name is unique: its row links as before.
+    assert query(
+        tmp_path,
+        "select deal_id, stage, entered_at::varchar from deal_stage_events "
+        "where deal_id not like 'Delta%' order by deal_id, entered_at",
+    ) == [
+        ("Acme - Renewal [2023-01-05]", "Prospecting", "2022-12-20 09:00:00"),
+        ("Acme - Renewal [2023-01-05]", "Closed Won", "2023-02-01 10:00:00"),
+        ("Acme - Renewal [2024-01-07]", "Prospecting", "2024-01-07 00:00:00"),
+        ("Acme - Renewal [2024-01-07]", "Qualification", "2024-03-01 10:00:00"),
+        ("Acme - Renewal [no created date]", "Prospecting", None),
+        ("Beta", "Prospecting", "2024-02-01 09:00:00"),
+    ]
+    linked = [r.getMessage() for r in caplog.records if "history row(s) name" in r.getMessage()]
+    assert len(linked) == 1
+    assert "history.csv: 4 history row(s)" in linked[0]
+    # Next week's export lists the rows in another order and has a new renewal: the dated keys
+    # stay, so the deals are updated, not doubled.
+    lines = RENEWALS.strip().splitlines()
+    next_week = [lines[0], *reversed(lines[1:5]), "Acme - Renewal,Prospecting,1300,2025-01-09"]
+    write(tmp_path / "export" / "deals.csv", "\n".join([*next_week, *lines[5:]]) + "\n")
+    assert ingest(tmp_path) == 0
+    assert query(
+        tmp_path, "select deal_id from deals where name = 'Acme - Renewal' order by 1"
+    ) == [
+        ("Acme - Renewal [2023-01-05]",),
+        ("Acme - Renewal [2024-01-07]",),
+        ("Acme - Renewal [2025-01-09]",),
+        ("Acme - Renewal [no created date]",),
+    ]
+    assert query(tmp_path, "select count(*) from deals") == [(7,)]
 
 
 def test_a_file_of_no_known_kind_is_a_warning_naming_what_each_kind_needs(

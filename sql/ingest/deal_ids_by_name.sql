@@ -1,11 +1,12 @@
--- A source's deals by name, for a history file keyed on the opportunity name: one row per name,
--- its deal id and how many of the source's deals carry it (more than one: the name picks none).
--- Deals keyed on their name (no Id in their export) map each name to itself.
+-- A source's deals by name, for a history file keyed on the opportunity name: one row per deal
+-- that has a name, with its creation time and how many of the source's deals carry the name
+-- (one: the name is the deal; more: the history row's time picks one, see
+-- link_history_to_named_deals). Deals keyed on a unique name map that name to itself.
 create or replace temp table deal_ids_by_name as
 select
     name,
-    min(deal_id) as deal_id,
-    count(*) as deals
+    deal_id,
+    created_at,
+    count(*) over (partition by name) as deals
 from deals
 where source = $source and name is not null
-group by name

@@ -11,10 +11,12 @@ date. The rows where the stage differs from the deal's previous row are stage ch
 close-date differences between consecutive rows are kept in `deal_changes`.
 
 Exports people make with Data Loader or Workbench carry relationship headers (`Account.Name`,
-`Owner.Name`) and may lack the Id: deals are then keyed on their name, and rows whose name repeats
-in the file are rejected (the name cannot tell them apart). A history keyed on the opportunity's
-name finds each deal through the names of the source's deals loaded so far (a name no deal has
-is kept as the key, which is the deal id when the deals were keyed on names too). A Data Export
+`Owner.Name`) and may lack the Id: deals are then keyed on their name, and deals sharing a name
+in the file on the name and their creation time (`Acme - Renewal [2023-11-06 11:00:31]`, then
+` #2`, ` #3` in line order where that is missing or repeats). A history keyed on the opportunity's
+name finds each deal through the names of the source's deals loaded so far: a name several deals
+carry links to the one created last by the history row's time (a name no deal has is kept as the
+key, which is the deal id when the deals were keyed on names too). A Data Export
 opportunity file's StageSortOrder/IsClosed/IsWon/Probability give the source's stage table
 (`source_stages`) as far as its deals show it. User.csv and Account.csv become `crm_names`, the
 names shown for the owner and account ids on deals.
@@ -69,7 +71,7 @@ class SalesforceAdapter(CrmAdapter):
         if kind == "deals":
             stage_deals(con, loaded, source, self._deal_spec(loaded, source, cols), file_label)
             if uses_stand_in(cols, self.aliases.kind(kind), "deal_id"):
-                _reject_repeated_names(con, cols["deal_id"], file_label)
+                _key_repeated_names(con, cols["deal_id"], file_label)
             if "stage_sort_order" in cols:
                 _stage_stages_from_deals(con, loaded, cols, file_label)
         elif kind in ("users", "accounts"):
@@ -150,9 +152,10 @@ class SalesforceAdapter(CrmAdapter):
     ) -> None:
         """Stage changes and amount/close-date edits from OpportunityHistory rows."""
         text = {f: text_of(h) if f in cols else "null::varchar" for f, h in _history_fields(cols)}
-        name_checks = []
-        if uses_stand_in(cols, self.aliases.kind("history"), "deal_id"):
-            text, name_checks = _deal_ids_from_names(con, source, text)
+        by_name = uses_stand_in(cols, self.aliases.kind("history"), "deal_id")
+        text["opportunity_name"] = "null::varchar"
+        if by_name:
+            text = _deal_ids_from_names(con, source, text)
         locale = file_locale(
             con,
             loaded,
@@ -168,7 +171,6 @@ class SalesforceAdapter(CrmAdapter):
         reason, first_bad = combine_checks(
             [
                 ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
-                *name_checks,
                 ("stage", "case when stage is null then 'stage is empty' end"),
                 (
                     "changed_at",
@@ -188,7 +190,7 @@ class SalesforceAdapter(CrmAdapter):
             f"""
             create or replace temp table history_rows as
             select
-                _row, deal_id, stage, {ts["changed_at"]} as changed_at,
+                _row, deal_id, opportunity_name, stage, {ts["changed_at"]} as changed_at,
                 {number["amount"]} as amount, {number["previous_amount"]} as previous_amount,
                 {ts["close_date"]}::date as close_date,
                 {ts["previous_close_date"]}::date as previous_close_date,
@@ -205,6 +207,8 @@ class SalesforceAdapter(CrmAdapter):
             )
             """
         )
+        if by_name:
+            _link_rows_to_named_deals(con, file_label)
         con.execute(
             """
             create or replace temp table history_steps as
@@ -296,15 +300,19 @@ class SalesforceAdapter(CrmAdapter):
         )
 
 
-def _reject_repeated_names(con: duckdb.DuckDBPyConnection, header: str, file_label: str) -> None:
-    """Deals keyed on their name: rows whose name repeats are rejected, and the names listed."""
-    con.execute(ingest_sql("reject_repeated_deal_names"))
+def _key_repeated_names(con: duckdb.DuckDBPyConnection, header: str, file_label: str) -> None:
+    """Deals keyed on their name: deals sharing a name are keyed on it and their creation time.
+
+    Nothing is rejected; one warning lists the repeated names and how they were told apart.
+    """
+    con.execute(ingest_sql("key_repeated_deal_names"))
     repeated = con.execute(
-        f"""
-        select deal_id, list(_row order by _row), count(*) over ()
-        from staged_deals where reject_column = 'name' and reject_reason like 'deal name %'
-        group by deal_id order by min(_row) limit {NAMES_LISTED}
         """
+        select name, list(_row order by _row), count(*) over ()
+        from staged_deals where exclude_reason is null and name is not null
+        group by name having count(*) > 1 order by min(_row) limit $listed
+        """,
+        {"listed": NAMES_LISTED},
     ).fetchall()
     if not repeated:
         log.info("%s: no Id column, so deals are keyed on their name ('%s')", file_label, header)
@@ -315,8 +323,9 @@ def _reject_repeated_names(con: duckdb.DuckDBPyConnection, header: str, file_lab
     more = repeated[0][2] - len(repeated)
     log.warning(
         "%s: no Id column, so deals are keyed on their name ('%s'), and %d name(s) repeat: %s%s; "
-        "their rows are rejected; add the Id column to the export (Data Loader: select Id) to "
-        "load them",
+        "their deals are told apart by creation date, keyed as 'name [creation time]' (with "
+        "' #2', ' #3' in line order where it is missing or repeats, which a reordered export "
+        "changes); add the Id column to the export (Data Loader: select Id) for stable keys",
         file_label,
         header,
         repeated[0][2],
@@ -351,27 +360,28 @@ def _stage_stages_from_deals(
 
 def _deal_ids_from_names(
     con: duckdb.DuckDBPyConnection, source: Source, text: dict[str, str]
-) -> tuple[dict[str, str], list[tuple[str, str]]]:
+) -> dict[str, str]:
     """A history keyed on the opportunity name: its deal_id text becomes the named deal's id.
 
-    Returns the text expressions with `deal_id`, `opportunity_name` and `deals_named` (how many
-    of the source's deals have the name), and the check rejecting a name several deals carry.
+    A name one deal carries gives that deal's id; a name several deals carry stays the deal_id
+    until `_link_rows_to_named_deals` picks one by the row's time; `opportunity_name` keeps it.
     """
     con.execute(ingest_sql("deal_ids_by_name"), {"source": source.name})
     name = text["deal_id"]
-    lookup = "(select n.{} from deal_ids_by_name as n where n.name = " + name + ")"
-    text = {
-        **text,
-        "deal_id": f"coalesce({lookup.format('deal_id')}, {name})",
-        "opportunity_name": name,
-        "deals_named": lookup.format("deals"),
-    }
-    check = (
-        "case when deals_named > 1 then 'opportunity name ''' || opportunity_name || ''' is on ' "
-        "|| deals_named || ' deals of the source, so the row cannot be linked to one; export "
-        "the history with OpportunityId' end"
-    )
-    return text, [("deal_id", check)]
+    lookup = f"(select n.deal_id from deal_ids_by_name as n where n.name = {name} and n.deals = 1)"
+    return {**text, "deal_id": f"coalesce({lookup}, {name})", "opportunity_name": name}
+
+
+def _link_rows_to_named_deals(con: duckdb.DuckDBPyConnection, file_label: str) -> None:
+    """history_rows naming several deals: each links to the deal of that name that existed then."""
+    linked = con.execute(ingest_sql("link_history_to_named_deals")).fetchall()[0][0]
+    if linked:
+        log.info(
+            "%s: %d history row(s) name an opportunity several deals share; each is linked to "
+            "the deal of that name created last by the row's time (else the earliest)",
+            file_label,
+            linked,
+        )
 
 
 def _history_fields(cols: dict[str, str]) -> list[tuple[str, str]]:
