@@ -443,3 +443,23 @@ def test_real_data_export_folder_names_accounts_and_reads_stage_flags(
         set(query(tmp_path, "select stage, sort_order, is_closed, is_won from source_stages"))
         == expected_stages
     )
+
+
+def test_a_name_that_starts_repeating_keeps_the_key_its_deal_had(tmp_path: Path) -> None:
+    # Week 1: "Acme - Renewal" is unique, so its name is its key. Week 2 adds next year's renewal
+    # of the same name: the first deal (same creation time) keeps its key, the new one is dated,
+    # and no copy of the first is left behind.
+    week_1 = (
+        "Name,StageName,Amount,CloseDate,CreatedDate\n"
+        "Acme - Renewal,Closed Won,1000,2023-02-01,2023-01-05 09:00:00\n"
+    )
+    _export(tmp_path, {"deals.csv": week_1})
+    adapter_config(tmp_path, "salesforce", "export", STAGES)
+    assert ingest(tmp_path) == 0
+    week_2 = week_1 + "Acme - Renewal,Prospecting,1200,2024-03-01,2024-01-07 09:00:00\n"
+    write(tmp_path / "export" / "deals.csv", week_2)
+    assert ingest(tmp_path) == 0
+    assert query(tmp_path, "select deal_id, status, amount from deals order by amount") == [
+        ("Acme - Renewal", "won", 1000.0),
+        ("Acme - Renewal [2024-01-07 09:00:00]", "open", 1200.0),
+    ]

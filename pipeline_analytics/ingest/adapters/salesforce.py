@@ -71,7 +71,7 @@ class SalesforceAdapter(CrmAdapter):
         if kind == "deals":
             stage_deals(con, loaded, source, self._deal_spec(loaded, source, cols), file_label)
             if uses_stand_in(cols, self.aliases.kind(kind), "deal_id"):
-                _key_repeated_names(con, cols["deal_id"], file_label)
+                _key_repeated_names(con, source.name, cols["deal_id"], file_label)
             if "stage_sort_order" in cols:
                 _stage_stages_from_deals(con, loaded, cols, file_label)
         elif kind in ("users", "accounts"):
@@ -300,12 +300,14 @@ class SalesforceAdapter(CrmAdapter):
         )
 
 
-def _key_repeated_names(con: duckdb.DuckDBPyConnection, header: str, file_label: str) -> None:
+def _key_repeated_names(
+    con: duckdb.DuckDBPyConnection, source: str, header: str, file_label: str
+) -> None:
     """Deals keyed on their name: deals sharing a name are keyed on it and their creation time.
 
     Nothing is rejected; one warning lists the repeated names and how they were told apart.
     """
-    con.execute(ingest_sql("key_repeated_deal_names"))
+    con.execute(ingest_sql("key_repeated_deal_names"), {"source": source})
     repeated = con.execute(
         """
         select name, list(_row order by _row), count(*) over ()
