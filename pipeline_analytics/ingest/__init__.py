@@ -409,14 +409,4 @@ def _ingest_file(
             con.execute(f"drop table if exists {table}")
     inference.stamp_batch(con, source.name, result.batch_id)
     summary.batches.append(result)
-    log.info(
-        "%s: %d rows read, %d loaded, %d rejected%s%s",
-        path,
-        result.rows_read,
-        result.rows_loaded,
-        result.rows_rejected,
-        f", {result.rows_excluded} excluded (deleted in the CRM or report totals)"
-        if result.rows_excluded
-        else "",
-        " (see `pipeline-analytics rejects`)" if result.rows_rejected else "",
-    )
+    store.log_loaded(path, result)

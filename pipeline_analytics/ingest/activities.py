@@ -76,14 +76,7 @@ def load_activities_file(
     finally:
         drop_loaded(con, RAW_TABLE)
         con.execute(f"drop table if exists {STAGED_TABLE}")
-    log.info(
-        "%s: %d rows read, %d loaded, %d rejected%s",
-        path,
-        result.rows_read,
-        result.rows_loaded,
-        result.rows_rejected,
-        " (see `pipeline-analytics rejects`)" if result.rows_rejected else "",
-    )
+    store.log_loaded(path, result)
     return result
 
 

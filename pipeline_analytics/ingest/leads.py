@@ -126,14 +126,7 @@ def load_leads_file(
     finally:
         drop_loaded(con, RAW_TABLE)
         con.execute(f"drop table if exists {STAGED_TABLE}")
-    log.info(
-        "%s: %d leads read, %d loaded, %d rejected%s",
-        path,
-        result.rows_read,
-        result.rows_loaded,
-        result.rows_rejected,
-        " (see table rejected_rows)" if result.rows_rejected else "",
-    )
+    store.log_loaded(path, result, "leads")
     return result
 
 

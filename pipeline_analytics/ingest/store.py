@@ -123,6 +123,22 @@ SOURCE_ROWS = (
 )
 
 
+def log_loaded(path: Path, result: BatchResult, rows: str = "rows") -> None:
+    """The one INFO line every loaded file ends with: rows read, loaded, rejected, excluded."""
+    log.info(
+        "%s: %d %s read, %d loaded, %d rejected%s%s",
+        path,
+        result.rows_read,
+        rows,
+        result.rows_loaded,
+        result.rows_rejected,
+        f", {result.rows_excluded} excluded (deleted in the CRM or report totals)"
+        if result.rows_excluded
+        else "",
+        " (see `pipeline-analytics rejects`)" if result.rows_rejected else "",
+    )
+
+
 def already_loaded(con: duckdb.DuckDBPyConnection, source: str, sha256: str) -> bool:
     rows = con.execute(
         "select count(*) from ingest_batches where source = ? and file_sha256 = ? and status = ?",
