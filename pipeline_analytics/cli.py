@@ -454,7 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot-at", type=_timestamp, default=None, help="as for ingest")
     _add_reload_options(p)
     sub.add_parser(
-        "status", help="batches loaded, row counts, freshness, data-quality findings, last runs"
+        "status",
+        help="batches loaded, inferred settings, row counts, freshness, data-quality findings, "
+        "last runs",
     )
     p = sub.add_parser(
         "rejects",

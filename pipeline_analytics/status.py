@@ -1,5 +1,5 @@
-"""`status`: what is in the warehouse, read-only: batches, row counts, freshness, the last runs
-and the steps the latest one skipped or failed.
+"""`status`: what is in the warehouse, read-only: batches, inferred settings, row counts, freshness,
+the last runs and the steps the latest one skipped or failed.
 
 The report is a list of sections, each a function returning its lines (heading first); a new kind
 of check (data quality, ...) is a new section function added to SECTIONS.
@@ -18,6 +18,7 @@ import duckdb
 
 from pipeline_analytics.config import RunSettings
 from pipeline_analytics.errors import LockBusy
+from pipeline_analytics.ingest.inference import WAREHOUSE
 from pipeline_analytics.lock import lock_path, read_holder
 from pipeline_analytics.runs import open_warehouse, step_line
 from pipeline_analytics.warehouse import table_exists
@@ -88,6 +89,24 @@ def batches_section(ctx: StatusContext) -> list[str]:
             for src, obj, n, loaded, rejected, snap in batches
         ],
     ] + (["  none yet"] if not batches else [])
+
+
+def inferred_settings_section(ctx: StatusContext) -> list[str]:
+    """What ingest inferred because the config left it out, so it can be checked or overridden."""
+    if not table_exists(ctx.con, "inferred_settings"):
+        return []
+    settings = ctx.con.execute(
+        "select source, setting, value, basis from inferred_settings order by source, setting"
+    ).fetchall()
+    if not settings:
+        return ["Inferred settings: none (the config gives every setting)"]
+    return [
+        "Inferred settings (the config left them out; write one in the config to override it):",
+        *[
+            f"  {'warehouse' if source == WAREHOUSE else source}: {setting} = {value} ({basis})"
+            for source, setting, value, basis in settings
+        ],
+    ]
 
 
 def row_counts_section(ctx: StatusContext) -> list[str]:
@@ -225,6 +244,7 @@ def data_quality_section(ctx: StatusContext) -> list[str]:
 
 SECTIONS: tuple[Callable[[StatusContext], list[str]], ...] = (
     batches_section,
+    inferred_settings_section,
     row_counts_section,
     freshness_section,
     data_quality_section,
