@@ -332,13 +332,18 @@ def _plan_files(
                 log.info("%s: already loaded (same sha256), skipped", path)
                 summary.skipped.append(path)
                 continue
-            if adapter is None:
+            if adapter is None and (named_file or key != "path"):
                 planned.append((path, fp, expected))
                 continue
             try:
                 headers = peek_headers(path, fp, source.sheet)
             except InputError as exc:
                 _file_failed(exc, summary)
+                continue
+            if adapter is None:
+                kind = _generic_kind(path, headers, source, summary)
+                if kind is not None:
+                    planned.append((path, fp, kind))
                 continue
             kind = adapter.recognise(headers, source) or (
                 leads.OBJECT if leads.is_leads_export(headers, source) else None
@@ -351,6 +356,35 @@ def _plan_files(
                 continue
             planned.append((path, fp, kind))
     return sorted(planned, key=lambda item: (KIND_ORDER[item[2]], str(item[0])))
+
+
+def _generic_kind(
+    path: Path, headers: list[str], source: Source, summary: IngestSummary
+) -> str | None:
+    """A file of a generic source's folder or glob: deals or history by its headers, else skipped.
+
+    A history file read as deals would overwrite the deals with its rows, so each file is
+    recognised; an activities file there is skipped with how to name it (its own key).
+    """
+    kind = inference.recognise_generic(headers, source)
+    if kind in ("deals", "history"):
+        return kind
+    found = ", ".join(repr(h) for h in headers[:12]) + (", ..." if len(headers) > 12 else "")
+    if kind == "activities":
+        reason = (
+            'an activities export; name it in the config with activities = "<file>" and, '
+            "if its headers differ from the canonical names, [sources.activity_columns]"
+        )
+    else:
+        reason = (
+            "neither a deals export (a deal id and a stage) nor a stage history (a deal id, a "
+            f"stage and a change time) under headers this tool knows; headers found: {found}; "
+            "if it is one under other headers, name them in [sources.columns] or "
+            "[sources.history_columns]"
+        )
+    log.warning("%s: %s; skipped", path, reason)
+    summary.unrecognised.append(path)
+    return None
 
 
 def _ingest_file(

@@ -125,17 +125,23 @@ def map_headers(
     return found, inferred, missing
 
 
-def recognise_generic(headers: list[str]) -> str | None:
+def recognise_generic(headers: list[str], source: Source | None = None) -> str | None:
     """The kind of generic export (deals, history, activities) these headers make, or None.
 
     A deals file with a creation date is deals even if a header could be a change time; a file of
     deal, stage and change time is history; then deals without a creation date; then activities.
+    The source's configured mappings, when given, name the headers of each kind.
     """
-    deals, _, deals_missing = map_headers(headers, generic_kind("deals"), {})
+    configured = {
+        "deals": source.columns if source else {},
+        "history": source.history_columns if source else {},
+        "activities": source.activity_columns if source else {},
+    }
+    deals, _, deals_missing = map_headers(headers, generic_kind("deals"), configured["deals"])
     if not deals_missing and "created_at" in deals:
         return "deals"
     for name in ("history", "deals", "activities"):
-        if not map_headers(headers, generic_kind(name), {})[2]:
+        if not map_headers(headers, generic_kind(name), configured[name])[2]:
             return name
     return None
 
