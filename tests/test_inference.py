@@ -350,6 +350,23 @@ def test_stage_order_from_deal_age_is_a_guess_and_said(
     assert any("cannot be decided from the data" in r.getMessage() for r in caplog.records)
 
 
+def test_deals_not_yet_engaged_put_their_stage_first(tmp_path: Path) -> None:
+    # Exports leave the creation (engage) date empty until a deal is engaged: such deals count as
+    # age 0, so "Prospecting" (no dates) comes before "Engaging" although "E" sorts first.
+    write(
+        tmp_path / "deals.csv",
+        """
+        deal_id,stage,created_at,updated_at
+        D1,Engaging,2024-03-01,2024-03-31
+        D2,Prospecting,,2024-03-31
+        D3,Prospecting,,2024-03-31
+        """,
+    )
+    minimal_config(tmp_path, "deals.csv")
+    ingested(tmp_path)
+    assert open_stages(tmp_path) == [("Prospecting", "deal age"), ("Engaging", "deal age")]
+
+
 def test_one_stage_cannot_be_ordered_and_is_a_guess(tmp_path: Path) -> None:
     write(tmp_path / "deals.csv", "deal_id,stage,created_at\nD1,Demo,2024-01-02\n")
     minimal_config(tmp_path, "deals.csv")

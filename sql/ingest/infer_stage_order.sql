@@ -9,8 +9,8 @@
 -- stage table (source_stages), the CRM's default list, the stage history (a Copeland ranking of
 -- pairwise votes: for each deal that entered both stages, the one it entered first comes first),
 -- the mean probability of its open deals (higher is later); else, as a guess, the mean age of its
--- open deals (older is later); else the history, probability and age as far as they go, then
--- the names.
+-- open deals (older is later; one with no creation date, not yet engaged, counts as age 0); else
+-- the history, probability and age as far as they go, then the names.
 with first_entries as (
     select
         d.pipeline,
@@ -135,7 +135,11 @@ deal_facts as (
         coalesce(
             avg(probability) filter (where status = 'open'), avg(probability)
         ) as mean_probability,
-        avg(epoch(snapshot_at - created_at)) filter (where status = 'open') as mean_age
+        -- A deal without a creation date is one not yet engaged (exports leave it empty until
+        -- then): age 0, so the stage such deals sit in comes first.
+        avg(coalesce(epoch(snapshot_at - created_at), 0)) filter (
+            where status = 'open'
+        ) as mean_age
     from deals
     group by pipeline, stage
 ),
