@@ -1,8 +1,8 @@
 """A generic source whose `path` is a folder: each file is read as what its headers make it.
 
 A stage history read as deals would replace every deal with its latest history row, so a folder
-holding both must load the deals as deals and the history as history, and skip, with the reason,
-a file that is neither.
+holding both must load the deals as deals and the history as history, and skip an activities file
+with how to name it.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ D3,Qualification,2024-01-07
 D3,Lost,2024-02-10
 """
 CALLS = """
-Deal ID,Subject,Due
+Deal ID,Activity Type,Completed At
 D1,Call,2024-01-09
 """
 
@@ -75,5 +75,4 @@ def test_folder_files_load_as_what_their_headers_make_them(
         con.close()
     skipped = [r.getMessage() for r in caplog.records if "calls.csv" in r.getMessage()]
     assert len(skipped) == 1
-    assert "neither a deals export" in skipped[0]
-    assert "'Deal ID', 'Subject', 'Due'" in skipped[0]
+    assert "an activities export, skipped: name it in the config with activities =" in skipped[0]

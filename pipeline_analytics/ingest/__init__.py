@@ -361,28 +361,20 @@ def _plan_files(
 def _generic_kind(
     path: Path, headers: list[str], source: Source, summary: IngestSummary
 ) -> str | None:
-    """A file of a generic source's folder or glob: deals or history by its headers, else skipped.
+    """A file of a generic source's folder or glob: history or activities by headers, else deals.
 
-    A history file read as deals would overwrite the deals with its rows, so each file is
-    recognised; an activities file there is skipped with how to name it (its own key).
+    A history file read as deals would overwrite the deals with its rows, so history is told
+    apart; an activities file is skipped with how to name it (its own key). Any other file is
+    read as deals, whose reader says precisely what it lacks when it is not one.
     """
     kind = inference.recognise_generic(headers, source)
-    if kind in ("deals", "history"):
-        return kind
-    found = ", ".join(repr(h) for h in headers[:12]) + (", ..." if len(headers) > 12 else "")
-    if kind == "activities":
-        reason = (
-            'an activities export; name it in the config with activities = "<file>" and, '
-            "if its headers differ from the canonical names, [sources.activity_columns]"
-        )
-    else:
-        reason = (
-            "neither a deals export (a deal id and a stage) nor a stage history (a deal id, a "
-            f"stage and a change time) under headers this tool knows; headers found: {found}; "
-            "if it is one under other headers, name them in [sources.columns] or "
-            "[sources.history_columns]"
-        )
-    log.warning("%s: %s; skipped", path, reason)
+    if kind != "activities":
+        return "history" if kind == "history" else "deals"
+    log.warning(
+        '%s: an activities export, skipped: name it in the config with activities = "<file>" '
+        "(and [sources.activity_columns] if its headers are not the canonical names)",
+        path,
+    )
     summary.unrecognised.append(path)
     return None
 

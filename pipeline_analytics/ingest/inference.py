@@ -130,12 +130,12 @@ def recognise_generic(headers: list[str], source: Source | None = None) -> str |
 
     A deals file with a creation date is deals even if a header could be a change time; a file of
     deal, stage and change time is history; then deals without a creation date; then activities.
-    The source's configured mappings, when given, name the headers of each kind.
+    The source's configured deal and history mappings, when given, name those kinds' headers.
     """
-    configured = {
+    configured: dict[str, dict[str, str]] = {
         "deals": source.columns if source else {},
         "history": source.history_columns if source else {},
-        "activities": source.activity_columns if source else {},
+        "activities": {},  # the config fills canonical names in, which would hide the aliases
     }
     deals, _, deals_missing = map_headers(headers, generic_kind("deals"), configured["deals"])
     if not deals_missing and "created_at" in deals:
