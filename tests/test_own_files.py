@@ -97,3 +97,19 @@ def test_own_files_name_the_write_ahead_log(tmp_path: Path) -> None:
     assert own.what(tmp_path / "w.duckdb.wal") == "the warehouse's write-ahead log"
     assert own.what(tmp_path / "w.tmp" / "spill.bin") == "in the warehouse's temp folder"
     assert own.what(tmp_path / "deals.csv") is None
+
+
+def test_other_configs_and_warehouses_beside_the_export_are_not_exports(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An older config written by `init` and a copy of a warehouse in the export folder.
+    write(tmp_path / "p.toml", CONFIG.format(path="."))
+    write(tmp_path / "deals.csv", DEALS)
+    write(tmp_path / "pipeline.toml", "[[sources]]\nname = 'old'\n")
+    duckdb.connect(str(tmp_path / "copy.duckdb")).close()
+    with caplog.at_level(logging.INFO):
+        assert run_cli(tmp_path, "ingest") == 0
+    assert loaded_files(tmp_path) == ["deals.csv"]
+    note = next(r.getMessage() for r in caplog.records if "left out" in r.getMessage())
+    assert "pipeline.toml (a config file)" in note
+    assert "copy.duckdb (a DuckDB warehouse)" in note

@@ -221,6 +221,15 @@ def _file_failed(exc: InputError, summary: IngestSummary) -> None:
     summary.failed.append(exc)
 
 
+# Files of these kinds in an export folder are this tool's own (configs, warehouses), not exports.
+NOT_EXPORTS = {
+    ".toml": "a config file",
+    ".duckdb": "a DuckDB warehouse",
+    ".wal": "a DuckDB write-ahead log",
+    ".lock": "a lock file",
+}
+
+
 @dataclass(frozen=True)
 class OwnFiles:
     """This tool's own files and folders, by resolved path, with what each is.
@@ -259,7 +268,10 @@ class OwnFiles:
         for folder, label in self.folders.items():
             if resolved.is_relative_to(folder):
                 return f"in {label}"
-        return "a hidden file" if path.name.startswith(".") else None
+        if path.name.startswith("."):
+            return "a hidden file"
+        # Another config or warehouse of this tool beside the exports (an older copy, a test one).
+        return NOT_EXPORTS.get(path.suffix.lower())
 
 
 def expand_paths(
