@@ -114,6 +114,19 @@ def base_layout(ctx: ReportContext, **overrides: Any) -> dict[str, Any]:
     return layout
 
 
+def funnel_figure_base(ctx: ReportContext) -> go.Figure:
+    """An empty horizontal funnel: labels on the left, no value axis, no legend."""
+    return go.Figure(
+        layout=base_layout(
+            ctx,
+            margin={"l": 160, "r": 24, "t": 8, "b": 8},
+            yaxis={"gridcolor": "rgba(0,0,0,0)", "automargin": True, "type": "category"},
+            xaxis={"visible": False},
+            showlegend=False,
+        )
+    )
+
+
 def month_axis(months: int) -> dict[str, Any]:
     """A date axis ticked on month starts, every month up to a year, then quarterly or yearly:
     left to itself Plotly ticks short ranges weekly and repeats the month's name."""

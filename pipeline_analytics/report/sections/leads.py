@@ -78,15 +78,7 @@ def lead_funnel_figure(leads: Row, ctx: ReportContext) -> go.Figure:
         (t("Became deals"), leads["leads_converted"], leads["lead_to_deal_rate"]),
         (t("Won"), leads["converted_deals_won"], leads["lead_to_won_rate"]),
     )
-    figure = go.Figure(
-        layout=charts.base_layout(
-            ctx,
-            margin={"l": 160, "r": 24, "t": 8, "b": 8},
-            yaxis={"gridcolor": "rgba(0,0,0,0)", "automargin": True, "type": "category"},
-            xaxis={"visible": False},
-            showlegend=False,
-        )
-    )
+    figure = charts.funnel_figure_base(ctx)
     figure.add_funnel(
         y=[name for name, _, _ in steps],
         x=[count for _, count, _ in steps],

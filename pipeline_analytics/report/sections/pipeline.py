@@ -121,15 +121,7 @@ def funnel_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sectio
 
 def funnel_figure(stages: list[Row], ctx: ReportContext) -> go.Figure:
     t, fmt = ctx.t, ctx.fmt
-    figure = go.Figure(
-        layout=charts.base_layout(
-            ctx,
-            margin={"l": 160, "r": 24, "t": 8, "b": 8},
-            yaxis={"gridcolor": "rgba(0,0,0,0)", "automargin": True, "type": "category"},
-            xaxis={"visible": False},
-            showlegend=False,
-        )
-    )
+    figure = charts.funnel_figure_base(ctx)
     figure.add_funnel(
         y=[label(s["stage"]) for s in stages],
         x=[s["reached"] for s in stages],
