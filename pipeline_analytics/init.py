@@ -34,6 +34,7 @@ from pipeline_analytics.ingest.files import (
     fingerprint,
     peek_headers,
 )
+from pipeline_analytics.ingest.inferred_settings import WAREHOUSE
 from pipeline_analytics.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -310,7 +311,7 @@ def render_config(
     lines += _status_lines(source, raw["adapter"], findings)
     lines += ["", "[pipeline]"]
     lines += _stage_lines(findings)
-    currency = findings.inferred.get((inference.WAREHOUSE, inference.CURRENCY_SETTING))
+    currency = findings.inferred.get((WAREHOUSE, inference.CURRENCY_SETTING))
     if currency is not None:
         value, basis = currency
         if basis.startswith("assumed"):
@@ -431,7 +432,7 @@ def _gaps(findings: Findings) -> list[str]:
         gaps.append(
             f"{findings.rows_rejected} rows could not be loaded (see the log above for why)"
         )
-    currency = findings.inferred.get((inference.WAREHOUSE, inference.CURRENCY_SETTING))
+    currency = findings.inferred.get((WAREHOUSE, inference.CURRENCY_SETTING))
     if currency is not None and currency[1].startswith("assumed"):
         gaps.append(
             f"no currency named: amounts taken as {currency[0]}; set [pipeline] currency if not"

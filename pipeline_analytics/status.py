@@ -18,7 +18,7 @@ import duckdb
 
 from pipeline_analytics.config import RunSettings
 from pipeline_analytics.errors import LockBusy
-from pipeline_analytics.ingest.inference import WAREHOUSE
+from pipeline_analytics.ingest.inferred_settings import WAREHOUSE
 from pipeline_analytics.lock import lock_path, read_holder
 from pipeline_analytics.runs import open_warehouse, step_line
 from pipeline_analytics.warehouse import table_exists

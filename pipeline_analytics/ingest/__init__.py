@@ -35,6 +35,7 @@ from pipeline_analytics.ingest.files import (
     load_file,
     peek_headers,
 )
+from pipeline_analytics.ingest.inferred_settings import stamp_batch
 from pipeline_analytics.warehouse import transaction
 
 log = logging.getLogger(__name__)
@@ -445,6 +446,6 @@ def _ingest_file(
         drop_loaded(con, "raw_export")
         for table in (*store.STAGED_TABLES, "incoming_deals", "affected_deals"):
             con.execute(f"drop table if exists {table}")
-    inference.stamp_batch(con, source.name, result.batch_id)
+    stamp_batch(con, source.name, result.batch_id)
     summary.batches.append(result)
     store.log_loaded(path, result)

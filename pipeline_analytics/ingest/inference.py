@@ -29,14 +29,17 @@ import duckdb
 
 from pipeline_analytics.config import REQUIRED_DEAL_COLUMNS, Config, Source, StatusMapping
 from pipeline_analytics.ingest.columns import ExportKind, HeaderIndex, load_aliases
+from pipeline_analytics.ingest.inferred_settings import (
+    WAREHOUSE,
+    record_inference,
+    recorded,
+)
 from pipeline_analytics.ingest.locale import SHARED_SYMBOLS, amount_currency_sql
 from pipeline_analytics.ingest.sql_files import ingest_sql
-from pipeline_analytics.ingest.staging import literal
+from pipeline_analytics.ingest.staging import literal, text_of
 
 log = logging.getLogger(__name__)
 
-# The `source` of settings that hold for the whole warehouse (stage order, reporting currency).
-WAREHOUSE = "*"
 CURRENCY_SETTING = "pipeline.currency"
 ASSUMED_CURRENCY = "USD"
 # stages.basis of a stage whose order no rule decided: `init` asks the user to confirm it.
@@ -44,42 +47,6 @@ GUESS_BASES = ("deal age", "guess")
 STATUS_BASES = ("status column", "stage name")
 # CRMs whose closed deals are always in a closed stage (Pipedrive's keep the stage they were in).
 CLOSED_STAGE_ADAPTERS = ("salesforce", "hubspot")
-
-
-def record_inference(
-    con: duckdb.DuckDBPyConnection,
-    source: str,
-    setting: str,
-    value: str,
-    basis: str,
-    batch_id: int | None = None,
-) -> None:
-    """Store one inferred setting (replacing the source's earlier value of it) and log it."""
-    con.execute("delete from inferred_settings where source = ? and setting = ?", [source, setting])
-    con.execute(
-        "insert into inferred_settings values (?, ?, ?, ?, ?)",
-        [source, setting, value, basis, batch_id],
-    )
-    where = "warehouse" if source == WAREHOUSE else f"source '{source}'"
-    log.info("inferred (%s): %s = %s (%s)", where, setting, value, basis)
-
-
-def recorded(con: duckdb.DuckDBPyConnection, source: str, setting: str) -> tuple[str, str] | None:
-    """(value, basis) of an inferred setting, or None."""
-    rows = con.execute(
-        "select value, basis from inferred_settings where source = ? and setting = ?",
-        [source, setting],
-    ).fetchall()
-    return (rows[0][0], rows[0][1]) if rows else None
-
-
-def stamp_batch(con: duckdb.DuckDBPyConnection, source: str, batch_id: int) -> None:
-    """Settings inferred while a file was staged belong to the batch that file became."""
-    con.execute(
-        "update inferred_settings set batch_id = ? where source = ? and batch_id is null "
-        "and setting not like 'stages.%'",
-        [batch_id, source],
-    )
 
 
 # --- column mapping --------------------------------------------------------------------------
@@ -289,8 +256,6 @@ def decide_currency(
     config = with_reporting_currency(con, config)
     if config.pipeline.currency is not None:
         return config
-    from pipeline_analytics.ingest.staging import text_of
-
     named = []
     if currency_header is not None:
         named.append(f"upper({text_of(currency_header)})")

@@ -22,6 +22,7 @@ import duckdb
 
 from pipeline_analytics.config import DEAL_COLUMNS, Source
 from pipeline_analytics.ingest.files import LoadedFile
+from pipeline_analytics.ingest.inferred_settings import record_inference
 from pipeline_analytics.ingest.locale import (
     Locale,
     amount_currency_check,
@@ -125,9 +126,6 @@ def file_locale(
     A date layout read from the values (other than ISO 8601, which needs no setting) is recorded
     as an inferred setting, `date_format.<column>`.
     """
-    # inference reads staging's SQL helpers, so it is imported here, not at the top.
-    from pipeline_analytics.ingest.inference import record_inference
-
     locale = detect_locale(
         con,
         loaded.table,
