@@ -40,7 +40,6 @@ from pipeline_analytics.ingest.staging import (
     text_of,
     too_long_check,
 )
-from pipeline_analytics.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
@@ -134,19 +133,15 @@ def write_activities_batch(
 ) -> store.BatchResult:
     """Write `staged_activities` as one batch: all good rows land, or (on error) nothing does."""
     store.reject_future_events(con, STAGED_TABLE, "occurred_at", started_at)
-    rejected = con.execute(
-        f"select count(*) from {STAGED_TABLE} where reject_reason is not null"
-    ).fetchall()[0][0] + len(loaded.structural_rejects)
-    excluded = len(loaded.excluded_lines)  # report footers and the like: not data
-    loaded_rows = loaded.rows_read - rejected - excluded
-    if loaded_rows == 0:
-        raise InputError(_all_rejected(con, path))
-    snapshot_at = con.execute(
-        f"select max(occurred_at) from {STAGED_TABLE} where reject_reason is null"
-    ).fetchall()[0][0]
-    with transaction(con):
-        batch_id = store._start_batch(con, source, OBJECT, path, fp, snapshot_at, started_at)
-        store._write_rejects(con, batch_id, STAGED_TABLE, loaded)
+    rejected, snapshot_at = con.execute(
+        f"""
+        select count(*) filter (where reject_reason is not null),
+               max(occurred_at) filter (where reject_reason is null)
+        from {STAGED_TABLE}
+        """
+    ).fetchall()[0]
+
+    def insert_new_activities(batch_id: int) -> None:
         con.execute(
             f"""
             insert into activities by name
@@ -163,19 +158,19 @@ def write_activities_batch(
             """,
             [source.name, source.name],
         )
-        store._finish_batch(con, batch_id, loaded.rows_read, loaded_rows, rejected, excluded)
-    return store.BatchResult(
-        batch_id, path, OBJECT, loaded.rows_read, loaded_rows, rejected, snapshot_at, excluded
-    )
 
-
-def _all_rejected(con: duckdb.DuckDBPyConnection, path: Path) -> str:
-    first = con.execute(
-        f"select _row, reject_reason from {STAGED_TABLE} where reject_reason is not null "
-        "order by _row limit 1"
-    ).fetchall()
-    detail = f" (first: line {first[0][0]}: {first[0][1]})" if first else ""
-    return (
-        f"{path}: every row of the activities file was rejected{detail}; "
-        "fix the file or the [sources.activity_columns] mapping in the config"
+    return store.write_file_batch(
+        con,
+        source=source,
+        kind=OBJECT,
+        path=path,
+        fp=fp,
+        loaded=loaded,
+        staged_table=STAGED_TABLE,
+        rejected=rejected,
+        excluded=0,
+        snapshot_at=snapshot_at,
+        started_at=started_at,
+        write_rows=insert_new_activities,
+        mapping="sources.activity_columns",
     )

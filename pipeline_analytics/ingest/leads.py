@@ -45,7 +45,6 @@ from pipeline_analytics.ingest.staging import (
     text_of,
     too_long_check,
 )
-from pipeline_analytics.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
@@ -223,30 +222,24 @@ def write_leads_batch(
         from {STAGED_TABLE}
         """
     ).fetchall()[0]
-    rejected += len(loaded.structural_rejects)
-    excluded += len(loaded.excluded_lines)  # report footers and the like: not data
-    loaded_rows = loaded.rows_read - rejected - excluded
-    if loaded_rows == 0:
-        raise InputError(_all_rejected(con, path))
     params = {"source": source.name, "snapshot_at": snapshot_at}
-    with transaction(con):
-        batch_id = store._start_batch(con, source, OBJECT, path, fp, snapshot_at, started_at)
-        store._write_rejects(con, batch_id, STAGED_TABLE, loaded)
+
+    def replace_older_and_insert(batch_id: int) -> None:
         con.execute(ingest_sql("leads_replace_older"), params)
         con.execute(ingest_sql("leads_insert"), {**params, "batch_id": batch_id})
-        store._finish_batch(con, batch_id, loaded.rows_read, loaded_rows, rejected, excluded)
-    return store.BatchResult(
-        batch_id, path, OBJECT, loaded.rows_read, loaded_rows, rejected, snapshot_at, excluded
-    )
 
-
-def _all_rejected(con: duckdb.DuckDBPyConnection, path: Path) -> str:
-    first = con.execute(
-        f"select _row, reject_reason from {STAGED_TABLE} where reject_reason is not null "
-        "order by _row limit 1"
-    ).fetchall()
-    detail = f" (first: line {first[0][0]}: {first[0][1]})" if first else ""
-    return (
-        f"{path}: no lead of the file can be loaded{detail}; "
-        "fix the file or the [sources.lead_columns] mapping in the config"
+    return store.write_file_batch(
+        con,
+        source=source,
+        kind=OBJECT,
+        path=path,
+        fp=fp,
+        loaded=loaded,
+        staged_table=STAGED_TABLE,
+        rejected=rejected,
+        excluded=excluded,
+        snapshot_at=snapshot_at,
+        started_at=started_at,
+        write_rows=replace_older_and_insert,
+        mapping="sources.lead_columns",
     )

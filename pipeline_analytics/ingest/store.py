@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -1061,6 +1062,51 @@ def _all_rejected_message(
     return (
         f"{path}: none of its {loaded.rows_read} rows can be loaded (line {line}: {reason}); "
         "check that the file is the export the config describes, with one record per line"
+    )
+
+
+def write_file_batch(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    source: Source,
+    kind: str,
+    path: Path,
+    fp: FileFingerprint,
+    loaded: LoadedFile,
+    staged_table: str,
+    rejected: int,
+    excluded: int,
+    snapshot_at: datetime | None,
+    started_at: datetime,
+    write_rows: Callable[[int], None],
+    mapping: str,
+) -> BatchResult:
+    """One file of a table beside the deals (activities, leads) as one batch, in one transaction.
+
+    `rejected` and `excluded` count the staged rows; the file's structural rejects and excluded
+    lines are added here. `write_rows(batch_id)` inserts the good rows; `mapping` names the config
+    table to fix when no row of the file can be loaded.
+    """
+    rejected += len(loaded.structural_rejects)
+    excluded += len(loaded.excluded_lines)  # report footers and the like: not data
+    loaded_rows = loaded.rows_read - rejected - excluded
+    if loaded_rows == 0:
+        first = con.execute(
+            f"select _row, reject_reason from {staged_table} where reject_reason is not null "
+            "order by _row limit 1"
+        ).fetchall()
+        detail = f" (first: line {first[0][0]}: {first[0][1]})" if first else ""
+        raise InputError(
+            f"{path}: every row of the {kind} file was rejected{detail}; "
+            f"fix the file or the [{mapping}] mapping in the config"
+        )
+    with transaction(con):
+        batch_id = _start_batch(con, source, kind, path, fp, snapshot_at, started_at)
+        _write_rejects(con, batch_id, staged_table, loaded)
+        write_rows(batch_id)
+        _finish_batch(con, batch_id, loaded.rows_read, loaded_rows, rejected, excluded)
+    return BatchResult(
+        batch_id, path, kind, loaded.rows_read, loaded_rows, rejected, snapshot_at, excluded
     )
 
 
