@@ -121,50 +121,34 @@ lead_states as (
     from lead_outcomes
 ),
 
+dimensions as (
+    select 'all' as dimension
+    union all
+    select 'lead_source' as dimension
+    union all
+    select 'owner' as dimension
+    union all
+    select 'created_month' as dimension
+),
+
+-- Every lead once per dimension, under its value of that dimension.
 by_dimension as (
     select
-        'all' as dimension,
-        'all' as dimension_value,
-        converted,
-        converted_won,
-        won_amount_base,
-        still_open,
-        expired,
-        days_to_convert
-    from lead_states
-    union all
-    select
-        'lead_source' as dimension,
-        lead_source as dimension_value,
-        converted,
-        converted_won,
-        won_amount_base,
-        still_open,
-        expired,
-        days_to_convert
-    from lead_states
-    union all
-    select
-        'owner' as dimension,
-        lead_owner as dimension_value,
-        converted,
-        converted_won,
-        won_amount_base,
-        still_open,
-        expired,
-        days_to_convert
-    from lead_states
-    union all
-    select
-        'created_month' as dimension,
-        created_month as dimension_value,
-        converted,
-        converted_won,
-        won_amount_base,
-        still_open,
-        expired,
-        days_to_convert
-    from lead_states
+        d.dimension,
+        s.converted,
+        s.converted_won,
+        s.won_amount_base,
+        s.still_open,
+        s.expired,
+        s.days_to_convert,
+        case d.dimension
+            when 'all' then 'all'
+            when 'lead_source' then s.lead_source
+            when 'owner' then s.lead_owner
+            else s.created_month
+        end as dimension_value
+    from lead_states as s
+    cross join dimensions as d
 ),
 
 counts as (
