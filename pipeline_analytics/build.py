@@ -17,11 +17,11 @@ from pathlib import Path
 import duckdb
 
 from pipeline_analytics.errors import InputError, PipelineError
+from pipeline_analytics.sql_files import SQL_DIR
 from pipeline_analytics.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 # The build's own addition to the core schema (warehouses created before the column gain it here);
 # backup.py applies it too, so a restored build_params has the column.
 SCHEMA_ADDITIONS = (

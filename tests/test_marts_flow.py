@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline_analytics.build import SQL_DIR, build
+from pipeline_analytics.build import build
+from pipeline_analytics.sql_files import SQL_DIR
 from pipeline_analytics.warehouse import CORE_SCHEMA
 from tests.mart_fixtures import add_deal, add_snapshot, build_as_of, new_warehouse, rows
 

@@ -35,8 +35,8 @@ from pipeline_analytics.ingest.inferred_settings import (
     recorded,
 )
 from pipeline_analytics.ingest.locale import SHARED_SYMBOLS, amount_currency_sql
-from pipeline_analytics.ingest.sql_files import ingest_sql
 from pipeline_analytics.ingest.staging import literal, text_of
+from pipeline_analytics.sql_files import sql_statement
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +336,8 @@ def infer_stage_order(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         for position, stage in enumerate(default_stages(adapter), start=1):
             defaults.setdefault(stage.lower(), position)
     con.execute(
-        "create or replace temp table open_stage_order as " + ingest_sql("infer_stage_order"),
+        "create or replace temp table open_stage_order as "
+        + sql_statement("ingest/infer_stage_order"),
         {
             "terminal_names": sorted(set(terminal_names)),
             "default_stages": list(defaults),

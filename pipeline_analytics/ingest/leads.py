@@ -36,7 +36,6 @@ from pipeline_analytics.ingest.columns import (
 )
 from pipeline_analytics.ingest.files import FileFingerprint, LoadedFile, drop_loaded, load_file
 from pipeline_analytics.ingest.locale import timestamp_sql
-from pipeline_analytics.ingest.sql_files import ingest_sql
 from pipeline_analytics.ingest.staging import (
     combine_checks,
     date_check,
@@ -45,6 +44,7 @@ from pipeline_analytics.ingest.staging import (
     text_of,
     too_long_check,
 )
+from pipeline_analytics.sql_files import sql_statement
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ def write_leads_batch(
     """Write `staged_leads` as one batch: all good rows land, or (on error) nothing does."""
     store.reject_future_events(con, STAGED_TABLE, "created_at", started_at)
     store.reject_future_events(con, STAGED_TABLE, "converted_at", started_at)
-    con.execute(ingest_sql("leads_reject_duplicates"))
+    con.execute(sql_statement("ingest/leads_reject_duplicates"))
     rejected, excluded, snapshot_at = con.execute(
         f"""
         select count(*) filter (where reject_reason is not null),
@@ -225,8 +225,8 @@ def write_leads_batch(
     params = {"source": source.name, "snapshot_at": snapshot_at}
 
     def replace_older_and_insert(batch_id: int) -> None:
-        con.execute(ingest_sql("leads_replace_older"), params)
-        con.execute(ingest_sql("leads_insert"), {**params, "batch_id": batch_id})
+        con.execute(sql_statement("ingest/leads_replace_older"), params)
+        con.execute(sql_statement("ingest/leads_insert"), {**params, "batch_id": batch_id})
 
     return store.write_file_batch(
         con,

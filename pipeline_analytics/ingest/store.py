@@ -33,8 +33,8 @@ from pipeline_analytics.ingest.files import (
     load_file,
 )
 from pipeline_analytics.ingest.locale import Locale, detect_locale, number_sql
-from pipeline_analytics.ingest.sql_files import ingest_sql
 from pipeline_analytics.ingest.staging import text_of
+from pipeline_analytics.sql_files import sql_statement
 from pipeline_analytics.warehouse import transaction
 
 log = logging.getLogger(__name__)
@@ -863,8 +863,11 @@ def _write_source_stages(
     in per stage, newest deals file first; a stage the stage table gives keeps the table's row.
     """
     params = {"source": source.name}
-    con.execute(ingest_sql("source_stages_clear"), {**params, "from_stage_table": from_stage_table})
-    con.execute(ingest_sql("source_stages_insert"), {**params, "batch_id": batch_id})
+    con.execute(
+        sql_statement("ingest/source_stages_clear"),
+        {**params, "from_stage_table": from_stage_table},
+    )
+    con.execute(sql_statement("ingest/source_stages_insert"), {**params, "batch_id": batch_id})
 
 
 def _write_crm_names(
@@ -894,8 +897,10 @@ def show_crm_names(con: duckdb.DuckDBPyConnection, source: str) -> None:
         "select count(*) > 0 from crm_names where source = ?", [source]
     ).fetchall()[0][0]
     if has_names:
-        named = con.execute(ingest_sql("crm_names_deals"), {"source": source}).fetchall()[0][0]
-        con.execute(ingest_sql("crm_names_snapshots"), {"source": source})
+        named = con.execute(sql_statement("ingest/crm_names_deals"), {"source": source}).fetchall()[
+            0
+        ][0]
+        con.execute(sql_statement("ingest/crm_names_snapshots"), {"source": source})
         if named:
             log.info(
                 "source '%s': %d deal(s) now show owner or account names from the CRM's user "

@@ -37,7 +37,6 @@ from pipeline_analytics.ingest.adapters.common import (
 from pipeline_analytics.ingest.columns import uses_stand_in
 from pipeline_analytics.ingest.files import LoadedFile
 from pipeline_analytics.ingest.locale import number_sql, timestamp_sql
-from pipeline_analytics.ingest.sql_files import ingest_sql
 from pipeline_analytics.ingest.staging import (
     DealSpec,
     combine_checks,
@@ -49,6 +48,7 @@ from pipeline_analytics.ingest.staging import (
     stage_deals,
     text_of,
 )
+from pipeline_analytics.sql_files import sql_statement
 
 log = logging.getLogger(__name__)
 # Repeated names listed in the warning about deals keyed on their name.
@@ -307,7 +307,7 @@ def _key_repeated_names(
 
     Nothing is rejected; one warning lists the repeated names and how they were told apart.
     """
-    con.execute(ingest_sql("key_repeated_deal_names"), {"source": source})
+    con.execute(sql_statement("ingest/key_repeated_deal_names"), {"source": source})
     repeated = con.execute(
         """
         select name, list(_row order by _row), count(*) over ()
@@ -349,7 +349,7 @@ def _stage_stages_from_deals(
         where d.reject_reason is null
         """
     )
-    con.execute(ingest_sql("stages_from_deals"))
+    con.execute(sql_statement("ingest/stages_from_deals"))
     con.execute("drop view deal_stage_flags")
     stages = con.execute("select count(*) from staged_stages").fetchall()[0][0]
     log.info(
@@ -368,7 +368,7 @@ def _deal_ids_from_names(
     A name one deal carries gives that deal's id; a name several deals carry stays the deal_id
     until `_link_rows_to_named_deals` picks one by the row's time; `opportunity_name` keeps it.
     """
-    con.execute(ingest_sql("deal_ids_by_name"), {"source": source.name})
+    con.execute(sql_statement("ingest/deal_ids_by_name"), {"source": source.name})
     name = text["deal_id"]
     lookup = f"(select n.deal_id from deal_ids_by_name as n where n.name = {name} and n.deals = 1)"
     return {**text, "deal_id": f"coalesce({lookup}, {name})", "opportunity_name": name}
@@ -376,7 +376,7 @@ def _deal_ids_from_names(
 
 def _link_rows_to_named_deals(con: duckdb.DuckDBPyConnection, file_label: str) -> None:
     """history_rows naming several deals: each links to the deal of that name that existed then."""
-    linked = con.execute(ingest_sql("link_history_to_named_deals")).fetchall()[0][0]
+    linked = con.execute(sql_statement("ingest/link_history_to_named_deals")).fetchall()[0][0]
     if linked:
         log.info(
             "%s: %d history row(s) name an opportunity several deals share; each is linked to "

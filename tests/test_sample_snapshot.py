@@ -1,0 +1,86 @@
+"""The sample's results equal the snapshot taken before the restructuring of issue 15.
+
+Every core, intermediate, mart and forecast table of the sample and its CRM renderings, and every
+KPI value, chart series and visible word of the English and Italian reports, compared with
+tests/snapshots/sample/ (written by `python -m tests.sample_snapshot`). Numbers compare within a
+relative 1e-9 so the check holds on any machine; everything else compares exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from tests.sample_snapshot import Captured, capture, read
+
+pytestmark = pytest.mark.slow
+TOLERANCE = 1e-9
+
+
+@pytest.fixture(scope="module")
+def captured(tmp_path_factory: pytest.TempPathFactory) -> Captured:
+    return capture(tmp_path_factory.mktemp("snapshot"))
+
+
+@pytest.fixture(scope="module")
+def snapshot() -> Captured:
+    return read()
+
+
+def assert_frames_close(name: str, got: pl.DataFrame, want: pl.DataFrame) -> None:
+    assert got.columns == want.columns, f"{name}: columns {got.columns} != {want.columns}"
+    assert got.height == want.height, f"{name}: {got.height} rows, snapshot has {want.height}"
+    for column in want.columns:
+        g, w = got[column], want[column]
+        assert g.dtype == w.dtype, f"{name}.{column}: type {g.dtype} != {w.dtype}"
+        if w.dtype.is_float():
+            assert (g.is_null() == w.is_null()).all(), f"{name}.{column}: nulls differ"
+            both = pl.DataFrame({"g": g, "w": w}).drop_nulls()
+            close = [
+                math.isclose(a, b, rel_tol=TOLERANCE, abs_tol=TOLERANCE) or (a != a and b != b)
+                for a, b in both.iter_rows()
+            ]
+            assert all(close), f"{name}.{column}: values differ from the snapshot"
+        else:
+            assert g.equals(w), f"{name}.{column}: values differ from the snapshot"
+
+
+def assert_json_close(where: str, got, want) -> None:
+    if isinstance(want, float) or isinstance(got, float):
+        assert isinstance(got, int | float) and isinstance(want, int | float), where
+        assert math.isclose(got, want, rel_tol=TOLERANCE, abs_tol=TOLERANCE), (
+            f"{where}: {got} != {want}"
+        )
+    elif isinstance(want, dict):
+        assert isinstance(got, dict) and sorted(got) == sorted(want), f"{where}: keys differ"
+        for key in want:
+            assert_json_close(f"{where}.{key}", got[key], want[key])
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), f"{where}: lengths differ"
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert_json_close(f"{where}[{i}]", g, w)
+    else:
+        assert got == want, f"{where}: {got!r} != {want!r}"
+
+
+def test_every_table_equals_the_snapshot(captured: Captured, snapshot: Captured) -> None:
+    assert sorted(captured.tables) == sorted(snapshot.tables)
+    for name, want in snapshot.tables.items():
+        assert_frames_close(name, captured.tables[name], want)
+
+
+@pytest.mark.parametrize("language", ["en", "it"])
+def test_every_report_figure_equals_the_snapshot(
+    captured: Captured, snapshot: Captured, language: str
+) -> None:
+    got, want = captured.reports[language], snapshot.reports[language]
+    assert [k for k, _ in got["kpis"]] == [k for k, _ in want["kpis"]]
+    for (key, g), (_, w) in zip(got["kpis"], want["kpis"], strict=True):
+        if g and w:
+            assert math.isclose(float(g), float(w), rel_tol=TOLERANCE), f"kpi {key}: {g} != {w}"
+        else:
+            assert g == w, f"kpi {key}"
+    assert_json_close("charts", got["charts"], want["charts"])
+    assert got["text"] == want["text"]
