@@ -70,7 +70,7 @@ def _table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     return sorted(n for n in names if n.startswith(TABLE_PREFIXES) or n in CORE_TABLES)
 
 
-def _canonical(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+def canonical(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Drop volatile columns and order rows by every column (floats rounded), so two equal
     tables compare equal whatever order a query returned them in."""
     volatile = VOLATILE_IN.get(table, set())
@@ -96,7 +96,7 @@ def _sort_key(column: str, dtype: pl.DataType) -> pl.Expr:
 def _tables(db: Path) -> dict[str, pl.DataFrame]:
     with duckdb.connect(str(db), read_only=True) as con:
         return {
-            name: _canonical(name, con.sql(f'select * from "{name}"').pl())
+            name: canonical(name, con.sql(f'select * from "{name}"').pl())
             for name in _table_names(con)
         }
 
