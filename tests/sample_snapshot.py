@@ -143,8 +143,13 @@ def capture(folder: Path) -> Captured:
         if config != "pipeline":
             continue
         with duckdb.connect(str(db)) as con:
-            # The report states when the warehouse was built; pin it so the text compares.
+            # The report states when the warehouse was built and the files loaded: pin those
+            # wall-clock times so the text compares on any day.
             con.execute("update build_params set built_at = timestamp '2026-01-01 00:00:00'")
+            con.execute(
+                "update ingest_batches set started_at = timestamp '2026-01-01 00:00:00', "
+                "finished_at = timestamp '2026-01-01 00:00:00'"
+            )
             for language in ("en", "it"):
                 out = folder / f"report-{language}"
                 path = render_report(con, output_dir=out, language=language)
