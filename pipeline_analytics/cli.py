@@ -30,6 +30,7 @@ from pipeline_analytics.errors import (
     PipelineError,
 )
 from pipeline_analytics.logs import PROGRESS, configure_logging, report_error
+from pipeline_analytics.sql_files import sql_statement
 from pipeline_analytics.warehouse import DEFAULT_DB_PATH, connect
 
 log = logging.getLogger("pipeline_analytics")
@@ -152,10 +153,7 @@ def cmd_build(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]
         lead_expiry_days=ctx.config.pipeline.lead_expiry_days,
     )
     log.info("build: %d models built", len(models))
-    for check, deals in con.execute(
-        "select check_name, deals_affected from mart_data_quality "
-        "where severity = 'error' and deals_affected > 0"
-    ).fetchall():
+    for check, deals in con.execute(sql_statement("ops/data_quality_errors")).fetchall():
         log.warning("data quality: %s in %d deal(s); see `pipeline-analytics status`", check, deals)
     return {}
 
@@ -198,14 +196,7 @@ def cmd_backtest_when_data_changed(
     """In `run`: the backtest depends only on the loaded data, so rerun it after new files only."""
     if not ctx.config.forecast.backtest_in_run:
         return {runs.STEP_NOTE: "not run: [forecast] backtest_in_run = false"}
-    stale = con.execute(
-        """
-        select coalesce(
-            (select max(created_at) from forecast_backtest)
-                < (select max(finished_at) from ingest_batches where status = 'loaded'),
-            true)
-        """
-    ).fetchall()[0][0]
+    stale = con.execute(sql_statement("ops/backtest_is_stale")).fetchall()[0][0]
     if not stale:
         log.info("backtest: no new data since the last backtest, kept")
         return {runs.STEP_NOTE: "kept: no new data since the last backtest"}

@@ -35,6 +35,7 @@ from pipeline_analytics.ingest.files import (
     peek_headers,
 )
 from pipeline_analytics.ingest.inferred_settings import WAREHOUSE
+from pipeline_analytics.sql_files import sql_statement
 from pipeline_analytics.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -225,24 +226,11 @@ def _shown(path: Path, base: Path) -> str:
 
 
 def read_findings(con: duckdb.DuckDBPyConnection) -> Findings:
-    one = con.execute(
-        """
-        select count(*), min(created_at), count(amount), count(*) filter (where created_at is null)
-        from deals
-        """
-    ).fetchall()[0]
+    one = con.execute(sql_statement("ops/deal_findings")).fetchall()[0]
     return Findings(
         deals=one[0],
         outcomes=dict(con.execute("select status, count(*) from deals group by status").fetchall()),
-        stages=con.execute(
-            """
-            select s.pipeline, s.stage, s.stage_order, s.basis, count(d.deal_id)
-            from stages as s
-            left join deals as d on s.pipeline = d.pipeline and s.stage = d.stage
-            group by s.pipeline, s.stage, s.stage_order, s.basis, s.is_lost
-            order by s.pipeline, s.stage_order nulls last, s.is_lost, s.stage
-            """
-        ).fetchall(),
+        stages=con.execute(sql_statement("ops/stage_findings")).fetchall(),
         first_created=one[1],
         last_event=con.execute(
             "select max(snapshot_at) from ingest_batches where status = 'loaded'"

@@ -17,33 +17,7 @@ import polars as pl
 
 from pipeline_analytics import spreadsheet
 from pipeline_analytics.errors import InputError
-
-# A reason with its values replaced by `…`: quoted values ('31/02/2024', with '' inside) first,
-# then numbers, dates and times (line 7, 2094-01-01 00:00:00). mart_rejects uses the same rule.
-REASON_KIND_SQL = (
-    "regexp_replace(regexp_replace(r.reason, '''(?:[^'']|'''')*''', '''…''', 'g'), "
-    "'[0-9](?:[0-9:. T-]*[0-9])?', '…', 'g')"
-)
-
-SUMMARY_SQL = f"""
-select b.batch_id, b.source, b.object, b.file_path, b.rows_read, b.rows_rejected,
-       coalesce(r.column_name, '(whole line)') as column_name, {REASON_KIND_SQL} as reason,
-       count(*) as rows, min(r.source_row) as first_line
-from rejected_rows as r
-inner join ingest_batches as b on r.batch_id = b.batch_id
-where $batch_id is null or b.batch_id = $batch_id
-group by all
-order by b.batch_id, rows desc, column_name, reason
-"""
-
-ROWS_SQL = """
-select b.batch_id, b.source, b.object, b.file_path as file, r.source_row as line,
-       r.column_name as column, r.reason, r.raw_record
-from rejected_rows as r
-inner join ingest_batches as b on r.batch_id = b.batch_id
-where $batch_id is null or b.batch_id = $batch_id
-order by b.batch_id, r.source_row
-"""
+from pipeline_analytics.sql_files import sql_statement
 
 
 def show_rejects(
@@ -52,7 +26,7 @@ def show_rejects(
     """The summary text to print; with `out`, every rejected row is written there as CSV first."""
     if batch_id is not None:
         _check_batch(con, batch_id)
-    groups = con.execute(SUMMARY_SQL, {"batch_id": batch_id}).fetchall()
+    groups = con.execute(sql_statement("ops/rejects_summary"), {"batch_id": batch_id}).fetchall()
     where = f"batch {batch_id}" if batch_id is not None else "the warehouse"
     if not groups:
         return f"No rejected rows in {where}."
@@ -74,9 +48,7 @@ def summary_lines(
 ) -> list[str]:
     """A heading, then per batch its file and one line per (column, reason kind)."""
     batches = con.execute(
-        "select count(*) from ingest_batches where status = 'loaded' "
-        "and ($batch_id is null or batch_id = $batch_id)",
-        {"batch_id": batch_id},
+        sql_statement("ops/loaded_batch_count"), {"batch_id": batch_id}
     ).fetchall()[0][0]
     total = sum(group[8] for group in groups)
     with_rejects = len({group[0] for group in groups})
@@ -102,7 +74,7 @@ def write_rejects_csv(con: duckdb.DuckDBPyConnection, out: Path, batch_id: int |
         raise InputError(
             f"--out {out}: the folder {out.parent} does not exist; create it or choose another"
         )
-    frame = con.sql(ROWS_SQL, params={"batch_id": batch_id}).pl()
+    frame = con.sql(sql_statement("ops/rejected_rows"), params={"batch_id": batch_id}).pl()
     frame = frame.with_columns(pl.col("batch_id").cast(pl.Int64), pl.col("line").cast(pl.Int64))
     spreadsheet.write_csv(frame, out)
     return frame.height

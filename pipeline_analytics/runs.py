@@ -50,6 +50,7 @@ from pipeline_analytics.errors import (
 )
 from pipeline_analytics.lock import POLL_SECONDS, WarehouseLock
 from pipeline_analytics.logs import PROGRESS, report_error
+from pipeline_analytics.sql_files import sql_statement
 
 log = logging.getLogger(__name__)
 
@@ -361,13 +362,7 @@ def mark_interrupted_runs(con: duckdb.DuckDBPyConnection) -> list[int]:
         ).fetchall()
     ]
     if stale:
-        con.execute(
-            """
-            update runs set status = 'interrupted',
-                error = 'ended without recording an outcome (killed, or the machine stopped)'
-            where status = 'running'
-            """
-        )
+        con.execute(sql_statement("ops/mark_interrupted_runs"))
         log.warning(
             "run(s) %s ended without recording an outcome (killed?); marked interrupted, and "
             "this run redoes their work",
@@ -379,11 +374,7 @@ def mark_interrupted_runs(con: duckdb.DuckDBPyConnection) -> list[int]:
 
 def _start_run(con: duckdb.DuckDBPyConnection, command: str) -> int:
     run_id = int(con.execute("select nextval('run_id_seq')").fetchall()[0][0])
-    con.execute(
-        "insert into runs (run_id, command, started_at, status) "
-        "values (?, ?, current_timestamp::timestamp, 'running')",
-        [run_id, command],
-    )
+    con.execute(sql_statement("ops/start_run"), {"run_id": run_id, "command": command})
     return run_id
 
 
@@ -396,12 +387,13 @@ def _finish_run(
 ) -> None:
     _abandon_transaction(con)
     con.execute(
-        f"""
-        update runs set finished_at = current_timestamp::timestamp, status = ?, error = ?,
-            {", ".join(f"{column} = ?" for column in OUTCOME_COLUMNS)}
-        where run_id = ?
-        """,
-        [status, error, *(outcome.get(column) for column in OUTCOME_COLUMNS), run_id],
+        sql_statement("ops/finish_run"),
+        {
+            "run_id": run_id,
+            "status": status,
+            "error": error,
+            **{column: outcome.get(column) for column in OUTCOME_COLUMNS},
+        },
     )
 
 

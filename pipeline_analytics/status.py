@@ -21,6 +21,7 @@ from pipeline_analytics.errors import LockBusy
 from pipeline_analytics.ingest.inferred_settings import WAREHOUSE
 from pipeline_analytics.lock import lock_path, read_holder
 from pipeline_analytics.runs import open_warehouse, step_line
+from pipeline_analytics.sql_files import sql_statement
 from pipeline_analytics.warehouse import table_exists
 
 log = logging.getLogger(__name__)
@@ -75,13 +76,7 @@ def describe(
 
 
 def batches_section(ctx: StatusContext) -> list[str]:
-    batches = ctx.con.execute(
-        """
-        select source, object, count(*), sum(rows_loaded), sum(rows_rejected), max(snapshot_at)
-        from ingest_batches where status = 'loaded'
-        group by source, object order by source, object
-        """
-    ).fetchall()
+    batches = ctx.con.execute(sql_statement("ops/loaded_batches")).fetchall()
     return [
         "Batches loaded (source, object: files, rows loaded, rejected, latest snapshot):",
         *[
@@ -120,13 +115,7 @@ def row_counts_section(ctx: StatusContext) -> list[str]:
 def freshness_section(ctx: StatusContext) -> list[str]:
     """Last successful run and newest export, with warnings when either is too old."""
     limit = ctx.settings.stale_after_days
-    last_ok = ctx.con.execute(
-        """
-        select run_id, finished_at from runs
-        where command = 'run' and status in ('succeeded', 'partial')
-        order by finished_at desc limit 1
-        """
-    ).fetchall()
+    last_ok = ctx.con.execute(sql_statement("ops/last_successful_run")).fetchall()
     newest = ctx.con.execute(
         "select max(snapshot_at) from ingest_batches where status = 'loaded'"
     ).fetchall()[0][0]
@@ -168,12 +157,7 @@ def freshness_section(ctx: StatusContext) -> list[str]:
 
 
 def last_runs_section(ctx: StatusContext) -> list[str]:
-    runs = ctx.con.execute(
-        """
-        select run_id, command, started_at, finished_at, status, rows_rejected, error
-        from runs order by run_id desc limit 5
-        """
-    ).fetchall()
+    runs = ctx.con.execute(sql_statement("ops/last_runs")).fetchall()
     return [
         "Last runs:",
         *[
@@ -201,12 +185,7 @@ def last_run_steps_section(ctx: StatusContext) -> list[str]:
             "  not recorded by this warehouse's version; the next command records them",
         ]
     steps = ctx.con.execute(
-        """
-        select step, status, message from run_steps
-        where run_id = ? and status <> 'succeeded'
-        order by finished_at, step
-        """,
-        [run_id],
+        sql_statement("ops/run_steps_not_succeeded"), {"run_id": run_id}
     ).fetchall()
     return [heading] + (
         [f"  {step_line(step, status, message)}" for step, status, message in steps]
@@ -226,14 +205,7 @@ def data_quality_section(ctx: StatusContext) -> list[str]:
     if not built:
         return ["Data quality: no build yet; run `pipeline-analytics build`"]
     as_of = ctx.con.execute("select max(as_of) from build_params").fetchall()[0][0]
-    findings = ctx.con.execute(
-        """
-        select severity, check_name, deals_affected, sample_ids, explanation
-        from mart_data_quality
-        where severity in ('error', 'warning') and deals_affected > 0
-        order by severity = 'error' desc, deals_affected desc, check_name
-        """
-    ).fetchall()
+    findings = ctx.con.execute(sql_statement("ops/data_quality_findings")).fetchall()
     lines = [f"Data quality (build as of {as_of:%Y-%m-%d %H:%M}, table mart_data_quality):"]
     lines += [
         f"  {severity.upper():<7} {check}: {deals:,} deal(s), e.g. {', '.join(ids)} -- {why}"

@@ -2,7 +2,7 @@
 -- of reason. Grain: source x object x column_name x reason.
 -- reason: the reject reason with its values replaced by '…' (quoted values first, then numbers,
 --   dates and times), so rows that fail the same way count together; `pipeline-analytics rejects`
---   groups them by the same rule (pipeline_analytics/rejects.py, REASON_KIND_SQL).
+--   groups them by the same rule (sql/ops/rejects_summary.sql).
 -- first_batch_id, first_line: where to find the first such row.
 -- Over the files loaded by as_of (a batch's snapshot_at at or before it; a file without one
 --   counts). column_name '(whole line)': a line that could not be split into fields.

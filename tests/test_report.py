@@ -40,6 +40,7 @@ from pipeline_analytics.report.sections.summary import (
     summary_quarters,
     win_rate_driver,
 )
+from pipeline_analytics.sql_files import sql_statement
 from pipeline_analytics.warehouse import connect
 
 AS_OF = datetime(2026, 3, 14, 12, 0)
@@ -95,6 +96,8 @@ def make_warehouse(
     create_flow_table(con)
     create_forecast_tables(con, n)
     create_quality_tables(con, n)
+    # The forecast section names deals from this mart: built by its model on the deals above.
+    con.execute(f"create table mart_deal_details as {sql_statement('mart_deal_details')}")
     return con
 
 

@@ -17,7 +17,7 @@ from tests.conftest import SAMPLE_DIR
 from tests.test_init import built_marts
 
 # Marts that name deals by their key: the Data Loader export keys deals on names, not Ids.
-KEYED_ON_DEALS = {"mart_data_quality", "mart_deal_cycle"}
+KEYED_ON_DEALS = {"mart_data_quality", "mart_deal_cycle", "mart_deal_details"}
 
 
 def _data_loader_export(folder: Path) -> None:

@@ -21,6 +21,7 @@ from pipeline_analytics.forecast.backtest import BacktestSettings, run_backtest
 from pipeline_analytics.forecast.engine import METHOD, EngineSettings, forecast
 from pipeline_analytics.forecast.selection import Headline, choose_headline
 from pipeline_analytics.forecast.store import store_run
+from pipeline_analytics.sql_files import sql_statement
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,7 @@ def data_seed(con: duckdb.DuckDBPyConnection, as_of: datetime) -> int:
     warehouses written without ingest (and a file loaded, then deals removed by retention).
     """
     files = [
-        sha
-        for (sha,) in con.execute(
-            "select distinct file_sha256 from ingest_batches"
-            " where status = 'loaded' and file_sha256 is not null order by file_sha256"
-        ).fetchall()
+        sha for (sha,) in con.execute(sql_statement("forecast/loaded_file_checksums")).fetchall()
     ]
     deals = con.execute("select count(*) from deals").fetchall()[0][0]
     text = "\n".join([as_of.isoformat(), str(deals), *files])

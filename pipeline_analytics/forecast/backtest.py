@@ -35,6 +35,7 @@ from pipeline_analytics.forecast.baselines import Bookings, Quantiles, from_path
 from pipeline_analytics.forecast.calendar import add_months, month_start
 from pipeline_analytics.forecast.engine import METHOD, EngineSettings, forecast
 from pipeline_analytics.forecast.selection import BacktestRow, combination_rows
+from pipeline_analytics.sql_files import sql_statement
 from pipeline_analytics.warehouse import transaction
 
 log = logging.getLogger(__name__)
@@ -174,8 +175,7 @@ def run_backtest(con: duckdb.DuckDBPyConnection, settings: BacktestSettings) -> 
             ],
         )
     for method, horizon, wape, coverage in con.execute(
-        "select method, horizon_months, wape, coverage_p10_p90 from forecast_accuracy"
-        " order by horizon_months, wape"
+        sql_statement("forecast/accuracy_log")
     ).fetchall():
         log.info(
             "backtest h=%d %-15s WAPE %s, P10-P90 coverage %s",

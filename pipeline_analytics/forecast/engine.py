@@ -45,6 +45,7 @@ from pipeline_analytics.forecast.outcomes import (
 )
 from pipeline_analytics.forecast.simulation import OpenDeals, simulate_open_deals
 from pipeline_analytics.forecast.timeseries import forecast_series
+from pipeline_analytics.sql_files import sql_statement
 
 METHOD = "engine"
 DAYS_PER_MONTH = 365.25 / 12
@@ -235,69 +236,27 @@ def load_inputs(
         build["fiscal_year_start_month"][0] if "fiscal_year_start_month" in build.columns else None
     )
 
-    def frame(sql: str, extra: dict[str, object] | None = None) -> pl.DataFrame:
+    def frame(name: str, extra: dict[str, object] | None = None) -> pl.DataFrame:
+        sql = sql_statement(f"forecast/{name}")
         given = {**params, **(extra or {})}
         return con.sql(sql, params={k: v for k, v in given.items() if f"${k}" in sql}).pl()
 
-    closed = frame(
-        """
-        select
-            count(*) filter (status = 'won') as won,
-            count(*) filter (status = 'lost') as lost,
-            count(closed_at)
-                / greatest(1.0, (epoch($as_of) - epoch(min(closed_at))) / 86400.0) as per_day
-        from int_deals_as_of
-        """
-    ).row(0, named=True)
+    closed = frame("closed_deal_counts").row(0, named=True)
+    monthly = con.sql("select * from int_forecast_monthly order by month").pl()
     return Inputs(
         as_of=as_of,
         lookback_days=int(build["lookback_days"][0]),
         fiscal_year_start_month=int(fiscal_start or 1),
-        open_deals=frame(
-            """
-            select source, deal_id, pipeline, stage, amount_base, deal_type, stage_probability,
-                crm_probability, expected_close_date, stage_age_days, deal_age_days,
-                imputed_amount_base
-            from int_forecast_open_deals
-            order by source, deal_id
-            """
-        ),
-        stints=frame(
-            "select pipeline, stage, stint_days, age_at_as_of, outcome, days_to_close"
-            " from int_forecast_stints"
-        ),
-        monthly=frame("select * from int_forecast_monthly order by month"),
-        deal_ages=frame(
-            "select pipeline, deal_type, amount_base, outcome, age_at_as_of, days_to_close"
-            " from int_forecast_deal_ages order by source, deal_id"
-        ),
+        open_deals=frame("open_deals"),
+        stints=frame("stints"),
+        monthly=monthly,
+        deal_ages=frame("deal_ages"),
         won_deals=closed["won"],
         lost_deals=closed["lost"],
         closes_per_day=float(closed["per_day"] or 0.0),
-        won_pool=frame(
-            """
-            select amount_base, deal_type
-            from int_deals_as_of, build_params as bp
-            where status = 'won' and amount_base > 0
-                and closed_at > $as_of - to_days(bp.lookback_days)
-            order by source, deal_id
-            """
-        ),
-        already_won=frame(
-            """
-            select deal_type, date_trunc('month', closed_at)::date as month,
-                sum(amount_base::decimal(38, 6))::double as amount  -- exact: any order, same sum
-            from int_deals_as_of
-            where status = 'won' and amount_base > 0 and closed_at >= $since
-            group by all
-            order by all
-            """,
-            {"since": add_months(grid.starts[0], -cash_months)},
-        ),
-        stage_days_to_close=frame(
-            "select pipeline, stage, median(days_to_close) as median_days"
-            " from int_stage_to_close group by all"
-        ),
+        won_pool=frame("won_pool"),
+        already_won=frame("already_won", {"since": add_months(grid.starts[0], -cash_months)}),
+        stage_days_to_close=frame("stage_days_to_close"),
     )
 
 

@@ -34,6 +34,7 @@ import duckdb
 
 from pipeline_analytics.forecast.baselines import BASELINES, Bookings, Quantiles
 from pipeline_analytics.forecast.calendar import add_months
+from pipeline_analytics.sql_files import sql_statement
 
 ENGINE = "engine"  # engine.METHOD, repeated so that the backtest can import this module
 COMBINATION = "combination"
@@ -373,13 +374,7 @@ def read_backtest(con: duckdb.DuckDBPyConnection, as_of: datetime) -> list[Backt
     those that were best by as_of.
     """
     found = con.execute(
-        """
-        select origin, horizon_months, method, actual, forecast_mean, p10, p50, p90
-        from forecast_backtest
-        where actual is not null and method != $combination
-        order by origin, horizon_months, method
-        """,
-        {"combination": COMBINATION},
+        sql_statement("forecast/backtest_rows"), {"combination": COMBINATION}
     ).fetchall()
     rows = [BacktestRow(*row) for row in found]
     return [

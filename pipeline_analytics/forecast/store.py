@@ -25,11 +25,14 @@ from pipeline_analytics.forecast.calendar import periods
 from pipeline_analytics.forecast.engine import METHOD, EngineForecast, EngineSettings
 from pipeline_analytics.forecast.outcomes import AGE_BUCKET_EDGES, MIN_RESOLVED
 from pipeline_analytics.forecast.selection import COMBINATION, Headline, headline_bookings
+from pipeline_analytics.sql_files import sql_statement
 from pipeline_analytics.warehouse import transaction
 
 COMPONENTS = ("closed", "open_pipeline", "new_pipeline", "total")
 HEADLINE = "headline"
 STATS = ("mean", "p10", "p50", "p90")
+# A run's table forecast_TABLE from its frame, registered as new_TABLE.
+FRAME_INSERT = "insert into forecast_{table} by name select $run as run_id, * from new_{table}"
 
 
 def stats(values: np.ndarray) -> dict[str, float]:
@@ -181,14 +184,14 @@ def store_run(
     """Write the run and all its tables in one transaction; returns the new run_id."""
     headline_months, headline_periods = headline_frames(fc, headline)
     frames = {
-        "new_bookings": pl.concat([bookings_frame(fc), headline_months], how="diagonal_relaxed"),
-        "new_periods": pl.concat([periods_frame(fc), headline_periods], how="diagonal_relaxed"),
-        "new_deals": fc.deals,
-        "new_cashflow": cashflow_frame(fc),
-        "new_crosschecks": crosschecks_frame(fc),
+        "bookings": pl.concat([bookings_frame(fc), headline_months], how="diagonal_relaxed"),
+        "periods": pl.concat([periods_frame(fc), headline_periods], how="diagonal_relaxed"),
+        "deals": fc.deals,
+        "cashflow": cashflow_frame(fc),
+        "crosschecks": crosschecks_frame(fc),
     }
-    for name, frame in frames.items():
-        con.register(name, frame)
+    for table, frame in frames.items():
+        con.register(f"new_{table}", frame)
     try:
         with transaction(con):
             run_id = con.execute(
@@ -207,90 +210,18 @@ def store_run(
                     json.dumps(run_config(fc, settings, headline), default=str),
                 ],
             )
+            for table in frames:
+                con.execute(FRAME_INSERT.format(table=table), {"run": run_id})
             con.execute(
-                "insert into forecast_bookings by name select $run as run_id, * from new_bookings",
-                {"run": run_id},
-            )
-            con.execute(
-                "insert into forecast_periods by name select $run as run_id, * from new_periods",
-                {"run": run_id},
-            )
-            con.execute(
-                "insert into forecast_deals by name select $run as run_id, * from new_deals",
-                {"run": run_id},
-            )
-            con.execute(
-                "insert into forecast_cashflow by name select $run as run_id, * from new_cashflow",
-                {"run": run_id},
-            )
-            con.execute(
-                "insert into forecast_crosschecks by name"
-                " select $run as run_id, * from new_crosschecks",
-                {"run": run_id},
-            )
-            con.execute(
-                CHANGES_SQL, {"run": run_id, "as_of": fc.as_of, "methods": list(RUN_METHODS)}
+                sql_statement("forecast/run_changes_insert"),
+                {"run": run_id, "as_of": fc.as_of, "methods": list(RUN_METHODS)},
             )
     finally:
-        for name in frames:
-            con.unregister(name)
+        for table in frames:
+            con.unregister(f"new_{table}")
     return run_id
 
 
 # Every run since the headline was chosen by the backtest has the engine's forecast_deals, whatever
 # its method; older methods (e.g. stage_weighted) stored other per-deal numbers.
 RUN_METHODS = (METHOD, COMBINATION, *BASELINES)
-
-# The deals that moved the forecast since the previous run: new open deals, deals no longer open
-# (won, lost, or gone from the export), and deals whose expected value or stage changed.
-CHANGES_SQL = """
-insert into forecast_changes
-with previous as (
-    select max(run_id) as run_id
-    from forecast_runs
-    where list_contains($methods, method) and run_id < $run
-),
-
-before as (
-    select f.*
-    from forecast_deals as f
-    inner join previous as p on f.run_id = p.run_id
-),
-
-now as (
-    select * from forecast_deals where run_id = $run
-)
-
-select
-    $run as run_id,
-    p.run_id as previous_run_id,
-    coalesce(n.source, b.source) as source,
-    coalesce(n.deal_id, b.deal_id) as deal_id,
-    case
-        when b.deal_id is null then 'new'
-        when n.deal_id is not null then 'updated'
-        when d.status in ('won', 'lost') and d.closed_at <= $as_of then d.status
-        else 'removed'
-    end as change,
-    n.stage,
-    b.stage as previous_stage,
-    n.win_probability,
-    b.win_probability as previous_win_probability,
-    n.expected_value_base,
-    b.expected_value_base as previous_expected_value_base,
-    coalesce(n.expected_value_base, 0) - coalesce(b.expected_value_base, 0) as delta_base
-from now as n
-full outer join before as b
-    on n.source = b.source and n.deal_id = b.deal_id
-cross join previous as p
-left join deals as d
-    on d.source = coalesce(n.source, b.source) and d.deal_id = coalesce(n.deal_id, b.deal_id)
-where
-    p.run_id is not null
-    and (
-        n.deal_id is null
-        or b.deal_id is null
-        or coalesce(n.expected_value_base, 0) != coalesce(b.expected_value_base, 0)
-        or n.stage is distinct from b.stage
-    )
-"""

@@ -7,7 +7,7 @@ so a report can be written at every stage of a project's life.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +18,13 @@ from pipeline_analytics.report.i18n import Translator
 Row = dict[str, Any]
 
 
-def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-    """Rows as dicts; DECIMAL values (exact sums of cents) arrive as floats, as charts need."""
-    cursor = con.execute(sql, list(params))
+def fetch(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+) -> list[Row]:
+    """Rows as dicts; DECIMAL values (exact sums of cents) arrive as floats, as charts need.
+
+    `params` binds `?` in order, or `$name` by name (the statements of sql/)."""
+    cursor = con.execute(sql, dict(params) if isinstance(params, Mapping) else list(params))
     names = [column[0] for column in cursor.description]
     return [
         {

@@ -23,6 +23,7 @@ import duckdb
 from pipeline_analytics.report.data import Row, fetch, table_columns
 from pipeline_analytics.report.formatting import Formatter
 from pipeline_analytics.report.i18n import Translator
+from pipeline_analytics.sql_files import sql_statement
 
 COMPONENTS = ("closed", "open_pipeline", "new_pipeline")
 
@@ -118,18 +119,7 @@ def latest_run(con: duckdb.DuckDBPyConnection) -> ForecastRun | None:
     """The newest stored run that has bookings, or None when no forecast has run yet."""
     if not table_columns(con, "forecast_runs") or not table_columns(con, "forecast_bookings"):
         return None
-    runs = fetch(
-        con,
-        """
-        select r.run_id, r.as_of, r.created_at, r.method, r.simulations, r.config,
-            list(distinct b.component) as components
-        from forecast_runs as r
-        inner join forecast_bookings as b on r.run_id = b.run_id
-        group by all
-        order by r.created_at desc nulls last, r.run_id desc
-        limit 1
-        """,
-    )
+    runs = fetch(con, sql_statement("forecast/latest_run"))
     if not runs:
         return None
     run = runs[0]
@@ -150,10 +140,7 @@ def latest_run(con: duckdb.DuckDBPyConnection) -> ForecastRun | None:
 
 def monthly(con: duckdb.DuckDBPyConnection, run: ForecastRun, component: str) -> list[Row]:
     return fetch(
-        con,
-        "select month, mean, p10, p50, p90 from forecast_bookings "
-        "where run_id = ? and component = ? order by month",
-        [run.run_id, component],
+        con, sql_statement("forecast/run_bookings"), {"run": run.run_id, "component": component}
     )
 
 
@@ -181,53 +168,6 @@ class QuarterOutlook:
         return self.values.get("p50") if self.has_bands else self.values.get("mean")
 
 
-QUARTER_SQL = """
-with q as (
-    select
-        ?::date as quarter_start,
-        (?::date + interval 3 month)::date as quarter_end,
-        date_trunc('month', ?::timestamp)::date as as_of_month
-),
-
-facts as (
-    select
-        coalesce(sum(m.won_amount_base) filter (
-            where m.month >= q.quarter_start and m.month < q.quarter_end
-        ), 0) as won_to_date,
-        coalesce(sum(m.won_amount_base) filter (
-            where m.month >= q.quarter_start and m.month < q.as_of_month
-        ), 0) as won_before_as_of_month,
-        coalesce(sum(m.won_amount_base) filter (
-            where m.month >= q.quarter_start - interval 3 month and m.month < q.quarter_start
-        ), 0) as previous_quarter_won
-    from mart_kpis_monthly as m
-    cross join q
-),
-
-forecast as (
-    select
-        coalesce(sum(b.mean), 0) as forecast_mean,
-        count(distinct b.month) as months_forecast
-    from forecast_bookings as b
-    cross join q
-    where
-        b.run_id = ?
-        and list_contains(?, b.component)
-        and b.month >= q.quarter_start
-        and b.month < q.quarter_end
-)
-
-select
-    q.quarter_start,
-    f.*,
-    fc.forecast_mean,
-    fc.months_forecast,
-    -- the quarter's months from as_of's month on: the ones a forecast must cover
-    datediff('month', greatest(q.quarter_start, q.as_of_month), q.quarter_end) as months_ahead
-from q cross join facts as f cross join forecast as fc
-"""
-
-
 def quarter_outlook(
     con: duckdb.DuckDBPyConnection, run: ForecastRun, quarter_start: date, as_of: datetime
 ) -> QuarterOutlook | None:
@@ -245,7 +185,16 @@ def quarter_outlook(
     else:
         components = [c for c in COMPONENTS if c in run.components]
         closed_in_run = "closed" in run.components
-    row = fetch(con, QUARTER_SQL, [quarter_start, quarter_start, as_of, run.run_id, components])[0]
+    row = fetch(
+        con,
+        sql_statement("forecast/quarter_outlook"),
+        {
+            "quarter_start": quarter_start,
+            "as_of": as_of,
+            "run": run.run_id,
+            "components": components,
+        },
+    )[0]
     simulated = quarter_totals(con, run, quarter_start)
     if simulated is not None:
         values = {k: simulated[k] for k in STATISTICS}
@@ -283,9 +232,8 @@ def quarter_totals(
     component = run.headline_component if run.headline_component == "headline" else "total"
     rows = fetch(
         con,
-        "select complete, mean, p10, p50, p90 from forecast_periods where run_id = ? "
-        "and period = 'quarter' and period_start = ? and component = ?",
-        [run.run_id, quarter_start, component],
+        sql_statement("forecast/quarter_total"),
+        {"run": run.run_id, "quarter_start": quarter_start, "component": component},
     )
     return rows[0] if rows else None
 
@@ -313,12 +261,7 @@ def step_problem(
     none). Old warehouses have no run_steps table: then nothing is known and None is returned."""
     if not set(STEP_COLUMNS) <= table_columns(con, "run_steps"):
         return None
-    rows = fetch(
-        con,
-        "select status, message, finished_at from run_steps where step = ? "
-        "order by finished_at desc nulls last, run_id desc limit 1",
-        [step],
-    )
+    rows = fetch(con, sql_statement("ops/latest_step_outcome"), {"step": step})
     if not rows or rows[0]["status"] not in ("skipped", "failed"):
         return None
     latest = rows[0]
@@ -347,12 +290,7 @@ def crosschecks(con: duckdb.DuckDBPyConnection, run: ForecastRun) -> list[Row]:
     """The naive methods' monthly bookings stored beside the run (none for older runs)."""
     if not set(CROSSCHECK_COLUMNS) <= table_columns(con, "forecast_crosschecks"):
         return []
-    return fetch(
-        con,
-        "select method, month, mean, p50 from forecast_crosschecks where run_id = ? "
-        "order by method, month",
-        [run.run_id],
-    )
+    return fetch(con, sql_statement("forecast/run_crosschecks"), {"run": run.run_id})
 
 
 def step_problem_text(problem: StepProblem, t: Translator) -> str:
@@ -507,18 +445,7 @@ def wape_comparison(headline: Headline, t: Translator, fmt: Formatter) -> str:
 def cash_has_amounts(con: duckdb.DuckDBPyConnection, run: ForecastRun) -> bool:
     """False when every month of the run's cash flow is zero or blank: no deal had an amount, so
     the zeros say nothing about cash (as opposed to a quiet quarter)."""
-    row = fetch(
-        con,
-        """
-        select count(*) filter (
-            where coalesce(billings_mean, 0) <> 0 or coalesce(collections_mean, 0) <> 0
-                or coalesce(recognized_revenue, 0) <> 0
-        ) as months_with_amounts
-        from forecast_cashflow
-        where run_id = ?
-        """,
-        [run.run_id],
-    )
+    row = fetch(con, sql_statement("forecast/run_cash_months_with_amounts"), {"run": run.run_id})
     return bool(row[0]["months_with_amounts"])
 
 
@@ -535,12 +462,7 @@ def open_deals_by_basis(con: duckdb.DuckDBPyConnection, run: ForecastRun) -> dic
     if isinstance(stored, dict) and stored:
         counts = {str(b): int(n) for b, n in stored.items() if isinstance(n, int) and n > 0}
     elif "basis" in table_columns(con, "forecast_deals"):
-        rows = fetch(
-            con,
-            "select basis, count(*) as deals from forecast_deals "
-            "where run_id = ? and basis is not null group by basis",
-            [run.run_id],
-        )
+        rows = fetch(con, sql_statement("forecast/run_deals_by_basis"), {"run": run.run_id})
         counts = {r["basis"]: r["deals"] for r in rows}
     else:
         return {}
@@ -565,22 +487,7 @@ def engine_outscored(con: duckdb.DuckDBPyConnection, run: ForecastRun) -> str | 
         return None
     if not table_columns(con, "forecast_accuracy") >= ACCURACY_NEEDS:
         return None
-    rows = fetch(
-        con,
-        """
-        with ranked as (
-            select method, horizon_months, wape,
-                row_number() over (partition by horizon_months order by wape, method) as place
-            from forecast_accuracy
-            where wape is not null
-        )
-        select
-            count(*) filter (where method = 'engine') as engine_scored,
-            count(*) filter (where method = 'engine' and place = 1) as engine_best,
-            arg_min(method, horizon_months) filter (where place = 1) as nearest_best
-        from ranked
-        """,
-    )
+    rows = fetch(con, sql_statement("forecast/engine_outscored"))
     row = rows[0]
     if not row["engine_scored"] or row["engine_best"]:
         return None

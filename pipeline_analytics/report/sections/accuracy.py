@@ -29,6 +29,7 @@ from pipeline_analytics.report.forecast_data import (
     step_problem_text,
 )
 from pipeline_analytics.report.model import Cell, Column, Note, ReportContext, Section, Table
+from pipeline_analytics.sql_files import sql_statement
 
 BACKTEST_COLUMNS = (
     "origin",
@@ -53,18 +54,7 @@ ACCURACY_COLUMNS = (
 )
 ENGINE = "engine"
 
-SCORES_SQL = """
-select
-    method,
-    horizon_months,
-    origins,
-    wape,
-    bias,
-    coverage_p10_p90 as coverage,
-    (pinball_p10 + pinball_p50 + pinball_p90) / 3 as pinball_loss
-from forecast_accuracy
-order by horizon_months, method = 'engine' desc, wape nulls last, method
-"""
+SCORES_SQL = sql_statement("forecast/accuracy_scores")
 
 
 def accuracy_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
@@ -89,18 +79,7 @@ def accuracy_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
     leader = run.method if run is not None and run.headline is not None else None
     # The path drawn is the headline method's, when the backtest scored it; else the engine's.
     shown = leader if leader and any(s["method"] == leader for s in scores) else ENGINE
-    path = fetch(
-        con,
-        """
-        select origin, actual, p10, p50, p90, forecast_mean
-        from forecast_backtest
-        where method = ? and horizon_months = (
-            select min(horizon_months) from forecast_backtest where method = ?
-        )
-        order by origin
-        """,
-        [shown, shown],
-    )
+    path = fetch(con, sql_statement("forecast/backtest_path"), {"method": shown})
     intro = t(
         "Each month-end in the history was used as a starting point: the pipeline was rebuilt as "
         "it stood then, forecast, and compared with what was actually booked 1, 2 and 3 months "

@@ -103,12 +103,10 @@ def cashflow_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
             unavailable=t("Not available yet: no forecast run is stored in the warehouse."),
         )
     series = stored_series(con)
-    columns = sorted({c for s in series for c in (s.mean, s.p10, s.p90) if c})
     months = fetch(
         con,
-        f"select month, {', '.join(columns)} from forecast_cashflow "
-        "where run_id = ? order by month",
-        [run.run_id],
+        "select * from forecast_cashflow where run_id = $run order by month",
+        {"run": run.run_id},
     )
     if not months:
         return Section(

@@ -34,6 +34,7 @@ from pipeline_analytics.report.forecast_data import (
     step_problem_text,
     unbacked_engine_text,
 )
+from pipeline_analytics.report.i18n import Translator
 from pipeline_analytics.report.model import (
     Block,
     Cell,
@@ -44,9 +45,11 @@ from pipeline_analytics.report.model import (
     Section,
     Table,
 )
+from pipeline_analytics.sql_files import sql_statement
 
 HISTORY_MONTHS = 24
 BIGGEST_DEALS = 10
+DEAL_DETAILS = "mart_deal_details"  # names the deals of forecast_deals and forecast_changes
 
 
 def component_label(component: str, ctx: ReportContext) -> str:
@@ -67,11 +70,8 @@ def forecast_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
         return Section(key, title, unavailable=reason)
     history = fetch(
         con,
-        """
-        select month, won_amount_base, won_deals from mart_kpis_monthly
-        order by month desc limit ?
-        """,
-        [HISTORY_MONTHS],
+        "select * from mart_kpis_monthly order by month desc limit $months",
+        {"months": HISTORY_MONTHS},
     )[::-1]
     run = latest_run(con)
     problem = forecast_problem(con, run)
@@ -458,35 +458,26 @@ def cross_check_table(
     )
 
 
+def names_unavailable(con: duckdb.DuckDBPyConnection, t: Translator) -> str | None:
+    """Why deals cannot be named: a warehouse built before mart_deal_details existed (the next
+    build adds it)."""
+    if table_columns(con, DEAL_DETAILS):
+        return None
+    return t("Not available yet: the warehouse has no {table} table.", table=DEAL_DETAILS)
+
+
 def biggest_deals_blocks(
     con: duckdb.DuckDBPyConnection, run: ForecastRun, ctx: ReportContext
 ) -> list[Block]:
     t, fmt = ctx.t, ctx.fmt
     needed = ("deal_id", "win_probability", "expected_close_month", "expected_value_base")
-    reason = unavailable_reason(con, t, "forecast_deals", needed)
+    reason = unavailable_reason(con, t, "forecast_deals", needed) or names_unavailable(con, t)
     if reason:
         return [Heading(t("The biggest deals behind it")), Note(reason, "unavailable")]
-    present = table_columns(con, "forecast_deals")
-    # The amount the forecast used (imputed or not) where the run stored it, else the deal's.
-    amount = (
-        "coalesce(f.amount_base, d.amount_base)" if "amount_base" in present else "d.amount_base"
-    )
-    imputed = "coalesce(f.amount_imputed, false)" if "amount_imputed" in present else "false"
     deals = fetch(
         con,
-        f"""
-        select d.name, d.account, d.owner, d.stage, {amount} as amount_base,
-            {imputed} as amount_imputed, f.win_probability,
-            f.expected_close_month, f.expected_value_base,
-            f.expected_value_base / nullif(sum(f.expected_value_base) over (), 0) as share
-        from forecast_deals as f
-        left join deals as d on f.source = d.source and f.deal_id = d.deal_id
-        where f.run_id = ?
-        qualify row_number() over (order by f.expected_value_base desc nulls last, f.deal_id)
-            <= ?
-        order by f.expected_value_base desc nulls last, f.deal_id
-        """,
-        [run.run_id, BIGGEST_DEALS],
+        sql_statement("forecast/biggest_deals"),
+        {"run": run.run_id, "deals": BIGGEST_DEALS},
     )
     columns = (
         Column(t("Deal"), numeric=False),
@@ -542,25 +533,6 @@ CHANGE_COLUMNS = (
 )
 CHANGES_SHOWN = 10
 
-CHANGE_TOTALS_SQL = """
-select change, count(*) as deals, sum(delta_base) as delta, any_value(previous_run_id) as previous
-from forecast_changes
-where run_id = ?
-group by change
-order by case change when 'new' then 1 when 'updated' then 2 when 'won' then 3
-    when 'lost' then 4 else 5 end, change
-"""
-
-BIGGEST_CHANGES_SQL = """
-select d.name, d.account, c.change, c.previous_stage, c.stage, c.previous_expected_value_base,
-    c.expected_value_base, c.delta_base
-from forecast_changes as c
-left join deals as d on c.source = d.source and c.deal_id = d.deal_id
-where c.run_id = ?
-order by abs(c.delta_base) desc, c.deal_id
-limit ?
-"""
-
 
 def change_label(change: str, ctx: ReportContext) -> str:
     t = ctx.t
@@ -581,7 +553,9 @@ def change_blocks(
     t, fmt = ctx.t, ctx.fmt
     if not set(CHANGE_COLUMNS) <= table_columns(con, "forecast_changes"):
         return []
-    totals = fetch(con, CHANGE_TOTALS_SQL, [run.run_id])
+    if names_unavailable(con, t):
+        return []
+    totals = fetch(con, sql_statement("forecast/change_totals"), {"run": run.run_id})
     if not totals:
         return []
     summary = "; ".join(
@@ -593,7 +567,11 @@ def change_blocks(
         )
         for r in totals
     )
-    rows = fetch(con, BIGGEST_CHANGES_SQL, [run.run_id, CHANGES_SHOWN])
+    rows = fetch(
+        con,
+        sql_statement("forecast/biggest_changes"),
+        {"run": run.run_id, "changes": CHANGES_SHOWN},
+    )
     columns = (
         Column(t("Deal"), numeric=False),
         Column(t("Account"), numeric=False),

@@ -1,0 +1,16 @@
+-- change_totals: the deals that moved run $run's expected value since the previous run, and by
+-- how much, per kind of change (new, updated, won, lost, removed).
+-- Grain: change.
+select
+    change,
+    count(*) as deals,
+    sum(delta_base) as delta,
+    any_value(previous_run_id) as previous
+from forecast_changes
+where run_id = $run
+group by change
+order by
+    case change
+        when 'new' then 1 when 'updated' then 2 when 'won' then 3 when 'lost' then 4 else 5
+    end,
+    change
