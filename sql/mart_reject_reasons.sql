@@ -6,8 +6,8 @@
 select
     column_name,
     reason,
-    sum(rejected_rows) as rejected_rows,
-    sum(files) as files
+    sum(rejected_rows)::bigint as rejected_rows,
+    sum(files)::bigint as files
 from mart_rejects
 group by column_name, reason
 order by rejected_rows desc, column_name asc, reason asc
