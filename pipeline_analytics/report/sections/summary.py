@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from pipeline_analytics.report.data import Row, fetch, first_unavailable, unavailable_reason
+from pipeline_analytics.report.data import Row, fetch, unavailable_reason, unreadable_reason
 from pipeline_analytics.report.forecast_data import (
     ForecastRun,
     QuarterOutlook,
@@ -95,7 +95,6 @@ QUARTER_COLUMNS = (
     "change_vs_prev_period",
     "rel_change_vs_prev_period",
 )
-NEEDS = {"mart_kpi_quarter_changes": QUARTER_COLUMNS, "mart_kpis": TRAILING_KPIS}
 
 
 @dataclass(frozen=True)
@@ -214,10 +213,16 @@ def quarter_label(quarter: Quarter, fiscal_start: int, ctx: ReportContext) -> st
 def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
     t, fmt = ctx.t, ctx.fmt
     key, title = "summary", t("Executive summary")
-    reason = first_unavailable(con, t, NEEDS)
-    current, previous = (None, None) if reason else summary_quarters(con)
-    if current is None:  # the mart has a row for each KPI of the current quarter, if any
+    reason = unreadable_reason(
+        con, t, "mart_kpi_quarter_changes", QUARTER_COLUMNS
+    ) or unavailable_reason(con, t, "mart_kpis", TRAILING_KPIS)
+    if reason:
         return Section(key, title, unavailable=reason)
+    current, previous = summary_quarters(con)
+    if current is None:
+        return Section(
+            key, title, unavailable=t("Not available yet: mart_kpis_by_period has no quarter.")
+        )
     fiscal_start = fiscal_start_month(con)
     label = quarter_label(current, fiscal_start, ctx)
     previous_label = quarter_label(previous, fiscal_start, ctx) if previous else None

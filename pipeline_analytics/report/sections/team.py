@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from pipeline_analytics.report import charts
 from pipeline_analytics.report.charts import label
-from pipeline_analytics.report.data import Row, fetch, table_columns, unavailable_reason
+from pipeline_analytics.report.data import Row, fetch, unavailable_reason, unreadable_reason
 from pipeline_analytics.report.formatting import is_missing
 from pipeline_analytics.report.measurability import (
     Measure,
@@ -218,9 +218,8 @@ def stuck_figure(stages: list[Row], ctx: ReportContext, multi: bool) -> go.Figur
 
 def stuck_deal_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Block]:
     t, fmt = ctx.t, ctx.fmt
-    reason = unavailable_reason(con, t, "mart_stuck_deals", STUCK_DEAL_COLUMNS)
-    # An empty mart means no deal is stuck; only a missing table or column stops the list.
-    if reason and not set(STUCK_DEAL_COLUMNS) <= table_columns(con, "mart_stuck_deals"):
+    reason = unreadable_reason(con, t, "mart_stuck_deals", STUCK_DEAL_COLUMNS)
+    if reason:  # an empty mart is no stuck deal, said below
         return [Note(reason, "unavailable")]
     deals = fetch(con, STUCK_DEALS_SQL, [STUCK_DEALS_SHOWN])
     if not deals:
