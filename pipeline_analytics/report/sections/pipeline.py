@@ -49,9 +49,9 @@ FUNNEL_COLUMNS = (
     "conversion_rate",
     "win_rate_from_stage",
 )
-# The mart's columns lost_deals, lost_stage_unknown and conversion_measured are read when present
-# (a warehouse built by an older version may lack them): whether the data measures the pipeline's
-# conversion, and how many lost deals are of unknown stage.
+# Also read when the mart has them (a warehouse built by an older version may not): lost_deals,
+# lost_stage_unknown and conversion_measured, whether the data measures the pipeline's conversion
+# and how many lost deals are of unknown stage. Rows are read with `select *` for that.
 
 
 def conversion_measured(stage: Row) -> bool:
