@@ -37,7 +37,7 @@ def quality_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
     return Section(key, title, intro=intro, blocks=tuple(blocks))
 
 
-FILES_COLUMNS = ("files", "rows_read", "rows_loaded", "rows_rejected", "last_loaded_at")
+FILES_COLUMNS = ("files", "rows_read", "rows_loaded", "rows_rejected")
 
 
 def ingest_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Block]:
@@ -46,13 +46,17 @@ def ingest_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Bl
     if reason:
         return [Note(reason, "unavailable")]
     totals = fetch(con, f"select {', '.join(FILES_COLUMNS)} from mart_files_loaded")[0]
+    # When is load bookkeeping, not a figure of the data: no mart holds it (see mart_files_loaded).
+    last_loaded = fetch(
+        con, "select max(finished_at) as at from ingest_batches where status = 'loaded'"
+    )
     if not totals["files"]:
         return [Note(t("No file has been loaded yet."), "unavailable")]
     text = t(
         "{files} files loaded, the last on {date}: {loaded} of {read} rows used, {rejected} "
         "rejected (`pipeline-analytics rejects` lists each with its line and reason).",
         files=fmt.count(totals["files"]),
-        date=fmt.date(totals["last_loaded_at"]),
+        date=fmt.date(last_loaded[0]["at"]),
         loaded=fmt.count(totals["rows_loaded"]),
         read=fmt.count(totals["rows_read"]),
         rejected=fmt.count(totals["rows_rejected"]),
