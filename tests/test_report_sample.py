@@ -57,7 +57,7 @@ def test_win_rate_attribution_multiplies_back_to_the_marts_win_rate(sample) -> N
         == 0
     )
     current, previous = summary_quarters(sample)
-    stages = stage_changes(sample, current, previous)
+    stages = stage_changes(sample)
     rates = fetch(
         sample,
         "select value, prev_period_value from mart_kpi_changes where period_kind = 'quarter' "

@@ -61,6 +61,17 @@ def unavailable_reason(
     return None
 
 
+def unreadable_reason(
+    con: duckdb.DuckDBPyConnection, t: Translator, table: str, columns: Sequence[str] = ()
+) -> str | None:
+    """Why `table` cannot be read: it or one of `columns` is missing; None when it can, even
+    with no rows (for a table whose emptiness the section says in its own words)."""
+    present = table_columns(con, table)
+    if present and set(columns) <= present:
+        return None
+    return unavailable_reason(con, t, table, columns)
+
+
 def first_unavailable(
     con: duckdb.DuckDBPyConnection, t: Translator, needs: dict[str, Sequence[str]]
 ) -> str | None:

@@ -31,6 +31,7 @@ ALL_TIME_COLUMNS = (
     "avg_won_size",
 )
 AllTimeCut = Literal["owner", "lead_source"]
+CLOSED_WITHOUT_CREATED = ("closed_deals", "closed_without_created_at")
 
 
 @dataclass(frozen=True)
@@ -213,20 +214,18 @@ def cycle_time_note(
             "column ([sources.columns] created_at)."
         )
         return Note(text, "unavailable")
-    if cycle.reason != "missing_created_at" or "created_at" not in table_columns(
-        con, "mart_deal_cycle"
+    if cycle.reason != "missing_created_at" or not set(CLOSED_WITHOUT_CREATED) <= table_columns(
+        con, "mart_time_to_close"
     ):
         return None
-    missing, closed = con.execute(
-        "select count(*) filter (where created_at is null), count(*) from mart_deal_cycle"
-    ).fetchall()[0]
-    if not missing:
+    closed = fetch(con, f"select {', '.join(CLOSED_WITHOUT_CREATED)} from mart_time_to_close")
+    if not closed or not closed[0]["closed_without_created_at"]:
         return None
     text = t(
         "{missing} of the {closed} closed deals have no creation date and are left out of the "
         "time to close.",
-        missing=ctx.fmt.count(missing),
-        closed=ctx.fmt.count(closed),
+        missing=ctx.fmt.count(closed[0]["closed_without_created_at"]),
+        closed=ctx.fmt.count(closed[0]["closed_deals"]),
     )
     return Note(text)
 

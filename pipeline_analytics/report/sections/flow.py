@@ -1,9 +1,9 @@
 """7. Pipeline flow: how open pipeline at the start of the window became open pipeline at its end.
 
 mart_pipeline_flow holds exact bridges (open_start + created + amount_up - amount_down - won - lost
-= open_end) per source and period. The report takes the month-end basis, whose periods cover the
-trailing window without gaps whatever snapshots were loaded, adds the sources up per month and
-chains the months: movements add up, the first month's start and the last month's end bound it.
+= open_end) per source and period; mart_pipeline_flow_window chains the month-end periods of the
+trailing window, all sources together, into one: movements add up, the first month's start and the
+last month's end bound it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from pipeline_analytics.report.measurability import (
 from pipeline_analytics.report.model import Cell, Column, Note, ReportContext, Section, Table
 
 FLOW_COLUMNS = (
-    "basis",
     "period_start",
     "period_end",
     "open_start",
@@ -34,8 +33,9 @@ FLOW_COLUMNS = (
     "pushed_out",
     "pulled_in",
     "open_end",
+    "months",
 )
-AMOUNTS = FLOW_COLUMNS[3:]
+FLOW_SQL = "select * from mart_pipeline_flow_window"
 
 # Movements in the order of the bridge, with the sign they carry.
 MOVEMENTS = (
@@ -46,36 +46,11 @@ MOVEMENTS = (
     ("lost", -1),
 )
 
-FLOW_SQL = f"""
-with months as (
-    select
-        f.period_start,
-        f.period_end,
-        {", ".join(f"sum(f.{a})::double as {a}" for a in AMOUNTS)}
-    from mart_pipeline_flow as f
-    cross join build_params as bp
-    where
-        f.basis = 'month_end'
-        and f.period_end > bp.as_of - to_days(bp.lookback_days)
-        and f.period_end <= bp.as_of
-    group by f.period_start, f.period_end
-)
-
-select
-    min(period_start) as period_start,
-    max(period_end) as period_end,
-    arg_min(open_start, period_start) as open_start,
-    {", ".join(f"sum({a}) as {a}" for a in AMOUNTS if a not in ("open_start", "open_end"))},
-    arg_max(open_end, period_end) as open_end,
-    count(*) as months
-from months
-"""
-
 
 def flow_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
     t = ctx.t
     key, title = "flow", t("Pipeline flow")
-    reason = unavailable_reason(con, t, "mart_pipeline_flow", FLOW_COLUMNS)
+    reason = unavailable_reason(con, t, "mart_pipeline_flow_window", FLOW_COLUMNS)
     if reason:
         return Section(key, title, unavailable=reason)
     bridge = fetch(con, FLOW_SQL)[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -50,15 +49,9 @@ FUNNEL_COLUMNS = (
     "conversion_rate",
     "win_rate_from_stage",
 )
-# Read when the mart has them (a warehouse built by an older version may not): whether the data
-# measures the pipeline's conversion, and how many lost deals are of unknown stage.
-FUNNEL_MEASURABILITY_COLUMNS = ("lost_deals", "lost_stage_unknown", "conversion_measured")
-
-
-def optional_columns(con: duckdb.DuckDBPyConnection, table: str, wanted: tuple[str, ...]) -> str:
-    """`, a, b` for the wanted columns the table has: appended to a select list."""
-    present = table_columns(con, table)
-    return "".join(f", {c}" for c in wanted if c in present)
+# Also read when the mart has them (a warehouse built by an older version may not): lost_deals,
+# lost_stage_unknown and conversion_measured, whether the data measures the pipeline's conversion
+# and how many lost deals are of unknown stage. Rows are read with `select *` for that.
 
 
 def conversion_measured(stage: Row) -> bool:
@@ -85,12 +78,7 @@ def funnel_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sectio
     reason = unavailable_reason(con, t, "mart_stage_conversion", FUNNEL_COLUMNS)
     if reason:
         return Section(key, title, unavailable=reason)
-    extra = optional_columns(con, "mart_stage_conversion", FUNNEL_MEASURABILITY_COLUMNS)
-    rows = fetch(
-        con,
-        f"select {', '.join(FUNNEL_COLUMNS)}{extra} from mart_stage_conversion "
-        "order by pipeline, stage_order",
-    )
+    rows = fetch(con, "select * from mart_stage_conversion order by pipeline, stage_order")
     pipelines = [(name, list(stages)) for name, stages in groupby(rows, lambda r: r["pipeline"])]
     blocks: list[Block] = lead_funnel_blocks(con, ctx)  # the funnel starts at leads, if any
     for number, (pipeline, stages) in enumerate(pipelines, start=1):
@@ -281,19 +269,10 @@ def funnel_table(stages: list[Row], ctx: ReportContext) -> Table:
 
 # --- 5. Speed -------------------------------------------------------------------------------------
 
-# Time in stage, with the extra quantiles a box plot needs, from mart_stage_duration.
-STAGE_DAYS_SQL = """
-select
-    pipeline, stage, stage_order, deals, mean_days,
-    p10_days, p25_days, median_days, p75_days, p90_days
-from mart_stage_duration
-where stage_order is not null
-order by pipeline, stage_order
-"""
-
-# Bin widths a reader takes in at a glance: days, weeks, months, quarters, years.
-DAY_BIN_WIDTHS = (1, 2, 3, 7, 14, 30, 60, 90, 180, 365)
-TARGET_BINS = 24
+# Time in stage of the open stages, with the extra quantiles a box plot needs.
+STAGE_DAYS_SQL = (
+    "select * from mart_stage_duration where stage_order is not null order by pipeline, stage_order"
+)
 
 
 def speed_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
@@ -371,11 +350,7 @@ def throughput_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> lis
     reason = unavailable_reason(con, t, "mart_stage_velocity", THROUGHPUT_COLUMNS)
     if reason:
         return [Note(reason, "unavailable")]
-    stages = fetch(
-        con,
-        f"select {', '.join(THROUGHPUT_COLUMNS)} from mart_stage_velocity "
-        "order by pipeline, stage_order",
-    )
+    stages = fetch(con, "select * from mart_stage_velocity order by pipeline, stage_order")
     measured = measured_pipelines(con)
     multi = len({s["pipeline"] for s in stages}) > 1
     columns = (
@@ -416,12 +391,9 @@ def measured_pipelines(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
     """Pipeline -> whether the data measures its stage conversion (all, when the mart can't say)."""
     if "conversion_measured" not in table_columns(con, "mart_stage_conversion"):
         return {}
-    rows = fetch(
-        con,
-        "select pipeline, bool_and(conversion_measured) as measured "
-        "from mart_stage_conversion group by pipeline",
-    )
-    return {row["pipeline"]: row["measured"] is not False for row in rows}
+    # conversion_measured is the pipeline's, the same on each of its rows.
+    rows = fetch(con, "select distinct pipeline, conversion_measured from mart_stage_conversion")
+    return {row["pipeline"]: row["conversion_measured"] is not False for row in rows}
 
 
 def stage_box_figure(stage_days: list[Row], ctx: ReportContext) -> go.Figure:
@@ -510,20 +482,6 @@ def velocity_figure(months: list[Row], ctx: ReportContext) -> go.Figure:
     return figure
 
 
-# Closed deals in the trailing window, as in mart_kpis: as_of - lookback_days < closed_at <= as_of.
-# A deal closed before it was created has no meaningful cycle (counted, not binned).
-WINDOW_DEALS = """
-    with closed_in_window as (
-        select c.status, c.cycle_days, c.cycle_days >= 0 as has_cycle
-        from mart_deal_cycle as c, build_params as p
-        where
-            c.status in ('won', 'lost')
-            and c.closed_at > p.as_of - to_days(p.lookback_days)
-            and c.closed_at <= p.as_of
-    )
-"""
-
-
 @dataclass(frozen=True)
 class CycleHistogram:
     """Won and lost deals per bin of days from creation to close; the last bin may be open-ended."""
@@ -544,54 +502,19 @@ class CycleHistogram:
         return f"{start}–{start + self.bin_width}"
 
 
-def nice_bin_width(upper_days: float) -> int:
-    """The smallest readable width giving at most TARGET_BINS bins up to `upper_days`."""
-    raw = upper_days / TARGET_BINS
-    for width in DAY_BIN_WIDTHS:
-        if width >= raw:
-            return width
-    return 365 * math.ceil(raw / 365)
-
-
 def cycle_histogram(con: duckdb.DuckDBPyConnection) -> CycleHistogram | None:
-    """Bin cycle days in SQL: bins cover up to the 99th percentile, the rest share an open bin."""
-    summary = fetch(
-        con,
-        WINDOW_DEALS
-        + """
-        select
-            count(*) filter (where has_cycle) as binned_deals,
-            count(*) filter (where has_cycle is not true) as excluded_deals,
-            quantile_cont(cycle_days, 0.99) filter (where has_cycle) as upper_days,
-            quantile_cont(cycle_days, 0.5) filter (where has_cycle and status = 'won')
-                as won_median_days,
-            quantile_cont(cycle_days, 0.5) filter (where has_cycle and status = 'lost')
-                as lost_median_days
-        from closed_in_window
-        """,
-    )[0]
+    """The trailing window's time to close, binned by mart_time_to_close(_bins); None when no
+    deal closed in the window has a cycle."""
+    summary = fetch(con, "select * from mart_time_to_close")[0]
     if summary["binned_deals"] == 0:
         return None
-    width = nice_bin_width(summary["upper_days"])
-    last_bin = max(1, math.ceil(summary["upper_days"] / width))
-    counts = fetch(
-        con,
-        WINDOW_DEALS
-        + """
-        select status, least(floor(cycle_days / ?), ?)::integer as bin, count(*) as deals
-        from closed_in_window
-        where has_cycle
-        group by all
-        """,
-        [width, last_bin],
-    )
+    counts = fetch(con, "select status, bin, deals from mart_time_to_close_bins")
     by_bin = {(row["status"], row["bin"]): row["deals"] for row in counts}
-    open_ended = any(row["bin"] == last_bin for row in counts)
-    bins = range(last_bin + 1 if open_ended else last_bin)
+    width, bins = summary["bin_width_days"], range(summary["bins"])
     return CycleHistogram(
         bin_width=width,
         bin_starts=tuple(b * width for b in bins),
-        open_ended_last_bin=open_ended,
+        open_ended_last_bin=summary["open_ended_last_bin"],
         won=tuple(by_bin.get(("won", b), 0) for b in bins),
         lost=tuple(by_bin.get(("lost", b), 0) for b in bins),
         won_median_days=summary["won_median_days"],
@@ -600,9 +523,20 @@ def cycle_histogram(con: duckdb.DuckDBPyConnection) -> CycleHistogram | None:
     )
 
 
+TIME_TO_CLOSE_COLUMNS = (
+    "binned_deals",
+    "excluded_deals",
+    "won_median_days",
+    "lost_median_days",
+    "bin_width_days",
+    "bins",
+    "open_ended_last_bin",
+)
+
+
 def cycle_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Block]:
     t, fmt = ctx.t, ctx.fmt
-    reason = unavailable_reason(con, t, "mart_deal_cycle", ("status", "closed_at", "cycle_days"))
+    reason = unavailable_reason(con, t, "mart_time_to_close", TIME_TO_CLOSE_COLUMNS)
     if reason:
         return [Note(reason, "unavailable")]
     histogram = cycle_histogram(con)

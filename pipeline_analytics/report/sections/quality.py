@@ -1,4 +1,5 @@
-"""9. Data quality: what ingest rejected (mart_rejects) and what mart_data_quality found."""
+"""9. Data quality: the files loaded (mart_files_loaded), what ingest rejected
+(mart_reject_reasons) and what mart_data_quality found."""
 
 from __future__ import annotations
 
@@ -36,29 +37,26 @@ def quality_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
     return Section(key, title, intro=intro, blocks=tuple(blocks))
 
 
+FILES_COLUMNS = ("files", "rows_read", "rows_loaded", "rows_rejected")
+
+
 def ingest_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Block]:
     t, fmt = ctx.t, ctx.fmt
-    reason = unavailable_reason(
-        con, t, "ingest_batches", ("rows_read", "rows_loaded", "rows_rejected", "status")
-    )
+    reason = unavailable_reason(con, t, "mart_files_loaded", FILES_COLUMNS)
     if reason:
         return [Note(reason, "unavailable")]
-    totals = fetch(
-        con,
-        """
-        select count(*) as files, sum(rows_read) as rows_read, sum(rows_loaded) as rows_loaded,
-            sum(rows_rejected) as rows_rejected, max(finished_at) as last_loaded
-        from ingest_batches
-        where status = 'loaded'
-        """,
-    )[0]
+    totals = fetch(con, f"select {', '.join(FILES_COLUMNS)} from mart_files_loaded")[0]
+    # When is load bookkeeping, not a figure of the data: no mart holds it (see mart_files_loaded).
+    last_loaded = fetch(
+        con, "select max(finished_at) as at from ingest_batches where status = 'loaded'"
+    )
     if not totals["files"]:
         return [Note(t("No file has been loaded yet."), "unavailable")]
     text = t(
         "{files} files loaded, the last on {date}: {loaded} of {read} rows used, {rejected} "
         "rejected (`pipeline-analytics rejects` lists each with its line and reason).",
         files=fmt.count(totals["files"]),
-        date=fmt.date(totals["last_loaded"]),
+        date=fmt.date(last_loaded[0]["at"]),
         loaded=fmt.count(totals["rows_loaded"]),
         read=fmt.count(totals["rows_read"]),
         rejected=fmt.count(totals["rows_rejected"]),
@@ -68,22 +66,16 @@ def ingest_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Bl
 
 REJECT_COLUMNS = ("column_name", "reason", "rejected_rows", "files")
 WHOLE_LINE = "(whole line)"  # mart_rejects' column for a line that could not be split
+REJECTS_SQL = "select * from mart_reject_reasons order by rejected_rows desc, column_name, reason"
 
 
 def reject_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Block]:
-    """Rejected rows by column and kind of reason (mart_rejects); nothing when none was rejected."""
+    """Rejected rows by column and kind of reason (mart_reject_reasons); nothing when none was
+    rejected."""
     t, fmt = ctx.t, ctx.fmt
-    if unavailable_reason(con, t, "mart_rejects", REJECT_COLUMNS):
+    if unavailable_reason(con, t, "mart_reject_reasons", REJECT_COLUMNS):
         return []  # an older build, or no row rejected: the files line above says how many
-    groups = fetch(
-        con,
-        """
-        select column_name, reason, sum(rejected_rows) as rejected_rows, sum(files) as files
-        from mart_rejects
-        group by column_name, reason
-        order by rejected_rows desc, column_name, reason
-        """,
-    )
+    groups = fetch(con, REJECTS_SQL)
     columns = (
         Column(t("Column"), numeric=False),
         Column(t("Reason (values shown as …)"), numeric=False),
@@ -102,20 +94,19 @@ def reject_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Bl
     return [Heading(t("Rejected rows by reason")), Table(columns, rows, sortable=True)]
 
 
+# Errors first, then warnings, then information; within each, the most deals affected first.
+CHECKS_SQL = (
+    "select * from mart_data_quality order by case severity when 'error' then 0 "
+    "when 'warning' then 1 else 2 end, deals_affected desc, check_name"
+)
+
+
 def check_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Block]:
     t, fmt = ctx.t, ctx.fmt
     reason = unavailable_reason(con, t, "mart_data_quality", CHECK_COLUMNS)
     if reason:
         return [Note(reason, "unavailable")]
-    checks = fetch(
-        con,
-        """
-        select check_name, severity, deals_affected, sample_ids, explanation
-        from mart_data_quality
-        order by case severity when 'error' then 0 when 'warning' then 1 else 2 end,
-            deals_affected desc, check_name
-        """,
-    )
+    checks = fetch(con, CHECKS_SQL)
     severity = {"error": t("error"), "warning": t("warning"), "info": t("information")}
     columns = (
         Column(t("Check"), numeric=False),

@@ -2,15 +2,15 @@
 
 Periods. The summary reads the quarter holding as_of (a fiscal quarter when the build has a fiscal
 year start; to date, since it ends at as_of) and its change against the quarter before from
-mart_kpi_changes; the trailing-window value of mart_kpis is shown beside it. In the last two weeks
-of a quarter its outcome is mostly settled, so the forecast card that leads is the next quarter's,
-with the closing quarter's card beside it.
+mart_kpi_quarter_changes; the trailing-window value of mart_kpis is shown beside it. In the last
+two weeks of a quarter its outcome is mostly settled, so the forecast card that leads is the next
+quarter's, with the closing quarter's card beside it.
 
 Attribution. Among the deals closed in a period whose last open stage is known, the win rate is
 the product of the stage conversion rates (every such deal reached the first stage; a won deal
 passed every stage), so a change in win rate splits exactly into the changes of log conversion per
-stage. STAGE_CHANGES_SQL measures them for both quarters; the stage whose conversion moved the win
-rate furthest in the direction it went is named as the driver.
+stage. mart_conversion_quarter_changes measures them for both quarters; the stage whose conversion
+moved the win rate furthest in the direction it went is named as the driver.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from pipeline_analytics.report.data import Row, fetch, first_unavailable, unavailable_reason
+from pipeline_analytics.report.data import Row, fetch, unavailable_reason, unreadable_reason
 from pipeline_analytics.report.forecast_data import (
     ForecastRun,
     QuarterOutlook,
@@ -69,163 +69,32 @@ CASH_HORIZON_DAYS = 90
 # From this many days before a quarter's end, the summary's forecast leads with the next quarter.
 CLOSING_QUARTER_DAYS = 14
 
-# Changes read from mart_kpi_changes; the mean cycle (the one sales velocity uses) is compared
-# between the two quarter rows of mart_kpis_by_period.
+# Changes read from mart_kpi_quarter_changes; the mean cycle is the one sales velocity uses.
 CHANGE_KPIS = ("win_rate", "avg_won_size", "sales_velocity_per_day")
 CLOSED_COUNTS = ("won_deals", "lost_deals")
+QUARTER_KPIS = (*CHANGE_KPIS, "mean_cycle_days_won", *CLOSED_COUNTS)
 # Below this many closed deals in either quarter, a change of win rate is mostly luck (2 of 2 won
 # after 0 of 2 reads "up 100 points"): the card gives the counts instead of a change.
 MIN_CLOSED_TO_COMPARE = 10
 TRAILING_KPIS = (*CHANGE_KPIS, "mean_cycle_days_won", "open_deals", "open_pipeline_base")
 
-NEEDS = {
-    "mart_kpis_by_period": (
-        "period_kind",
-        "period_start",
-        "period_end",
-        "fiscal_year",
-        "fiscal_quarter",
-        "dimension",
-        "mean_cycle_days_won",
-    ),
-    "mart_kpi_changes": (
-        "period_kind",
-        "period_start",
-        "dimension",
-        "kpi",
-        "value",
-        "prev_period_value",
-        "change_vs_prev_period",
-        "rel_change_vs_prev_period",
-    ),
-    "mart_kpis": TRAILING_KPIS,
-}
-
-QUARTERS_SQL = """
-select period_start, period_end, is_partial, fiscal_year, fiscal_quarter
-from mart_kpis_by_period
-where period_kind = 'quarter' and dimension = 'all'
-order by period_start desc
-limit 2
-"""
-
-CHANGES_SQL = """
-select kpi, value, prev_period_value, change_vs_prev_period, rel_change_vs_prev_period
-from mart_kpi_changes
-where period_kind = 'quarter' and dimension = 'all' and period_start = ?
-"""
-
-# One row per pipeline x open stage: conversion of the deals closed in the current and in the
-# previous quarter, and the change of its logarithm weighted by the pipeline's share of this
-# quarter's closed deals (summed over stages, these make up the change of log win rate).
-# A quarter whose lost deals all have an unknown last stage has no measured conversion (every step
-# would read 100%): measured_now / measured_before are false and its conversions NULL.
-STAGE_CHANGES_SQL = """
-with periods as (
-    select
-        'current' as period,
-        ?::timestamp as period_start,
-        ?::timestamp as period_end
-    union all
-    select 'previous', ?::timestamp, ?::timestamp
-),
-
-closed_progress as (
-    select
-        p.period,
-        g.pipeline,
-        g.status,
-        g.max_open_stage_order,
-        g.lost_stage_unknown
-    from periods as p
-    inner join int_deals_as_of as d
-        on d.closed_at >= p.period_start and d.closed_at <= p.period_end
-    inner join int_deal_progress as g on d.source = g.source and d.deal_id = g.deal_id
-    where d.status in ('won', 'lost')
-),
-
-period_measured as (
-    select
-        period,
-        pipeline,
-        count(*) filter (where status = 'lost' and not lost_stage_unknown) > 0
-        or count(*) filter (where lost_stage_unknown) = 0 as measured
-    from closed_progress
-    group by period, pipeline
-),
-
-pipeline_share as (
-    select
-        pipeline,
-        count(*) / sum(count(*)) over () as share
-    from closed_progress
-    where period = 'current' and not lost_stage_unknown
-    group by pipeline
-),
-
-open_stages as (
-    select
-        pipeline,
-        stage,
-        stage_order,
-        lead(stage) over (partition by pipeline order by stage_order) as next_stage
-    from stages
-    where stage_order is not null
-),
-
-conversion as (
-    select
-        s.pipeline,
-        s.stage,
-        c.period,
-        count(*) filter (
-            where c.status = 'won' or c.max_open_stage_order > s.stage_order
-        ) as advanced,
-        count(*) filter (
-            where c.status = 'lost' and c.max_open_stage_order = s.stage_order
-        ) as lost_here
-    from open_stages as s
-    inner join closed_progress as c on s.pipeline = c.pipeline
-    where not c.lost_stage_unknown
-    group by s.pipeline, s.stage, c.period
-),
-
-paired as (
-    select
-        s.pipeline,
-        s.stage,
-        s.stage_order,
-        s.next_stage,
-        coalesce(ps.share, 0) as pipeline_share,
-        coalesce(now.advanced + now.lost_here, 0) as resolved_now,
-        coalesce(before.advanced + before.lost_here, 0) as resolved_before,
-        coalesce(mn.measured, true) as measured_now,
-        coalesce(mb.measured, true) as measured_before,
-        case when coalesce(mn.measured, true) then
-            now.advanced / nullif(now.advanced + now.lost_here, 0)
-        end as conversion_now,
-        case when coalesce(mb.measured, true) then
-            before.advanced / nullif(before.advanced + before.lost_here, 0)
-        end as conversion_before
-    from open_stages as s
-    left join conversion as now
-        on s.pipeline = now.pipeline and s.stage = now.stage and now.period = 'current'
-    left join conversion as before
-        on s.pipeline = before.pipeline and s.stage = before.stage and before.period = 'previous'
-    left join pipeline_share as ps on s.pipeline = ps.pipeline
-    left join period_measured as mn on s.pipeline = mn.pipeline and mn.period = 'current'
-    left join period_measured as mb on s.pipeline = mb.pipeline and mb.period = 'previous'
+QUARTER_COLUMNS = (
+    "period_start",
+    "period_end",
+    "is_partial",
+    "fiscal_year",
+    "fiscal_quarter",
+    "prev_period_start",
+    "prev_period_end",
+    "prev_fiscal_year",
+    "prev_fiscal_quarter",
+    "fiscal_year_start_month",
+    "kpi",
+    "value",
+    "prev_period_value",
+    "change_vs_prev_period",
+    "rel_change_vs_prev_period",
 )
-
-select
-    *,
-    -- a conversion of 0 has no logarithm; 0.1% stands in for it (a collapse, ranked first)
-    pipeline_share * (
-        ln(greatest(conversion_now, 0.001)) - ln(greatest(conversion_before, 0.001))
-    ) as win_rate_log_change
-from paired
-order by pipeline, stage_order
-"""
 
 
 @dataclass(frozen=True)
@@ -247,24 +116,39 @@ class KpiChange:
 
 def summary_quarters(con: duckdb.DuckDBPyConnection) -> tuple[Quarter | None, Quarter | None]:
     """The quarter holding as_of and the one before it (None where the data has none)."""
-    rows = [
-        Quarter(
-            r["period_start"],
-            r["period_end"],
-            r["fiscal_year"],
-            r["fiscal_quarter"],
-            r["is_partial"],
-        )
-        for r in fetch(con, QUARTERS_SQL)
-    ]
-    padded = [*rows, None, None]
-    return padded[0], padded[1]
+    rows = fetch(con, "select * from mart_kpi_quarter_changes limit 1")
+    if not rows:
+        return None, None
+    row = rows[0]
+    current = Quarter(
+        row["period_start"],
+        row["period_end"],
+        row["fiscal_year"],
+        row["fiscal_quarter"],
+        row["is_partial"],
+    )
+    if row["prev_period_start"] is None:
+        return current, None
+    # The quarter before the one holding as_of has ended: it is complete.
+    previous = Quarter(
+        row["prev_period_start"],
+        row["prev_period_end"],
+        row["prev_fiscal_year"],
+        row["prev_fiscal_quarter"],
+        False,
+    )
+    return current, previous
+
+
+def months_after(first: date, months: int) -> date:
+    """The first day of the month `months` months after `first`'s."""
+    month = first.month + months
+    return date(first.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
 
 
 def quarter_end(quarter: Quarter) -> date:
     """The first day after the quarter (quarters are three months from their start)."""
-    month = quarter.start.month + 3
-    return date(quarter.start.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+    return months_after(quarter.start, 3)
 
 
 def is_closing(quarter: Quarter, as_of: datetime) -> bool:
@@ -283,7 +167,7 @@ def next_quarter(quarter: Quarter) -> Quarter:
     return replace(following, end=end, fiscal_quarter=quarter.fiscal_quarter + 1)
 
 
-def kpi_changes(con: duckdb.DuckDBPyConnection, quarter: Quarter) -> dict[str, KpiChange]:
+def kpi_changes(con: duckdb.DuckDBPyConnection) -> dict[str, KpiChange]:
     """The summary's KPIs in the quarter and their change; a KPI the mart lacks has no values."""
     found = {
         r["kpi"]: KpiChange(
@@ -292,40 +176,15 @@ def kpi_changes(con: duckdb.DuckDBPyConnection, quarter: Quarter) -> dict[str, K
             r["change_vs_prev_period"],
             r["rel_change_vs_prev_period"],
         )
-        for r in fetch(con, CHANGES_SQL, [quarter.start])
+        for r in fetch(con, "select * from mart_kpi_quarter_changes")
     }
-    return {
-        kpi: found.get(kpi, KpiChange(None, None, None, None))
-        for kpi in (*CHANGE_KPIS, *CLOSED_COUNTS)
-    }
+    return {kpi: found.get(kpi, KpiChange(None, None, None, None)) for kpi in QUARTER_KPIS}
 
 
-CYCLE_SQL = """
-select
-    c.mean_cycle_days_won as value,
-    p.mean_cycle_days_won as before,
-    c.mean_cycle_days_won - p.mean_cycle_days_won as change,
-    c.mean_cycle_days_won / nullif(p.mean_cycle_days_won, 0) - 1 as relative
-from mart_kpis_by_period as c
-left join mart_kpis_by_period as p
-    on p.period_kind = 'quarter' and p.dimension = 'all' and p.period_start = ?
-where c.period_kind = 'quarter' and c.dimension = 'all' and c.period_start = ?
-"""
-
-
-def cycle_change(
-    con: duckdb.DuckDBPyConnection, current: Quarter, previous: Quarter | None
-) -> KpiChange:
-    """Mean days from creation to close of the deals won in each quarter, and the change."""
-    rows = fetch(con, CYCLE_SQL, [previous.start if previous else None, current.start])
-    return KpiChange(**rows[0]) if rows else KpiChange(None, None, None, None)
-
-
-def stage_changes(con: duckdb.DuckDBPyConnection, current: Quarter, previous: Quarter) -> list[Row]:
+def stage_changes(con: duckdb.DuckDBPyConnection) -> list[Row]:
+    """Each stage's conversion in both quarters and its share of the win rate's change."""
     return fetch(
-        con,
-        STAGE_CHANGES_SQL,
-        [current.start, current.end, previous.start, previous.end],
+        con, "select * from mart_conversion_quarter_changes order by pipeline, stage_order"
     )
 
 
@@ -341,8 +200,8 @@ def win_rate_driver(changes: list[Row], win_rate_change: float) -> Row | None:
 
 
 def fiscal_start_month(con: duckdb.DuckDBPyConnection) -> int:
-    rows = fetch(con, "select * from build_params")
-    return (rows[0].get("fiscal_year_start_month") if rows else None) or 1
+    rows = fetch(con, "select fiscal_year_start_month from mart_kpi_quarter_changes limit 1")
+    return rows[0]["fiscal_year_start_month"] if rows else 1
 
 
 def quarter_label(quarter: Quarter, fiscal_start: int, ctx: ReportContext) -> str:
@@ -354,7 +213,9 @@ def quarter_label(quarter: Quarter, fiscal_start: int, ctx: ReportContext) -> st
 def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
     t, fmt = ctx.t, ctx.fmt
     key, title = "summary", t("Executive summary")
-    reason = first_unavailable(con, t, NEEDS)
+    reason = unreadable_reason(
+        con, t, "mart_kpi_quarter_changes", QUARTER_COLUMNS
+    ) or unavailable_reason(con, t, "mart_kpis", TRAILING_KPIS)
     if reason:
         return Section(key, title, unavailable=reason)
     current, previous = summary_quarters(con)
@@ -365,9 +226,9 @@ def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
     fiscal_start = fiscal_start_month(con)
     label = quarter_label(current, fiscal_start, ctx)
     previous_label = quarter_label(previous, fiscal_start, ctx) if previous else None
-    changes = kpi_changes(con, current)
+    changes = kpi_changes(con)
     trailing = fetch(con, f"select {', '.join(TRAILING_KPIS)} from mart_kpis")[0]
-    stages = stage_changes(con, current, previous) if previous else []
+    stages = stage_changes(con)
     run = latest_run(con)
     problem = forecast_problem(con, run)
     shown_run = None if problem else run  # a newer skipped or failed forecast makes it stale
@@ -395,7 +256,7 @@ def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
         ),
         cycle_card(
             ctx,
-            cycle_change(con, current, previous),
+            changes["mean_cycle_days_won"],
             trailing["mean_cycle_days_won"],
             changes["won_deals"].value,
         ),
@@ -677,6 +538,21 @@ def quarter_reading(
     return " ".join(sentences)
 
 
+CASH_SQL = (
+    "select sum(collections_mean) as collections, min(month) as first_month, "
+    "max(month) as last_month, count(*) as months from forecast_cashflow "
+    "where run_id = ? and month >= ? and month < ?"
+)
+
+
+def cash_months(as_of: datetime) -> tuple[date, date]:
+    """The three months closest to the next 90 days, [first, end): cash is forecast per month,
+    so they start with as_of's month when as_of falls in its first half, else the month after."""
+    shifted = as_of + timedelta(days=15)
+    first = date(shifted.year, shifted.month, 1)
+    return first, months_after(first, 3)
+
+
 def cash_card(
     con: duckdb.DuckDBPyConnection,
     ctx: ReportContext,
@@ -699,24 +575,7 @@ def cash_card(
             empty,
             reading=t("Not available yet: no forecast run is stored in the warehouse."),
         )
-    # Cash is forecast per month: the three months closest to the next 90 days start with
-    # as_of's month when as_of falls in its first half, else with the month after.
-    cash = fetch(
-        con,
-        """
-        with span as (
-            select date_trunc('month', ?::timestamp + interval 15 day)::date as first_month
-        )
-        select sum(c.collections_mean) as collections, min(c.month) as first_month,
-            max(c.month) as last_month, count(*) as months
-        from forecast_cashflow as c, span as s
-        where
-            c.run_id = ?
-            and c.month >= s.first_month
-            and c.month < s.first_month + interval 3 month
-        """,
-        [ctx.as_of, run.run_id],
-    )[0]
+    cash = fetch(con, CASH_SQL, [run.run_id, *cash_months(ctx.as_of)])[0]
     if not cash["months"]:
         return KpiCard(
             title,

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from pipeline_analytics.report import charts
 from pipeline_analytics.report.charts import label
-from pipeline_analytics.report.data import Row, fetch, unavailable_reason
+from pipeline_analytics.report.data import Row, fetch, unavailable_reason, unreadable_reason
 from pipeline_analytics.report.formatting import is_missing
 from pipeline_analytics.report.measurability import (
     Measure,
@@ -33,7 +33,6 @@ from pipeline_analytics.report.model import (
     Table,
 )
 from pipeline_analytics.report.sections.leads import lead_source_blocks
-from pipeline_analytics.report.sections.pipeline import optional_columns
 
 # The marts write a missing owner or lead source as '(none)'.
 NONE_MARKER = "(none)"
@@ -83,25 +82,18 @@ BOTTLENECK_COLUMNS = (
     "rank",
 )
 
-# The stuck deals of mart_bottlenecks one by one: open deals whose days in their stage
-# (int_open_deal_stage) exceed the stage's P90 of completed stays (mart_bottlenecks.p90_days).
-STUCK_DEALS_SQL = """
-select
-    d.name,
-    d.account,
-    d.owner,
-    o.pipeline,
-    o.stage,
-    d.amount_base,
-    o.days_in_stage,
-    b.p90_days
-from int_open_deal_stage as o
-inner join mart_bottlenecks as b on o.pipeline = b.pipeline and o.stage = b.stage
-inner join deals as d on o.source = d.source and o.deal_id = d.deal_id
-where o.days_in_stage > b.p90_days
-order by d.amount_base desc nulls last, o.days_in_stage desc, d.deal_id
-limit ?
-"""
+# The largest stuck deals first (size_rank 1), at most as many as the parameter.
+STUCK_DEALS_SQL = "select * from mart_stuck_deals where size_rank <= ? order by size_rank"
+STUCK_DEAL_COLUMNS = (
+    "name",
+    "account",
+    "owner",
+    "stage",
+    "amount_base",
+    "days_in_stage",
+    "p90_days",
+    "size_rank",
+)
 
 
 def bottlenecks_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
@@ -110,12 +102,8 @@ def bottlenecks_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> S
     reason = unavailable_reason(con, t, "mart_bottlenecks", BOTTLENECK_COLUMNS)
     if reason:
         return Section(key, title, unavailable=reason)
-    stages = fetch(
-        con,
-        f"select {', '.join(BOTTLENECK_COLUMNS)}"
-        f"{optional_columns(con, 'mart_bottlenecks', ('conversion_measured',))} "
-        "from mart_bottlenecks order by pipeline, rank, stage_order",
-    )
+    # conversion_measured is read when present (an older build's mart may lack it).
+    stages = fetch(con, "select * from mart_bottlenecks order by pipeline, rank, stage_order")
     measures = read_measures(con)
     conversion = measure(measures, "stage_conversion")
     timing = measure(measures, "time_in_stage")
@@ -230,10 +218,8 @@ def stuck_figure(stages: list[Row], ctx: ReportContext, multi: bool) -> go.Figur
 
 def stuck_deal_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Block]:
     t, fmt = ctx.t, ctx.fmt
-    reason = unavailable_reason(
-        con, t, "int_open_deal_stage", ("source", "deal_id", "pipeline", "stage", "days_in_stage")
-    )
-    if reason:
+    reason = unreadable_reason(con, t, "mart_stuck_deals", STUCK_DEAL_COLUMNS)
+    if reason:  # an empty mart is no stuck deal, said below
         return [Note(reason, "unavailable")]
     deals = fetch(con, STUCK_DEALS_SQL, [STUCK_DEALS_SHOWN])
     if not deals:
@@ -283,17 +269,16 @@ REP_COLUMNS = (
 )
 
 
+REPS_SQL = "select * from mart_rep_performance order by open_pipeline_base desc nulls last, owner"
+
+
 def team_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
     t = ctx.t
     key, title = "team", t("Team")
     reason = unavailable_reason(con, t, "mart_rep_performance", REP_COLUMNS)
     if reason:
         return Section(key, title, unavailable=reason)
-    reps = fetch(
-        con,
-        f"select {', '.join(REP_COLUMNS)} from mart_rep_performance "
-        "order by open_pipeline_base desc nulls last, owner",
-    )
+    reps = fetch(con, REPS_SQL)
     if all_missing(reps, "owner"):
         missing = t(
             "Owner is not in the export: no deal has one, so there is nothing to show per rep. "
@@ -374,17 +359,18 @@ SOURCE_COLUMNS = (
 )
 
 
+SOURCES_SQL = (
+    "select * from mart_source_performance order by won_amount_base desc nulls last, lead_source"
+)
+
+
 def sources_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
     t, fmt, currency = ctx.t, ctx.fmt, ctx.currency
     key, title = "sources", t("Lead sources")
     reason = unavailable_reason(con, t, "mart_source_performance", SOURCE_COLUMNS)
     if reason:
         return Section(key, title, unavailable=reason)
-    sources = fetch(
-        con,
-        f"select {', '.join(SOURCE_COLUMNS)} from mart_source_performance "
-        "order by won_amount_base desc nulls last, lead_source",
-    )
+    sources = fetch(con, SOURCES_SQL)
     leads = lead_source_blocks(con, ctx)  # the lead-source section starts at leads, if any
     if all_missing(sources, "lead_source"):
         missing = t(
