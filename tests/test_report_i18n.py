@@ -185,3 +185,16 @@ def test_italian_numbers_dates_and_charts(italian_page: str) -> None:
     assert '"locale":"it"' in italian_page
     assert '"shortMonths":["gen","feb","mar"' in italian_page
     assert '"Download plot as a PNG":"Scarica il grafico come PNG"' in italian_page
+
+
+def test_formats_keep_the_reports_own_forms_where_cldr_differs() -> None:
+    english, italian = Formatter("USD"), Formatter("EUR", ITALIAN_LOCALE)
+    assert english.number(0.265, 2) == "0.27"  # the float is 0.26500000000000001; Babel: 0.26
+    assert italian.money(-1234) == "-1.234 €"  # a plain space where CLDR has a no-break one
+    assert Formatter("CAD").money(950) == "CAD 950"  # CLDR: CA$950
+    assert Formatter("GBP", ITALIAN_LOCALE).money(950) == "950 GBP"  # CLDR: 950 £
+    assert italian.compact(45_800) == "45.800"  # Babel: 46K
+    assert italian.money_compact(2.5e9) == "2,50 Mrd €"  # CLDR: 2,5 Mld €
+    assert english.fiscal_quarter(2027, 1) == "Q1 FY2027"
+    assert italian.fiscal_quarter(2027, 1) == "T1 esercizio 2027"
+    assert english.days(1) == "1.0 days" and italian.days(1) == "1,0 giorni"  # "1.0" is plural

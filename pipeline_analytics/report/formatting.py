@@ -2,19 +2,18 @@
 
 Separators, currency placement, month and day names, the date, month and quarter patterns, the
 compact suffixes and the word for days come from Babel's copy of the Unicode CLDR locale data.
-Where CLDR writes something other than what the report has always written, `Locale` keeps the
-report's form, each override stated and explained below:
+Where CLDR writes something other than what the report has always written, the report's form is
+kept, on purpose and in one place each:
 
-- plain spaces where CLDR puts no-break ones ("1.234 €", "3,40 Mln €");
-- a currency symbol only for the currencies listed per language, the ISO code otherwise (CLDR has
-  "CA$", "JP¥", or "£" in Italian, easy to misread in a one-currency report), and a space between
-  a code and the amount ("CHF 950": CLDR's currency spacing rule, which Babel does not apply);
-- Italian compact amounts keep thousands in full ("45.800", where Babel falls back to root's "K")
-  and write billions "Mrd" (CLDR "Mld");
-- three significant digits in compact amounts ("1.23M"), rounded as Python rounds a float.
-
-Rounding is Python's own (the float's binary value, ties to even), then Babel writes the digits:
-Babel alone would round the float's decimal text, so 0.265 would read "0.26" instead of "0.27".
+- plain spaces where CLDR puts no-break ones ("1.234 €", "3,40 Mln €"): `NO_BREAK_SPACES`;
+- a currency symbol only for the currencies a `Locale` lists, the ISO code otherwise, set apart
+  from the digits ("CHF 950": CLDR's currency spacing rule, which Babel does not apply):
+  `Locale.symbol_currencies`, `Locale.money`;
+- Italian compact amounts write thousands in full and billions "Mrd": `ITALIAN`;
+- compact amounts with three significant digits ("1.23M", where CLDR's short format has "1M"),
+  axis ticks with the decimals they need: `Formatter._compact`, `Formatter._tick_label`;
+- rounding is Python's (the float's binary value, ties to even), done before Babel writes the
+  digits: Babel rounds the float's decimal text, so 0.265 would read "0.26" instead of "0.27".
 Figures get their hover text from here too (pre-formatted strings), so a chart and the table beside
 it always show a value the same way. A new language is a `Locale` in `LOCALES` plus its catalog in
 `report/locale/`.
@@ -141,7 +140,11 @@ class Locale:
         return (prefix + amount + suffix).replace("¤", symbol).translate(NO_BREAK_SPACES)
 
 
+# The report's overrides of CLDR. Symbols: CLDR writes one for most currencies ("CA$", "JP¥", "£"
+# in Italian); the report keeps the ones its readers know and writes the ISO code for the rest.
 ENGLISH = Locale("en", symbol_currencies=frozenset({"USD", "EUR", "GBP"}))
+# Italian writes thousands in full ("45.800": CLDR's pattern for thousands is "0", which Babel's
+# data loses to root's "0K") and billions "Mrd", the business abbreviation (CLDR has "Mld").
 ITALIAN = Locale(
     "it", symbol_currencies=frozenset({"EUR"}), compact_overrides=((1, ""), (3, " Mrd"))
 )
@@ -151,8 +154,8 @@ LOCALES = {"en": ENGLISH, "it": ITALIAN}
 
 @cache
 def fixed_decimals(locale: Locale, kind: str, decimals: int) -> NumberPattern:
-    """The locale's "decimal" or "percent" pattern with exactly `decimals` decimals (CLDR's show
-    up to three, or none)."""
+    """The locale's "decimal" or "percent" pattern with exactly `decimals` decimals: the report
+    chooses them per figure (CLDR's decimal pattern shows up to three, its percent pattern none)."""
     formats = locale.cldr.percent_formats if kind == "percent" else locale.cldr.decimal_formats
     pattern = copy(formats[None])
     pattern.frac_prec = (decimals, decimals)
