@@ -2,9 +2,9 @@
 
 Two checks make "no English left" hold. Statically, every message the code and the template pass
 to t() has an Italian entry in the gettext catalog, report/locale/it/LC_MESSAGES/report.po (and no
-entry is stale). On a rendered report, every word a reader
-can see -- page text and the text inside the charts -- is Italian vocabulary, a CRM name from the
-warehouse, or a code such as a currency.
+entry is stale or a draft). On a rendered report, every word a reader can see -- page text and the
+text inside the charts -- is Italian vocabulary, a CRM name from the warehouse, or a code such as a
+currency.
 """
 
 from __future__ import annotations
