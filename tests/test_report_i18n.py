@@ -1,26 +1,30 @@
 """The Italian report: every word translated, numbers and dates in Italian formats.
 
 Two checks make "no English left" hold. Statically, every message the code and the template pass
-to t() has an Italian entry (and no entry is stale). On a rendered report, every word a reader
-can see -- page text and the text inside the charts -- is Italian vocabulary, a CRM name from the
-warehouse, or a code such as a currency.
+to t() has an Italian entry in the gettext catalog, report/locale/it/LC_MESSAGES/report.po (and no
+entry is stale or a draft). On a rendered report, every word a reader can see -- page text and the
+text inside the charts -- is Italian vocabulary, a CRM name from the warehouse, or a code such as a
+currency.
 """
 
 from __future__ import annotations
 
 import ast
 import html
+import io
 import json
 import re
 import string
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 
 from pipeline_analytics.report import render_report
 from pipeline_analytics.report.charts import PLOTLY_MESSAGES
 from pipeline_analytics.report.formatting import ITALIAN as ITALIAN_LOCALE
-from pipeline_analytics.report.i18n import CHECK_EXPLANATIONS_IT, ITALIAN
+from pipeline_analytics.report.formatting import Formatter
+from pipeline_analytics.report.i18n import catalog, read_catalog
 from tests.test_report import CrmNames, make_warehouse, section_html
 
 REPORT_PACKAGE = Path(__file__).resolve().parent.parent / "pipeline_analytics" / "report"
@@ -57,6 +61,10 @@ def placeholders(message: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(message) if name}
 
 
+ITALIAN = catalog("it").messages
+PO_FILE = REPORT_PACKAGE / "locale" / "it" / "LC_MESSAGES" / "report.po"
+
+
 def test_every_message_has_an_italian_translation_with_the_same_placeholders() -> None:
     messages = set(messages_in_code())
     assert len(messages) > 200  # the scan found the report's words
@@ -69,6 +77,27 @@ def test_every_message_has_an_italian_translation_with_the_same_placeholders() -
 def test_no_stale_translations() -> None:
     stale = sorted(set(ITALIAN) - set(messages_in_code()))
     assert not stale, f"translations no code uses: {stale}"
+
+
+def test_the_catalog_has_no_untranslated_or_fuzzy_entry() -> None:
+    """The report leaves those out (it shows English instead), so a draft must not be committed."""
+    with PO_FILE.open("rb") as stream:
+        entries = [m for m in read_po(stream) if m.id]
+    assert len(entries) == len(ITALIAN) + len(catalog("it").check_explanations)
+    drafts = [m.id for m in entries if not m.string or m.fuzzy]
+    assert not drafts, f"untranslated or fuzzy in {PO_FILE.name}: {drafts}"
+
+
+def test_a_fuzzy_or_empty_entry_is_not_used() -> None:
+    """gettext's rule: a fuzzy translation is a draft, an empty one is missing."""
+    po_text = (
+        '#, fuzzy\nmsgid "Won"\nmsgstr "Vinte"\n\nmsgid "Lost"\nmsgstr ""\n\n'
+        'msgid "Stage"\nmsgstr "Fase"\n\n'
+        'msgctxt "data quality check"\nmsgid "missing_owner"\nmsgstr "Senza commerciale."\n'
+    )
+    read = read_catalog(io.BytesIO(po_text.encode()), "it")
+    assert dict(read.messages) == {"Stage": "Fase"}
+    assert dict(read.check_explanations) == {"missing_owner": "Senza commerciale."}
 
 
 def visible_text(page: str) -> list[str]:
@@ -104,9 +133,9 @@ def words(texts: list[str]) -> set[str]:
 
 ITALIAN_VOCABULARY = words(
     list(ITALIAN.values())
-    + list(CHECK_EXPLANATIONS_IT.values())
+    + list(catalog("it").check_explanations.values())
     + list(ITALIAN_LOCALE.month_abbreviations)
-    + [ITALIAN_LOCALE.day_unit, ITALIAN_LOCALE.fiscal_quarter_pattern]
+    + [Formatter("EUR", ITALIAN_LOCALE).days(2), Formatter("EUR", ITALIAN_LOCALE).quarter(2026, 1)]
     + list(ITALIAN_LOCALE.compact_suffixes)
 )
 
@@ -156,3 +185,16 @@ def test_italian_numbers_dates_and_charts(italian_page: str) -> None:
     assert '"locale":"it"' in italian_page
     assert '"shortMonths":["gen","feb","mar"' in italian_page
     assert '"Download plot as a PNG":"Scarica il grafico come PNG"' in italian_page
+
+
+def test_formats_keep_the_reports_own_forms_where_cldr_differs() -> None:
+    english, italian = Formatter("USD"), Formatter("EUR", ITALIAN_LOCALE)
+    assert english.number(0.265, 2) == "0.27"  # the float is 0.26500000000000001; Babel: 0.26
+    assert italian.money(-1234) == "-1.234 €"  # a plain space where CLDR has a no-break one
+    assert Formatter("CAD").money(950) == "CAD 950"  # CLDR: CA$950
+    assert Formatter("GBP", ITALIAN_LOCALE).money(950) == "950 GBP"  # CLDR: 950 £
+    assert italian.compact(45_800) == "45.800"  # Babel: 46K
+    assert italian.money_compact(2.5e9) == "2,50 Mrd €"  # CLDR: 2,5 Mld €
+    assert english.fiscal_quarter(2027, 1) == "Q1 FY2027"
+    assert italian.fiscal_quarter(2027, 1) == "T1 esercizio 2027"
+    assert english.days(1) == "1.0 days" and italian.days(1) == "1,0 giorni"  # "1.0" is plural
