@@ -96,6 +96,7 @@ def _rendering(name: str, tmp_path: Path) -> dict[str, list[tuple]]:
     return _build(config, tmp_path / "w.duckdb")
 
 
+@pytest.mark.slow
 def test_salesforce_rendering_equals_generic_with_day_close_dates(tmp_path: Path) -> None:
     reference = _build(
         _generic_export(tmp_path / "generic", close_dates_as_days=True), tmp_path / "g.duckdb"
@@ -103,12 +104,14 @@ def test_salesforce_rendering_equals_generic_with_day_close_dates(tmp_path: Path
     assert _rendering("salesforce", tmp_path) == reference
 
 
+@pytest.mark.slow
 def test_pipedrive_rendering_equals_generic(
     tmp_path: Path, generic: dict[str, list[tuple]]
 ) -> None:
     assert _rendering("pipedrive_it", tmp_path) == generic
 
 
+@pytest.mark.slow
 def test_hubspot_rendering_keeps_only_the_latest_stint_per_stage(
     tmp_path: Path, generic: dict[str, list[tuple]]
 ) -> None:

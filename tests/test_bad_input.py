@@ -301,6 +301,7 @@ def _state(folder: Path) -> dict[str, int]:
     return {t: query(folder, f"select count(*) from {t}")[0][0] for t in GOOD_STATE}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_input(
     name: str,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pipeline_analytics.cli import main
 from pipeline_analytics.config import WarehouseSettings
@@ -44,6 +45,7 @@ def duckdb_shows_memory_limit(value: str) -> str:
         con.close()
 
 
+@pytest.mark.slow
 def test_low_memory_limit_spills_and_gives_the_same_marts(tmp_path: Path) -> None:
     (tmp_path / "low").mkdir()
     (tmp_path / "default").mkdir()

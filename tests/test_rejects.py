@@ -93,6 +93,7 @@ def test_out_writes_every_row_with_formula_cells_neutralised(loaded: Path) -> No
     assert json.loads(rows[3]["raw_record"])["rep"] == "-Bob"
 
 
+@pytest.mark.slow
 def test_batch_option_and_an_unknown_batch(
     loaded: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -122,6 +123,7 @@ def test_no_warehouse_and_no_rejects(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().out.strip() == "No rejected rows in the warehouse."
 
 
+@pytest.mark.slow
 def test_mart_rejects_and_the_report_count_by_reason(loaded: Path) -> None:
     assert run_cli(loaded, "build") == 0
     con = duckdb.connect(str(loaded / "w.duckdb"), read_only=True)
@@ -144,6 +146,7 @@ def test_mart_rejects_and_the_report_count_by_reason(loaded: Path) -> None:
     assert "`pipeline-analytics rejects` lists each" in page
 
 
+@pytest.mark.slow
 def test_mart_rejects_leaves_out_files_loaded_after_as_of(loaded: Path) -> None:
     assert run_cli(loaded, "build", "--as-of", "2024-01-01") == 0
     con = duckdb.connect(str(loaded / "w.duckdb"), read_only=True)

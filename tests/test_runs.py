@@ -29,6 +29,7 @@ NIGHTS = ((0,), (5,), (10, 15), (20,), (25,), (30,), ())
 KEEP_REPORTS = 3
 
 
+@pytest.mark.slow
 def test_a_season_of_nightly_runs_loses_nothing(tmp_path: Path) -> None:
     folder = new_folder(tmp_path, f"keep_reports = {KEEP_REPORTS}")
     landed = []
@@ -210,6 +211,7 @@ def test_a_warehouse_from_before_run_steps_gains_the_table(tmp_path: Path) -> No
         con.close()
 
 
+@pytest.mark.slow
 def test_json_logs_one_object_per_event(
     one_night: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -283,6 +285,7 @@ def test_retention_keeps_the_newest_dated_reports_and_clears_unfinished_writes(
     assert prune_reports(tmp_path, keep=0) == []  # 0 keeps every report
 
 
+@pytest.mark.slow
 def test_status_warns_when_data_is_stale(
     one_night: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

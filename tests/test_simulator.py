@@ -220,6 +220,7 @@ def test_truth_is_consistent() -> None:
     )
 
 
+@pytest.mark.slow
 def test_empirical_stage_rates_match_truth_within_four_standard_errors() -> None:
     pipeline = simulate(100_000, seed=3)
     deals, history = pipeline.deals, pipeline.stage_history
