@@ -22,8 +22,11 @@ $(STAMP): $(LOCK) pyproject.toml
 
 # Rewrite the lock from pyproject.toml's ranges, keeping each pinned version that still fits them
 # (`make lock UPGRADE=1` takes the newest versions instead). For every platform, Python >= 3.11.
+# Needs only uv (locked among the dev tools), so it works with a stale, broken or deleted lock.
 UPGRADE ?=
-lock: setup
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--generate-hashes $(if $(UPGRADE),--upgrade) --quiet -o $(LOCK)
 
