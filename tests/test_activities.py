@@ -53,6 +53,7 @@ def warehouse(folder) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(folder / "w.duckdb"), read_only=True)
 
 
+@pytest.mark.slow
 def test_activities_load_with_rejects_by_line_and_load_once(folder):
     write(
         folder / "activities_1.csv",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.adapter_fixtures import adapter_config, batches, ingest, query, write_csv
 from tests.conftest import write
 
@@ -100,6 +102,7 @@ hs_object_id,dealname,pipeline,dealstage,amount,closedate,createdate,hs_is_close
 """
 
 
+@pytest.mark.slow
 def test_internal_names_epoch_dates_and_only_the_latest_stint_per_stage(tmp_path: Path) -> None:
     write(tmp_path / "deals.csv", INTERNAL_EXPORT)
     adapter_config(

@@ -41,6 +41,7 @@ def test_encodings_and_separators_with_a_european_locale(
     ]
 
 
+@pytest.mark.slow
 def test_xlsx_with_the_data_on_a_named_sheet(tmp_path: Path) -> None:
     import openpyxl
 

@@ -60,6 +60,7 @@ def test_amount_base_uses_the_rate_valid_at_the_close_date(priced: Path) -> None
     ]
 
 
+@pytest.mark.slow
 def test_a_changed_rate_reprices_the_deals(priced: Path) -> None:
     write(priced / "rates.csv", RATES.format(march="1,30"))
     assert ingest(priced) == 0  # no new deals file: only the rates changed

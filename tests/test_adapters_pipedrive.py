@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.adapter_fixtures import adapter_config, batches, ingest, query
 from tests.conftest import write
+
+pytestmark = pytest.mark.slow
 
 ITALIAN_EXPORT = """
 Trattativa - ID;Trattativa - Titolo;Trattativa - Valore;Trattativa - Valuta;Trattativa - Fase;Trattativa - Stato;Trattativa - Proprietario;Trattativa - Trattativa creata;Trattativa - Data di vincita;Trattativa - Data di perdita;Trattativa - Chiusa il;Trattativa - Data di chiusura prevista;Trattativa - Ultimo cambio di fase;Trattativa - Probabilità

@@ -59,6 +59,7 @@ Opportunity ID,Opportunity Name,From Stage,To Stage,Amount,Close Date,Last Modif
 """
 
 
+@pytest.mark.slow
 def test_report_export_loads_without_mapping(tmp_path: Path) -> None:
     write(tmp_path / "opportunities.csv", REPORT)
     adapter_config(tmp_path, "salesforce", "opportunities.csv", DEFAULT_STAGES)
@@ -77,6 +78,7 @@ def test_report_export_loads_without_mapping(tmp_path: Path) -> None:
     assert batches(tmp_path) == [("opportunities.csv", "deals", 9, 3, 0, 6)]
 
 
+@pytest.mark.slow
 def test_history_report_gives_stints_and_slippage(tmp_path: Path) -> None:
     write(tmp_path / "opportunities.csv", REPORT)
     write(tmp_path / "history.csv", HISTORY_REPORT)
@@ -259,6 +261,7 @@ def _close_date_changes_in_real_history() -> int:
     return changes
 
 
+@pytest.mark.slow
 @real_export
 def test_real_data_export_folder_loads_without_mapping(tmp_path: Path) -> None:
     from tests.test_real_export_generic import expected_kpis

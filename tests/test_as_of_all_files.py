@@ -62,6 +62,7 @@ def test_each_file_snapshot_is_its_latest_event(export: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_as_of_is_the_history_files_last_change_and_it_counts(export: Path) -> None:
     assert run_cli(export, "build") == 0
     assert query(export, "select as_of from build_params") == [(datetime(2024, 3, 20),)]

@@ -21,6 +21,8 @@ from pipeline_analytics.cli import main
 from tests.conftest import run_cli
 from tests.run_fixtures import new_folder, query, write_export
 
+pytestmark = pytest.mark.slow
+
 NIGHT_1 = datetime(2026, 5, 3, 23, 0)
 
 

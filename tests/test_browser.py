@@ -21,6 +21,8 @@ from pipeline_analytics.report.i18n import ITALIAN
 from pipeline_analytics.sample.shapes import write_shape
 from tests.test_report import SECTION_KEYS, CrmNames, make_warehouse
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'"

@@ -22,6 +22,8 @@ import pytest
 from tests.conftest import REPO, run_cli
 from tests.run_fixtures import copy_folder, harness, new_folder, query, write_export
 
+pytestmark = pytest.mark.slow
+
 NIGHT_1 = datetime(2026, 5, 3, 23, 0)
 NIGHT_2 = datetime(2026, 5, 10, 23, 0)
 

@@ -56,6 +56,7 @@ def built(export_dir: Path) -> Path:
     return export_dir
 
 
+@pytest.mark.slow
 def test_only_an_unreadable_creation_date_rejects_a_row(built: Path) -> None:
     loaded = query(built, "select deal_id, created_at from deals order by deal_id")
     assert loaded == [
@@ -74,6 +75,7 @@ def test_only_an_unreadable_creation_date_rejects_a_row(built: Path) -> None:
     assert query(built, "select as_of from build_params") == [(AS_OF,)]
 
 
+@pytest.mark.slow
 def test_win_rate_and_open_pipeline_count_them_cycle_time_does_not(built: Path) -> None:
     ((won, lost, win_rate, win_rate_amount, open_deals, pipeline, cycle, created),) = query(
         built,
@@ -94,6 +96,7 @@ def test_win_rate_and_open_pipeline_count_them_cycle_time_does_not(built: Path) 
     assert cycles == [("L1", pytest.approx(20.0)), ("W1", pytest.approx(10.0)), ("W2", None)]
 
 
+@pytest.mark.slow
 def test_data_quality_counts_them_and_measurability_says_what_leaves_them_out(built: Path) -> None:
     ((severity, affected, samples, share),) = query(
         built,
@@ -113,6 +116,7 @@ def test_data_quality_counts_them_and_measurability_says_what_leaves_them_out(bu
     ]
 
 
+@pytest.mark.slow
 def test_the_report_says_which_figures_leave_them_out(built: Path) -> None:
     reports = built / "reports"
     assert run_cli(built, "-q", "report", "--output-dir", str(reports)) == 0
@@ -130,6 +134,7 @@ def test_the_report_says_which_figures_leave_them_out(built: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_past_as_of_knows_them_from_their_first_stage_change_or_export(built: Path) -> None:
     """As of Feb 22, O3 (first changed Feb 20) was known; W2 and O2 (first exported Mar 1) not."""
     assert run_cli(built, "-q", "build", "--as-of", "2024-02-22") == 0

@@ -20,6 +20,7 @@ def _folder(tmp_path: Path, source_extra: str = "") -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_a_file_that_fails_does_not_block_the_next_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -50,6 +51,7 @@ def test_an_unknown_encoding_setting_is_a_config_error(
     assert "encoding" in capsys.readouterr().err.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_cp1252_with_accents_still_loads(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     (folder / "a.csv").write_bytes(
@@ -59,6 +61,7 @@ def test_cp1252_with_accents_still_loads(tmp_path: Path) -> None:
     assert query(folder, "select owner from deals") == [("Zoë Müller",)]
 
 
+@pytest.mark.slow
 def test_xlsx_formula_cells_without_a_value_are_named(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -90,6 +93,7 @@ def test_a_wrong_encoding_setting_names_the_byte_and_leaves_no_temp_file(
     assert not temp.exists() or not any(temp.iterdir())
 
 
+@pytest.mark.slow
 def test_crlf_file_with_a_multi_line_value_and_a_blank_line_reports_physical_lines(
     tmp_path: Path,
 ) -> None:

@@ -136,6 +136,7 @@ def bookings_of(con: duckdb.DuckDBPyConnection, run_id: int, component: str) -> 
     )
 
 
+@pytest.mark.slow
 def test_hand_computed_open_pipeline(con):
     run_id = run_forecast(con, SETTINGS)
     deals = deals_of(con, run_id)
@@ -177,6 +178,7 @@ def test_hand_computed_open_pipeline(con):
     assert open_pipeline[0]["p90"] - open_pipeline[0]["p10"] >= 800.0
 
 
+@pytest.mark.slow
 def test_components_periods_and_tables(con):
     run_id = run_forecast(con, SETTINGS)
     components = ("closed", "open_pipeline", "new_pipeline", "total")
@@ -238,6 +240,7 @@ def test_components_periods_and_tables(con):
     )
 
 
+@pytest.mark.slow
 def test_same_seed_same_forecast(con):
     first = run_forecast(con, SETTINGS)
     second = run_forecast(con, SETTINGS)
@@ -257,6 +260,7 @@ def test_same_seed_same_forecast(con):
         assert a == b, table
 
 
+@pytest.mark.slow
 def test_changes_since_previous_run(con):
     first = run_forecast(con, SETTINGS)
     # By 2026-03-10: O1 was won on 03-05 and a new deal O7 entered stage 1 on 03-07.
@@ -303,6 +307,7 @@ def test_refuses_without_a_build(tmp_path: Path):
     con.close()
 
 
+@pytest.mark.slow
 def test_cli_forecast_and_backtest(con, export_dir: Path, capsys):
     con.close()  # the fixture's warehouse is export_dir / "w.duckdb"
     assert (

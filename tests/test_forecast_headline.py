@@ -242,6 +242,7 @@ def by_period(con: duckdb.DuckDBPyConnection, run_id: int, component: str) -> di
     }
 
 
+@pytest.mark.slow
 def test_stored_headline_is_the_engine_with_its_band_rescaled(con):
     # The engine's WAPE is about 9 % (engine_rows_needing_scale); the baselines' 20-50 %.
     store_backtest(
@@ -281,6 +282,7 @@ def test_stored_headline_is_the_engine_with_its_band_rescaled(con):
             assert h["p90"] == pytest.approx(t["p50"] + 14 * (t["p90"] - t["p50"]))
 
 
+@pytest.mark.slow
 def test_stored_headline_is_the_best_baseline(con):
     store_backtest(
         con,
@@ -325,6 +327,7 @@ def test_stored_headline_is_the_best_baseline(con):
     )
 
 
+@pytest.mark.slow
 def test_without_a_seed_the_data_decides_it(con):
     unseeded = EngineSettings(horizon_months=2, simulations=500)
     first, second = run_forecast(con, unseeded), run_forecast(con, unseeded)
@@ -348,6 +351,7 @@ def test_without_a_seed_the_data_decides_it(con):
     )
 
 
+@pytest.mark.slow
 def test_backtest_without_history_is_skipped_saying_why(con):
     # The first deal was created on 2025-10-22 (L0); as_of 2026-03-01: October to February.
     with pytest.raises(StepSkipped, match=r"needs 6 months.*covers 5 complete month"):

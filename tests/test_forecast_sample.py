@@ -25,6 +25,8 @@ from pipeline_analytics.forecast.selection import choose_headline
 from pipeline_analytics.sample.forward import expected_bookings
 from tests.conftest import SAMPLE_DIR
 
+pytestmark = pytest.mark.slow
+
 CONFIG = SAMPLE_DIR / "pipeline.toml"
 
 

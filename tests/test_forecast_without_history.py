@@ -52,6 +52,7 @@ def no_history(no_history_db: Path, tmp_path: Path):
     con.close()
 
 
+@pytest.mark.slow
 def test_deal_age_model_recovers_the_true_win_rate_and_cycle(no_history):
     ages = no_history.sql(
         "select pipeline, deal_type, outcome, age_at_as_of, days_to_close"
@@ -80,6 +81,7 @@ def test_deal_age_model_recovers_the_true_win_rate_and_cycle(no_history):
         assert estimated == pytest.approx(np.quantile(true_cycles, q), rel=0.10), q
 
 
+@pytest.mark.slow
 def test_past_forecasts_without_history_track_what_was_booked(no_history):
     run_backtest(no_history, BacktestSettings())
     quarters = no_history.execute(
@@ -95,6 +97,7 @@ def test_past_forecasts_without_history_track_what_was_booked(no_history):
     assert sum(inside) >= 0.7 * len(inside)
 
 
+@pytest.mark.slow
 def test_no_open_deal_is_left_out_at_a_past_moment(no_history):
     result = forecast(no_history, datetime(2026, 5, 1), EngineSettings(horizon_months=3, seed=1))
     # At a past moment an export without history does not even know the deals' stage then.
@@ -136,6 +139,7 @@ def deals_by_id(result) -> dict[str, dict]:
     return {row["deal_id"]: row for row in result.deals.iter_rows(named=True)}
 
 
+@pytest.mark.slow
 def test_missing_amounts_take_the_median_won_amount_of_similar_deals(tmp_path: Path):
     con = hand_warehouse(tmp_path)
     # 20 won 'Renewal' deals of 100, 200, ..., 2000 (median 1050) and 3 won 'New' of 10,000;
@@ -177,6 +181,7 @@ def test_missing_amounts_take_the_median_won_amount_of_similar_deals(tmp_path: P
     con.close()
 
 
+@pytest.mark.slow
 def test_deals_that_sat_long_without_closing_count_as_evidence(tmp_path: Path):
     con = hand_warehouse(tmp_path)
     # 20 deals won at 20 days and 20 lost at 60; 40 stale deals created 400-439 days ago and
@@ -210,6 +215,7 @@ def test_deals_that_sat_long_without_closing_count_as_evidence(tmp_path: Path):
     con.close()
 
 
+@pytest.mark.slow
 def test_overdue_probability_deals_are_timed_by_the_won_cycles(tmp_path: Path):
     con = hand_warehouse(tmp_path)
     con.execute("update stages set default_probability = 0.4 where stage_order = 1")
@@ -242,6 +248,7 @@ def test_overdue_probability_deals_are_timed_by_the_won_cycles(tmp_path: Path):
     con.close()
 
 
+@pytest.mark.slow
 def test_without_won_cycles_overdue_deals_spread_over_the_pipeline_turnover(tmp_path: Path):
     con = hand_warehouse(tmp_path)
     # As in a demo org, every deal was "created" on one day, after the won deals had closed: no
@@ -282,6 +289,7 @@ def test_without_won_cycles_overdue_deals_spread_over_the_pipeline_turnover(tmp_
     con.close()
 
 
+@pytest.mark.slow
 def test_without_any_lost_deal_a_probability_comes_first_and_the_rest_is_flagged(tmp_path: Path):
     con = hand_warehouse(tmp_path)
     con.execute("update stages set default_probability = 0.3 where stage_order = 1")
@@ -307,6 +315,7 @@ def test_without_any_lost_deal_a_probability_comes_first_and_the_rest_is_flagged
     con.close()
 
 
+@pytest.mark.slow
 def test_no_open_deals_still_forecast_closed_and_new_pipeline(tmp_path: Path):
     con = hand_warehouse(tmp_path)
     for i in range(40):
@@ -319,6 +328,7 @@ def test_no_open_deals_still_forecast_closed_and_new_pipeline(tmp_path: Path):
     con.close()
 
 
+@pytest.mark.slow
 def test_a_forecast_needs_a_closed_deal_and_an_amount(tmp_path: Path):
     con = hand_warehouse(tmp_path / "a")
     add_deal(con, "O", created_at=ago(5), stage_order=1, amount_base=100.0, snapshot_at=AS_OF)

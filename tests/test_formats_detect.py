@@ -32,6 +32,7 @@ def deal_dates(folder: Path) -> list[tuple]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("created", "closed", "expected_created", "expected_closed"),
     [
@@ -80,6 +81,7 @@ def test_a_date_layout_is_read_with_no_date_format(
     assert batches(tmp_path) == [("deals.csv", "deals", 2, 2, 0, 0)]
 
 
+@pytest.mark.slow
 def test_each_column_has_its_own_layout(tmp_path: Path) -> None:
     generic_export(
         tmp_path,
@@ -178,6 +180,7 @@ def test_a_configured_date_format_wins_and_the_error_names_the_one_that_reads(
     assert "'15 Apr, 2021 00:02:00'" in warning and suggestion in warning
 
 
+@pytest.mark.slow
 def test_a_column_no_layout_reads_fails_the_file_naming_line_column_and_value(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -208,6 +211,7 @@ def test_day_first_or_month_first_is_still_decided_by_the_whole_file(tmp_path: P
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
@@ -234,6 +238,7 @@ def test_amounts_as_crms_write_them(
     assert rows == [(d, pytest.approx(a), c) for d, a, c in expected]
 
 
+@pytest.mark.slow
 def test_an_accounting_negative_amount_is_read_and_rejected_as_negative(tmp_path: Path) -> None:
     generic_export(
         tmp_path,

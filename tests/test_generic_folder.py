@@ -16,6 +16,8 @@ import pytest
 from tests.conftest import write
 from tests.test_init import built_marts
 
+pytestmark = pytest.mark.slow
+
 DEALS = """
 Deal ID,Stage,Amount,Created,Close Date
 D1,Proposal,1000,2024-01-05,2024-04-01

@@ -75,6 +75,7 @@ def test_lookback_days_at_the_ends_of_the_range_load(tmp_path: Path, days: int) 
     )
 
 
+@pytest.mark.slow
 def test_lookback_of_ten_years_builds(tmp_path: Path) -> None:
     _config(tmp_path, pipeline="lookback_days = 3660\n")
     write(tmp_path / "deals.csv", DEALS)
@@ -196,6 +197,7 @@ def test_a_json_log_line_escapes_control_characters() -> None:
     assert event["message"] == f"stage {FORGED}" and event["stage"] == FORGED
 
 
+@pytest.mark.slow
 def test_a_stage_name_cannot_forge_a_log_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -243,6 +245,7 @@ def test_an_unwritable_warehouse_location_is_one_line_and_exit_2(
     assert str(db.parent) in error[0] and "--db" in error[0]
 
 
+@pytest.mark.slow
 def test_a_warehouse_in_a_read_only_folder_fails_before_the_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

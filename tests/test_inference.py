@@ -54,6 +54,7 @@ def statuses(folder: Path) -> dict[str, str]:
     return dict(query(folder, "select deal_id, status from deals"))
 
 
+@pytest.mark.slow
 def test_generic_mapping_from_english_headers(tmp_path: Path) -> None:
     write(
         tmp_path / "deals.csv",
@@ -78,6 +79,7 @@ def test_generic_mapping_from_english_headers(tmp_path: Path) -> None:
     assert inferred(tmp_path, "status.lost") == ('["Closed Lost"]', "stage name")
 
 
+@pytest.mark.slow
 def test_generic_mapping_from_italian_headers_and_a_status_column(tmp_path: Path) -> None:
     write(
         tmp_path / "trattative.csv",
@@ -101,6 +103,7 @@ def test_generic_mapping_from_italian_headers_and_a_status_column(tmp_path: Path
     assert {s for s, _ in open_stages(tmp_path)} == {"Proposta", "Contatto"}
 
 
+@pytest.mark.slow
 def test_configured_columns_win_over_aliases(tmp_path: Path) -> None:
     # "Owner" is an owner alias, but the config gives it to `account`; the owner is "Rep".
     write(
@@ -123,6 +126,7 @@ def test_configured_columns_win_over_aliases(tmp_path: Path) -> None:
     assert "columns.owner" not in settings and "columns.account" not in settings
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("won", "lost"),
     [
@@ -155,6 +159,7 @@ def test_won_and_lost_from_stage_names(tmp_path: Path, won: str, lost: str) -> N
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_nothing_marks_won_or_lost_is_said_not_silently_open(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -174,6 +179,7 @@ def test_nothing_marks_won_or_lost_is_said_not_silently_open(
     assert any("every deal counts as open" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_configured_status_wins_over_stage_names(tmp_path: Path) -> None:
     write(
         tmp_path / "deals.csv",
@@ -202,6 +208,7 @@ Id,Name,StageName,CreatedDate,IsClosed,IsWon,Amount
 """
 
 
+@pytest.mark.slow
 def test_stage_order_from_the_crm_stage_table(tmp_path: Path) -> None:
     folder = tmp_path / "export"
     folder.mkdir()
@@ -229,6 +236,7 @@ def test_stage_order_from_the_crm_stage_table(tmp_path: Path) -> None:
     assert statuses(tmp_path)["006D"] == "won"
 
 
+@pytest.mark.slow
 def test_stage_order_from_the_crm_default_list(tmp_path: Path) -> None:
     write(
         tmp_path / "Opportunity.csv",
@@ -253,6 +261,7 @@ def test_stage_order_from_the_crm_default_list(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_hubspot_internal_stage_ids_give_won_lost_and_the_default_order(tmp_path: Path) -> None:
     write(
         tmp_path / "deals.csv",
@@ -273,6 +282,7 @@ def test_hubspot_internal_stage_ids_give_won_lost_and_the_default_order(tmp_path
     ]
 
 
+@pytest.mark.slow
 def test_stage_order_from_history_transitions(tmp_path: Path) -> None:
     # Names sort against the funnel: Zeta comes first, then Mid, then Alpha.
     write(
@@ -311,6 +321,7 @@ def test_stage_order_from_history_transitions(tmp_path: Path) -> None:
     ) == [("Zeta", 1), ("Mid", 2), ("Alpha", 3)]
 
 
+@pytest.mark.slow
 def test_stage_order_from_probability(tmp_path: Path) -> None:
     write(
         tmp_path / "deals.csv",
@@ -331,6 +342,7 @@ def test_stage_order_from_probability(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_stage_order_from_deal_age_is_a_guess_and_said(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -350,6 +362,7 @@ def test_stage_order_from_deal_age_is_a_guess_and_said(
     assert any("cannot be decided from the data" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_deals_not_yet_engaged_put_their_stage_first(tmp_path: Path) -> None:
     # Exports leave the creation (engage) date empty until a deal is engaged: such deals count as
     # age 0, so "Prospecting" (no dates) comes before "Engaging" although "E" sorts first.
@@ -367,6 +380,7 @@ def test_deals_not_yet_engaged_put_their_stage_first(tmp_path: Path) -> None:
     assert open_stages(tmp_path) == [("Prospecting", "deal age"), ("Engaging", "deal age")]
 
 
+@pytest.mark.slow
 def test_one_stage_cannot_be_ordered_and_is_a_guess(tmp_path: Path) -> None:
     write(tmp_path / "deals.csv", "deal_id,stage,created_at\nD1,Demo,2024-01-02\n")
     minimal_config(tmp_path, "deals.csv")
@@ -374,6 +388,7 @@ def test_one_stage_cannot_be_ordered_and_is_a_guess(tmp_path: Path) -> None:
     assert open_stages(tmp_path) == [("Demo", "guess")]
 
 
+@pytest.mark.slow
 def test_a_changed_config_order_reorders_deals_loaded_before(tmp_path: Path) -> None:
     write(
         tmp_path / "deals.csv",
@@ -395,6 +410,7 @@ def test_a_changed_config_order_reorders_deals_loaded_before(tmp_path: Path) -> 
     assert {b for _, b in open_stages(tmp_path)} == {"config"}
 
 
+@pytest.mark.slow
 def test_reporting_currency_is_the_most_common_one_named(tmp_path: Path) -> None:
     write(
         tmp_path / "deals.csv",
@@ -421,6 +437,7 @@ def test_reporting_currency_is_the_most_common_one_named(tmp_path: Path) -> None
     assert query(tmp_path, "select currency from build_params") == [("EUR",)]
 
 
+@pytest.mark.slow
 def test_no_currency_named_is_assumed_and_said(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -436,6 +453,7 @@ def test_no_currency_named_is_assumed_and_said(
     assert any("names no currency" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_configured_currency_is_not_inferred(tmp_path: Path) -> None:
     write(tmp_path / "deals.csv", "deal_id,stage,created_at,amount\nD1,Won,2024-01-02,€100\n")
     write(
@@ -466,6 +484,7 @@ def test_what_is_given_is_still_checked_strictly(
     assert f"'{key}" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_history_file_mapping_from_its_headers(tmp_path: Path) -> None:
     write(
         tmp_path / "deals.csv",
@@ -490,6 +509,7 @@ def test_history_file_mapping_from_its_headers(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_hubspot_renamed_closing_stages_are_known_by_probability(tmp_path: Path) -> None:
     write(
         tmp_path / "deals.csv",

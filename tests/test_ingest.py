@@ -63,6 +63,7 @@ def loaded(export_dir: Path) -> Path:
     return export_dir
 
 
+@pytest.mark.slow
 def test_rejects_carry_line_column_and_reason_and_the_rest_loads(loaded: Path) -> None:
     rejected = query(
         loaded, "select source_row, column_name, reason, raw_record from rejected_rows order by 1"
@@ -85,6 +86,7 @@ def test_rejects_carry_line_column_and_reason_and_the_rest_loads(loaded: Path) -
     assert batch == [(6, 3, 3)]  # count in = loaded + rejected
 
 
+@pytest.mark.slow
 def test_status_close_dates_and_snapshot(loaded: Path) -> None:
     rows = query(
         loaded,
@@ -103,6 +105,7 @@ def test_status_close_dates_and_snapshot(loaded: Path) -> None:
     ) == [("Lost", False, True), ("Won", True, False)]
 
 
+@pytest.mark.slow
 def test_stage_events_collapse_repeats_and_end_at_next_change(loaded: Path) -> None:
     events = query(
         loaded,
@@ -116,6 +119,7 @@ def test_stage_events_collapse_repeats_and_end_at_next_change(loaded: Path) -> N
     ]
 
 
+@pytest.mark.slow
 def test_a_later_history_file_continues_the_stints_of_an_earlier_one(loaded: Path) -> None:
     # A newer history export: an edit row repeating D3's Proposal (not a new stint), then a move
     # back to Prospecting (its second stint), which ends the Proposal stint.
@@ -135,6 +139,7 @@ def test_a_later_history_file_continues_the_stints_of_an_earlier_one(loaded: Pat
     ]
 
 
+@pytest.mark.slow
 def test_regression_creates_second_stint(export_dir: Path) -> None:
     write(
         export_dir / "deals.csv",
@@ -165,6 +170,7 @@ def test_regression_creates_second_stint(export_dir: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_deal_without_history_gets_one_current_only_event(export_dir: Path) -> None:
     write(
         export_dir / "p.toml",
@@ -186,6 +192,7 @@ def test_deal_without_history_gets_one_current_only_event(export_dir: Path) -> N
     ]
 
 
+@pytest.mark.slow
 def test_same_files_again_change_nothing(loaded: Path) -> None:
     before = counts(loaded)
     assert run_cli(loaded, "ingest") == 0
@@ -203,6 +210,7 @@ def test_missing_mapped_column_fails_naming_headers(
     assert "headers found: 'id', 'stage', 'created', 'value'" in err
 
 
+@pytest.mark.slow
 def test_failed_file_leaves_warehouse_as_it_was(
     loaded: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -219,6 +227,7 @@ def test_failed_file_leaves_warehouse_as_it_was(
     assert query(loaded, "select count(*) from deals where deal_id = 'D9'") == [(0,)]
 
 
+@pytest.mark.slow
 def test_newer_export_updates_deal_and_appends_snapshot(loaded: Path) -> None:
     write(
         loaded / "deals.csv",
@@ -236,6 +245,7 @@ def test_newer_export_updates_deal_and_appends_snapshot(loaded: Path) -> None:
     ) == [("open",), ("won",)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("encoding", "delimiter"), [("utf-8-sig", ";"), ("cp1252", "\t"), ("utf-16", ",")]
 )
@@ -254,6 +264,7 @@ def test_encodings_and_delimiters(export_dir: Path, encoding: str, delimiter: st
     assert query(export_dir, "select owner, amount from deals") == [("Zoë Müller €", 10.0)]
 
 
+@pytest.mark.slow
 def test_ragged_lines_are_rejected_with_their_line(export_dir: Path) -> None:
     write(
         export_dir / "deals.csv",

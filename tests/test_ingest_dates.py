@@ -11,6 +11,8 @@ import pytest
 from tests.adapter_fixtures import batches, query
 from tests.conftest import GENERIC_CONFIG, run_cli, write
 
+pytestmark = pytest.mark.slow
+
 ACTIVITY_SOURCE = """
 activities = "activities.csv"
 [sources.activity_columns]

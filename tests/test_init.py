@@ -88,6 +88,7 @@ def _adapter_and_path_only(folder: Path, adapter: str, export: Path) -> Path:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rendering", ["generic", "salesforce", "hubspot", "pipedrive_it"])
 def test_init_config_and_adapter_and_path_only_build_the_marts_of_the_hand_written_config(
     tmp_path: Path, rendering: str
@@ -160,6 +161,7 @@ def test_init_writes_a_guessed_order_for_the_user_to_confirm_and_says_what_is_mi
     assert main(["-q", "--config", str(out), "--db", str(tmp_path / "w.duckdb"), "ingest"]) == 0
 
 
+@pytest.mark.slow
 def test_init_tells_the_files_of_a_generic_folder_apart(tmp_path: Path) -> None:
     write(tmp_path / "deals.csv", "deal_id,stage,created_at\nD1,Won,2024-01-02\n")
     write(tmp_path / "history.csv", "deal_id,stage,changed_at\nD1,Won,2024-01-05\n")
@@ -176,6 +178,7 @@ def test_init_tells_the_files_of_a_generic_folder_apart(tmp_path: Path) -> None:
     assert source["activity_columns"]["occurred_at"] == "completed_at"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not REAL_SALESFORCE_EXPORT.is_dir(), reason="real export not present")
 def test_real_salesforce_export_builds_from_adapter_and_path_only(tmp_path: Path) -> None:
     write(

@@ -56,6 +56,7 @@ def salesforce_folder(folder: Path) -> Path:
     return export
 
 
+@pytest.mark.slow
 def test_a_salesforce_lead_file_is_recognised_in_the_export_folder(tmp_path: Path) -> None:
     salesforce_folder(tmp_path)
     assert ingest(tmp_path) == 0
@@ -91,6 +92,7 @@ def test_a_salesforce_lead_file_is_recognised_in_the_export_folder(tmp_path: Pat
     ) == [(3, 2, 1, 1)]
 
 
+@pytest.mark.slow
 def test_the_newest_export_of_a_lead_wins_and_duplicates_in_a_file_are_rejected(
     tmp_path: Path,
 ) -> None:
@@ -125,6 +127,7 @@ def test_the_newest_export_of_a_lead_wins_and_duplicates_in_a_file_are_rejected(
     ]
 
 
+@pytest.mark.slow
 def test_a_generic_leads_sheet_through_a_mapping_links_to_deals_naming_the_lead(
     tmp_path: Path,
 ) -> None:
@@ -207,6 +210,7 @@ def test_a_mapped_lead_column_missing_from_the_sheet_names_the_fix(
     assert query(tmp_path, "select count(*) from deals") == [(1,)]  # the deals still load
 
 
+@pytest.mark.slow
 def test_a_hubspot_contacts_export_is_recognised_with_its_first_associated_deal(
     tmp_path: Path,
 ) -> None:
@@ -264,6 +268,7 @@ def test_lead_expiry_defaults_to_90_days(tmp_path: Path) -> None:
     assert parse_config(raw, tmp_path / "p.toml").pipeline.lead_expiry_days == 90
 
 
+@pytest.mark.slow
 def test_leads_and_their_expiry_survive_a_backup_and_restore(tmp_path: Path) -> None:
     salesforce_folder(tmp_path)
     adapter_config(

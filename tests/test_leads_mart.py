@@ -135,6 +135,7 @@ def test_overall_funnel_by_hand(funnel) -> None:
     assert everyone["deal_to_won_rate"] == pytest.approx(2 / 4)
 
 
+@pytest.mark.slow
 def test_rates_by_source_owner_and_month(funnel) -> None:
     web, phone, none = (funnel[("lead_source", s)] for s in ("Web", "Phone", "(none)"))
     assert (web["leads_created"], web["leads_converted"], web["converted_deals_won"]) == (3, 3, 2)
@@ -156,6 +157,7 @@ def test_rates_by_source_owner_and_month(funnel) -> None:
         assert sum(r["leads_created"] for (d, _), r in funnel.items() if d == dimension) == 7
 
 
+@pytest.mark.slow
 def test_expiry_counts_a_lead_lost_only_once_older_than_the_setting(tmp_path) -> None:
     con = new_warehouse(tmp_path)
     add_lead(con, "young", datetime(2024, 5, 2))  # 30 days old at as_of

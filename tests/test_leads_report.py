@@ -12,6 +12,8 @@ from pipeline_analytics.report import render_report
 from tests.test_report import make_warehouse, section_html, text_of
 from tests.test_report_i18n import CRM_WORDS, ITALIAN_VOCABULARY, visible_text, words
 
+pytestmark = pytest.mark.slow
+
 # 10 leads: 4 became deals, 1 won; 3 open, 3 expired. Web 6 of them, 4 without a source.
 LEAD_ROWS = [
     ("all", "all", 90, 10, 4, 1, 5000.0, 3, 3, 12.5, 0.4, 0.1, 0.25),

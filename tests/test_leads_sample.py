@@ -33,6 +33,7 @@ def test_the_committed_lead_file_is_what_the_renderings_write(tmp_path: Path) ->
     assert (tmp_path / "salesforce" / "Lead.csv").read_bytes() == LEADS_FILE.read_bytes()
 
 
+@pytest.mark.slow
 def test_every_lead_loads_and_links_to_its_opportunity(warehouse) -> None:
     leads = pl.read_csv(LEADS_FILE, infer_schema=False)
     assert warehouse.execute("select count(*) from leads").fetchall() == [(leads.height,)]
@@ -44,6 +45,7 @@ def test_every_lead_loads_and_links_to_its_opportunity(warehouse) -> None:
     ).fetchall() == [(0,)]
 
 
+@pytest.mark.slow
 def test_the_funnel_matches_the_file_read_independently(warehouse) -> None:
     leads = pl.read_csv(LEADS_FILE, infer_schema=False).with_columns(
         pl.col("CreatedDate").str.to_datetime("%Y-%m-%d %H:%M:%S")

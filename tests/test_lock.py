@@ -99,6 +99,7 @@ def start_holding(folder: Path, action: str) -> subprocess.Popen[str]:
     return process
 
 
+@pytest.mark.slow
 def test_second_run_exits_3_then_the_killed_holder_is_cleared(
     export_landed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -126,6 +127,7 @@ def test_second_run_exits_3_then_the_killed_holder_is_cleared(
     ]
 
 
+@pytest.mark.slow
 def test_wait_runs_after_the_holder_finishes(export_landed: Path, tmp_path: Path) -> None:
     folder = copy_folder(export_landed, tmp_path / "w")
     holder = start_holding(folder, "pause:1")

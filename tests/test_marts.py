@@ -167,6 +167,7 @@ def test_funnel_as_of_a_past_date_ignores_what_came_later(tmp_path):
     assert (f[1]["open_here"], f[1]["lost_here"], f[2]["reached"]) == (2, 0, 0)
 
 
+@pytest.mark.slow
 def test_stage_events_of_another_pipeline_are_ignored(tmp_path):
     con = new_warehouse(tmp_path)
     add_stages(con, 3)
@@ -185,6 +186,7 @@ def test_stage_events_of_another_pipeline_are_ignored(tmp_path):
 # --- durations and cycles ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_stage_duration_sums_a_deals_stints_over_completed_stints(tmp_path):
     con = new_warehouse(tmp_path)
     add_stages(con, 2)
@@ -217,6 +219,7 @@ def test_stage_duration_sums_a_deals_stints_over_completed_stints(tmp_path):
     assert (stage_1["deals"], stage_1["mean_days"]) == (1, pytest.approx(3.0))  # twice: 2 -> 5
 
 
+@pytest.mark.slow
 def test_close_before_create_is_excluded_from_cycle_stats(tmp_path):
     con = new_warehouse(tmp_path)
     add_deal(
@@ -242,6 +245,7 @@ def test_close_before_create_is_excluded_from_cycle_stats(tmp_path):
 # --- KPIs --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_kpi_window_excludes_its_start_and_includes_as_of(tmp_path):
     con = new_warehouse(tmp_path)
     as_of = datetime(2025, 7, 1)  # minus 365 days = 2024-07-01 (Feb 2025 has 28 days)

@@ -148,6 +148,7 @@ def test_stage_velocity_by_hand(con):
     assert v[2]["conversion_rate"] == pytest.approx(5 / 7)
 
 
+@pytest.mark.slow
 def test_a_stage_nobody_left_ranks_worst(tmp_path):
     con = new_warehouse(tmp_path)
     add_stages(con, 2)

@@ -129,6 +129,7 @@ def test_bridge_between_snapshots_by_hand(three_snapshots):
     assert isinstance(second["open_end"], Decimal)
 
 
+@pytest.mark.slow
 def test_bridge_between_month_ends_by_hand(three_snapshots):
     months = flows(three_snapshots, "month_end")
     # From the month before the first created deal (Dec 2023) to as_of's month, cut at as_of.
@@ -213,6 +214,7 @@ def flow_warehouse(tmp_path_factory) -> tuple[duckdb.DuckDBPyConnection, Path]:
     con.close()
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(
     deals=deals,
@@ -373,6 +375,7 @@ exact_deals = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(
     deals=exact_deals,

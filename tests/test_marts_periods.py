@@ -258,6 +258,7 @@ def test_period_cuts_have_zero_rows_once_a_value_exists(fiscal):
     assert (ann["open_deals_end"], ann["open_pipeline_end"]) == (2, 1700.0)
 
 
+@pytest.mark.slow
 def test_config_fiscal_year_start_reaches_the_build(tmp_path, capsys):
     config = GENERIC_CONFIG.format(history="").replace(
         'currency = "USD"', 'currency = "USD"\nfiscal_year_start_month = 2'

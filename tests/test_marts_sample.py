@@ -51,6 +51,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (ranks_a * ranks_b).sum(-1) / np.sqrt((ranks_a**2).sum(-1) * (ranks_b**2).sum(-1))
 
 
+@pytest.mark.slow
 def test_rep_win_rates_recover_the_simulated_skill_ordering(sample, truth):
     reps = sample.execute("select owner, win_rate from mart_rep_performance").fetchall()
     measured = np.array([rate for _, rate in reps])
@@ -66,6 +67,7 @@ def test_rep_win_rates_recover_the_simulated_skill_ordering(sample, truth):
     assert len(reps) == len(truth["reps"])
 
 
+@pytest.mark.slow
 def test_the_simulators_worst_stage_ranks_first(sample, truth):
     ranked = sample.execute(
         "select stage from mart_bottlenecks where pipeline = 'default' order by rank"
@@ -74,6 +76,7 @@ def test_the_simulators_worst_stage_ranks_first(sample, truth):
     assert len(ranked) == len(truth["stages"])
 
 
+@pytest.mark.slow
 def test_touchpoints_match_the_activities_file(sample):
     """Activities per won, lost and open deal, counted independently from the sample's CSVs."""
     deals = pl.read_csv(SAMPLE_DIR / "deals.csv", try_parse_dates=True)
@@ -137,6 +140,7 @@ def documented_tables(text: str) -> dict[str, list[tuple[str, str]]]:
     return tables
 
 
+@pytest.mark.slow
 def test_metrics_doc_describes_every_table_and_column(sample):
     warehouse: dict[str, list[tuple[str, str]]] = {}
     for table, column, data_type in sample.execute(
@@ -167,6 +171,7 @@ def test_the_doc_parser_reads_a_table_section():
     assert documented_tables(text) == {"t": [("a", "DECIMAL(38,2)"), ("b", "VARCHAR[]")]}
 
 
+@pytest.mark.slow
 def test_sample_as_of_is_the_last_simulated_event(sample, truth):
     as_of = sample.execute("select as_of from build_params").fetchall()[0][0]
     assert as_of <= datetime.fromisoformat(truth["last_possible_event"])

@@ -80,6 +80,7 @@ def words(page: str, section: str) -> str:
     return re.sub(r"Plotly\.newPlot\(.*?\);", "", text_of(section_html(page, section)))
 
 
+@pytest.mark.slow
 def test_it_loads_with_the_file_time_as_snapshot(ran: tuple[Path, int, str]) -> None:
     folder, exit_code, _ = ran
     assert exit_code == 0
@@ -89,6 +90,7 @@ def test_it_loads_with_the_file_time_as_snapshot(ran: tuple[Path, int, str]) -> 
     assert query(folder, "select as_of from build_params") == [(MODIFIED,)]
 
 
+@pytest.mark.slow
 def test_forecast_and_backtest_are_skipped_with_the_reason(ran: tuple[Path, int, str]) -> None:
     folder, _, _ = ran
     steps = dict(query(folder, "select step, status from run_steps"))
@@ -104,6 +106,7 @@ def test_forecast_and_backtest_are_skipped_with_the_reason(ran: tuple[Path, int,
     assert "none of the closed deals has a close date" in messages["backtest"]
 
 
+@pytest.mark.slow
 def test_the_marts_keep_what_needs_no_dates(ran: tuple[Path, int, str]) -> None:
     folder, _, _ = ran
     # Open N5 and N6; only N5 has an amount. Nothing closed at a known time: no win rate, not 0.
@@ -144,6 +147,7 @@ def test_the_marts_keep_what_needs_no_dates(ran: tuple[Path, int, str]) -> None:
     assert quality == {"closed_without_close_date": 4, "missing_created_at": 6}
 
 
+@pytest.mark.slow
 def test_the_report_says_what_needs_dates_and_shows_what_does_not(
     ran: tuple[Path, int, str],
 ) -> None:

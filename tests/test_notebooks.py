@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow
+
 nbclient = pytest.importorskip(
     "nbclient", reason="nbclient is not installed: pip install -e '.[dev]'"
 )

@@ -19,9 +19,12 @@ from pipeline_analytics.cli import main
 EXPORT = (
     Path(__file__).resolve().parents[2] / "shared" / "real-exports" / "salesforce_dev_org_export"
 )
-pytestmark = pytest.mark.skipif(
-    not (EXPORT / "opportunity.csv").is_file(), reason=f"real export not present at {EXPORT}"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (EXPORT / "opportunity.csv").is_file(), reason=f"real export not present at {EXPORT}"
+    ),
+]
 
 CONFIG = """
 [[sources]]

@@ -28,6 +28,10 @@ D6,Prospecting,31/02/2024,,10,-Bob
 """
 DATE_REASON = "created_at: cannot read '…' as a date or timestamp"
 AMOUNT_REASON = "amount: cannot read '…' as a number"
+TOO_MANY_VALUES_REASON = (
+    "too many values: more than the … columns of the header (a separator inside a value without "
+    "quotes?); quote that value or export the file again"
+)
 
 
 @pytest.fixture
@@ -89,6 +93,7 @@ def test_out_writes_every_row_with_formula_cells_neutralised(loaded: Path) -> No
     assert json.loads(rows[3]["raw_record"])["rep"] == "-Bob"
 
 
+@pytest.mark.slow
 def test_batch_option_and_an_unknown_batch(
     loaded: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -118,6 +123,7 @@ def test_no_warehouse_and_no_rejects(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().out.strip() == "No rejected rows in the warehouse."
 
 
+@pytest.mark.slow
 def test_mart_rejects_and_the_report_count_by_reason(loaded: Path) -> None:
     assert run_cli(loaded, "build") == 0
     con = duckdb.connect(str(loaded / "w.duckdb"), read_only=True)
@@ -129,7 +135,7 @@ def test_mart_rejects_and_the_report_count_by_reason(loaded: Path) -> None:
     finally:
         con.close()
     assert mart == [
-        ("(whole line)", "too many columns: Expected Number of Columns: … Found: …", 1, 1, 1, 7),
+        ("(whole line)", TOO_MANY_VALUES_REASON, 1, 1, 1, 7),
         ("amount", AMOUNT_REASON, 1, 1, 1, 6),
         ("created_at", DATE_REASON, 2, 1, 1, 5),
     ]
@@ -140,6 +146,7 @@ def test_mart_rejects_and_the_report_count_by_reason(loaded: Path) -> None:
     assert "`pipeline-analytics rejects` lists each" in page
 
 
+@pytest.mark.slow
 def test_mart_rejects_leaves_out_files_loaded_after_as_of(loaded: Path) -> None:
     assert run_cli(loaded, "build", "--as-of", "2024-01-01") == 0
     con = duckdb.connect(str(loaded / "w.duckdb"), read_only=True)

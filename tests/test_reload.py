@@ -132,6 +132,7 @@ def wrong_key(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_fixing_the_key_mapping_leaves_no_row_of_the_old_one(
     wrong_key: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -171,6 +172,7 @@ def test_fixing_the_key_mapping_leaves_no_row_of_the_old_one(
         assert rows_of(db, mart) == rows_of(fresh, mart), mart
 
 
+@pytest.mark.slow
 def test_unchanged_settings_load_nothing_again(wrong_key: Path) -> None:
     db = wrong_key / "w.duckdb"
     before = query(db, "select batch_id from ingest_batches order by 1")
@@ -178,6 +180,7 @@ def test_unchanged_settings_load_nothing_again(wrong_key: Path) -> None:
     assert query(db, "select batch_id from ingest_batches order by 1") == before
 
 
+@pytest.mark.slow
 def test_a_failed_reload_changes_nothing(wrong_key: Path) -> None:
     db = wrong_key / "w.duckdb"
     before = {table: rows_of(db, table) for table in source_tables()}
@@ -193,6 +196,7 @@ def test_a_failed_reload_changes_nothing(wrong_key: Path) -> None:
     assert query(db, "select count(*) from deals") == [(5,)]
 
 
+@pytest.mark.slow
 def test_reload_option_reloads_unchanged_settings(wrong_key: Path) -> None:
     db = wrong_key / "w.duckdb"
     before = {table: rows_of(db, table) for table in source_tables()}
@@ -203,6 +207,7 @@ def test_reload_option_reloads_unchanged_settings(wrong_key: Path) -> None:
     assert {table: rows_of(db, table) for table in source_tables()} == before
 
 
+@pytest.mark.slow
 def test_reload_of_an_unknown_source_is_a_config_error(
     wrong_key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -220,6 +225,7 @@ def test_run_accepts_reload() -> None:
     assert (args.reload, args.source) == (True, "crm")
 
 
+@pytest.mark.slow
 def test_batches_without_recorded_settings_are_not_reloaded(
     wrong_key: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

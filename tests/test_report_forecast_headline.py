@@ -162,6 +162,7 @@ def chosen(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     return render(con, folder / "en"), render(con, folder / "it", "it")
 
 
+@pytest.mark.slow
 def test_summary_headlines_the_chosen_methods_quarter_not_the_engines(chosen) -> None:
     page, _ = chosen
     summary = section_html(page, "summary")
@@ -175,6 +176,7 @@ def test_summary_headlines_the_chosen_methods_quarter_not_the_engines(chosen) ->
     assert "Run rate leads: it forecast better than the engine in the backtest." in text
 
 
+@pytest.mark.slow
 def test_forecast_section_draws_the_headline_and_explains_the_choice(chosen) -> None:
     page, _ = chosen
     forecast = section_html(page, "forecast")
@@ -204,6 +206,7 @@ def test_forecast_section_draws_the_headline_and_explains_the_choice(chosen) -> 
     assert '"name":"Engine"' in forecast  # the engine's total, dashed in the chart
 
 
+@pytest.mark.slow
 def test_accuracy_marks_the_leader_and_shows_both_coverages(chosen) -> None:
     page, _ = chosen
     text = text_of(section_html(page, "accuracy"))
@@ -218,6 +221,7 @@ def test_accuracy_marks_the_leader_and_shows_both_coverages(chosen) -> None:
     assert "1 Median of the engine and the two best simple methods 2 5.0%" in text
 
 
+@pytest.mark.slow
 def test_method_says_how_the_headline_is_chosen(chosen) -> None:
     page, _ = chosen
     text = text_of(section_html(page, "method"))
@@ -225,6 +229,7 @@ def test_method_says_how_the_headline_is_chosen(chosen) -> None:
     assert "(method Engine)" in text  # the simulation is the engine's, whatever leads
 
 
+@pytest.mark.slow
 def test_italian_headline_reason_and_record(chosen) -> None:
     _, page = chosen
     assert (
@@ -240,6 +245,7 @@ def test_italian_headline_reason_and_record(chosen) -> None:
     )
 
 
+@pytest.mark.slow
 def test_accuracy_draws_the_leaders_backtest_path(chosen) -> None:
     page, _ = chosen
     accuracy = section_html(page, "accuracy")
@@ -247,6 +253,7 @@ def test_accuracy_draws_the_leaders_backtest_path(chosen) -> None:
     assert '"name":"Engine P50"' not in accuracy
 
 
+@pytest.mark.slow
 def test_an_engine_run_from_before_the_choice_warns_when_the_backtest_disagrees(
     tmp_path: Path,
 ) -> None:
@@ -334,6 +341,7 @@ def test_a_run_before_the_choice_says_nothing_about_it() -> None:
 # --- 2. basis and imputation ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_open_deals_per_basis_imputed_and_missing_amounts(tmp_path: Path) -> None:
     con = make_warehouse(tmp_path / "w.duckdb")
     set_config(
@@ -378,6 +386,7 @@ def test_open_deals_per_basis_imputed_and_missing_amounts(tmp_path: Path) -> Non
     )
 
 
+@pytest.mark.slow
 def test_stage_history_keeps_the_method_section_quiet_about_it(tmp_path: Path) -> None:
     con = make_warehouse(tmp_path / "w.duckdb")  # run 2's deals are on basis stage and crm
     method = text_of(section_html(render(con, tmp_path), "method"))
@@ -385,6 +394,7 @@ def test_stage_history_keeps_the_method_section_quiet_about_it(tmp_path: Path) -
     assert "best-supported of four models" in method
 
 
+@pytest.mark.slow
 def test_an_unforecastable_open_pipeline_says_why(tmp_path: Path) -> None:
     con = make_warehouse(tmp_path / "w.duckdb")
     set_config(
@@ -440,6 +450,7 @@ def test_a_newer_skipped_forecast_replaces_the_stale_run(tmp_path: Path) -> None
     assert "The engine has the lowest WAPE" in text_of(section_html(page, "accuracy"))
 
 
+@pytest.mark.slow
 def test_an_older_skipped_or_a_later_succeeded_step_leaves_the_run(tmp_path: Path) -> None:
     con = make_warehouse(tmp_path / "w.duckdb")
     add_step(con, 5, "forecast", "skipped", SKIPPED, "2026-03-14 13:30:00")  # before run 2
@@ -452,6 +463,7 @@ def test_an_older_skipped_or_a_later_succeeded_step_leaves_the_run(tmp_path: Pat
     assert "skipped" not in text_of(section_html(page, "forecast"))
 
 
+@pytest.mark.slow
 def test_a_failed_forecast_without_any_stored_run(tmp_path: Path) -> None:
     con = make_warehouse(tmp_path / "w.duckdb")
     for table in ("forecast_runs", "forecast_bookings", "forecast_cashflow"):
@@ -476,6 +488,7 @@ def test_a_failed_forecast_without_any_stored_run(tmp_path: Path) -> None:
         assert "predates" not in text, key
 
 
+@pytest.mark.slow
 def test_a_skipped_backtest_replaces_the_older_scores(tmp_path: Path) -> None:
     con = make_warehouse(tmp_path / "w.duckdb")
     con.execute("update forecast_backtest set created_at = timestamp '2026-03-14 10:00:00'")
@@ -516,6 +529,7 @@ def test_a_backtest_older_than_its_skipped_step_is_not_hidden_by_an_earlier_one(
     assert "The engine has the lowest WAPE at 1 of 1 horizons." in text
 
 
+@pytest.mark.slow
 def test_a_cash_flow_without_amounts_says_so(tmp_path: Path) -> None:
     con = make_warehouse(tmp_path / "w.duckdb")
     con.execute(
@@ -583,6 +597,7 @@ def closing_warehouse(path: Path, as_of: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
+@pytest.mark.slow
 def test_in_the_last_two_weeks_the_summary_leads_with_the_next_quarter(tmp_path: Path) -> None:
     con = closing_warehouse(tmp_path / "w.duckdb", "2026-03-18 00:00:00")
     summary = section_html(render(con, tmp_path), "summary")
@@ -599,6 +614,7 @@ def test_in_the_last_two_weeks_the_summary_leads_with_the_next_quarter(tmp_path:
     assert "▼ 26%" in text
 
 
+@pytest.mark.slow
 def test_the_reason_is_told_once_on_the_leading_card(tmp_path: Path) -> None:
     con = closing_warehouse(tmp_path / "w.duckdb", "2026-03-18 00:00:00")
     set_config(con, 2, {"headline": {"method": "engine", "reason_code": "engine_best"}})
@@ -617,6 +633,7 @@ def test_the_reason_is_told_once_on_the_leading_card(tmp_path: Path) -> None:
     assert reason not in readings[1]  # Q1 2026, closing
 
 
+@pytest.mark.slow
 def test_a_next_quarter_the_run_covers_in_part_gets_no_change_arrow(tmp_path: Path) -> None:
     con = make_warehouse(tmp_path / "w.duckdb")
     add_chosen_run(con)  # headline months March to May, no simulated Q2 total
@@ -629,6 +646,7 @@ def test_a_next_quarter_the_run_covers_in_part_gets_no_change_arrow(tmp_path: Pa
     assert "▼" not in q2_card and "▲" not in q2_card
 
 
+@pytest.mark.slow
 def test_a_day_earlier_the_closing_quarter_leads_alone(tmp_path: Path) -> None:
     con = closing_warehouse(tmp_path / "w.duckdb", "2026-03-17 23:59:59")
     summary = section_html(render(con, tmp_path), "summary")
@@ -639,6 +657,7 @@ def test_a_day_earlier_the_closing_quarter_leads_alone(tmp_path: Path) -> None:
     assert "ends within two weeks" not in text_of(summary)
 
 
+@pytest.mark.slow
 def test_the_next_quarter_in_italian(tmp_path: Path) -> None:
     con = closing_warehouse(tmp_path / "w.duckdb", "2026-03-20 09:00:00")
     text = text_of(section_html(render(con, tmp_path, "it"), "summary"))
@@ -646,6 +665,7 @@ def test_the_next_quarter_in_italian(tmp_path: Path) -> None:
     assert "150.000 USD attesi in T2 2026." in text
 
 
+@pytest.mark.slow
 def test_missing_quarters_leave_no_dash_in_any_summary_sentence(tmp_path: Path) -> None:
     """No quarter before the current one, no simulated quarter totals, a run whose months start
     in April, and as_of in the last two weeks: Q1 has no forecast, Q2 only two of its months."""

@@ -360,6 +360,7 @@ def test_a_measurable_export_shows_its_numbers(with_history) -> None:
     assert "Alice" in text_of(section_html(page, "team"))
 
 
+@pytest.mark.slow
 def test_a_first_quarter_is_introduced_without_dashes(tmp_path: Path) -> None:
     _, page = build_and_render(tmp_path, "one_quarter")
     intro = text_of(section_html(page, "summary").split('<p class="intro">')[1].split("</p>")[0])
@@ -369,6 +370,7 @@ def test_a_first_quarter_is_introduced_without_dashes(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_italian_report_says_not_measurable_in_italian(tmp_path: Path) -> None:
     _, page = build_and_render(tmp_path, "no_history", language="it")
     funnel = text_of(section_html(page, "funnel"))
@@ -377,6 +379,7 @@ def test_italian_report_says_not_measurable_in_italian(tmp_path: Path) -> None:
     assert "2 trattative aperte su 3 non hanno importo" in text_of(section_html(page, "summary"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["no_history", "no_lost", "history", "one_quarter"])
 def test_no_dash_inside_a_sentence(shape: str, tmp_path: Path) -> None:
     _, page = build_and_render(tmp_path, shape)

@@ -20,6 +20,8 @@ from pipeline_analytics.report.sections.team import STUCK_DEALS_SQL
 from tests.test_report import SECTION_KEYS, section_html
 from tests.test_report_i18n import ITALIAN_VOCABULARY, visible_text, words
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def sample(sample_warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -99,6 +99,7 @@ def report_sections(page: str) -> list[str]:
     return re.findall(r'<section id="([a-z]+)"', page)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHAPES)
 def test_run_writes_a_full_report_on_every_export_shape(
     shape_run: Callable[[str], ShapeRun], name: str
@@ -130,6 +131,7 @@ def test_run_writes_a_full_report_on_every_export_shape(
     assert report_sections(run.report.read_text(encoding="utf-8")) == SECTION_KEYS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MUST_SKIP))
 def test_the_report_says_why_a_step_was_skipped(
     shape_run: Callable[[str], ShapeRun], name: str
@@ -237,6 +239,7 @@ def forced(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Sha
     return get
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failing", ["forecast", "backtest"])
 def test_an_unexpected_error_in_forecast_or_backtest_still_writes_the_report(
     forced: Callable[[str, str], ShapeRun], failing: str
@@ -279,6 +282,7 @@ def test_an_unexpected_error_in_forecast_or_backtest_still_writes_the_report(
     assert f"{failing} failed: {message}; {went_on} still ran" in str(last["message"])
 
 
+@pytest.mark.slow
 def test_outside_run_an_error_in_the_forecast_stops_the_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -299,6 +303,7 @@ def test_outside_run_an_error_in_the_forecast_stops_the_command(
     assert steps[-1] == (3, "forecast", "failed", message)
 
 
+@pytest.mark.slow
 def test_a_run_without_new_files_keeps_the_backtest_and_says_so(tmp_path: Path) -> None:
     config = write_shape("no_owner_source", tmp_path, simulations=SIMULATIONS)
     first = run_folder(config)
@@ -332,6 +337,7 @@ def test_the_report_says_why_the_forecast_failed(
     assert "simulated engine fault" in text_of(section_html(page, "forecast"))
 
 
+@pytest.mark.slow
 def test_a_skipped_forecast_makes_a_partial_run_that_exits_0(
     forced: Callable[[str, str], ShapeRun],
 ) -> None:

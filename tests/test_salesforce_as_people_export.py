@@ -46,6 +46,7 @@ def _export(tmp_path: Path, files: dict[str, str]) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_workbench_export_keys_deals_on_unique_names(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -105,6 +106,7 @@ def test_report_without_id_column_keys_on_name_and_still_excludes_its_total_row(
     assert batches(tmp_path) == [("report.csv", "deals", 3, 2, 0, 1)]
 
 
+@pytest.mark.slow
 def test_history_keyed_on_name_links_to_deals_with_ids(tmp_path: Path) -> None:
     """Deals carry Ids; a report-style history names the opportunity: names map to the ids."""
     _export(
@@ -165,6 +167,7 @@ Beta,Prospecting,2024-02-01 09:00:00
 """
 
 
+@pytest.mark.slow
 def test_repeated_names_are_kept_keyed_on_creation_time_and_history_finds_the_deal_then(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -358,6 +361,7 @@ Id,MasterLabel,ApiName,IsActive,SortOrder,IsClosed,IsWon,DefaultProbability
 """
 
 
+@pytest.mark.slow
 def test_stage_flags_on_opportunity_rows_fill_source_stages(tmp_path: Path) -> None:
     folder = _export(tmp_path, {"Opportunity.csv": OPPORTUNITIES_WITH_STAGE_FLAGS})
     adapter_config(tmp_path, "salesforce", "export", STAGES)
@@ -404,6 +408,7 @@ def _real_export() -> Path | None:
 REAL_EXPORT = _real_export()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(REAL_EXPORT is None, reason="real Salesforce export not present")
 def test_real_data_export_folder_names_accounts_and_reads_stage_flags(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -445,6 +450,7 @@ def test_real_data_export_folder_names_accounts_and_reads_stage_flags(
     )
 
 
+@pytest.mark.slow
 def test_a_name_that_starts_repeating_keeps_the_key_its_deal_had(tmp_path: Path) -> None:
     # Week 1: "Acme - Renewal" is unique, so its name is its key. Week 2 adds next year's renewal
     # of the same name: the first deal (same creation time) keeps its key, the new one is dated,

@@ -12,9 +12,12 @@ import shutil
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from tests.conftest import SAMPLE_DIR
 from tests.test_init import built_marts
+
+pytestmark = pytest.mark.slow
 
 # Marts that name deals by their key: the Data Loader export keys deals on names, not Ids.
 KEYED_ON_DEALS = {"mart_data_quality", "mart_deal_cycle", "mart_deal_details", "mart_stuck_deals"}

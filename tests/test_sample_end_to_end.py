@@ -13,6 +13,8 @@ import pytest
 from pipeline_analytics.cli import main
 from tests.conftest import SAMPLE_DIR
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Path:

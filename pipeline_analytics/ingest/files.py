@@ -400,7 +400,7 @@ def _read_text(
         first = str(exc).strip().splitlines()[0]
         raise InputError(f"{path}: cannot be read as a delimited text file ({first})") from exc
     rejects = [
-        (int(line), _reject_reason(error_type, message), (raw or "").strip("\r\n"))
+        (int(line), _reject_reason(error_type, message, len(headers)), (raw or "").strip("\r\n"))
         for line, error_type, message, raw in con.execute(
             f"""
             select line, min(error_type), min(error_message), min(csv_line)
@@ -433,14 +433,40 @@ def _read_text(
     return LoadedFile(table, headers, good + len(rejects), rejects, delimiter)
 
 
-def _reject_reason(error_type: str, message: str) -> str:
-    if error_type.upper() == "INVALID ENCODING":
+def _reject_reason(error_type: str, message: str, columns: int) -> str:
+    """Our reason for a line DuckDB's reader rejected, from its error type (a fixed set).
+
+    DuckDB's own message is kept only for a type not listed here, in parentheses. No apostrophes:
+    mart_rejects reads '...' in a reason as a quoted value.
+    """
+    kind = error_type.upper()
+    if kind == "INVALID ENCODING":
         # The rest of the file is UTF-8 (see _decide_encoding): only this line is lost.
         return (
             "invalid encoding: the line is not valid UTF-8 (a byte of another encoding or a "
             "damaged character); fix the value in the CRM or export the file again"
         )
-    return f"{error_type.lower()}: {message}"
+    if kind == "UNQUOTED VALUE":
+        return (
+            'unclosed quote: a value opens a quote (") the line does not close, or has text after '
+            "its closing quote (a line cut short?); fix the quotes or export the file again"
+        )
+    if kind == "MISSING COLUMNS":
+        return (
+            f"too few values: fewer than the {columns} columns of the header (another separator, "
+            "or a line cut short?); fix the line or export the file again"
+        )
+    if kind == "TOO MANY COLUMNS":
+        return (
+            f"too many values: more than the {columns} columns of the header (a separator inside "
+            "a value without quotes?); quote that value or export the file again"
+        )
+    if kind == "LINE SIZE OVER MAXIMUM":
+        return (
+            "line too long: over 20 MB, longer than any real record; fix the line or export the "
+            "file again"
+        )
+    return f"unreadable line ({kind.lower()}: {message}); fix the line or export the file again"
 
 
 def _without(lines: np.ndarray, rejected: list[int]) -> np.ndarray:
