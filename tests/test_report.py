@@ -14,6 +14,7 @@ import hashlib
 import html
 import math
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -479,9 +480,24 @@ def kpi_values(page: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, duckdb.DuckDBPyConnection]:
+def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """make_warehouse's file, built once; each test that reads or changes it opens a copy."""
+    path = tmp_path_factory.mktemp("built") / "warehouse.duckdb"
+    make_warehouse(path).close()
+    return path
+
+
+def copy_of(built_warehouse: Path, folder: Path) -> duckdb.DuckDBPyConnection:
+    shutil.copy(built_warehouse, folder / "w.duckdb")
+    return connect(folder / "w.duckdb")
+
+
+@pytest.fixture(scope="module")
+def report(
+    built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str, duckdb.DuckDBPyConnection]:
     folder = tmp_path_factory.mktemp("report")
-    con = make_warehouse(folder / "warehouse.duckdb")
+    con = copy_of(built_warehouse, folder)
     path = render_report(con, output_dir=folder / "reports", targets={(2026, 1): 250000.0})
     return path, path.read_text(encoding="utf-8"), con
 
@@ -638,8 +654,10 @@ def test_quarter_forecast_and_cash_by_hand(report) -> None:
     assert "Expected collections in the months Mar 2026 to May 2026." in text
 
 
-def test_quarter_forecast_of_a_run_without_quarter_bands_adds_up_means(tmp_path: Path) -> None:
-    con = make_warehouse(tmp_path / "w.duckdb")
+def test_quarter_forecast_of_a_run_without_quarter_bands_adds_up_means(
+    built_warehouse: Path, tmp_path: Path
+) -> None:
+    con = copy_of(built_warehouse, tmp_path)
     con.execute("delete from forecast_periods")
     page = render_report(con, output_dir=tmp_path).read_text(encoding="utf-8")
     shown = kpi_values(section_html(page, "summary"))
@@ -919,8 +937,10 @@ def test_every_section_says_what_is_missing_on_an_empty_warehouse(tmp_path: Path
     assert 'class="chart"' not in page
 
 
-def test_a_missing_column_or_table_leaves_the_others_intact(tmp_path: Path) -> None:
-    con = make_warehouse(tmp_path / "w.duckdb")
+def test_a_missing_column_or_table_leaves_the_others_intact(
+    built_warehouse: Path, tmp_path: Path
+) -> None:
+    con = copy_of(built_warehouse, tmp_path)
     con.execute("drop table mart_rep_performance")
     con.execute("alter table mart_bottlenecks drop column days_per_advance")
     con.execute("drop table forecast_runs")
