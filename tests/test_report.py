@@ -45,6 +45,7 @@ from pipeline_analytics.report.sections.summary import (
     win_rate_driver,
 )
 from pipeline_analytics.warehouse import connect
+from tests.mart_fixtures import add_deal, build_as_of, new_warehouse
 
 AS_OF = datetime(2026, 3, 14, 12, 0)
 PLOTLY_JS = plotly.offline.get_plotlyjs()
@@ -190,7 +191,7 @@ def make_warehouse(
     return con
 
 
-def stage_names(n: dict[str, str]) -> dict[int | None, str]:
+def stage_names(n: dict[str, str]) -> dict[int, str]:
     return {1: "Prospecting", 2: n["stage"], 3: "Proposal"}
 
 
@@ -282,8 +283,7 @@ def add_many_closed_deals(con: duckdb.DuckDBPyConnection, n: dict[str, str], dea
         select 'crm', 'm' || i, 'owner ' || (i % 7), $pipeline, 'web',
             case when i % 3 = 0 then 'Lost' else 'Won' end,
             case when i % 3 = 0 then 'lost' else 'won' end,
-            1000.0, closed_at - to_microseconds(((i * 7) % 120 * 86400 + 43200) * 1000000),
-            closed_at
+            1000.0, closed_at - to_days(((i * 7) % 120)::integer) - interval 12 hour, closed_at
         from (
             select i, timestamp '2026-03-14 00:00:00' - to_days((i % 300)::integer) as closed_at
             from range($deals) as r(i)
@@ -306,11 +306,11 @@ def add_loaded_batch(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def hand_picked_cycles(path: Path) -> duckdb.DuckDBPyConnection:
+def hand_picked_cycles(folder: Path) -> duckdb.DuckDBPyConnection:
     """A warehouse of closed deals only, built at AS_OF. In the window: won after 3, 10, 12, 40
     days; lost after 1, 5; one closed 2 days before it was created. Outside it: a won deal closed
     in 2024 after 500 days, which must not count."""
-    con = connect(path)
+    con = new_warehouse(folder)
     for deal_id, status, cycle_days, closed in [
         ("1", "won", 3, "2026-03-01"),
         ("2", "won", 10, "2026-02-01"),
@@ -322,12 +322,9 @@ def hand_picked_cycles(path: Path) -> duckdb.DuckDBPyConnection:
         ("8", "won", 500, "2024-05-01"),
     ]:
         closed_at = datetime.fromisoformat(closed)
-        con.execute(
-            INSERT_DEAL,
-            [deal_id, None, None, "Alice", "default", "web", status.title(), None, status]
-            + [1000.0, closed_at - timedelta(days=cycle_days), closed_at, None],
-        )
-    build(con, lookback_days=365, currency="USD", as_of=AS_OF)
+        created_at = closed_at - timedelta(days=cycle_days)
+        add_deal(con, deal_id, created_at=created_at, status=status, closed_at=closed_at)
+    build_as_of(con, AS_OF)
     return con
 
 
@@ -775,7 +772,7 @@ def test_speed_section_has_box_plots_throughput_histogram_and_trend(report) -> N
 
 
 def test_time_to_close_is_binned_in_the_window(tmp_path: Path) -> None:
-    histogram = cycle_histogram(hand_picked_cycles(tmp_path / "w.duckdb"))
+    histogram = cycle_histogram(hand_picked_cycles(tmp_path))
     # Binned (window, cycle >= 0): 1, 3, 5, 10, 12, 40. p99 = 12 + 0.95 * (40 - 12) = 38.6;
     # 38.6 / 24 bins = 1.6 -> width 2; last bin = ceil(38.6 / 2) = 20, open-ended (40 lands there).
     assert histogram.bin_width == 2
