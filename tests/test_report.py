@@ -23,7 +23,7 @@ import duckdb
 import plotly.offline
 import pytest
 
-from pipeline_analytics.build import build
+from pipeline_analytics.build import build, create_models, load_models
 from pipeline_analytics.config import parse_config
 from pipeline_analytics.errors import ConfigError
 from pipeline_analytics.report import render_report
@@ -189,6 +189,17 @@ def make_warehouse(
     con.execute("update build_params set built_at = timestamp '2026-03-14 13:00:00'")
     create_forecast_tables(con, n)
     return con
+
+
+def rebuild_models_reading(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Re-run, in build order, every model that reads `table` directly or through other models:
+    the marts derived from a table a test changed by hand then follow the change."""
+    changed = {table}
+    for model in load_models():
+        sql = re.sub(r"--[^\n]*", "", model.sql)  # a name in a comment is no read
+        if model.name not in changed and any(re.search(rf"\b{t}\b", sql) for t in changed):
+            create_models(con, [model])
+            changed.add(model.name)
 
 
 def stage_names(n: dict[str, str]) -> dict[int, str]:

@@ -33,7 +33,14 @@ from pipeline_analytics.report.sections.summary import (
     next_quarter,
     quarter_reading,
 )
-from tests.test_report import AS_OF, kpi_values, make_warehouse, section_html, text_of
+from tests.test_report import (
+    AS_OF,
+    kpi_values,
+    make_warehouse,
+    rebuild_models_reading,
+    section_html,
+    text_of,
+)
 
 EN = translator("en")
 FMT = Formatter("USD")
@@ -645,6 +652,7 @@ def test_missing_quarters_leave_no_dash_in_any_summary_sentence(tmp_path: Path) 
     con = make_warehouse(tmp_path / "w.duckdb")
     con.execute("update build_params set as_of = timestamp '2026-03-20 09:00:00'")
     con.execute("delete from mart_kpis_by_period where period_start < date '2026-01-01'")
+    rebuild_models_reading(con, "mart_kpis_by_period")  # mart_kpi_changes loses them too
     con.execute("delete from forecast_periods")
     con.execute("delete from forecast_bookings where month < date '2026-04-01'")
     summary = section_html(render(con, tmp_path), "summary")
