@@ -23,9 +23,10 @@ LEAD_ROWS = [
 
 
 def add_lead_mart(con: duckdb.DuckDBPyConnection, lead_rows: list[tuple]) -> None:
+    # Replaces the mart the build made from the fixture's leads table, which is empty.
     con.execute(
         """
-        create table mart_lead_conversion (
+        create or replace table mart_lead_conversion (
             dimension varchar, dimension_value varchar, as_of timestamp,
             lead_expiry_days integer, leads_created bigint, leads_converted bigint,
             converted_deals_won bigint, converted_won_amount_base double, leads_open bigint,

@@ -173,11 +173,11 @@ def test_italian_numbers_dates_and_charts(italian_page: str) -> None:
     summary = section_html(italian_page, "summary")
     assert 'lang="it"' in italian_page
     assert "<title>Report della pipeline · 14 mar 2026</title>" in italian_page
-    assert "Il tasso di successo è sceso di 21,8 punti, al 18,2%, soprattutto per Qualified" in (
+    assert "Il tasso di successo è sceso di 22,4 punti, al 17,6%, soprattutto per Qualified" in (
         html.unescape(summary)
     )
     assert "T1 2026 finora (dal 1 gen 2026 al 14 mar 2026)" in summary
-    assert "50.000 USD" in summary  # average won deal: groups of thousands with a point
+    assert "55.000 USD" in summary  # average won deal: groups of thousands with a point
     team = section_html(italian_page, "team")
     assert "1,67×" in team and "sovraccarico" in team and "(nessun commerciale)" in team
     # Plotly writes the axis ticks itself: month names and separators from the config.
