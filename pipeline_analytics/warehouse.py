@@ -52,11 +52,21 @@ def create_schema(con: duckdb.DuckDBPyConnection, migrations_dir: Path = MIGRATI
         applied = {v for (v,) in con.execute("select version from schema_migrations").fetchall()}
         for migration in migrations(migrations_dir):
             if migration.version not in applied:
-                con.execute(migration.path.read_text(encoding="utf-8"))
+                _apply(con, migration)
                 con.execute(
                     "insert into schema_migrations values ($version, $name, now()::timestamp)",
                     {"version": migration.version, "name": migration.name},
                 )
+
+
+def _apply(con: duckdb.DuckDBPyConnection, migration: Migration) -> None:
+    try:
+        con.execute(migration.path.read_text(encoding="utf-8"))
+    except duckdb.Error as exc:
+        raise PipelineError(
+            f"{migration.path}: migration {migration.version} failed, so the warehouse was left "
+            f"as it was: {str(exc).splitlines()[0]}; fix the migration, then open it again"
+        ) from exc
 
 
 def migrations(migrations_dir: Path = MIGRATIONS_DIR) -> list[Migration]:
