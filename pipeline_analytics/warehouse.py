@@ -125,7 +125,8 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def connect(db_path: Path, settings: WarehouseSettings | None = None) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the warehouse file with memory, temp and thread settings."""
+    """Open (creating if needed) the warehouse file with memory, temp and thread settings, its
+    schema brought up to date (create_schema)."""
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         # DuckDB writes `<warehouse>.wal` next to the file at the first commit: a folder that
