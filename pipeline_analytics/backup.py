@@ -1,10 +1,10 @@
 """Backup and restore: the warehouse's own tables as Parquet, with a manifest of row counts.
 
-`export-warehouse DIR` writes `<table>.parquet` for each table of our schema (warehouse.py's core
-tables and the build's addition), read in one transaction so all files show the same moment, plus
-`manifest.json`: each table's file and row count and where each id sequence stands. The folder
-appears under its final name only when complete. The Parquet files are plain, so any tool can read
-a backup without this program.
+`export-warehouse DIR` writes `<table>.parquet` for each table of our schema (the tables of
+sql/schema/, schema_migrations included: the migrations the data has had travel with it), read in
+one transaction so all files show the same moment, plus `manifest.json`: each table's file and row
+count and where each id sequence stands. The folder appears under its final name only when
+complete. The Parquet files are plain, so any tool can read a backup without this program.
 
 A backup is data, never code (docs/backup.md). `import-warehouse DIR` builds the schema from our own
 definitions, reads only `<table>.parquet` inside the folder, matches columns by name and casts them
@@ -26,9 +26,9 @@ from typing import Any
 import duckdb
 
 from pipeline_analytics import __version__
-from pipeline_analytics.build import SCHEMA_ADDITIONS, create_models, load_models
+from pipeline_analytics.build import create_models, model_graph
 from pipeline_analytics.errors import InputError
-from pipeline_analytics.warehouse import CORE_SCHEMA, transaction
+from pipeline_analytics.warehouse import MIGRATIONS_TABLE, create_schema, transaction
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,9 @@ _OWN_OBJECTS = "database_name = current_database() and schema_name = 'main' and 
 _OWN_COLUMNS = f"table_oid in (select table_oid from duckdb_tables() where {_OWN_OBJECTS})"
 # Tables the build owns: never in a backup, rebuilt by import from the restored tables.
 MODEL_PREFIXES = ("int_", "mart_")
-# Tables and columns our schema gained after backups were first written (or, for build_params'
-# column, that only a build adds): an older backup may lack them, and they restore empty or NULL,
-# as in a warehouse of that age upgraded in place. A table or column added to the schema goes here.
+# Tables and columns our schema gained after backups were first written: an older backup may lack
+# them, and they restore empty or NULL, as in a warehouse of that age upgraded in place (its
+# migrations). A table or column added to the schema goes here.
 LATER_ADDITIONS = frozenset(
     {
         "run_steps",
@@ -56,6 +56,7 @@ LATER_ADDITIONS = frozenset(
         "build_params.lead_expiry_days",
         "ingest_batches.settings_fingerprint",
         "ingest_batches.settings_json",
+        MIGRATIONS_TABLE,
     }
 )
 # The column holding the ids each sequence hands out: a sequence behind them would reuse ids.
@@ -112,8 +113,7 @@ def our_schema() -> Schema:
     """Our schema, read from the catalog of a fresh in-memory warehouse built by our own DDL."""
     con = duckdb.connect()
     try:
-        con.execute(CORE_SCHEMA)
-        con.execute(SCHEMA_ADDITIONS)
+        create_schema(con)
         tables: dict[str, list[tuple[str, str]]] = {}
         for table, column, data_type in con.execute(
             f"select table_name, column_name, data_type from duckdb_columns() where {_OWN_COLUMNS} "
@@ -228,8 +228,7 @@ def import_warehouse(
         )
     with transaction(con):
         _drop_everything(con)
-        con.execute(CORE_SCHEMA)
-        con.execute(SCHEMA_ADDITIONS)
+        create_schema(con)
         increments = dict(
             con.execute(
                 f"select sequence_name, increment_by from duckdb_sequences() where {_OWN_OBJECTS}"
@@ -240,10 +239,14 @@ def import_warehouse(
                 f"create or replace sequence {_quote(name)} increment by {int(increments[name])} "
                 f"start with {int(next_value)}"
             )
+        # The backup's record of migrations replaces the new one; those its data has not had (a
+        # backup written by an earlier version) then apply to the restored rows.
+        con.execute(f"delete from {MIGRATIONS_TABLE}")
         for table in backup.tables:
             _insert(con, table)
+        create_schema(con)
         if con.execute("select count(*) from build_params").fetchall()[0][0]:
-            create_models(con, load_models())
+            create_models(con, model_graph().models)
     log.info(
         "imported %d tables (%d rows) from %s",
         len(backup.tables),
@@ -548,6 +551,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _tables_with_rows(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Tables holding data an import would overwrite; a new warehouse's record of its migrations
+    is not such data."""
     names = [
         row[0]
         for row in con.execute(
@@ -557,7 +562,8 @@ def _tables_with_rows(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [
         name
         for name in names
-        if con.execute(f"select count(*) from {_quote(name)}").fetchall()[0][0] > 0
+        if name != MIGRATIONS_TABLE
+        and con.execute(f"select count(*) from {_quote(name)}").fetchall()[0][0] > 0
     ]
 
 

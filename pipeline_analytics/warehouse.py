@@ -1,184 +1,91 @@
 """The DuckDB warehouse: connection settings and the core tables of the warehouse contract.
 
 Every step (ingest, build, forecast, report) talks to the next through these tables; see
-docs/metrics.md for each column.
+docs/metrics.md for each column. Their definitions are sql/schema/ (one file per table), and the
+changes since the first release sql/migrations/ (numbered, applied once to each warehouse).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from pipeline_analytics.config import WarehouseSettings
-from pipeline_analytics.errors import InputError
+from pipeline_analytics.errors import InputError, PipelineError
+from pipeline_analytics.sql_files import SQL_DIR, sql_files_in
 
 DEFAULT_DB_PATH = Path("data/warehouse.duckdb")
 
-CORE_SCHEMA = """
-create sequence if not exists batch_id_seq start 1;
-create sequence if not exists run_id_seq start 1;
+# The migrations a warehouse has had (sql/schema/schema_migrations.sql).
+MIGRATIONS_TABLE = "schema_migrations"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+_MIGRATION_FILE = re.compile(r"(\d{3})_(\w+)\.sql")
 
-create table if not exists ingest_batches (
-    batch_id integer, source varchar, adapter varchar, object varchar, file_path varchar,
-    file_sha256 varchar, rows_read bigint, rows_loaded bigint, rows_rejected bigint,
-    snapshot_at timestamp, started_at timestamp, finished_at timestamp, status varchar,
-    rows_excluded bigint
-);
-create table if not exists rejected_rows (
-    batch_id integer, source_row bigint, column_name varchar, reason varchar, raw_record varchar
-);
-create table if not exists stages (
-    pipeline varchar, stage varchar, stage_order integer, is_won boolean, is_lost boolean,
-    default_probability double
-);
-create table if not exists deals (
-    source varchar, deal_id varchar, name varchar, account varchar, owner varchar,
-    pipeline varchar, lead_source varchar, deal_type varchar, stage varchar, stage_order integer,
-    status varchar, amount double, currency varchar, amount_base double, probability double,
-    created_at timestamp, closed_at timestamp, expected_close_date date, snapshot_at timestamp,
-    batch_id integer, stage_changed_at timestamp, activity_count integer, segment varchar,
-    amount_company_currency double
-);
-create table if not exists deal_changes (
-    source varchar, deal_id varchar, field varchar, old_value varchar, new_value varchar,
-    changed_at timestamp, batch_id integer
-);
--- Deals whose stage events must be recomputed: filled in each file's transaction, emptied by the
--- one rebuild at the end of an ingest, so a crash in between is repaired by the next ingest.
-create table if not exists pending_stage_events (source varchar, deal_id varchar);
-create table if not exists stage_changes (
-    source varchar, deal_id varchar, stage varchar, changed_at timestamp, batch_id integer,
-    source_row bigint, origin varchar
-);
-create table if not exists deal_stage_events (
-    source varchar, deal_id varchar, pipeline varchar, stage varchar, stage_order integer,
-    entered_at timestamp, exited_at timestamp, stint integer, origin varchar
-);
-create table if not exists deal_snapshots (
-    snapshot_at timestamp, source varchar, deal_id varchar, stage varchar, status varchar,
-    amount_base double, expected_close_date date, owner varchar, batch_id integer,
-    closed_at timestamp, stage_changed_at timestamp
-);
-create table if not exists source_stages (
-    source varchar, pipeline varchar, stage varchar, sort_order integer, is_closed boolean,
-    is_won boolean, default_probability double, batch_id integer
-);
--- The CRM's names for the ids its deals exports carry (Salesforce User.csv and Account.csv):
--- object 'users' or 'accounts'; the newest file of an object replaces the source's earlier one.
-create table if not exists crm_names (
-    source varchar, object varchar, id varchar, name varchar, batch_id integer
-);
--- Columns added after the first release: warehouses created before them gain them here.
-alter table ingest_batches add column if not exists rows_excluded bigint;
-alter table deals add column if not exists amount_company_currency double;
-alter table stage_changes add column if not exists origin varchar;
-alter table deal_snapshots add column if not exists closed_at timestamp;
-alter table deal_snapshots add column if not exists stage_changed_at timestamp;
--- The configured settings that read a batch's file (store.read_settings): as JSON, and its sha256;
--- NULL for batches loaded before they were recorded.
-alter table ingest_batches add column if not exists settings_fingerprint varchar;
-alter table ingest_batches add column if not exists settings_json varchar;
--- How each stage's order, won or lost was decided (config, crm stage table, history...).
-alter table stages add column if not exists basis varchar;
--- Every setting ingest inferred because the config left it out: one row per source and setting,
--- replaced when inferred again; `basis` says from what (a header, the values, the history...).
-create table if not exists inferred_settings (
-    source varchar, setting varchar, value varchar, basis varchar, batch_id integer
-);
-create table if not exists activities (
-    source varchar, deal_id varchar, activity_type varchar, occurred_at timestamp, owner varchar
-);
--- Values left out of a row that loaded (an event time after its file was loaded): the row's line,
--- column and value as read, and `flag`, the mart_data_quality check that reports it.
-create table if not exists flagged_values (
-    batch_id integer, source_row bigint, deal_id varchar, column_name varchar, value varchar,
-    flag varchar
-);
--- One row per lead (the newest export of a lead wins); converted_deal_id links it to `deals`.
-create table if not exists leads (
-    source varchar, lead_id varchar, name varchar, company varchar, owner varchar,
-    lead_source varchar, status varchar, created_at timestamp, converted_at timestamp,
-    converted_deal_id varchar, snapshot_at timestamp, batch_id integer
-);
-alter table deals add column if not exists lead_id varchar;
-create table if not exists fx_rates (currency varchar, valid_from date, rate_to_base double);
-create table if not exists build_params (
-    as_of timestamp, lookback_days integer, currency varchar, built_at timestamp
-);
-create table if not exists runs (
-    run_id integer, command varchar, started_at timestamp, finished_at timestamp, status varchar,
-    files_loaded integer, rows_loaded bigint, rows_rejected bigint, forecast_run_id integer,
-    report_path varchar, error varchar
-);
--- One row per step of every recorded command, written as the step ends: 'succeeded', 'skipped'
--- (the data cannot support it; message says why) or 'failed' (message: the error's one line).
--- Steps after a failure that stopped the command have no row.
-create table if not exists run_steps (
-    run_id integer, step varchar, status varchar, message varchar, finished_at timestamp
-);
-create table if not exists forecast_runs (
-    run_id integer, as_of timestamp, created_at timestamp, horizon_months integer,
-    simulations integer, seed bigint, method varchar, config varchar
-);
-create table if not exists forecast_bookings (
-    run_id integer, month date, component varchar, mean double, p10 double, p50 double,
-    p90 double
-);
-create table if not exists forecast_deals (
-    run_id integer, source varchar, deal_id varchar, win_probability double,
-    expected_close_month date, expected_value_base double, stage varchar, stage_age_days double,
-    amount_base double, deal_type varchar, basis varchar
-);
-alter table forecast_deals add column if not exists stage varchar;
-alter table forecast_deals add column if not exists stage_age_days double;
-alter table forecast_deals add column if not exists amount_base double;
-alter table forecast_deals add column if not exists deal_type varchar;
-alter table forecast_deals add column if not exists basis varchar;
-alter table forecast_deals add column if not exists amount_imputed boolean;
-create table if not exists forecast_periods (
-    run_id integer, period varchar, period_start date, months_forecast integer,
-    complete boolean, component varchar, mean double, p10 double, p50 double, p90 double
-);
-create table if not exists forecast_cashflow (
-    run_id integer, month date, billings_mean double, billings_p10 double, billings_p50 double,
-    billings_p90 double, collections_mean double, collections_p10 double,
-    collections_p50 double, collections_p90 double, recognized_revenue double,
-    recognized_revenue_p10 double, recognized_revenue_p50 double, recognized_revenue_p90 double
-);
-create table if not exists forecast_crosschecks (
-    run_id integer, month date, method varchar, mean double, p10 double, p50 double, p90 double
-);
-create table if not exists forecast_changes (
-    run_id integer, previous_run_id integer, source varchar, deal_id varchar, change varchar,
-    stage varchar, previous_stage varchar, win_probability double,
-    previous_win_probability double, expected_value_base double,
-    previous_expected_value_base double, delta_base double
-);
-create table if not exists forecast_backtest (
-    origin timestamp, horizon_months integer, method varchar, actual double,
-    forecast_mean double, p10 double, p50 double, p90 double, simulations integer, seed bigint,
-    created_at timestamp
-);
-create or replace view forecast_accuracy as
-select
-    method,
-    horizon_months,
-    count(*) as origins,
-    sum(abs(actual - p50)) / nullif(sum(actual), 0) as wape,
-    sum(p50 - actual) / nullif(sum(actual), 0) as bias,
-    avg(greatest(0.1 * (actual - p10), -0.9 * (actual - p10))) as pinball_p10,
-    avg(greatest(0.5 * (actual - p50), -0.5 * (actual - p50))) as pinball_p50,
-    avg(greatest(0.9 * (actual - p90), -0.1 * (actual - p90))) as pinball_p90,
-    avg(case when p10 is not null and p90 is not null
-        then (actual between p10 and p90)::integer end) as coverage_p10_p90
-from forecast_backtest
-where actual is not null
-group by method, horizon_months;
-"""
+
+@dataclass(frozen=True)
+class Migration:
+    """One file of sql/migrations/: NNN_name.sql, applied once to each warehouse, in NNN order."""
+
+    version: int
+    name: str
+    path: Path
+
+
+def create_schema(con: duckdb.DuckDBPyConnection, migrations_dir: Path = MIGRATIONS_DIR) -> None:
+    """Bring the warehouse on `con` to the current schema, in one transaction.
+
+    The tables, sequences and views of sql/schema/ it lacks are created at their current shape
+    (views last: they read the tables), then the migrations it has not had are applied and
+    recorded. A new warehouse has every migration's change already, so each is written to leave
+    it as it is (`add column if not exists`); a warehouse of an earlier version gains what it
+    lacks, its columns in the same order as a new one's.
+    """
+    with transaction(con):
+        for path in [*sql_files_in("schema"), *sql_files_in("schema/views")]:
+            con.execute(path.read_text(encoding="utf-8"))
+        applied = {v for (v,) in con.execute("select version from schema_migrations").fetchall()}
+        for migration in migrations(migrations_dir):
+            if migration.version not in applied:
+                _apply(con, migration)
+                con.execute(
+                    "insert into schema_migrations values ($version, $name, now()::timestamp)",
+                    {"version": migration.version, "name": migration.name},
+                )
+
+
+def _apply(con: duckdb.DuckDBPyConnection, migration: Migration) -> None:
+    try:
+        con.execute(migration.path.read_text(encoding="utf-8"))
+    except duckdb.Error as exc:
+        raise PipelineError(
+            f"{migration.path}: migration {migration.version} failed, so the warehouse was left "
+            f"as it was: {str(exc).splitlines()[0]}; fix the migration, then open it again"
+        ) from exc
+
+
+def migrations(migrations_dir: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migrations in migrations_dir, in version order."""
+    found: dict[int, Migration] = {}
+    for path in sorted(migrations_dir.glob("*.sql")):
+        if not (match := _MIGRATION_FILE.fullmatch(path.name)):
+            raise PipelineError(
+                f"{path}: a migration's file name is NNN_name.sql (three digits, the order it "
+                "applies in); rename it"
+            )
+        version = int(match.group(1))
+        if version in found:
+            raise PipelineError(
+                f"{path}: version {version} is also {found[version].path.name}; give one of "
+                "them the next free number"
+            )
+        found[version] = Migration(version, match.group(2), path)
+    return list(found.values())
 
 
 def default_memory_limit() -> str:
@@ -218,7 +125,8 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def connect(db_path: Path, settings: WarehouseSettings | None = None) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the warehouse file with memory, temp and thread settings."""
+    """Open (creating if needed) the warehouse file with memory, temp and thread settings, its
+    schema brought up to date (create_schema)."""
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         # DuckDB writes `<warehouse>.wal` next to the file at the first commit: a folder that
@@ -243,7 +151,7 @@ def connect(db_path: Path, settings: WarehouseSettings | None = None) -> duckdb.
     with contextlib.suppress(duckdb.InvalidInputException):
         con.execute("set enable_progress_bar = false")
     con.execute("set TimeZone = 'UTC'")  # naive export timestamps are read as UTC
-    con.execute(CORE_SCHEMA)
+    create_schema(con)
     return con
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from pipeline_analytics.build import build
 from pipeline_analytics.sql_files import SQL_DIR
-from pipeline_analytics.warehouse import CORE_SCHEMA
+from pipeline_analytics.warehouse import create_schema
 from tests.mart_fixtures import add_deal, add_snapshot, build_as_of, new_warehouse, rows
 
 S1, S2, S3 = datetime(2024, 3, 1), datetime(2024, 4, 1), datetime(2024, 4, 30, 12)
@@ -209,7 +209,7 @@ def flow_warehouse(tmp_path_factory) -> tuple[duckdb.DuckDBPyConnection, Path]:
     for name in FLOW_MODELS:
         shutil.copy(SQL_DIR / f"{name}.sql", folder)
     con = duckdb.connect()
-    con.execute(CORE_SCHEMA)
+    create_schema(con)
     yield con, folder
     con.close()
 

@@ -11,7 +11,6 @@ the scratch's build_params. The warehouse, its build and its marts are left exac
 from __future__ import annotations
 
 import functools
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from datetime import datetime
 
 import duckdb
 
-from pipeline_analytics.build import Model, load_models
+from pipeline_analytics.build import Model, model_graph
 from pipeline_analytics.errors import InputError, PipelineError
 
 SCRATCH = "forecast_as_of"
@@ -94,11 +93,4 @@ def _quoted(identifier: str) -> str:
 @functools.cache
 def _needed_models() -> tuple[Model, ...]:
     """FORECAST_MODELS and every model they read, in build order (read once per process)."""
-    models = load_models()
-    names = [m.name for m in models]
-    needed = set(FORECAST_MODELS)
-    for model in reversed(models):
-        if model.name in needed:
-            sql = re.sub(r"--[^\n]*", "", model.sql)
-            needed |= {n for n in names if n != model.name and re.search(rf"\b{n}\b", sql)}
-    return tuple(m for m in models if m.name in needed)
+    return model_graph().upstream_of(FORECAST_MODELS)

@@ -1,0 +1,4 @@
+-- 002: column deals.amount_company_currency, added after the first release.
+-- A warehouse created before it gains it, NULL in its earlier rows; a newer one already
+-- has it (sql/schema/deals.sql), hence `if not exists`.
+alter table deals add column if not exists amount_company_currency double;
