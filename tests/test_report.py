@@ -23,7 +23,7 @@ import duckdb
 import plotly.offline
 import pytest
 
-from pipeline_analytics.build import build, create_models, load_models
+from pipeline_analytics.build import build, create_models, model_graph
 from pipeline_analytics.config import parse_config
 from pipeline_analytics.errors import ConfigError
 from pipeline_analytics.report import render_report
@@ -194,7 +194,7 @@ def rebuild_models_reading(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Re-run, in build order, every model that reads `table` directly or through other models:
     the marts derived from a table a test changed by hand then follow the change."""
     changed = {table}
-    for model in load_models():
+    for model in model_graph().models:
         sql = re.sub(r"--[^\n]*", "", model.sql)  # a name in a comment is no read
         if model.name not in changed and any(re.search(rf"\b{t}\b", sql) for t in changed):
             create_models(con, [model])
