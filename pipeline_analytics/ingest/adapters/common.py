@@ -25,6 +25,7 @@ from pipeline_analytics.ingest.columns import (
     resolve_kind,
 )
 from pipeline_analytics.ingest.files import LoadedFile
+from pipeline_analytics.ingest.inference import crm_status_columns, record_crm_outcomes
 from pipeline_analytics.ingest.locale import number_sql, timestamp_sql
 from pipeline_analytics.ingest.staging import (
     combine_checks,
@@ -39,10 +40,65 @@ from pipeline_analytics.ingest.staging import (
 OVERRIDE_TABLES = {"deals": "sources.columns", "history": "sources.history_columns"}
 
 
-class CrmAdapter(ABC):
-    """An adapter driven by its alias file; subclasses stage each kind of file."""
+class Adapter(ABC):
+    """What ingest asks of every adapter, the generic one and the CRMs' alike.
+
+    Ingest plans a source's files with `reads_headers`, `recognise`, `skip_note` and
+    `unrecognised`; it reads a file's `columns` (a deals file's amount and currency decide the
+    reporting currency), has the adapter `stage` it and, for a deals file, `record_outcomes`.
+    """
 
     name = ""
+
+    def reads_headers(self, key: str, named_file: bool) -> bool:
+        """Whether the kind of a file named by config key `key` comes from its headers."""
+        return True
+
+    @abstractmethod
+    def recognise(self, headers: list[str], source: Source) -> str | None:
+        """The kind of export these headers belong to, or None."""
+
+    @abstractmethod
+    def skip_note(self, headers: list[str], source: Source) -> str:
+        """Why a file of a folder that `recognise` reads as no kind is skipped, and what to do."""
+
+    @abstractmethod
+    def unrecognised(
+        self, headers: list[str], source: Source, expected: str, file_label: str
+    ) -> InputError:
+        """Why a file is not the `expected` kind of export, naming what is missing."""
+
+    @abstractmethod
+    def columns(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        loaded: LoadedFile,
+        source: Source,
+        kind: str,
+        file_label: str,
+    ) -> dict[str, str]:
+        """field -> header of a file of `kind`."""
+
+    @abstractmethod
+    def stage(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        loaded: LoadedFile,
+        source: Source,
+        kind: str,
+        file_label: str,
+    ) -> LoadedFile:
+        """Create the staging tables for a file of `kind`; returns the file as finally counted."""
+
+    @abstractmethod
+    def record_outcomes(
+        self, con: duckdb.DuckDBPyConnection, source: Source, columns: dict[str, str]
+    ) -> None:
+        """After a deals file is staged: record what decided its deals' won and lost."""
+
+
+class CrmAdapter(Adapter):
+    """An adapter driven by its alias file; subclasses stage each kind of file."""
 
     @property
     def aliases(self) -> AdapterAliases:
@@ -64,7 +120,7 @@ class CrmAdapter(ABC):
                 return kind.name
         return None
 
-    def skip_reason(self, headers: list[str], source: Source) -> str:
+    def skip_note(self, headers: list[str], source: Source) -> str:
         """Why a file of a folder is no kind this adapter reads: per kind, the headers it lacks."""
         index = self.index(headers)
         lacks = []
@@ -84,7 +140,6 @@ class CrmAdapter(ABC):
     def unrecognised(
         self, headers: list[str], source: Source, expected: str, file_label: str
     ) -> InputError:
-        """Why a file is not the `expected` kind of export, naming what is missing."""
         index = self.index(headers)
         kind = self.aliases.kind(expected)
         overrides = self.overrides(source, expected)
@@ -95,29 +150,33 @@ class CrmAdapter(ABC):
     def index(self, headers: list[str]) -> HeaderIndex:
         return HeaderIndex(headers, self.aliases.entity_prefixes)
 
-    def columns(self, loaded: LoadedFile, source: Source, kind: str) -> dict[str, str]:
-        """field -> header of a recognised file."""
-        found, _ = resolve_kind(
-            self.index(loaded.headers), self.aliases.kind(kind), self.overrides(source, kind)
-        )
-        return found
-
-    def truthy(self, text_expr: str) -> str:
-        """SQL: a checkbox column is ticked (1, true, yes, sì, ...)."""
-        return (
-            f"coalesce(lower({text_expr}) in ({sql_list(self.aliases.value_list('true'))}), false)"
-        )
-
-    @abstractmethod
-    def stage(
+    def columns(
         self,
         con: duckdb.DuckDBPyConnection,
         loaded: LoadedFile,
         source: Source,
         kind: str,
         file_label: str,
-    ) -> LoadedFile:
-        """Create the staging tables for a file of `kind`; returns the file as finally counted."""
+    ) -> dict[str, str]:
+        return self.found_columns(loaded, source, kind)
+
+    def found_columns(self, loaded: LoadedFile, source: Source, kind: str) -> dict[str, str]:
+        """field -> header of a recognised file."""
+        found, _ = resolve_kind(
+            self.index(loaded.headers), self.aliases.kind(kind), self.overrides(source, kind)
+        )
+        return found
+
+    def record_outcomes(
+        self, con: duckdb.DuckDBPyConnection, source: Source, columns: dict[str, str]
+    ) -> None:
+        record_crm_outcomes(con, source, crm_status_columns(self.name, columns))
+
+    def truthy(self, text_expr: str) -> str:
+        """SQL: a checkbox column is ticked (1, true, yes, sì, ...)."""
+        return (
+            f"coalesce(lower({text_expr}) in ({sql_list(self.aliases.value_list('true'))}), false)"
+        )
 
 
 def exclude_footer_lines(loaded: LoadedFile, patterns: tuple[str, ...]) -> LoadedFile:

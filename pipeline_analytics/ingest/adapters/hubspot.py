@@ -52,7 +52,7 @@ class HubSpotAdapter(CrmAdapter):
         kind: str,
         file_label: str,
     ) -> LoadedFile:
-        cols = self.columns(loaded, source, kind)
+        cols = self.found_columns(loaded, source, kind)
         stage_columns = self.stage_date_columns(loaded.headers)
         entered = _entered_per_stage(stage_columns)
         spec = self._deal_spec(source, cols, entered)

@@ -67,7 +67,7 @@ class SalesforceAdapter(CrmAdapter):
         file_label: str,
     ) -> LoadedFile:
         loaded = exclude_footer_lines(loaded, self.aliases.value_list("report_footer"))
-        cols = self.columns(loaded, source, kind)
+        cols = self.found_columns(loaded, source, kind)
         if kind == "deals":
             stage_deals(con, loaded, source, self._deal_spec(loaded, source, cols), file_label)
             if uses_stand_in(cols, self.aliases.kind(kind), "deal_id"):
