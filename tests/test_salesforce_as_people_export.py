@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_analytics.config import Source, StatusMapping
-from pipeline_analytics.ingest.adapters import crm_adapter
+from pipeline_analytics.ingest.adapters import source_adapter
 from tests.adapter_fixtures import adapter_config, batches, ingest, query
 from tests.conftest import write
 
@@ -268,7 +268,7 @@ def test_a_file_of_no_known_kind_is_a_warning_naming_what_each_kind_needs(
 )
 def test_recognition_of_people_made_files(headers: list[str], kind: str | None) -> None:
     source = Source("crm", "salesforce", Path("."), None, {}, {}, StatusMapping((), ()))
-    assert crm_adapter("salesforce").recognise(headers, source) == kind
+    assert source_adapter("salesforce").recognise(headers, source) == kind
 
 
 def test_nearest_header_is_a_close_standard_one(

@@ -134,7 +134,7 @@ class CrmAdapter(Adapter):
             + f"; headers found: {', '.join(repr(h) for h in headers[:12])}"
             + (f", ... ({len(headers)} headers)" if len(headers) > 12 else "")
             + "; if it is a deals or history export under other headers, name them in "
-            "[sources.columns] or [sources.history_columns]"
+            "[sources.columns] or [sources.history_columns]; skipped"
         )
 
     def unrecognised(
