@@ -19,6 +19,8 @@ from pipeline_analytics.errors import InputError
 from pipeline_analytics.ingest.columns import (
     AdapterAliases,
     HeaderIndex,
+    check_layers,
+    create_reading_view,
     load_aliases,
     missing_columns_error,
     missing_fields_text,
@@ -28,13 +30,13 @@ from pipeline_analytics.ingest.files import LoadedFile
 from pipeline_analytics.ingest.inference import crm_status_columns, record_crm_outcomes
 from pipeline_analytics.ingest.locale import number_sql, timestamp_sql
 from pipeline_analytics.ingest.staging import (
-    combine_checks,
     date_check,
     file_locale,
     literal,
     sql_list,
     text_of,
 )
+from pipeline_analytics.sql_files import sql_statement
 
 # The config table whose entries override a kind's aliases.
 OVERRIDE_TABLES = {"deals": "sources.columns", "history": "sources.history_columns"}
@@ -232,71 +234,41 @@ def stage_field_changes(
         {"changed_at": text["changed_at"]},
         file_label,
     )
-    changed = timestamp_sql("changed_at", locale)
-    reason, first_bad = combine_checks(
+    checks, failures = check_layers(
         [
             ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
-            ("changed_at", date_check("changed_at", changed, required=True, locale=locale)),
+            (
+                "changed_at",
+                date_check("changed_at", "changed_at_value", required=True, locale=locale),
+            ),
         ]
     )
-    con.execute(
-        f"""
-        create or replace temp table change_rows as
-        select
-            _row, deal_id, field_kind, old_text, new_text, {changed} as changed_at,
-            exclude_reason,
-            case when exclude_reason is null then nullif({reason}, '') end as reject_reason,
-            case when exclude_reason is null then {first_bad} end as reject_column
-        from (
-            select
-                _row, {text["deal_id"]} as deal_id, {kind_of} as field_kind,
-                {old_text} as old_text, {new_text} as new_text,
-                {text["changed_at"]} as changed_at,
-                case
-                    when {deleted_sql} then 'deleted in the CRM'
-                    when ({kind_of}) is null
-                        then 'not a tracked field: ' || coalesce({text["field"]}, '(none)')
-                end as exclude_reason
-            from {loaded.table}
-        )
-        """
-    )
-    con.execute(
-        """
-        create or replace temp table staged_history as
-        select _row, deal_id, case when field_kind = 'stage' then new_text end as stage,
-               changed_at, 'history' as origin, reject_reason, reject_column, exclude_reason
-        from change_rows
-        union all
-        -- The stage a deal left at its first recorded change is the one it was created in.
-        select _row, deal_id, old_text as stage, null::timestamp as changed_at, 'history',
-               null, null, null
-        from (
-            select *, row_number() over (partition by deal_id order by changed_at, _row) as n
-            from change_rows
-            where field_kind = 'stage' and reject_reason is null and exclude_reason is null
-        )
-        where n = 1 and old_text is not null
-        """
-    )
-    amount_old, amount_new = number_sql("old_text", locale), number_sql("new_text", locale)
-    date_old, date_new = timestamp_sql("old_text", locale), timestamp_sql("new_text", locale)
-    con.execute(
-        f"""
-        create or replace temp table staged_changes as
-        select deal_id, field_kind as field,
-               case field_kind
-                   when 'amount' then ({amount_old})::varchar
-                   when 'close_date' then strftime({date_old}, '%Y-%m-%d')
-                   else lower(old_text) end as old_value,
-               case field_kind
-                   when 'amount' then ({amount_new})::varchar
-                   when 'close_date' then strftime({date_new}, '%Y-%m-%d')
-                   else lower(new_text) end as new_value,
-               changed_at
-        from change_rows
-        where field_kind in ('amount', 'close_date', 'status')
-          and reject_reason is null and exclude_reason is null
-        """
-    )
+    fields = {
+        "deal_id": text["deal_id"],
+        "field_kind": kind_of,
+        "old_text": old_text,
+        "new_text": new_text,
+        "changed_at": text["changed_at"],
+        "exclude_reason": (
+            f"case when {deleted_sql} then 'deleted in the CRM' when ({kind_of}) is null "
+            f"then 'not a tracked field: ' || coalesce({text['field']}, '(none)') end"
+        ),
+    }
+    typed = {"changed_at_value": timestamp_sql("changed_at", locale)}
+    create_reading_view(con, "field_change_reading", loaded.table, fields, typed, checks, failures)
+    con.execute(sql_statement("ingest/common_field_change_rows"))
+    con.execute("drop view field_change_reading")
+    con.execute(sql_statement("ingest/common_field_change_history"))
+    # The edits' old and new values, typed with the file's locale (only edits' rows are read).
+    edits = {
+        **{c: c for c in ("deal_id", "field_kind", "old_text", "new_text", "changed_at")},
+        **{c: c for c in ("reject_reason", "exclude_reason")},
+        "old_amount": number_sql("old_text", locale),
+        "new_amount": number_sql("new_text", locale),
+        "old_date": timestamp_sql("old_text", locale),
+        "new_date": timestamp_sql("new_text", locale),
+    }
+    create_reading_view(con, "field_change_values", "change_rows", edits)
+    con.execute(sql_statement("ingest/common_field_change_edits"))
+    con.execute("drop view field_change_values")
     con.execute("drop table change_rows")
