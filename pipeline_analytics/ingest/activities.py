@@ -23,13 +23,13 @@ from pipeline_analytics.ingest.columns import (
     ExportKind,
     HeaderIndex,
     check_layers,
-    create_reading_view,
     missing_columns_error,
     resolve_kind,
 )
 from pipeline_analytics.ingest.files import (
     FileFingerprint,
     LoadedFile,
+    create_reading_view,
     drop_loaded,
     fingerprint,
     load_file,

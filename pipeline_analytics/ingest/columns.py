@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
-import duckdb
-
 from pipeline_analytics.errors import InputError
 from pipeline_analytics.ingest.staging import combine_checks
 
@@ -219,34 +217,9 @@ def missing_columns_error(
     )
 
 
-def create_reading_view(
-    con: duckdb.DuckDBPyConnection, view: str, relation: str, *layers: dict[str, str]
-) -> None:
-    """Temp view `view`: `_row` and the named SQL expressions of `layers` over `relation`.
-
-    How a file is read (which header gives a field, the locale that types it, the checks) differs
-    from file to file; what is done with the values does not. So Python names the reading here,
-    and the statements in sql/ingest/ that build the staging tables from `view` stay fixed. Each
-    layer may use the names of the layers before it (text, then typed values, then checks).
-    """
-    first, *more = layers
-    query = f"select _row, {_named(first)} from {relation}"
-    for layer in more:
-        query = f"select *, {_named(layer)} from ({query})"
-    con.execute(f"create or replace temp view {_quote(view)} as {query}")
-
-
 def check_layers(checks: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, str]]:
     """Reading-view layers for `(column, check SQL)` pairs: each check computed once
     (`check_<n>`), then `failures` (every failure, joined) and `failed_column` (the first's)."""
     computed = {f"check_{i}": expr for i, (_, expr) in enumerate(checks)}
     reason, first_bad = combine_checks([(c, f"check_{i}") for i, (c, _) in enumerate(checks)])
     return computed, {"failures": reason, "failed_column": first_bad}
-
-
-def _named(layer: dict[str, str]) -> str:
-    return ", ".join(f"{expr} as {_quote(name)}" for name, expr in layer.items())
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

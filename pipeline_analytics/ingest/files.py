@@ -787,3 +787,24 @@ def uncomputed_formula_cells(path: Path, sheet: str | None) -> list[tuple[str, i
                 col = col * 26 + ord(ch) - 64
             cells.append((f"{letters}{match.group(2).decode()}", col - 1))
     return cells
+
+
+def create_reading_view(
+    con: duckdb.DuckDBPyConnection, view: str, relation: str, *layers: dict[str, str]
+) -> None:
+    """Temp view `view`: `_row` and the named SQL expressions of `layers` over `relation`.
+
+    How a file is read (which header gives a field, the locale that types it, the checks) differs
+    from file to file; what is done with the values does not. So Python names the reading here,
+    and the statements in sql/ingest/ that build the staging tables from `view` stay fixed. Each
+    layer may use the names of the layers before it (text, then typed values, then checks).
+    """
+    first, *more = layers
+    query = f"select _row, {_named(first)} from {relation}"
+    for layer in more:
+        query = f"select *, {_named(layer)} from ({query})"
+    con.execute(f"create or replace temp view {_quote(view)} as {query}")
+
+
+def _named(layer: dict[str, str]) -> str:
+    return ", ".join(f"{expr} as {_quote(name)}" for name, expr in layer.items())

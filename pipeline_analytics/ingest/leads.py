@@ -31,12 +31,17 @@ from pipeline_analytics.ingest.columns import (
     ExportKind,
     HeaderIndex,
     check_layers,
-    create_reading_view,
     load_aliases,
     missing_columns_error,
     resolve_kind,
 )
-from pipeline_analytics.ingest.files import FileFingerprint, LoadedFile, drop_loaded, load_file
+from pipeline_analytics.ingest.files import (
+    FileFingerprint,
+    LoadedFile,
+    create_reading_view,
+    drop_loaded,
+    load_file,
+)
 from pipeline_analytics.ingest.locale import timestamp_sql
 from pipeline_analytics.ingest.staging import (
     date_check,

@@ -20,13 +20,12 @@ from pipeline_analytics.ingest.columns import (
     AdapterAliases,
     HeaderIndex,
     check_layers,
-    create_reading_view,
     load_aliases,
     missing_columns_error,
     missing_fields_text,
     resolve_kind,
 )
-from pipeline_analytics.ingest.files import LoadedFile
+from pipeline_analytics.ingest.files import LoadedFile, create_reading_view
 from pipeline_analytics.ingest.inference import crm_status_columns, record_crm_outcomes
 from pipeline_analytics.ingest.locale import number_sql, timestamp_sql
 from pipeline_analytics.ingest.staging import (

@@ -23,10 +23,9 @@ from pipeline_analytics.ingest.columns import (
     ExportKind,
     HeaderIndex,
     check_layers,
-    create_reading_view,
     missing_columns_error,
 )
-from pipeline_analytics.ingest.files import LoadedFile
+from pipeline_analytics.ingest.files import LoadedFile, create_reading_view
 from pipeline_analytics.ingest.locale import timestamp_sql
 from pipeline_analytics.ingest.staging import (
     DealSpec,

@@ -22,8 +22,7 @@ import duckdb
 
 from pipeline_analytics.config import DEAL_COLUMNS, Source
 from pipeline_analytics.ingest.adapters.common import CrmAdapter
-from pipeline_analytics.ingest.columns import create_reading_view
-from pipeline_analytics.ingest.files import LoadedFile
+from pipeline_analytics.ingest.files import LoadedFile, create_reading_view
 from pipeline_analytics.ingest.locale import Locale, timestamp_sql
 from pipeline_analytics.ingest.staging import (
     DealSpec,
