@@ -389,10 +389,12 @@ def _ingest_file(
             raise InputError(f"{path}: the file has a header but no data rows; export it again")
         adapter = source_adapter(source.adapter)
         cols = adapter.columns(con, loaded, source, kind, label)
-        if kind == "deals":
-            config = inference.decide_currency(
-                con, config, loaded.table, cols.get("amount"), cols.get("currency")
+        if kind == "deals" and config.pipeline.currency is None:
+            # The first deals file decides the reporting currency when the config names none.
+            code = inference.decide_currency(
+                con, loaded.table, cols.get("amount"), cols.get("currency")
             )
+            config = inference.with_currency(config, code)
             source = _current(config, source.name)
         loaded = adapter.stage(con, loaded, source, kind, label)
         if kind == "deals":
