@@ -583,17 +583,14 @@ def _reading(
     if not values or not layout_sets:
         return [tuple(False for _ in values) for _ in layout_sets]
     reads = ", ".join(_reads_sql(layouts) for layouts in layout_sets)
-    rows = con.execute(
-        f"""
-        select [{reads}]
-        from (
-            select value, {_english_months_sql("value")} as english_value, i
-            from (select unnest($values) as value, generate_subscripts($values, 1) as i)
-        )
-        order by i
-        """,
-        {"values": values},
-    ).fetchall()
+    con.execute(sql_statement("ingest/locale_date_candidates"), {"values": values})
+    english = {"value": "candidate", "english_value": _english_months_sql("candidate")}
+    create_reading_view(con, "candidate_reads", "date_candidates", english, {"reads": f"[{reads}]"})
+    try:
+        rows = con.execute("select reads from candidate_reads order by _row").fetchall()
+    finally:
+        con.execute("drop view candidate_reads")
+        con.execute("drop table date_candidates")
     return [tuple(bool(row[0][k]) for row in rows) for k in range(len(layout_sets))]
 
 
