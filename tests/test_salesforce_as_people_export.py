@@ -343,6 +343,21 @@ def test_user_and_account_files_name_owners_and_accounts_in_any_order(tmp_path: 
     assert [b[2:] for b in batches(tmp_path) if b[0] == "Account.csv"] == [(2, 1, 0, 1)]
 
 
+def test_names_files_are_read_trimmed_like_the_deals(tmp_path: Path) -> None:
+    # Spaces around an account's Id and Name (a hand-edited CSV) are trimmed, as on the deals:
+    # the padded id still names Alpha's account, and the name is stored without the spaces.
+    padded = ACCOUNTS.replace(
+        '"001000000000001AAA","0","Acme Corp"', '" 001000000000001AAA ","0","  Acme Corp "'
+    )
+    _export(tmp_path, {"Opportunity.csv": OPPORTUNITIES_WITH_IDS, "Account.csv": padded})
+    adapter_config(tmp_path, "salesforce", "export", STAGES)
+    assert ingest(tmp_path) == 0
+    assert query(tmp_path, "select id, name from crm_names") == [
+        ("001000000000001AAA", "Acme Corp")
+    ]
+    assert query(tmp_path, "select account from deals where name = 'Alpha'") == [("Acme Corp",)]
+
+
 OPPORTUNITIES_WITH_STAGE_FLAGS = """
 "Id","Name","StageName","StageSortOrder","IsClosed","IsWon","Probability","CreatedDate"
 "0061","A","Prospecting","1","0","0","10","2024-01-01 10:00:00"
