@@ -1,4 +1,5 @@
-"""What the CRM adapters share: recognising a file from its headers, and field-change logs.
+"""The adapter interface every adapter implements, and what the CRM adapters share: recognising
+a file from its headers, and field-change logs.
 
 A CRM adapter reads several kinds of export file (deals, stage history, the CRM's stage table),
 each described in its alias file. A file is recognised as the first kind whose required fields
