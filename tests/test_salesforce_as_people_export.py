@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_analytics.config import Source, StatusMapping
-from pipeline_analytics.ingest.adapters import crm_adapter
+from pipeline_analytics.ingest.adapters import source_adapter
 from tests.adapter_fixtures import adapter_config, batches, ingest, query
 from tests.conftest import write
 
@@ -271,7 +271,7 @@ def test_a_file_of_no_known_kind_is_a_warning_naming_what_each_kind_needs(
 )
 def test_recognition_of_people_made_files(headers: list[str], kind: str | None) -> None:
     source = Source("crm", "salesforce", Path("."), None, {}, {}, StatusMapping((), ()))
-    assert crm_adapter("salesforce").recognise(headers, source) == kind
+    assert source_adapter("salesforce").recognise(headers, source) == kind
 
 
 def test_nearest_header_is_a_close_standard_one(
@@ -344,6 +344,21 @@ def test_user_and_account_files_name_owners_and_accounts_in_any_order(tmp_path: 
         ("User.csv", "users"),
     ]
     assert [b[2:] for b in batches(tmp_path) if b[0] == "Account.csv"] == [(2, 1, 0, 1)]
+
+
+def test_names_files_are_read_trimmed_like_the_deals(tmp_path: Path) -> None:
+    # Spaces around an account's Id and Name (a hand-edited CSV) are trimmed, as on the deals:
+    # the padded id still names Alpha's account, and the name is stored without the spaces.
+    padded = ACCOUNTS.replace(
+        '"001000000000001AAA","0","Acme Corp"', '" 001000000000001AAA ","0","  Acme Corp "'
+    )
+    _export(tmp_path, {"Opportunity.csv": OPPORTUNITIES_WITH_IDS, "Account.csv": padded})
+    adapter_config(tmp_path, "salesforce", "export", STAGES)
+    assert ingest(tmp_path) == 0
+    assert query(tmp_path, "select id, name from crm_names") == [
+        ("001000000000001AAA", "Acme Corp")
+    ]
+    assert query(tmp_path, "select account from deals where name = 'Alpha'") == [("Acme Corp",)]
 
 
 OPPORTUNITIES_WITH_STAGE_FLAGS = """

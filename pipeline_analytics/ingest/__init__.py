@@ -25,9 +25,9 @@ import duckdb
 
 from pipeline_analytics.config import Config, Source
 from pipeline_analytics.errors import InputError
-from pipeline_analytics.ingest import generic, inference, leads, store
+from pipeline_analytics.ingest import inference, leads, store
 from pipeline_analytics.ingest.activities import load_activities_file
-from pipeline_analytics.ingest.adapters import crm_adapter
+from pipeline_analytics.ingest.adapters import source_adapter
 from pipeline_analytics.ingest.files import (
     FileFingerprint,
     drop_loaded,
@@ -330,7 +330,7 @@ def _plan_files(
     con: duckdb.DuckDBPyConnection, source: Source, own: OwnFiles, summary: IngestSummary
 ) -> list[tuple[Path, FileFingerprint, str]]:
     """The source's new files with their kind, in load order; loaded ones go to `skipped`."""
-    adapter = crm_adapter(source.adapter) if source.adapter != "generic" else None
+    adapter = source_adapter(source.adapter)
     keys = [("path", source.path, "deals")]
     if source.history is not None:
         keys.append(("history", source.history, "history"))
@@ -345,7 +345,7 @@ def _plan_files(
                 log.info("%s: already loaded (same sha256), skipped", path)
                 summary.skipped.append(path)
                 continue
-            if adapter is None and (named_file or key != "path"):
+            if not adapter.reads_headers(key, named_file):
                 planned.append((path, fp, expected))
                 continue
             try:
@@ -353,43 +353,17 @@ def _plan_files(
             except InputError as exc:
                 _file_failed(exc, summary)
                 continue
-            if adapter is None:
-                kind = _generic_kind(path, headers, source, summary)
-                if kind is not None:
-                    planned.append((path, fp, kind))
-                continue
             kind = adapter.recognise(headers, source) or (
                 leads.OBJECT if leads.is_leads_export(headers, source) else None
             )
             if kind is None and named_file:
                 raise adapter.unrecognised(headers, source, expected, str(path))
             if kind is None:
-                log.warning("%s: %s; skipped", path, adapter.skip_reason(headers, source))
+                log.warning("%s: %s", path, adapter.skip_note(headers, source))
                 summary.unrecognised.append(path)
                 continue
             planned.append((path, fp, kind))
     return sorted(planned, key=lambda item: (KIND_ORDER[item[2]], str(item[0])))
-
-
-def _generic_kind(
-    path: Path, headers: list[str], source: Source, summary: IngestSummary
-) -> str | None:
-    """A file of a generic source's folder or glob: history or activities by headers, else deals.
-
-    A history file read as deals would overwrite the deals with its rows, so history is told
-    apart; an activities file is skipped with how to name it (its own key). Any other file is
-    read as deals, whose reader says precisely what it lacks when it is not one.
-    """
-    kind = inference.recognise_generic(headers, source)
-    if kind != "activities":
-        return "history" if kind == "history" else "deals"
-    log.warning(
-        '%s: an activities export, skipped: name it in the config with activities = "<file>" '
-        "(and [sources.activity_columns] if its headers are not the canonical names)",
-        path,
-    )
-    summary.unrecognised.append(path)
-    return None
 
 
 def _ingest_file(
@@ -413,24 +387,18 @@ def _ingest_file(
         loaded = load_file(con, path, fp, "raw_export", temp_dir, source.sheet)
         if loaded.rows_read == 0:
             raise InputError(f"{path}: the file has a header but no data rows; export it again")
-        if source.adapter == "generic":
-            if kind == "deals":
-                config, source = generic.stage_generic_deals(con, loaded, config, source, label)
-            else:
-                generic.stage_generic_history(con, loaded, source, label)
-        else:
-            adapter = crm_adapter(source.adapter)
-            if kind == "deals":
-                cols = adapter.columns(loaded, source, kind)
-                config = inference.decide_currency(
-                    con, config, loaded.table, cols.get("amount"), cols.get("currency")
-                )
-                source = next(s for s in config.sources if s.name == source.name)
-            loaded = adapter.stage(con, loaded, source, kind, label)
-            if kind == "deals":
-                inference.record_crm_outcomes(
-                    con, source, inference.crm_status_columns(source.adapter, cols)
-                )
+        adapter = source_adapter(source.adapter)
+        cols = adapter.columns(con, loaded, source, kind, label)
+        if kind == "deals" and config.pipeline.currency is None:
+            # The first deals file decides the reporting currency when the config names none.
+            code = inference.decide_currency(
+                con, loaded.table, cols.get("amount"), cols.get("currency")
+            )
+            config = inference.with_currency(config, code)
+            source = _current(config, source.name)
+        loaded = adapter.stage(con, loaded, source, kind, label)
+        if kind == "deals":
+            adapter.record_outcomes(con, source, cols)
         result = store.write_batch(
             con,
             config=config,

@@ -22,24 +22,26 @@ from pipeline_analytics.ingest import store
 from pipeline_analytics.ingest.columns import (
     ExportKind,
     HeaderIndex,
+    check_layers,
     missing_columns_error,
     resolve_kind,
 )
 from pipeline_analytics.ingest.files import (
     FileFingerprint,
     LoadedFile,
+    create_reading_view,
     drop_loaded,
     fingerprint,
     load_file,
 )
 from pipeline_analytics.ingest.locale import timestamp_sql
 from pipeline_analytics.ingest.staging import (
-    combine_checks,
     date_check,
     file_locale,
     text_of,
     too_long_check,
 )
+from pipeline_analytics.sql_files import sql_statement
 
 log = logging.getLogger(__name__)
 
@@ -96,30 +98,22 @@ def stage_activities(
         )
     text = {c: text_of(found[c]) if c in found else "null::varchar" for c in ACTIVITY_COLUMNS}
     locale = file_locale(con, loaded, source, {}, {"occurred_at": text["occurred_at"]}, file_label)
-    occurred = timestamp_sql("occurred_at", locale)
-    reason, first_bad = combine_checks(
+    checks, failures = check_layers(
         [
             ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
             ("deal_id", too_long_check("deal_id")),
-            ("occurred_at", date_check("occurred_at", occurred, required=True, locale=locale)),
+            (
+                "occurred_at",
+                date_check("occurred_at", "occurred_value", required=True, locale=locale),
+            ),
             ("activity_type", too_long_check("activity_type")),
             ("owner", too_long_check("owner")),
         ]
     )
-    con.execute(
-        f"""
-        create or replace temp table {STAGED_TABLE} as
-        select
-            _row, deal_id, activity_type,
-            {occurred} as occurred_at, owner,
-            nullif({reason}, '') as reject_reason, {first_bad} as reject_column,
-            null::varchar as exclude_reason
-        from (
-            select _row, {", ".join(f"{text[c]} as {c}" for c in ACTIVITY_COLUMNS)}
-            from {loaded.table}
-        )
-        """
-    )
+    typed = {"occurred_value": timestamp_sql("occurred_at", locale)}
+    create_reading_view(con, "activity_reading", loaded.table, text, typed, checks, failures)
+    con.execute(sql_statement("ingest/activities_staged"))
+    con.execute("drop view activity_reading")
 
 
 def write_activities_batch(
@@ -133,31 +127,12 @@ def write_activities_batch(
 ) -> store.BatchResult:
     """Write `staged_activities` as one batch: all good rows land, or (on error) nothing does."""
     store.reject_future_events(con, STAGED_TABLE, "occurred_at", started_at)
-    rejected, snapshot_at = con.execute(
-        f"""
-        select count(*) filter (where reject_reason is not null),
-               max(occurred_at) filter (where reject_reason is null)
-        from {STAGED_TABLE}
-        """
-    ).fetchall()[0]
+    rejected, snapshot_at = con.execute(sql_statement("ingest/activities_batch_counts")).fetchall()[
+        0
+    ]
 
     def insert_new_activities(batch_id: int) -> None:
-        con.execute(
-            f"""
-            insert into activities by name
-            select distinct ?::varchar as source, deal_id, activity_type, occurred_at, owner
-            from {STAGED_TABLE} as s
-            where reject_reason is null
-              and not exists (
-                  select 1 from activities as a
-                  where a.source = ? and a.deal_id = s.deal_id
-                    and a.occurred_at = s.occurred_at
-                    and a.activity_type is not distinct from s.activity_type
-                    and a.owner is not distinct from s.owner
-              )
-            """,
-            [source.name, source.name],
-        )
+        con.execute(sql_statement("ingest/activities_insert"), {"source": source.name})
 
     return store.write_file_batch(
         con,

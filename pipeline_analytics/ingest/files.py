@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from pipeline_analytics.errors import InputError
+from pipeline_analytics.sql_files import sql_statement
 
 if TYPE_CHECKING:
     import numpy as np
@@ -380,36 +381,27 @@ def _read_text(
     delimiter: str,
     table: str,
 ) -> LoadedFile:
-    rejects_table, rejects_scan = f"{table}_rejects", f"{table}_scans"
     # The header is parsed above, so DuckDB's sniffer is off: a truncated last line then becomes
     # one rejected line instead of an unreadable file.
     columns = {_stored(i): "VARCHAR" for i in range(len(headers))}
     try:
         con.execute(
-            f"""
-            create or replace temp table {_lines(table)} as
-            select *
-            from read_csv(?, delim = ?, header = true, auto_detect = false, columns = ?,
-                          quote = '"', escape = '"', null_padding = false,
-                          store_rejects = true, rejects_table = '{rejects_table}',
-                          rejects_scan = '{rejects_scan}', max_line_size = 20000000)
-            """,
-            [str(readable), delimiter, columns],
+            sql_statement("ingest/files_read_csv"),
+            {"path": str(readable), "delimiter": delimiter, "columns": columns},
         )
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise InputError(f"{path}: cannot be read as a delimited text file ({first})") from exc
+    con.execute(f"drop table if exists {_lines(table)}")
+    con.execute(f"alter table csv_lines rename to {_lines(table)}")
     rejects = [
         (int(line), _reject_reason(error_type, message, len(headers)), (raw or "").strip("\r\n"))
         for line, error_type, message, raw in con.execute(
-            f"""
-            select line, min(error_type), min(error_message), min(csv_line)
-            from {rejects_table} group by line order by line
-            """
+            sql_statement("ingest/files_csv_rejects")
         ).fetchall()
     ]
-    con.execute(f"drop table if exists {rejects_table}")
-    con.execute(f"drop table if exists {rejects_scan}")
+    con.execute("drop table if exists csv_rejects")
+    con.execute("drop table if exists csv_reject_scans")
     good = con.execute(f"select count(*) from {_lines(table)}").fetchall()[0][0]
     if lines_in_file == 1 + good + len(rejects):
         # One physical line per record: the reader's line numbers are the editor's.
@@ -521,11 +513,11 @@ def _number_lines_at(
     """View `table` with the k-th stored row on the k-th of `good_lines`."""
     import pyarrow as pa  # with DuckDB's Arrow scan: no Python loop over the rows
 
-    con.register(f"{table}_good_lines", pa.table({"line": pa.array(good_lines, pa.int64())}))
+    con.register("good_lines", pa.table({"line": pa.array(good_lines, pa.int64())}))
     try:
-        _pair_rows_with_lines(con, table, names, f"select line from {table}_good_lines")
+        _pair_rows_with_lines(con, table, names)
     finally:
-        con.unregister(f"{table}_good_lines")
+        con.unregister("good_lines")
 
 
 def _number_lines_around_rejects(
@@ -533,28 +525,22 @@ def _number_lines_around_rejects(
 ) -> None:
     """One line per record: the k-th stored row is on the k-th line from 2 that is not rejected."""
     last = 1 + good + len(rejected)
-    rejected_sql = ", ".join(str(int(line)) for line in rejected)
-    _pair_rows_with_lines(
-        con,
-        table,
-        names,
-        f"select line from range(2, {last + 1}) as r(line) "
-        f"where line not in ({rejected_sql}) order by line",
+    con.execute(
+        sql_statement("ingest/files_good_lines_around_rejects"),
+        {"last_line": last, "rejected": [int(line) for line in rejected]},
     )
+    try:
+        _pair_rows_with_lines(con, table, names)
+    finally:
+        con.execute("drop table good_lines")
 
 
-def _pair_rows_with_lines(
-    con: duckdb.DuckDBPyConnection, table: str, names: list[str], good_lines_sql: str
-) -> None:
+def _pair_rows_with_lines(con: duckdb.DuckDBPyConnection, table: str, names: list[str]) -> None:
+    """The stored rows of `table` paired with the lines of relation `good_lines`, in order."""
     lines = _lines(table)
     # Both sides are in file order: a positional join pairs them without sorting the rows.
-    con.execute(
-        f"""
-        create or replace temp table {lines} as
-        select l.*, good.line as _row
-        from {lines} as l positional join ({good_lines_sql}) as good
-        """
-    )
+    paired = f"select l.*, good.line as _row from {lines} as l positional join good_lines as good"
+    con.execute(f"create or replace temp table {lines} as {paired}")
     _number_lines(con, table, names, first_line=None)
 
 
@@ -626,10 +612,8 @@ def _create_json_table(con: duckdb.DuckDBPyConnection, path: Path, table: str) -
                 con.execute(f"select column_name, column_type from (describe {stage})").fetchall()
             )
             if types.get("data", "").endswith("[]"):
-                con.execute(
-                    f"create or replace temp table {stage} as select unnest(data) as data "
-                    f"from {stage}"
-                )
+                records = f"select unnest(data) as data from {stage}"
+                con.execute(f"create or replace temp table {stage} as {records}")
             elif types.get("data", "").startswith("STRUCT"):
                 con.execute(f"create or replace temp table {stage} as select data.* from {stage}")
             else:
@@ -813,3 +797,24 @@ def uncomputed_formula_cells(path: Path, sheet: str | None) -> list[tuple[str, i
                 col = col * 26 + ord(ch) - 64
             cells.append((f"{letters}{match.group(2).decode()}", col - 1))
     return cells
+
+
+def create_reading_view(
+    con: duckdb.DuckDBPyConnection, view: str, relation: str, *layers: dict[str, str]
+) -> None:
+    """Temp view `view`: `_row` and the named SQL expressions of `layers` over `relation`.
+
+    How a file is read (which header gives a field, the locale that types it, the checks) differs
+    from file to file; what is done with the values does not. So Python names the reading here,
+    and the statements in sql/ingest/ that build the staging tables from `view` stay fixed. Each
+    layer may use the names of the layers before it (text, then typed values, then checks).
+    """
+    first, *more = layers
+    query = f"select _row, {_named(first)} from {relation}"
+    for layer in more:
+        query = f"select *, {_named(layer)} from ({query})"
+    con.execute(f"create or replace temp view {_quote(view)} as {query}")
+
+
+def _named(layer: dict[str, str]) -> str:
+    return ", ".join(f"{expr} as {_quote(name)}" for name, expr in layer.items())

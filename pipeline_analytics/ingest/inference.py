@@ -29,6 +29,7 @@ import duckdb
 
 from pipeline_analytics.config import REQUIRED_DEAL_COLUMNS, Config, Source, StatusMapping
 from pipeline_analytics.ingest.columns import ExportKind, HeaderIndex, load_aliases
+from pipeline_analytics.ingest.files import create_reading_view
 from pipeline_analytics.ingest.inferred_settings import (
     WAREHOUSE,
     record_inference,
@@ -150,10 +151,9 @@ def infer_status(
     candidates = candidates or [(stage_text, "stage")]
     for text, part in candidates:
         assert text is not None
-        values = con.execute(
-            f"select lower({text}), min({text}) from {table} where {text} is not null "
-            "group by 1 order by 1 limit 5000"
-        ).fetchall()
+        create_reading_view(con, "outcome_values", table, {"v": text})
+        values = con.execute(sql_statement("ingest/inference_outcome_values")).fetchall()
+        con.execute("drop view outcome_values")
         words = outcome_words()[part]
         won = tuple(shown for value, shown in values if value in words["won"])
         lost = tuple(shown for value, shown in values if value in words["lost"])
@@ -198,14 +198,7 @@ def record_crm_outcomes(
     """
     if source.status.won:
         return
-    rows = con.execute(
-        """
-        select status, list(distinct stage order by stage)
-        from staged_deals
-        where reject_reason is null and exclude_reason is null and status <> 'open'
-        group by status
-        """
-    ).fetchall()
+    rows = con.execute(sql_statement("ingest/inference_closed_stages")).fetchall()
     stages = dict(rows)
     if status_columns:
         headers = ", ".join(f"'{h}'" for h in status_columns.values())
@@ -234,7 +227,7 @@ def with_reporting_currency(con: duckdb.DuckDBPyConnection, config: Config) -> C
     if config.pipeline.currency is not None:
         return config
     found = recorded(con, WAREHOUSE, CURRENCY_SETTING)
-    return _with_currency(config, found[0]) if found else config
+    return with_currency(config, found[0]) if found else config
 
 
 def reporting_currency(con: duckdb.DuckDBPyConnection, config: Config) -> str:
@@ -247,15 +240,15 @@ def reporting_currency(con: duckdb.DuckDBPyConnection, config: Config) -> str:
 
 def decide_currency(
     con: duckdb.DuckDBPyConnection,
-    config: Config,
     table: str,
     amount_header: str | None,
     currency_header: str | None,
-) -> Config:
-    """The first deals file decides the reporting currency when the config names none."""
-    config = with_reporting_currency(con, config)
-    if config.pipeline.currency is not None:
-        return config
+) -> str:
+    """The reporting currency the first deals file decides when the config names none.
+
+    The most common currency its deals name (currency column, else a code or symbol in the
+    amounts), else USD, assumed and said so; recorded as an inferred setting either way.
+    """
     named = []
     if currency_header is not None:
         named.append(f"upper({text_of(currency_header)})")
@@ -268,18 +261,18 @@ def decide_currency(
         named.append(f"case {amount} {shared} else {amount} end")
     code = None
     if named:
-        rows = con.execute(
-            f"select code, count(*) as n from (select coalesce({', '.join(named)}) as code "
-            f"from {table}) where regexp_full_match(code, '[A-Z]{{3}}') "
-            "group by code order by n desc, code limit 1"
-        ).fetchall()
+        create_reading_view(
+            con, "named_currencies", table, {"code": f"coalesce({', '.join(named)})"}
+        )
+        rows = con.execute(sql_statement("ingest/inference_most_common_currency")).fetchall()
+        con.execute("drop view named_currencies")
         code = rows[0][0] if rows else None
     if code is not None:
         where = f"currency column '{currency_header}'" if currency_header else "the amounts"
         record_inference(
             con, WAREHOUSE, CURRENCY_SETTING, code, f"most common currency of the deals ({where})"
         )
-        return _with_currency(config, code)
+        return code
     log.warning(
         "the export names no currency (no currency column, no code or symbol in the amounts): "
         'amounts are taken as %s; if they are not, set [pipeline] currency = "EUR" (or the '
@@ -289,10 +282,11 @@ def decide_currency(
     record_inference(
         con, WAREHOUSE, CURRENCY_SETTING, ASSUMED_CURRENCY, "assumed: the export names no currency"
     )
-    return _with_currency(config, ASSUMED_CURRENCY)
+    return ASSUMED_CURRENCY
 
 
-def _with_currency(config: Config, code: str) -> Config:
+def with_currency(config: Config, code: str) -> Config:
+    """The config with reporting currency `code`, also for the sources that name none."""
     return replace(
         config,
         pipeline=replace(config.pipeline, currency=code),
@@ -348,10 +342,7 @@ def infer_stage_order(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         },
     )
     for pipeline, stages, basis in con.execute(
-        """
-        select pipeline, list(stage order by stage_order), any_value(basis)
-        from open_stage_order group by pipeline order by pipeline
-        """
+        sql_statement("ingest/inference_pipeline_stage_orders")
     ).fetchall():
         record_inference(con, WAREHOUSE, f"stages.{pipeline}", json.dumps(stages), basis)
         if basis in GUESS_BASES:

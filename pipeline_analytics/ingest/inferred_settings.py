@@ -10,6 +10,8 @@ import logging
 
 import duckdb
 
+from pipeline_analytics.sql_files import sql_statement
+
 log = logging.getLogger("pipeline_analytics.ingest.inference")
 
 # The `source` of settings that hold for the whole warehouse (stage order, reporting currency).
@@ -46,7 +48,6 @@ def recorded(con: duckdb.DuckDBPyConnection, source: str, setting: str) -> tuple
 def stamp_batch(con: duckdb.DuckDBPyConnection, source: str, batch_id: int) -> None:
     """Settings inferred while a file was staged belong to the batch that file became."""
     con.execute(
-        "update inferred_settings set batch_id = ? where source = ? and batch_id is null "
-        "and setting not like 'stages.%'",
-        [batch_id, source],
+        sql_statement("ingest/inferred_settings_stamp_batch"),
+        {"batch_id": batch_id, "source": source},
     )

@@ -30,14 +30,20 @@ from pipeline_analytics.ingest.adapters.common import exclude_footer_lines
 from pipeline_analytics.ingest.columns import (
     ExportKind,
     HeaderIndex,
+    check_layers,
     load_aliases,
     missing_columns_error,
     resolve_kind,
 )
-from pipeline_analytics.ingest.files import FileFingerprint, LoadedFile, drop_loaded, load_file
+from pipeline_analytics.ingest.files import (
+    FileFingerprint,
+    LoadedFile,
+    create_reading_view,
+    drop_loaded,
+    load_file,
+)
 from pipeline_analytics.ingest.locale import timestamp_sql
 from pipeline_analytics.ingest.staging import (
-    combine_checks,
     date_check,
     file_locale,
     sql_list,
@@ -157,48 +163,32 @@ def stage_leads(
     deal_id = f"nullif(trim(split_part({text['converted_deal_id']}, ';', 1)), '')"
     dates = {c: text[c] for c in ("created_at", "converted_at") if c in found}
     locale = file_locale(con, loaded, source, {}, dates, file_label)
-    created, converted = timestamp_sql("created_at", locale), timestamp_sql("converted_at", locale)
-    reason, first_bad = combine_checks(
+    checks, failures = check_layers(
         [
             ("lead_id", "case when lead_id is null then 'lead_id is empty' end"),
             ("lead_id", too_long_check("lead_id")),
-            ("created_at", date_check("created_at", created, required=True, locale=locale)),
-            ("converted_at", date_check("converted_at", converted, locale=locale)),
+            ("created_at", date_check("created_at", "created_value", required=True, locale=locale)),
+            ("converted_at", date_check("converted_at", "converted_value", locale=locale)),
             *[(c, too_long_check(c)) for c in STORED_TEXT],
         ]
     )
-    con.execute(
-        f"""
-        create or replace temp table {STAGED_TABLE} as
-        select
-            _row, lead_id, name, company, owner, lead_source, status,
-            {created} as created_at,
-            case when converted then {converted} end as converted_at,
-            case when converted then converted_deal_id end as converted_deal_id,
-            case when exclude_reason is null then nullif({reason}, '') end as reject_reason,
-            case when exclude_reason is null then {first_bad} end as reject_column,
-            exclude_reason
-        from (
-            select
-                _row,
-                {text["lead_id"]} as lead_id,
-                coalesce(
-                    {text["name"]},
-                    nullif(concat_ws(' ', {text["first_name"]}, {text["last_name"]}), '')
-                ) as name,
-                {text["company"]} as company,
-                {text["owner"]} as owner,
-                {text["lead_source"]} as lead_source,
-                {text["status"]} as status,
-                {text["created_at"]} as created_at,
-                {text["converted_at"]} as converted_at,
-                {deal_id} as converted_deal_id,
-                {converted_flag} as converted,
-                case when {deleted} then 'deleted in the CRM' end as exclude_reason
-            from {loaded.table}
-        )
-        """
-    )
+    fields = {
+        "lead_id": text["lead_id"],
+        "name": f"coalesce({text['name']}, "
+        f"nullif(concat_ws(' ', {text['first_name']}, {text['last_name']}), ''))",
+        **{c: text[c] for c in ("company", "owner", "lead_source", "status")},
+        **{c: text[c] for c in ("created_at", "converted_at")},
+        "converted_deal_id": deal_id,
+        "converted": converted_flag,
+        "exclude_reason": f"case when {deleted} then 'deleted in the CRM' end",
+    }
+    typed = {
+        "created_value": timestamp_sql("created_at", locale),
+        "converted_value": timestamp_sql("converted_at", locale),
+    }
+    create_reading_view(con, "lead_reading", loaded.table, fields, typed, checks, failures)
+    con.execute(sql_statement("ingest/leads_staged"))
+    con.execute("drop view lead_reading")
 
 
 def write_leads_batch(
@@ -215,12 +205,7 @@ def write_leads_batch(
     store.reject_future_events(con, STAGED_TABLE, "converted_at", started_at)
     con.execute(sql_statement("ingest/leads_reject_duplicates"))
     rejected, excluded, snapshot_at = con.execute(
-        f"""
-        select count(*) filter (where reject_reason is not null),
-               count(*) filter (where exclude_reason is not null),
-               max(greatest(created_at, converted_at)) filter (where reject_reason is null)
-        from {STAGED_TABLE}
-        """
+        sql_statement("ingest/leads_batch_counts")
     ).fetchall()[0]
     params = {"source": source.name, "snapshot_at": snapshot_at}
 

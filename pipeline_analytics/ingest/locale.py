@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import duckdb
 
 from pipeline_analytics.errors import InputError
+from pipeline_analytics.ingest.files import create_reading_view
+from pipeline_analytics.sql_files import sql_statement
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +142,22 @@ def detect_locale(
     source_name: str,
 ) -> Locale:
     """Decide the file's decimal separator and date order from all its values (or the config)."""
-    if decimal is None:
-        decimal = _detect_decimal(con, relation, number_exprs, delimiter, file_label, source_name)
-    if date_format is None and date_order is None:
-        date_order = _detect_date_order(con, relation, date_exprs, file_label, source_name)
-    formats, layouts, hints = _detect_date_layouts(
-        con, relation, date_exprs, date_order, date_format, file_label, source_name
-    )
+    # The statements in sql/ingest/ read the values of every number and every date column of the
+    # file as rows of views number_values (v) and date_values (col: index in date_exprs, v).
+    create_reading_view(con, "number_values", relation, {"v": _unnest(number_exprs)})
+    columns = f"unnest(range({len(date_exprs)}))"
+    create_reading_view(con, "date_values", relation, {"col": columns, "v": _unnest(date_exprs)})
+    try:
+        if decimal is None:
+            decimal = _detect_decimal(con, number_exprs, delimiter, file_label, source_name)
+        if date_format is None and date_order is None:
+            date_order = _detect_date_order(con, date_exprs, file_label, source_name)
+        formats, layouts, hints = _detect_date_layouts(
+            con, date_exprs, date_order, date_format, file_label, source_name
+        )
+    finally:
+        con.execute("drop view number_values")
+        con.execute("drop view date_values")
     return Locale(
         decimal=decimal,
         date_order=date_order,
@@ -155,6 +166,11 @@ def detect_locale(
         date_layouts=layouts,
         date_hints=hints,
     )
+
+
+def _unnest(exprs: dict[str, str]) -> str:
+    """SQL for the values of `exprs` of a row, one row each (none without `exprs`)."""
+    return f"unnest([{', '.join(exprs.values())}]::varchar[])"
 
 
 def number_sql(text_expr: str, locale: Locale) -> str:
@@ -365,7 +381,6 @@ def _english_months_sql(text_expr: str) -> str:
 
 def _detect_decimal(
     con: duckdb.DuckDBPyConnection,
-    relation: str,
     number_exprs: dict[str, str],
     delimiter: str | None,
     file_label: str,
@@ -373,33 +388,14 @@ def _detect_decimal(
 ) -> str:
     if not number_exprs:
         return "."
-    values = "unnest([" + ", ".join(number_exprs.values()) + "])"
-    # `$342.09K` proves a decimal point as `$342.09` does.
-    unsuffixed = f"regexp_replace(v, {_lit(_AMOUNT_SUFFIX)}, '\\1\\3', 'i')"
-    cleaned = f"regexp_replace({unsuffixed}, {_lit(_NOISE)}, '', 'g')"
-    # Plain numbers ('1234.5', read by a cast) are a decimal point unless they could be a
-    # thousands group ('1.234'); only decorated values ('1.234,56', '$ 1,234') need the patterns.
-    whole, fraction = "ltrim(split_part(v, '.', 1), '-')", "split_part(v, '.', 2)"
-    plain_dot = (
-        f"contains(v, '.') and not (length({fraction}) = 3 "
-        f"and length({whole}) between 1 and 3 and {whole} <> '0')"
-    )
-    comma = f"not plain and regexp_full_match(c, '{_COMMA_DECIMAL}')"
-    dot = f"(plain and {plain_dot}) or (not plain and regexp_full_match(c, '{_DOT_DECIMAL}'))"
     comma, comma_example, dot, dot_example = con.execute(
-        f"""
-        select
-            count(*) filter (where {comma}), min(v) filter (where {comma}),
-            count(*) filter (where {dot}), min(v) filter (where {dot})
-        from (
-            select v, plain, case when not plain then {cleaned} end as c
-            from (
-                select v, try_cast(v as double) is not null as plain
-                from (select {values} as v from {relation})
-                where v is not null
-            )
-        )
-        """
+        sql_statement("ingest/locale_decimal_evidence"),
+        {
+            "amount_suffix": _AMOUNT_SUFFIX,
+            "noise": _NOISE,
+            "comma_decimal": _COMMA_DECIMAL,
+            "dot_decimal": _DOT_DECIMAL,
+        },
     ).fetchall()[0]
     if comma and dot:
         raise InputError(
@@ -417,36 +413,17 @@ def _detect_decimal(
 
 def _detect_date_order(
     con: duckdb.DuckDBPyConnection,
-    relation: str,
     date_exprs: dict[str, str],
     file_label: str,
     source_name: str,
 ) -> str | None:
     if not date_exprs:
         return None
-    selects = []
-    for expr in date_exprs.values():
-        parts = f"regexp_extract(v, '{_NUMERIC_DATE}', ['first', 'second'])"
-        selects.append(
-            f"""
-            select count(*) as n,
-                   max(try_cast(p.first as integer)) as max_first,
-                   max(try_cast(p.second as integer)) as max_second,
-                   min(v) filter (where try_cast(p.first as integer) > 12) as day_first_example,
-                   min(v) filter (where try_cast(p.second as integer) > 12) as month_first_example,
-                   min(v) as example
-            from (
-                select v, {parts} as p
-                from (
-                    select v from (select {expr} as v from {relation})
-                    -- ISO dates (yyyy-...) cannot be day- or month-first: no regex for them.
-                    where v not like '____-%'
-                )
-            )
-            where p.first <> ''
-            """
-        )
-    rows = con.execute(" union all ".join(selects)).fetchall()
+    found = con.execute(
+        sql_statement("ingest/locale_date_order_evidence"), {"numeric_date": _NUMERIC_DATE}
+    ).fetchall()
+    by_column = {row[0]: row[1:] for row in found}
+    rows = [by_column.get(i, (0, None, None, None, None, None)) for i in range(len(date_exprs))]
     names = list(date_exprs)
     day_first = [(names[i], r[3]) for i, r in enumerate(rows) if r[0] and r[1] > 12]
     month_first = [(names[i], r[4]) for i, r in enumerate(rows) if r[0] and r[2] > 12]
@@ -472,7 +449,6 @@ def _detect_date_order(
 
 def _detect_date_layouts(
     con: duckdb.DuckDBPyConnection,
-    relation: str,
     date_exprs: dict[str, str],
     date_order: str | None,
     date_format: str | None,
@@ -503,7 +479,7 @@ def _detect_date_layouts(
         )
     )
     candidates = tuple(dict.fromkeys((*used, *suggestions)))
-    examples = _date_examples(con, relation, date_exprs)
+    examples = _date_examples(con)
     read_by = _layouts_reading(con, sorted({value for *_, value in examples}), candidates)
     rows_read = [(*row, read_by[row[-1]]) for row in examples]
     formats: dict[str, str] = {}
@@ -559,37 +535,11 @@ def _auto_layouts(date_order: str | None) -> tuple[str, ...]:
     )
 
 
-def _date_examples(
-    con: duckdb.DuckDBPyConnection, relation: str, date_exprs: dict[str, str]
-) -> list[tuple[int, int, int, int, str]]:
+def _date_examples(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int, int, int, str]]:
     """(column index, group, values in the group, line, value) for three values of each shape
-    group of each date column."""
-    values = " union all ".join(
-        f"select {i} as col, _row, {expr} as v from {relation}"
-        for i, expr in enumerate(date_exprs.values())
-    )
-    shape = (
-        "length(v), ascii(v) between 48 and 57, v like '____-%', contains(v, ':'), "
-        "contains(v, ','), contains(v, '/'), contains(v, '.'), contains(v, ' ')"
-    )
+    group of each date column (view date_values)."""
     return con.execute(
-        f"""
-        with grouped as (
-            select col, count(*) as n,
-                   min(_row) as first_line, arg_min(v, _row) as first_value,
-                   arg_min(_row, v) as low_line, min(v) as low_value,
-                   arg_max(_row, v) as high_line, max(v) as high_value
-            from ({values})
-            where v is not null
-            group by col, {shape}
-            qualify row_number() over (partition by col order by count(*) desc)
-                <= {_MAX_VALUE_GROUPS}
-        )
-        select col, grp, n,
-               unnest([first_line, low_line, high_line]) as line,
-               unnest([first_value, low_value, high_value]) as value
-        from (select *, row_number() over () as grp from grouped)
-        """
+        sql_statement("ingest/locale_date_examples"), {"max_groups": _MAX_VALUE_GROUPS}
     ).fetchall()
 
 
@@ -633,17 +583,14 @@ def _reading(
     if not values or not layout_sets:
         return [tuple(False for _ in values) for _ in layout_sets]
     reads = ", ".join(_reads_sql(layouts) for layouts in layout_sets)
-    rows = con.execute(
-        f"""
-        select [{reads}]
-        from (
-            select value, {_english_months_sql("value")} as english_value, i
-            from (select unnest($values) as value, generate_subscripts($values, 1) as i)
-        )
-        order by i
-        """,
-        {"values": values},
-    ).fetchall()
+    con.execute(sql_statement("ingest/locale_date_candidates"), {"values": values})
+    english = {"value": "candidate", "english_value": _english_months_sql("candidate")}
+    create_reading_view(con, "candidate_reads", "date_candidates", english, {"reads": f"[{reads}]"})
+    try:
+        rows = con.execute("select reads from candidate_reads order by _row").fetchall()
+    finally:
+        con.execute("drop view candidate_reads")
+        con.execute("drop table date_candidates")
     return [tuple(bool(row[0][k]) for row in rows) for k in range(len(layout_sets))]
 
 

@@ -1,6 +1,11 @@
-"""CRM adapters: each reads its CRM's exports through its alias file into the canonical tables."""
+"""Adapters: each reads its exports into the canonical staging tables, behind one interface.
 
-from pipeline_analytics.ingest.adapters.common import CrmAdapter
+The CRM adapters read their CRM's exports through its alias file; the generic adapter reads any
+export through the config's column mapping and the generic header aliases.
+"""
+
+from pipeline_analytics.ingest.adapters.common import Adapter, CrmAdapter
+from pipeline_analytics.ingest.adapters.generic import GenericAdapter
 from pipeline_analytics.ingest.adapters.hubspot import HubSpotAdapter
 from pipeline_analytics.ingest.adapters.pipedrive import PipedriveAdapter
 from pipeline_analytics.ingest.adapters.salesforce import SalesforceAdapter
@@ -12,8 +17,9 @@ CRM_ADAPTERS: dict[str, type[CrmAdapter]] = {
 }
 
 
-def crm_adapter(name: str) -> CrmAdapter:
-    return CRM_ADAPTERS[name]()
+def source_adapter(name: str) -> Adapter:
+    """The adapter a source's `adapter` setting names."""
+    return GenericAdapter() if name == GenericAdapter.name else CRM_ADAPTERS[name]()
 
 
-__all__ = ["CRM_ADAPTERS", "CrmAdapter", "crm_adapter"]
+__all__ = ["CRM_ADAPTERS", "Adapter", "CrmAdapter", "GenericAdapter", "source_adapter"]

@@ -22,7 +22,7 @@ import duckdb
 
 from pipeline_analytics.config import DEAL_COLUMNS, Source
 from pipeline_analytics.ingest.adapters.common import CrmAdapter
-from pipeline_analytics.ingest.files import LoadedFile
+from pipeline_analytics.ingest.files import LoadedFile, create_reading_view
 from pipeline_analytics.ingest.locale import Locale, timestamp_sql
 from pipeline_analytics.ingest.staging import (
     DealSpec,
@@ -31,6 +31,10 @@ from pipeline_analytics.ingest.staging import (
     stage_deals,
     text_of,
 )
+from pipeline_analytics.sql_files import sql_statement
+
+# One "Date entered" value of a deal: the stage and pipeline its column names, and when.
+STAGE_ENTRY = "struct(stage varchar, pipeline varchar, entered_at timestamp)"
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class HubSpotAdapter(CrmAdapter):
         kind: str,
         file_label: str,
     ) -> LoadedFile:
-        cols = self.columns(loaded, source, kind)
+        cols = self.found_columns(loaded, source, kind)
         stage_columns = self.stage_date_columns(loaded.headers)
         entered = _entered_per_stage(stage_columns)
         spec = self._deal_spec(source, cols, entered)
@@ -131,15 +135,6 @@ class HubSpotAdapter(CrmAdapter):
         locale: Locale,
     ) -> None:
         """staged_history: one stage change per filled "Date entered" column of a loaded deal."""
-        if not entered:
-            con.execute(
-                "create or replace temp table staged_history as "
-                "select null::bigint as _row, null::varchar as deal_id, null::varchar as stage, "
-                "null::timestamp as changed_at, null::varchar as origin, "
-                "null::varchar as reject_reason, null::varchar as reject_column, "
-                "null::varchar as exclude_reason where false"
-            )
-            return
         entries = []
         for (stage, pipeline), columns in entered.items():
             value = "coalesce(" + ", ".join(text_of(c.header) for c in columns) + ")"
@@ -148,24 +143,11 @@ class HubSpotAdapter(CrmAdapter):
                 f"'pipeline': {literal(pipeline) if pipeline else 'null::varchar'}, "
                 f"'entered_at': {timestamp_sql(value, locale)}}}"
             )
-        con.execute(
-            f"""
-            create or replace temp table staged_history as
-            with entries as (
-                select _row, unnest([{", ".join(entries)}], recursive := true)
-                from {loaded.table}
-            )
-            select e._row, d.deal_id, e.stage, e.entered_at as changed_at,
-                   'stage_dates' as origin, null::varchar as reject_reason,
-                   null::varchar as reject_column, null::varchar as exclude_reason
-            from entries as e
-            inner join staged_deals as d on d._row = e._row
-            where e.entered_at is not null
-              and d.reject_reason is null and d.exclude_reason is null
-              -- a deal has dates only in its own pipeline's columns, unless it moved pipelines
-              and (e.pipeline is null or d.pipeline is null or e.pipeline = d.pipeline)
-            """
-        )
+        # Each line's entries as one list, typed even when the file has no such column.
+        listed = f"[{', '.join(entries)}]::{STAGE_ENTRY}[]"
+        create_reading_view(con, "hubspot_stage_entries", loaded.table, {"entries": listed})
+        con.execute(sql_statement("ingest/hubspot_history_staged"))
+        con.execute("drop view hubspot_stage_entries")
 
 
 def _split_pipeline(label: str) -> tuple[str, str | None]:

@@ -31,7 +31,7 @@ class PipedriveAdapter(CrmAdapter):
         kind: str,
         file_label: str,
     ) -> LoadedFile:
-        cols = self.columns(loaded, source, kind)
+        cols = self.found_columns(loaded, source, kind)
         if kind == "deals":
             stage_deals(con, loaded, source, self._deal_spec(source, cols), file_label)
         else:

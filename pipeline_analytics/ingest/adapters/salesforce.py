@@ -34,15 +34,13 @@ from pipeline_analytics.ingest.adapters.common import (
     exclude_footer_lines,
     stage_field_changes,
 )
-from pipeline_analytics.ingest.columns import uses_stand_in
-from pipeline_analytics.ingest.files import LoadedFile
+from pipeline_analytics.ingest.columns import check_layers, uses_stand_in
+from pipeline_analytics.ingest.files import LoadedFile, create_reading_view
 from pipeline_analytics.ingest.locale import number_sql, timestamp_sql
 from pipeline_analytics.ingest.staging import (
     DealSpec,
-    combine_checks,
     date_check,
     file_locale,
-    ident,
     literal,
     sql_list,
     stage_deals,
@@ -67,7 +65,7 @@ class SalesforceAdapter(CrmAdapter):
         file_label: str,
     ) -> LoadedFile:
         loaded = exclude_footer_lines(loaded, self.aliases.value_list("report_footer"))
-        cols = self.columns(loaded, source, kind)
+        cols = self.found_columns(loaded, source, kind)
         if kind == "deals":
             stage_deals(con, loaded, source, self._deal_spec(loaded, source, cols), file_label)
             if uses_stand_in(cols, self.aliases.kind(kind), "deal_id"):
@@ -164,90 +162,44 @@ class SalesforceAdapter(CrmAdapter):
             {f: text[f] for f in ("changed_at", "close_date", "previous_close_date") if f in cols},
             file_label,
         )
-        number = {f: number_sql(f, locale) for f in ("amount", "previous_amount")}
-        ts = {
-            f: timestamp_sql(f, locale) for f in ("changed_at", "close_date", "previous_close_date")
-        }
-        reason, first_bad = combine_checks(
+        checks, failures = check_layers(
             [
                 ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
                 ("stage", "case when stage is null then 'stage is empty' end"),
                 (
                     "changed_at",
-                    date_check("changed_at", ts["changed_at"], required=True, locale=locale),
+                    date_check("changed_at", "changed_at_value", required=True, locale=locale),
                 ),
-                ("close_date", date_check("close_date", ts["close_date"], locale=locale)),
+                ("close_date", date_check("close_date", "close_date_value", locale=locale)),
                 (
                     "amount",
                     "case when amount is not null and "
-                    f"not coalesce(isfinite({number['amount']}), false) "
+                    "not coalesce(isfinite(amount_value), false) "
                     "then 'amount: cannot read ''' || left(amount, 40) || ''' as a number' end",
                 ),
             ]
         )
         deleted = self._deleted(cols)
-        con.execute(
-            f"""
-            create or replace temp table history_rows as
-            select
-                _row, deal_id, opportunity_name, stage, {ts["changed_at"]} as changed_at,
-                {number["amount"]} as amount, {number["previous_amount"]} as previous_amount,
-                {ts["close_date"]}::date as close_date,
-                {ts["previous_close_date"]}::date as previous_close_date,
-                exclude_reason,
-                case when exclude_reason is null then nullif({reason}, '') end as reject_reason,
-                case when exclude_reason is null then {first_bad} end as reject_column
-            from (
-                select
-                    _row,
-                    {", ".join(f"{expr} as {ident(f)}" for f, expr in text.items())},
-                    case when {deleted} then 'deleted in Salesforce (IsDeleted)' end
-                        as exclude_reason
-                from {loaded.table}
-            )
-            """
+        fields = {
+            **text,
+            "exclude_reason": f"case when {deleted} then 'deleted in Salesforce (IsDeleted)' end",
+        }
+        typed = {
+            **{f"{f}_value": number_sql(f, locale) for f in ("amount", "previous_amount")},
+            **{
+                f"{f}_value": timestamp_sql(f, locale)
+                for f in ("changed_at", "close_date", "previous_close_date")
+            },
+        }
+        create_reading_view(
+            con, "salesforce_history_reading", loaded.table, fields, typed, checks, failures
         )
+        con.execute(sql_statement("ingest/salesforce_history_rows"))
+        con.execute("drop view salesforce_history_reading")
         if by_name:
             _link_rows_to_named_deals(con, file_label)
-        con.execute(
-            """
-            create or replace temp table history_steps as
-            select
-                *,
-                lag(stage) over deal_order as previous_stage,
-                coalesce(previous_amount, lag(amount) over deal_order) as amount_before,
-                coalesce(previous_close_date, lag(close_date) over deal_order) as close_date_before
-            from history_rows
-            where reject_reason is null and exclude_reason is null
-            window deal_order as (partition by deal_id order by changed_at, _row)
-            """
-        )
-        con.execute(
-            """
-            create or replace temp table staged_history as
-            select r._row, r.deal_id,
-                   case when s.previous_stage is distinct from s.stage then r.stage end as stage,
-                   r.changed_at, 'history' as origin, r.reject_reason, r.reject_column,
-                   r.exclude_reason
-            from history_rows as r
-            left join history_steps as s on s._row = r._row
-            """
-        )
-        con.execute(
-            """
-            create or replace temp table staged_changes as
-            select deal_id, 'amount' as field, amount_before::varchar as old_value,
-                   amount::varchar as new_value, changed_at
-            from history_steps
-            where amount_before is not null and amount is not null and amount_before <> amount
-            union all
-            select deal_id, 'close_date', strftime(close_date_before, '%Y-%m-%d'),
-                   strftime(close_date, '%Y-%m-%d'), changed_at
-            from history_steps
-            where close_date_before is not null and close_date is not null
-              and close_date_before <> close_date
-            """
-        )
+        for statement in ("history_steps", "history_staged", "history_changes"):
+            con.execute(sql_statement(f"ingest/salesforce_{statement}"))
         con.execute("drop table history_steps")
         con.execute("drop table history_rows")
 
@@ -261,21 +213,17 @@ class SalesforceAdapter(CrmAdapter):
             else "null::double"
         )
         active = self.truthy(text_of(cols["is_active"])) if "is_active" in cols else "true"
-        con.execute(
-            f"""
-            create or replace temp table staged_stages as
-            select _row, 'default' as pipeline, {text_of(cols["stage"])} as stage,
-                   try_cast({text_of(cols["sort_order"])} as integer) as sort_order,
-                   {self.truthy(text_of(cols["is_closed"]))} as is_closed,
-                   {self.truthy(text_of(cols["is_won"]))} as is_won,
-                   {probability} as default_probability,
-                   case when {text_of(cols["stage"])} is null then 'stage is empty' end
-                       as reject_reason,
-                   case when {text_of(cols["stage"])} is null then 'stage' end as reject_column,
-                   case when not {active} then 'inactive stage' end as exclude_reason
-            from {loaded.table}
-            """
-        )
+        fields = {
+            "stage": text_of(cols["stage"]),
+            "sort_order": f"try_cast({text_of(cols['sort_order'])} as integer)",
+            "is_closed": self.truthy(text_of(cols["is_closed"])),
+            "is_won": self.truthy(text_of(cols["is_won"])),
+            "default_probability": probability,
+            "active": active,
+        }
+        create_reading_view(con, "salesforce_stage_reading", loaded.table, fields)
+        con.execute(sql_statement("ingest/salesforce_stages_staged"))
+        con.execute("drop view salesforce_stage_reading")
 
     def _stage_names(
         self, con: duckdb.DuckDBPyConnection, loaded: LoadedFile, kind: str, cols: dict[str, str]
@@ -285,19 +233,10 @@ class SalesforceAdapter(CrmAdapter):
         parts = [text_of(cols[f]) for f in ("first_name", "last_name") if f in cols]
         whole = text_of(cols["name"]) if "name" in cols else "null::varchar"
         name = f"coalesce({whole}, nullif(concat_ws(' ', {', '.join(parts) or 'null'}), ''))"
-        con.execute(
-            f"""
-            create or replace temp table staged_names as
-            select _row, id, name,
-                   case when id is null then 'id is empty'
-                        when name is null then 'name is empty' end as reject_reason,
-                   case when id is null then 'id' when name is null then 'name' end
-                       as reject_column,
-                   case when {self._deleted(cols)} then 'deleted in Salesforce (IsDeleted)' end
-                       as exclude_reason
-            from (select *, {id_text} as id, {name} as name from {loaded.table})
-            """
-        )
+        fields = {"id": id_text, "name": name, "deleted": self._deleted(cols)}
+        create_reading_view(con, "salesforce_name_reading", loaded.table, fields)
+        con.execute(sql_statement("ingest/salesforce_names_staged"))
+        con.execute("drop view salesforce_name_reading")
 
 
 def _key_repeated_names(
@@ -309,12 +248,7 @@ def _key_repeated_names(
     """
     con.execute(sql_statement("ingest/key_repeated_deal_names"), {"source": source})
     repeated = con.execute(
-        """
-        select name, list(_row order by _row), count(*) over ()
-        from staged_deals where exclude_reason is null and name is not null
-        group by name having count(*) > 1 order by min(_row) limit $listed
-        """,
-        {"listed": NAMES_LISTED},
+        sql_statement("ingest/salesforce_repeated_names"), {"listed": NAMES_LISTED}
     ).fetchall()
     if not repeated:
         log.info("%s: no Id column, so deals are keyed on their name ('%s')", file_label, header)
@@ -340,17 +274,10 @@ def _stage_stages_from_deals(
     con: duckdb.DuckDBPyConnection, loaded: LoadedFile, cols: dict[str, str], file_label: str
 ) -> None:
     """staged_stages from a Data Export opportunity file's StageSortOrder and the deals' status."""
-    con.execute(
-        f"""
-        create or replace temp view deal_stage_flags as
-        select d.stage, {text_of(cols["stage_sort_order"])} as sort_order, d.status,
-               d.probability
-        from staged_deals as d inner join {loaded.table} as r on r._row = d._row
-        where d.reject_reason is null
-        """
-    )
+    sort_order = {"sort_order": text_of(cols["stage_sort_order"])}
+    create_reading_view(con, "deal_sort_orders", loaded.table, sort_order)
     con.execute(sql_statement("ingest/stages_from_deals"))
-    con.execute("drop view deal_stage_flags")
+    con.execute("drop view deal_sort_orders")
     stages = con.execute("select count(*) from staged_stages").fetchall()[0][0]
     log.info(
         "%s: the order of %d stage(s) read from '%s', closed and won from the deals' status",
