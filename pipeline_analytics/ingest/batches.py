@@ -284,30 +284,9 @@ def write_batch(
             with transaction(con):
                 batch_id = _start_batch(con, source, kind, path, fp, snapshot_at, started_at)
                 _write_rejects(con, batch_id, loaded)
-                temp_tables.create_affected_deals(con)
-                if temp_tables.STAGED_STAGES in present:
-                    reference.write_source_stages(
-                        con, source.name, batch_id, from_stage_table=kind == "stages"
-                    )
-                if temp_tables.STAGED_NAMES in present:
-                    reference.write_crm_names(con, source.name, batch_id, kind)
-                if temp_tables.STAGED_DEALS in present:
-                    deals.write_deals(
-                        con,
-                        source.name,
-                        stages=pipeline.stages,
-                        base_currency=pipeline.currency,
-                        config_path=config_path,
-                        snapshot_at=snapshot_at,
-                        batch_id=batch_id,
-                    )
-                    deals.write_future_flags(con, batch_id)
-                if temp_tables.STAGED_HISTORY in present:
-                    stage_events.write_stage_changes(con, source.name, batch_id)
-                if temp_tables.STAGED_CHANGES in present:
-                    deals.write_deal_changes(con, source.name, batch_id)
-                if present & {temp_tables.STAGED_DEALS, temp_tables.STAGED_NAMES}:
-                    reference.show_crm_names(con, source.name)
+                _write_staged_rows(
+                    con, present, kind, source.name, pipeline, config_path, snapshot_at, batch_id
+                )
                 stage_events.queue_affected_deals(con, source.name)
                 _finish_batch(con, batch_id, loaded.rows_read, loaded_rows, rejected, excluded)
         finally:
@@ -319,6 +298,42 @@ def write_batch(
     return BatchResult(
         batch_id, path, kind, loaded.rows_read, loaded_rows, rejected, snapshot_at, excluded
     )
+
+
+def _write_staged_rows(
+    con: duckdb.DuckDBPyConnection,
+    present: set[str],
+    kind: str,
+    source: str,
+    pipeline: PipelineSettings,
+    config_path: Path,
+    snapshot_at: datetime | None,
+    batch_id: int,
+) -> None:
+    """The warehouse rows of the staged tables `present`; the deals they touched go to
+    `affected_deals`."""
+    temp_tables.create_affected_deals(con)
+    if temp_tables.STAGED_STAGES in present:
+        reference.write_source_stages(con, source, batch_id, from_stage_table=kind == "stages")
+    if temp_tables.STAGED_NAMES in present:
+        reference.write_crm_names(con, source, batch_id, kind)
+    if temp_tables.STAGED_DEALS in present:
+        deals.write_deals(
+            con,
+            source,
+            stages=pipeline.stages,
+            base_currency=pipeline.currency,
+            config_path=config_path,
+            snapshot_at=snapshot_at,
+            batch_id=batch_id,
+        )
+        deals.write_future_flags(con, batch_id)
+    if temp_tables.STAGED_HISTORY in present:
+        stage_events.write_stage_changes(con, source, batch_id)
+    if temp_tables.STAGED_CHANGES in present:
+        deals.write_deal_changes(con, source, batch_id)
+    if present & {temp_tables.STAGED_DEALS, temp_tables.STAGED_NAMES}:
+        reference.show_crm_names(con, source)
 
 
 def file_modified_at(path: Path) -> datetime:
