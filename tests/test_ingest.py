@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline_analytics.ingest import store
+from pipeline_analytics.ingest import batches
 from tests.conftest import run_cli, write
 
 DEALS = """
@@ -220,7 +220,7 @@ def test_failed_file_leaves_warehouse_as_it_was(
     def crash(*_: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store, "_finish_batch", crash)  # the last write before commit
+    monkeypatch.setattr(batches, "_finish_batch", crash)  # the last write before commit
     assert run_cli(loaded, "ingest") == 1
     after = counts(loaded)
     assert after == before

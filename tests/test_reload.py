@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline_analytics.ingest import store
+from pipeline_analytics.ingest import batches
 from tests.conftest import write
 
 CONFIG = """
@@ -106,7 +106,7 @@ def query(db: Path, sql: str) -> list[tuple]:
 
 def source_tables() -> list[str]:
     """Every table a source's files fill, and the stage list derived from its deals."""
-    return [table for table, _ in store.SOURCE_ROWS] + ["stages"]
+    return [table for table, _ in batches.SOURCE_ROWS] + ["stages"]
 
 
 def mart_tables(db: Path) -> list[str]:
@@ -253,8 +253,8 @@ def test_settings_fingerprint_follows_the_configured_values(tmp_path: Path) -> N
     first = make_export(tmp_path / "a", key="id")
     second = make_export(tmp_path / "b", key="id")
     shutil.copy(first / "p.toml", second / "p.toml")
-    same = [store.read_settings(load_config(f / "p.toml").sources[0]) for f in (first, second)]
+    same = [batches.read_settings(load_config(f / "p.toml").sources[0]) for f in (first, second)]
     assert same[0] == same[1]  # paths are not settings: a moved export is the same export
     write(second / "p.toml", CONFIG.format(key="account"))
-    other = store.read_settings(load_config(second / "p.toml").sources[0])
-    assert store.settings_fingerprint(other) != store.settings_fingerprint(same[0])
+    other = batches.read_settings(load_config(second / "p.toml").sources[0])
+    assert batches.settings_fingerprint(other) != batches.settings_fingerprint(same[0])

@@ -25,7 +25,14 @@ import duckdb
 
 from pipeline_analytics.config import Config, Source
 from pipeline_analytics.errors import InputError
-from pipeline_analytics.ingest import inference, leads, store
+from pipeline_analytics.ingest import (
+    batches,
+    inference,
+    leads,
+    reference,
+    stage_events,
+    temp_tables,
+)
 from pipeline_analytics.ingest.activities import load_activities_file
 from pipeline_analytics.ingest.adapters import source_adapter
 from pipeline_analytics.ingest.files import (
@@ -43,7 +50,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class IngestSummary:
-    batches: list[store.BatchResult] = field(default_factory=list)
+    batches: list[batches.BatchResult] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     unrecognised: list[Path] = field(default_factory=list)  # files of a folder no adapter reads
     failed: list[InputError] = field(default_factory=list)  # files that could not be loaded
@@ -75,14 +82,14 @@ def ingest_sources(
     A file that cannot be loaded (InputError) is logged and skipped, so it does not block the
     others (each file is its own transaction); the first such error is raised at the end.
     A source named in `reload`, or whose settings changed since its files were loaded
-    (`store.settings_change`), has its rows replaced by a load of all its current files.
+    (`batches.settings_change`), has its rows replaced by a load of all its current files.
     """
     config = inference.with_reporting_currency(con, config)
-    store.refresh_reference_tables(con, config, temp_dir)
+    reference.refresh_reference_tables(con, config, temp_dir)
     summary = IngestSummary()
     own = OwnFiles.of(con, config, temp_dir)
     for source in config.sources:
-        change = store.settings_change(con, source)
+        change = batches.settings_change(con, source)
         if source.name in reload:
             reason: str | None = f"source '{source.name}': --reload"
         elif change is not None:
@@ -139,12 +146,12 @@ def _ingest_source(
     except BaseException:
         # Files committed before the failing one still get their stage events.
         with contextlib.suppress(Exception):
-            store.apply_pending_stage_events(con)
+            stage_events.apply_pending_stage_events(con)
         raise
     config = inference.with_reporting_currency(con, config)
     source = _current(config, name)
-    store.apply_stage_order(con, config)
-    store.apply_pending_stage_events(con)
+    reference.apply_stage_order(con, config)
+    stage_events.apply_pending_stage_events(con)
     if source.activities is not None:
         for path in expand_paths(source.activities, "activities", source, own):
             result = load_activities_file(con, source, path, temp_dir)
@@ -179,7 +186,7 @@ def _reload_source(
     batches_before, failed_before = len(summary.batches), len(summary.failed)
     try:
         with transaction(con):
-            store.replace_source(con, name)
+            batches.replace_source(con, name)
             _ingest_source(con, config, name, own, temp_dir, snapshot_at, summary, reason)
             if len(summary.failed) > failed_before:
                 raise summary.failed.pop(failed_before)
@@ -207,7 +214,7 @@ def _ingest_leads(
     """Load the new files of the source's `leads` key (`pattern`), each as its own batch."""
     for path in expand_paths(pattern, "leads", source, own):
         fp = fingerprint(path, source.encoding)
-        if store.already_loaded(con, source.name, fp.sha256):
+        if batches.already_loaded(con, source.name, fp.sha256):
             log.info("%s: already loaded (same sha256), skipped", path)
             summary.skipped.append(path)
             continue
@@ -339,7 +346,7 @@ def _plan_files(
         named_file = pattern.is_file()
         for path in expand_paths(pattern, key, source, own):
             fp = fingerprint(path, source.encoding)
-            if store.already_loaded(con, source.name, fp.sha256) or any(
+            if batches.already_loaded(con, source.name, fp.sha256) or any(
                 fp.sha256 == other.sha256 for _, other, _ in planned
             ):
                 log.info("%s: already loaded (same sha256), skipped", path)
@@ -399,9 +406,10 @@ def _ingest_file(
         loaded = adapter.stage(con, loaded, source, kind, label)
         if kind == "deals":
             adapter.record_outcomes(con, source, cols)
-        result = store.write_batch(
+        result = batches.write_batch(
             con,
-            config=config,
+            pipeline=config.pipeline,
+            config_path=config.path,
             source=source,
             path=path,
             fp=fp,
@@ -412,8 +420,8 @@ def _ingest_file(
         )
     finally:
         drop_loaded(con, "raw_export")
-        for table in (*store.STAGED_TABLES, "incoming_deals", "affected_deals"):
+        for table in (*temp_tables.STAGED_TABLES, "incoming_deals", "affected_deals"):
             con.execute(f"drop table if exists {table}")
     stamp_batch(con, source.name, result.batch_id)
     summary.batches.append(result)
-    store.log_loaded(path, result)
+    batches.log_loaded(path, result)

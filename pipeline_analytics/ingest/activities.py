@@ -3,7 +3,7 @@
 A source's `activities` key names the file(s); `[sources.activity_columns]` maps the canonical
 columns deal_id, activity_type, occurred_at and owner to headers (deal_id and occurred_at are
 required). Each file loads like a deals or history file: read by `files`, one transaction per file
-through the batch helpers of `store`, rejected rows kept with their line number, a file whose
+through the batch helpers of `batches`, rejected rows kept with their line number, a file whose
 sha256 was already loaded skipped. An activity repeated across files (same deal, type, time and
 owner: overlapping exports) is stored once.
 """
@@ -18,7 +18,7 @@ import duckdb
 
 from pipeline_analytics.config import ACTIVITY_COLUMNS, REQUIRED_ACTIVITY_COLUMNS, Source
 from pipeline_analytics.errors import InputError
-from pipeline_analytics.ingest import store
+from pipeline_analytics.ingest import batches
 from pipeline_analytics.ingest.columns import (
     ExportKind,
     HeaderIndex,
@@ -58,11 +58,11 @@ STAGED_TABLE = "staged_activities"
 
 def load_activities_file(
     con: duckdb.DuckDBPyConnection, source: Source, path: Path, temp_dir: Path
-) -> store.BatchResult | None:
+) -> batches.BatchResult | None:
     """Load one activities file as one batch; None when the same file was loaded before."""
     started_at = datetime.now(UTC).replace(tzinfo=None)
     fp = fingerprint(path)
-    if store.already_loaded(con, source.name, fp.sha256):
+    if batches.already_loaded(con, source.name, fp.sha256):
         log.info("%s: already loaded (same sha256), skipped", path)
         return None
     log.info("%s: loading activities (%.1f MB)", path, fp.size / 1e6)
@@ -77,7 +77,7 @@ def load_activities_file(
     finally:
         drop_loaded(con, RAW_TABLE)
         con.execute(f"drop table if exists {STAGED_TABLE}")
-    store.log_loaded(path, result)
+    batches.log_loaded(path, result)
     return result
 
 
@@ -124,9 +124,9 @@ def write_activities_batch(
     fp: FileFingerprint,
     loaded: LoadedFile,
     started_at: datetime,
-) -> store.BatchResult:
+) -> batches.BatchResult:
     """Write `staged_activities` as one batch: all good rows land, or (on error) nothing does."""
-    store.reject_future_events(con, STAGED_TABLE, "occurred_at", started_at)
+    batches.reject_future_events(con, STAGED_TABLE, "occurred_at", started_at)
     rejected, snapshot_at = con.execute(sql_statement("ingest/activities_batch_counts")).fetchall()[
         0
     ]
@@ -134,7 +134,7 @@ def write_activities_batch(
     def insert_new_activities(batch_id: int) -> None:
         con.execute(sql_statement("ingest/activities_insert"), {"source": source.name})
 
-    return store.write_file_batch(
+    return batches.write_file_batch(
         con,
         source=source,
         kind=OBJECT,

@@ -25,7 +25,7 @@ import duckdb
 
 from pipeline_analytics.config import LEAD_COLUMNS, REQUIRED_LEAD_COLUMNS, Source
 from pipeline_analytics.errors import InputError
-from pipeline_analytics.ingest import store
+from pipeline_analytics.ingest import batches
 from pipeline_analytics.ingest.adapters.common import exclude_footer_lines
 from pipeline_analytics.ingest.columns import (
     ExportKind,
@@ -113,7 +113,7 @@ def load_leads_file(
     fp: FileFingerprint,
     temp_dir: Path,
     sheet: str | None = None,
-) -> store.BatchResult:
+) -> batches.BatchResult:
     """Load one new leads file as one batch (the caller skips files already loaded)."""
     started_at = datetime.now(UTC).replace(tzinfo=None)
     log.info("%s: loading leads (%.1f MB)", path, fp.size / 1e6)
@@ -131,7 +131,7 @@ def load_leads_file(
     finally:
         drop_loaded(con, RAW_TABLE)
         con.execute(f"drop table if exists {STAGED_TABLE}")
-    store.log_loaded(path, result, "leads")
+    batches.log_loaded(path, result, "leads")
     return result
 
 
@@ -199,10 +199,10 @@ def write_leads_batch(
     fp: FileFingerprint,
     loaded: LoadedFile,
     started_at: datetime,
-) -> store.BatchResult:
+) -> batches.BatchResult:
     """Write `staged_leads` as one batch: all good rows land, or (on error) nothing does."""
-    store.reject_future_events(con, STAGED_TABLE, "created_at", started_at)
-    store.reject_future_events(con, STAGED_TABLE, "converted_at", started_at)
+    batches.reject_future_events(con, STAGED_TABLE, "created_at", started_at)
+    batches.reject_future_events(con, STAGED_TABLE, "converted_at", started_at)
     con.execute(sql_statement("ingest/leads_reject_duplicates"))
     rejected, excluded, snapshot_at = con.execute(
         sql_statement("ingest/leads_batch_counts")
@@ -213,7 +213,7 @@ def write_leads_batch(
         con.execute(sql_statement("ingest/leads_replace_older"), params)
         con.execute(sql_statement("ingest/leads_insert"), {**params, "batch_id": batch_id})
 
-    return store.write_file_batch(
+    return batches.write_file_batch(
         con,
         source=source,
         kind=OBJECT,

@@ -1,8 +1,10 @@
 """Canonical staging tables built in SQL from a loaded export, the same for every adapter.
 
 An adapter says how to read its file as SQL text expressions over the loaded all-text table (a
-`DealSpec` for deals); this module types the values with the file's locale, checks them, and
-writes temp table `staged_deals`, which `store` turns into warehouse rows. Every input row keeps its
+`DealSpec` for deals); this module types the values with the file's locale, checks them (through
+the temp views `deal_text`, `deal_values`, `deal_checks`, `deal_verdicts`, which hold the
+expressions), and writes temp table `staged_deals` (sql/ingest/staged_deals_create.sql), which
+`batches` and `deals` turn into warehouse rows. Every input row keeps its
 line (`_row`) and gets at most one of `reject_reason` (bad data: goes to `rejected_rows`) and
 `exclude_reason` (not a live deal: deleted in the CRM, a report's total row: counted only).
 
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from pipeline_analytics.config import DEAL_COLUMNS, Source
+from pipeline_analytics.ingest import temp_tables
 from pipeline_analytics.ingest.files import LoadedFile
 from pipeline_analytics.ingest.inferred_settings import record_inference
 from pipeline_analytics.ingest.locale import (
@@ -33,6 +36,7 @@ from pipeline_analytics.ingest.locale import (
     number_sql,
     timestamp_sql,
 )
+from pipeline_analytics.sql_files import sql_statement
 
 TEXT_COLUMNS = (
     "name",
@@ -200,63 +204,47 @@ def stage_deals(
         [(label, f"check_{i}") for i, (label, _) in enumerate(checks)]
     )
     scale = spec.probability_scale or _probability_scale(con, loaded, text, locale, mapped)
-    extra_text = "".join(
-        f"{e} as {c}, " for c, e in zip(extra, spec.extra_dates.values(), strict=True)
-    )
-    con.execute(
-        f"""
-        create or replace temp table staged_deals as
-        with source_text as (
-            select
-                _row,
-                {", ".join(f"{text[c]} as {c}" for c in text)},
-                {extra_text}
-                {spec.status} as status,
-                {spec.exclude} as exclude_reason,
-                coalesce({spec.deleted}, false) as deleted
-            from {loaded.table}
-        ),
-        typed as (
-            select *, {", ".join(parsed)} from source_text
-        ),
-        checked as (
-            select *, {", ".join(f"{expr} as check_{i}" for i, (_, expr) in enumerate(checks))}
-            from typed
-        ),
-        staged as (
-            select
-                _row,
-                deal_id,
-                {", ".join(c for c in TEXT_COLUMNS if c != "currency")},
-                {deal_currency_sql("currency", "amount_currency", source.currency)} as currency,
-                stage,
-                status,
-                amount_value as amount,
-                amount_base_value as amount_base,
-                probability_value as probability,
-                try_cast(activity_count_value as integer) as activity_count,
-                created_at_value as created_at,
-                closed_at_value as close_date_value,
-                expected_close_date_value as expected_close_value,
-                stage_changed_at_value as stage_changed_at,
-                updated_at_value as updated_at,
-                exclude_reason,
-                deleted,
-                case when exclude_reason is null then nullif({reason}, '') end as reject_reason,
-                case when exclude_reason is null then {first_bad} end as reject_column
-            from checked
+    temp_tables.create_view(
+        con,
+        temp_tables.DEAL_TEXT,
+        "select _row, "
+        + ", ".join(
+            [
+                *(f"{text[c]} as {c}" for c in text),
+                *(f"{e} as {c}" for c, e in zip(extra, spec.extra_dates.values(), strict=True)),
+                f"{spec.status} as status",
+                f"{spec.exclude} as exclude_reason",
+                f"coalesce({spec.deleted}, false) as deleted",
+            ]
         )
-        select
-            * exclude (close_date_value, expected_close_value, probability),
-            -- One close column (like Salesforce's CloseDate) means "expected" while open.
-            case when status <> 'open' then close_date_value end as closed_at,
-            case when status = 'open'
-                 then coalesce(expected_close_value, close_date_value)::date
-                 else expected_close_value::date end as expected_close_date,
-            probability / {scale} as probability
-        from staged
-        """
+        + f" from {loaded.table}",
     )
+    temp_tables.create_view(
+        con, temp_tables.DEAL_VALUES, f"select *, {', '.join(parsed)} from {temp_tables.DEAL_TEXT}"
+    )
+    check_columns = ", ".join(f"{expr} as check_{i}" for i, (_, expr) in enumerate(checks))
+    temp_tables.create_view(
+        con,
+        temp_tables.DEAL_CHECKS,
+        f"select *, {check_columns} from {temp_tables.DEAL_VALUES}",
+    )
+    currency = deal_currency_sql("currency", "amount_currency", source.currency)
+    temp_tables.create_view(
+        con,
+        temp_tables.DEAL_VERDICTS,
+        f"select *, {reason} as failures, {first_bad} as first_failed_column, "
+        f"{currency} as deal_currency from {temp_tables.DEAL_CHECKS}",
+    )
+    try:
+        con.execute(sql_statement("ingest/staged_deals_create"), {"probability_scale": scale})
+    finally:
+        temp_tables.drop_views(
+            con,
+            temp_tables.DEAL_VERDICTS,
+            temp_tables.DEAL_CHECKS,
+            temp_tables.DEAL_VALUES,
+            temp_tables.DEAL_TEXT,
+        )
     return locale
 
 
