@@ -13,7 +13,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pipeline_analytics"
 READS_AS_SQL = re.compile(
-    r"\bselect\b[\s\S]*\bfrom\b|\binsert\s+into\b|\bupdate\s+\w+\s+set\b|\bdelete\s+from\b"
+    r"\bselect\b[\s\S]*\bfrom\b|\binsert\s+into\b|\bupdate\s+\S+\s+set\b|\bdelete\s+from\b"
     r"|\bcreate\s+(or\s+replace\s+)?(temp\s+|temporary\s+)?(table|view|index|sequence|type)\b"
     r"|\balter\s+table\b|\bdrop\s+(table|view)\b",
     re.IGNORECASE,
