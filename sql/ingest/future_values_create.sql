@@ -6,31 +6,21 @@ create or replace temp table future_values as
 select
     _row,
     deal_id,
-    'created_at' as column_name,
-    created_at::varchar as value  -- noqa: RF04
-from staged_deals
-where created_at > $latest_allowed and reject_reason is null and exclude_reason is null
-union all
-select
-    _row,
-    deal_id,
-    'closed_at' as column_name,
-    closed_at::varchar as value  -- noqa: RF04
-from staged_deals
-where closed_at > $latest_allowed and reject_reason is null and exclude_reason is null
-union all
-select
-    _row,
-    deal_id,
-    'stage_changed_at' as column_name,
-    stage_changed_at::varchar as value  -- noqa: RF04
-from staged_deals
-where stage_changed_at > $latest_allowed and reject_reason is null and exclude_reason is null
-union all
-select
-    _row,
-    deal_id,
-    'updated_at' as column_name,
-    updated_at::varchar as value  -- noqa: RF04
-from staged_deals
-where updated_at > $latest_allowed and reject_reason is null and exclude_reason is null
+    column_name,
+    event_at::varchar as value  -- noqa: RF04
+from (
+    unpivot (
+        select
+            _row,
+            deal_id,
+            created_at,
+            closed_at,
+            stage_changed_at,
+            updated_at
+        from staged_deals
+        where reject_reason is null and exclude_reason is null
+    )
+    on created_at, closed_at, stage_changed_at, updated_at
+    into name column_name value event_at
+)
+where event_at > $latest_allowed
