@@ -39,7 +39,7 @@ from pipeline_analytics.ingest.files import (
     FileFingerprint,
     drop_loaded,
     fingerprint,
-    load_file,
+    load_rows,
     peek_headers,
 )
 from pipeline_analytics.ingest.inferred_settings import stamp_batch
@@ -391,9 +391,7 @@ def _ingest_file(
     log.info("%s: loading %s (%.1f MB)", path, kind, fp.size / 1e6)
     label = str(path)
     try:
-        loaded = load_file(con, path, fp, "raw_export", temp_dir, source.sheet)
-        if loaded.rows_read == 0:
-            raise InputError(f"{path}: the file has a header but no data rows; export it again")
+        loaded = load_rows(con, path, fp, "raw_export", temp_dir, source.sheet)
         adapter = source_adapter(source.adapter)
         cols = adapter.columns(con, loaded, source, kind, label)
         if kind == "deals" and config.pipeline.currency is None:

@@ -17,7 +17,6 @@ from pathlib import Path
 import duckdb
 
 from pipeline_analytics.config import ACTIVITY_COLUMNS, REQUIRED_ACTIVITY_COLUMNS, Source
-from pipeline_analytics.errors import InputError
 from pipeline_analytics.ingest import batches
 from pipeline_analytics.ingest.columns import (
     ExportKind,
@@ -32,7 +31,7 @@ from pipeline_analytics.ingest.files import (
     create_reading_view,
     drop_loaded,
     fingerprint,
-    load_file,
+    load_rows,
 )
 from pipeline_analytics.ingest.locale import timestamp_sql
 from pipeline_analytics.ingest.staging import (
@@ -67,9 +66,7 @@ def load_activities_file(
         return None
     log.info("%s: loading activities (%.1f MB)", path, fp.size / 1e6)
     try:
-        loaded = load_file(con, path, fp, RAW_TABLE, temp_dir)
-        if loaded.rows_read == 0:
-            raise InputError(f"{path}: the file has a header but no data rows; export it again")
+        loaded = load_rows(con, path, fp, RAW_TABLE, temp_dir)
         stage_activities(con, loaded, source, str(path))
         result = write_activities_batch(
             con, source=source, path=path, fp=fp, loaded=loaded, started_at=started_at

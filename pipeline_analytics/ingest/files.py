@@ -257,6 +257,22 @@ def load_file(
     return _load_text(con, path, fp, table, temp_dir)
 
 
+def load_rows(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fp: FileFingerprint,
+    table: str,
+    temp_dir: Path,
+    sheet: str | None = None,
+) -> LoadedFile:
+    """`load_file` for an export whose rows are the point (deals, history, activities, leads):
+    a header without data rows is an InputError."""
+    loaded = load_file(con, path, fp, table, temp_dir, sheet)
+    if loaded.rows_read == 0:
+        raise InputError(f"{path}: the file has a header but no data rows; export it again")
+    return loaded
+
+
 def drop_loaded(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Drop what `load_file` created for `table`."""
     con.execute(f"drop view if exists {table}")

@@ -24,7 +24,6 @@ from pathlib import Path
 import duckdb
 
 from pipeline_analytics.config import LEAD_COLUMNS, REQUIRED_LEAD_COLUMNS, Source
-from pipeline_analytics.errors import InputError
 from pipeline_analytics.ingest import batches
 from pipeline_analytics.ingest.adapters.common import exclude_footer_lines
 from pipeline_analytics.ingest.columns import (
@@ -40,7 +39,7 @@ from pipeline_analytics.ingest.files import (
     LoadedFile,
     create_reading_view,
     drop_loaded,
-    load_file,
+    load_rows,
 )
 from pipeline_analytics.ingest.locale import timestamp_sql
 from pipeline_analytics.ingest.staging import (
@@ -118,9 +117,7 @@ def load_leads_file(
     started_at = datetime.now(UTC).replace(tzinfo=None)
     log.info("%s: loading leads (%.1f MB)", path, fp.size / 1e6)
     try:
-        loaded = load_file(con, path, fp, RAW_TABLE, temp_dir, sheet)
-        if loaded.rows_read == 0:
-            raise InputError(f"{path}: the file has a header but no data rows; export it again")
+        loaded = load_rows(con, path, fp, RAW_TABLE, temp_dir, sheet)
         if source.adapter != "generic":
             footer = load_aliases(source.adapter).value_list("report_footer")
             loaded = exclude_footer_lines(loaded, footer)
