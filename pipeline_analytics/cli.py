@@ -223,8 +223,10 @@ def cmd_report(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object
     return {"report_path": str(path)}
 
 
-def cmd_status(ctx: Context) -> int:
-    from pipeline_analytics.status import describe, open_read_only
+def _print_from_warehouse(ctx: Context, text: Callable[[duckdb.DuckDBPyConnection], str]) -> int:
+    """Print what `text` reads from the warehouse, opened read-only; a missing warehouse is said,
+    not an error (status and rejects answer "nothing yet")."""
+    from pipeline_analytics.status import open_read_only
 
     db = ctx.db_path
     if not db.exists():
@@ -232,10 +234,16 @@ def cmd_status(ctx: Context) -> int:
         return EXIT_OK
     con = open_read_only(db, ctx.args.wait)
     try:
-        print(describe(con, db, ctx.run_settings))
+        print(text(con))
     finally:
         con.close()
     return EXIT_OK
+
+
+def cmd_status(ctx: Context) -> int:
+    from pipeline_analytics.status import describe
+
+    return _print_from_warehouse(ctx, lambda con: describe(con, ctx.db_path, ctx.run_settings))
 
 
 def cmd_export_warehouse(ctx: Context) -> int:
@@ -263,18 +271,10 @@ def cmd_import_warehouse(ctx: Context) -> int:
 
 def cmd_rejects(ctx: Context) -> int:
     from pipeline_analytics.rejects import show_rejects
-    from pipeline_analytics.status import open_read_only
 
-    db = ctx.db_path
-    if not db.exists():
-        print(f"No warehouse at {db} yet; run `pipeline-analytics --config FILE run` to create it.")
-        return EXIT_OK
-    con = open_read_only(db, ctx.args.wait)
-    try:
-        print(show_rejects(con, batch_id=ctx.args.batch, out=ctx.args.out))
-    finally:
-        con.close()
-    return EXIT_OK
+    return _print_from_warehouse(
+        ctx, lambda con: show_rejects(con, batch_id=ctx.args.batch, out=ctx.args.out)
+    )
 
 
 def cmd_sample(ctx: Context) -> int:
