@@ -193,10 +193,10 @@ def make_warehouse(
 def rebuild_models_reading(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Re-run, in build order, every model that reads `table` directly or through other models:
     the marts derived from a table a test changed by hand then follow the change."""
+    graph = model_graph()
     changed = {table}
-    for model in model_graph().models:
-        sql = re.sub(r"--[^\n]*", "", model.sql)  # a name in a comment is no read
-        if model.name not in changed and any(re.search(rf"\b{t}\b", sql) for t in changed):
+    for model in graph.models:
+        if model.name not in changed and graph.reads[model.name] & changed:
             create_models(con, [model])
             changed.add(model.name)
 
