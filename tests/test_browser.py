@@ -17,9 +17,11 @@ import pytest
 
 from pipeline_analytics.cli import main
 from pipeline_analytics.report import render_report
-from pipeline_analytics.report.i18n import ITALIAN
+from pipeline_analytics.report.i18n import catalog
 from pipeline_analytics.sample.shapes import write_shape
 from tests.test_report import SECTION_KEYS, CrmNames, make_warehouse
+
+ITALIAN = catalog("it").messages
 
 pytestmark = pytest.mark.slow
 

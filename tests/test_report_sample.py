@@ -13,7 +13,7 @@ import pytest
 
 from pipeline_analytics.report import render_report
 from pipeline_analytics.report.data import fetch, table_columns
-from pipeline_analytics.report.i18n import CHECK_EXPLANATIONS_IT
+from pipeline_analytics.report.i18n import catalog
 from pipeline_analytics.report.sections.pipeline import sankey_flows
 from pipeline_analytics.report.sections.summary import stage_changes, summary_quarters
 from pipeline_analytics.report.sections.team import STUCK_DEALS_SQL
@@ -98,7 +98,7 @@ def test_flow_chart_accounts_for_every_deal(sample) -> None:
 
 def test_every_data_quality_check_has_italian_words(sample) -> None:
     checks = {r["check_name"] for r in fetch(sample, "select check_name from mart_data_quality")}
-    assert checks and not checks - set(CHECK_EXPLANATIONS_IT)
+    assert checks and not checks - set(catalog("it").check_explanations)
 
 
 def test_italian_sample_report_has_no_english_but_crm_names(sample, pages) -> None:

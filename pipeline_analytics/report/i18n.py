@@ -56,11 +56,6 @@ def read_catalog(stream: BinaryIO, language: str) -> Catalog:
     )
 
 
-# The Italian catalog under the names the tests and callers have always imported.
-ITALIAN = catalog("it").messages
-CHECK_EXPLANATIONS_IT = catalog("it").check_explanations
-
-
 @dataclass(frozen=True)
 class Translator:
     language: str = "en"
