@@ -21,7 +21,6 @@ from pipeline_analytics.ingest import batches
 from pipeline_analytics.ingest.columns import (
     ExportKind,
     HeaderIndex,
-    check_layers,
     missing_columns_error,
     resolve_kind,
 )
@@ -35,6 +34,7 @@ from pipeline_analytics.ingest.files import (
 )
 from pipeline_analytics.ingest.locale import timestamp_sql
 from pipeline_analytics.ingest.staging import (
+    check_layers,
     date_check,
     file_locale,
     text_of,

@@ -19,7 +19,6 @@ from functools import cache
 from importlib import resources
 
 from pipeline_analytics.errors import InputError
-from pipeline_analytics.ingest.staging import combine_checks
 
 
 def normalize_header(header: str) -> str:
@@ -215,11 +214,3 @@ def missing_columns_error(
         f"headers found: {found}{hint}; if the column is there under another name, set "
         f'[{config_table}] {field_name} = "<header in your file>" in the config'
     )
-
-
-def check_layers(checks: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, str]]:
-    """Reading-view layers for `(column, check SQL)` pairs: each check computed once
-    (`check_<n>`), then `failures` (every failure, joined) and `failed_column` (the first's)."""
-    computed = {f"check_{i}": expr for i, (_, expr) in enumerate(checks)}
-    reason, first_bad = combine_checks([(c, f"check_{i}") for i, (c, _) in enumerate(checks)])
-    return computed, {"failures": reason, "failed_column": first_bad}

@@ -29,7 +29,6 @@ from pipeline_analytics.ingest.adapters.common import exclude_footer_lines
 from pipeline_analytics.ingest.columns import (
     ExportKind,
     HeaderIndex,
-    check_layers,
     load_aliases,
     missing_columns_error,
     resolve_kind,
@@ -43,6 +42,7 @@ from pipeline_analytics.ingest.files import (
 )
 from pipeline_analytics.ingest.locale import timestamp_sql
 from pipeline_analytics.ingest.staging import (
+    check_layers,
     date_check,
     file_locale,
     sql_list,

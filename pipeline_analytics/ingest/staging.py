@@ -24,7 +24,7 @@ import duckdb
 
 from pipeline_analytics.config import DEAL_COLUMNS, Source
 from pipeline_analytics.ingest import temp_tables
-from pipeline_analytics.ingest.files import LoadedFile
+from pipeline_analytics.ingest.files import LoadedFile, create_reading_view
 from pipeline_analytics.ingest.inferred_settings import record_inference
 from pipeline_analytics.ingest.locale import (
     Locale,
@@ -172,79 +172,52 @@ def stage_deals(
         file_label,
     )
     extra = {f"extra_{i}": label for i, label in enumerate(spec.extra_dates)}
+    fields = {
+        **text,
+        **dict(zip(extra, spec.extra_dates.values(), strict=True)),
+        "status": spec.status,
+        "exclude_reason": spec.exclude,
+        "deleted": f"coalesce({spec.deleted}, false)",
+    }
     # Each value is parsed once (`<column>_value`) and each check computed once (`check_<n>`).
-    parsed = [
-        *(f"{number_sql(c, locale)} as {c}_value" for c in NUMBER_COLUMNS),
-        *(f"{timestamp_sql(c, locale)} as {c}_value" for c in DATE_COLUMNS),
-        *(f"{timestamp_sql(c, locale, label)} as {c}_value" for c, label in extra.items()),
-        f"{amount_currency_sql('amount')} as amount_currency",  # `JPY 150,000,000`: JPY
-    ]
-    checks = [
-        ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
-        ("deal_id", too_long_check("deal_id")),
-        ("stage", "case when stage is null then 'stage is empty' end"),
-        ("stage", too_long_check("stage")),
-        # A deal without a creation date loads (left out of cycle and cohort figures only); an
-        # unreadable one is still a reject.
-        *[(c, date_check(c, f"{c}_value", locale=locale)) for c in DATE_COLUMNS if c in mapped],
-        *[(c, number_check(c, f"{c}_value", spec)) for c in NUMBER_COLUMNS if c in mapped],
-        (
-            "amount",
-            amount_currency_check(
-                "amount", "amount_currency", "currency", source.currency, source.name
+    parsed = {
+        **{f"{c}_value": number_sql(c, locale) for c in NUMBER_COLUMNS},
+        **{f"{c}_value": timestamp_sql(c, locale) for c in DATE_COLUMNS},
+        **{f"{c}_value": timestamp_sql(c, locale, label) for c, label in extra.items()},
+        "amount_currency": amount_currency_sql("amount"),  # `JPY 150,000,000`: JPY
+    }
+    checks, verdicts = check_layers(
+        [
+            ("deal_id", "case when deal_id is null then 'deal_id is empty' end"),
+            ("deal_id", too_long_check("deal_id")),
+            ("stage", "case when stage is null then 'stage is empty' end"),
+            ("stage", too_long_check("stage")),
+            # A deal without a creation date loads (left out of cycle and cohort figures only); an
+            # unreadable one is still a reject.
+            *[(c, date_check(c, f"{c}_value", locale=locale)) for c in DATE_COLUMNS if c in mapped],
+            *[(c, number_check(c, f"{c}_value", spec)) for c in NUMBER_COLUMNS if c in mapped],
+            (
+                "amount",
+                amount_currency_check(
+                    "amount", "amount_currency", "currency", source.currency, source.name
+                ),
             ),
-        ),
-        *[(c, too_long_check(c)) for c in TEXT_COLUMNS if c in mapped],
-        *[
-            (label, date_check(c, f"{c}_value", label=label, locale=locale))
-            for c, label in extra.items()
-        ],
-    ]
-    reason, first_bad = combine_checks(
-        [(label, f"check_{i}") for i, (label, _) in enumerate(checks)]
+            *[(c, too_long_check(c)) for c in TEXT_COLUMNS if c in mapped],
+            *[
+                (label, date_check(c, f"{c}_value", label=label, locale=locale))
+                for c, label in extra.items()
+            ],
+        ]
     )
+    verdicts["deal_currency"] = deal_currency_sql("currency", "amount_currency", source.currency)
     scale = spec.probability_scale or _probability_scale(con, loaded, text, locale, mapped)
-    temp_tables.create_view(
-        con,
-        temp_tables.DEAL_TEXT,
-        "select _row, "
-        + ", ".join(
-            [
-                *(f"{text[c]} as {c}" for c in text),
-                *(f"{e} as {c}" for c, e in zip(extra, spec.extra_dates.values(), strict=True)),
-                f"{spec.status} as status",
-                f"{spec.exclude} as exclude_reason",
-                f"coalesce({spec.deleted}, false) as deleted",
-            ]
-        )
-        + f" from {loaded.table}",
-    )
-    temp_tables.create_view(
-        con, temp_tables.DEAL_VALUES, f"select *, {', '.join(parsed)} from {temp_tables.DEAL_TEXT}"
-    )
-    check_columns = ", ".join(f"{expr} as check_{i}" for i, (_, expr) in enumerate(checks))
-    temp_tables.create_view(
-        con,
-        temp_tables.DEAL_CHECKS,
-        f"select *, {check_columns} from {temp_tables.DEAL_VALUES}",
-    )
-    currency = deal_currency_sql("currency", "amount_currency", source.currency)
-    temp_tables.create_view(
-        con,
-        temp_tables.DEAL_VERDICTS,
-        f"select *, {reason} as failures, {first_bad} as first_failed_column, "
-        f"{currency} as deal_currency from {temp_tables.DEAL_CHECKS}",
+    create_reading_view(
+        con, temp_tables.DEAL_READING, loaded.table, fields, parsed, checks, verdicts
     )
     try:
         con.execute(sql_statement("ingest/staged_deals_create"), {"probability_scale": scale})
     finally:
-        temp_tables.drop_views(
-            con,
-            temp_tables.DEAL_VERDICTS,
-            temp_tables.DEAL_CHECKS,
-            temp_tables.DEAL_VALUES,
-            temp_tables.DEAL_TEXT,
-        )
+        temp_tables.drop_views(con, temp_tables.DEAL_READING)
     return locale
 
 
@@ -261,6 +234,14 @@ def _probability_scale(
     value = number_sql(text["probability"], locale)
     above_one = con.execute(f"select max({value}) > 1 from {loaded.table}").fetchall()[0][0]
     return 100 if above_one else 1
+
+
+def check_layers(checks: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, str]]:
+    """Reading-view layers for `(column, check SQL)` pairs: each check computed once
+    (`check_<n>`), then `failures` (every failure, joined) and `failed_column` (the first's)."""
+    computed = {f"check_{i}": expr for i, (_, expr) in enumerate(checks)}
+    reason, first_bad = combine_checks([(c, f"check_{i}") for i, (c, _) in enumerate(checks)])
+    return computed, {"failures": reason, "failed_column": first_bad}
 
 
 def combine_checks(checks: list[tuple[str, str]]) -> tuple[str, str]:

@@ -8,7 +8,7 @@ A file's load passes its rows from step to step through connection-local temp ta
 - views a step prepares over a table whose name or columns vary, so that the statement reading
   them is a fixed file under sql/ingest/: `batch_rows` (a file's staged rows), `raw_records` (the
   raw lines of its `rejected_lines` as JSON), `rate_values` (the rates file read with its
-  locale) and the `deal_*` views `staging` types and checks a deals file through.
+  locale) and `deal_reading`, through which `staging` types and checks a deals file.
 """
 
 from __future__ import annotations
@@ -34,11 +34,9 @@ BATCH_ROWS = "batch_rows"
 REJECTED_LINES = "rejected_lines"
 RAW_RECORDS = "raw_records"
 RATE_VALUES = "rate_values"
-# A deals file on its way to staged_deals: its text, typed values, checks, and verdicts.
-DEAL_TEXT = "deal_text"
-DEAL_VALUES = "deal_values"
-DEAL_CHECKS = "deal_checks"
-DEAL_VERDICTS = "deal_verdicts"
+# A deals file on its way to staged_deals: its text, typed values, checks and verdicts, in layers
+# (files.create_reading_view).
+DEAL_READING = "deal_reading"
 
 
 def exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:

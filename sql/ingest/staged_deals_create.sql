@@ -1,4 +1,4 @@
--- A deals file's rows typed and checked (temp view deal_verdicts, which staging prepares from the
+-- A deals file's rows typed and checked (temp view deal_reading, which staging prepares from the
 -- adapter's expressions and the file's locale) as temp table staged_deals, the canonical deal rows
 -- every adapter writes. A row gets at most one of reject_reason (every failed check, joined;
 -- reject_column names the first) and exclude_reason (not a live deal). One close column (like
@@ -33,8 +33,8 @@ with staged as (
         exclude_reason,
         deleted,
         case when exclude_reason is null then nullif(failures, '') end as reject_reason,
-        case when exclude_reason is null then first_failed_column end as reject_column
-    from deal_verdicts
+        case when exclude_reason is null then failed_column end as reject_column
+    from deal_reading
 )
 
 select

@@ -20,7 +20,6 @@ from pipeline_analytics.errors import InputError
 from pipeline_analytics.ingest.columns import (
     AdapterAliases,
     HeaderIndex,
-    check_layers,
     load_aliases,
     missing_columns_error,
     missing_fields_text,
@@ -30,6 +29,7 @@ from pipeline_analytics.ingest.files import LoadedFile, create_reading_view
 from pipeline_analytics.ingest.inference import crm_status_columns, record_crm_outcomes
 from pipeline_analytics.ingest.locale import number_sql, timestamp_sql
 from pipeline_analytics.ingest.staging import (
+    check_layers,
     date_check,
     file_locale,
     literal,

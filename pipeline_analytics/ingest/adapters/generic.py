@@ -22,13 +22,13 @@ from pipeline_analytics.ingest.adapters.common import Adapter
 from pipeline_analytics.ingest.columns import (
     ExportKind,
     HeaderIndex,
-    check_layers,
     missing_columns_error,
 )
 from pipeline_analytics.ingest.files import LoadedFile, create_reading_view
 from pipeline_analytics.ingest.locale import timestamp_sql
 from pipeline_analytics.ingest.staging import (
     DealSpec,
+    check_layers,
     date_check,
     file_locale,
     sql_list,

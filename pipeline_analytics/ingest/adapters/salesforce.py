@@ -34,11 +34,12 @@ from pipeline_analytics.ingest.adapters.common import (
     exclude_footer_lines,
     stage_field_changes,
 )
-from pipeline_analytics.ingest.columns import check_layers, uses_stand_in
+from pipeline_analytics.ingest.columns import uses_stand_in
 from pipeline_analytics.ingest.files import LoadedFile, create_reading_view
 from pipeline_analytics.ingest.locale import number_sql, timestamp_sql
 from pipeline_analytics.ingest.staging import (
     DealSpec,
+    check_layers,
     date_check,
     file_locale,
     literal,
