@@ -29,7 +29,7 @@ NIGHT_2 = datetime(2026, 5, 10, 23, 0)
 
 # Kill point -> ingest batches of night 2 that committed before it.
 KILL_POINTS = {
-    "ingest between files": ("call:pipeline_analytics.ingest:load_file@2", 1),
+    "ingest between files": ("call:pipeline_analytics.ingest:load_rows@2", 1),
     "ingest inside the deals file": ("sql:insert into deal_snapshots@1", 0),
     "build between two models": ("sql:create or replace table mart_kpis as@1", 2),
     "forecast while storing": ("sql:insert into forecast_deals@1", 2),
