@@ -2,8 +2,8 @@
 
 An adapter says how to read its file as SQL text expressions over the loaded all-text table (a
 `DealSpec` for deals); this module types the values with the file's locale, checks them (through
-the temp views `deal_text`, `deal_values`, `deal_checks`, `deal_verdicts`, which hold the
-expressions), and writes temp table `staged_deals` (sql/ingest/staged_deals_create.sql), which
+the temp view `deal_reading`, whose layers hold the expressions: text, values, checks, verdicts),
+and writes temp table `staged_deals` (sql/ingest/staged_deals_create.sql), which
 `batches` and `deals` turn into warehouse rows. Every input row keeps its
 line (`_row`) and gets at most one of `reject_reason` (bad data: goes to `rejected_rows`) and
 `exclude_reason` (not a live deal: deleted in the CRM, a report's total row: counted only).
