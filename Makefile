@@ -27,7 +27,7 @@ UPGRADE ?=
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --universal --python-version 3.11 \
 		--generate-hashes $(if $(UPGRADE),--upgrade) --quiet -o $(LOCK)
 
 report: setup
