@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline_analytics import __version__, runs
-from pipeline_analytics.config import ENGINES, Config, RunSettings, SparkSettings, load_config
+from pipeline_analytics.config import ENGINES, Config, RunSettings, load_config
 from pipeline_analytics.errors import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -146,6 +146,7 @@ def cmd_build(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]
     from pipeline_analytics.ingest.inference import reporting_currency
 
     engine = getattr(ctx.args, "engine", None) or ctx.config.warehouse.engine
+    spark = ctx.config.spark
     models = build(
         con,
         lookback_days=ctx.config.pipeline.lookback_days,
@@ -153,18 +154,12 @@ def cmd_build(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]
         as_of=getattr(ctx.args, "as_of", None),
         fiscal_year_start_month=ctx.config.pipeline.fiscal_year_start_month,
         lead_expiry_days=ctx.config.pipeline.lead_expiry_days,
-        spark=spark_settings(ctx.config.spark, ctx.db_path) if engine == "spark" else None,
+        spark=replace(spark, staging=spark.staging_for(ctx.db_path)) if engine == "spark" else None,
     )
     log.info("build: %d models built", len(models))
     for check, deals in con.execute(sql_statement("ops/data_quality_errors")).fetchall():
         log.warning("data quality: %s in %d deal(s); see `pipeline-analytics status`", check, deals)
     return {}
-
-
-def spark_settings(configured: SparkSettings, db_path: Path) -> SparkSettings:
-    """[spark] with its staging resolved: by default, spark-staging/ beside the warehouse."""
-    staging = configured.staging or str(db_path.resolve().parent / "spark-staging")
-    return replace(configured, staging=staging)
 
 
 def cmd_forecast(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:

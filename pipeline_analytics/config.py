@@ -124,6 +124,7 @@ class PipelineSettings:
 ENGINES = ("duckdb", "spark")
 # The models' times are UTC wall-clock times; Spark must read and write them in UTC too.
 SPARK_SESSION_TIME_ZONE = "UTC"
+DEFAULT_SPARK_STAGING = "spark-staging"
 SPARK_MASTER = re.compile(r"local(\[(\*|[1-9][0-9]*)\])?|(spark|sc|yarn|k8s)://.+|yarn")
 
 
@@ -145,6 +146,10 @@ class SparkSettings:
     # None: spark-staging/ beside the warehouse file.
     staging: str | None = None
     conf: dict[str, str] = field(default_factory=dict)  # passed to Spark as given
+
+    def staging_for(self, warehouse: Path) -> str:
+        """The staging location: as configured, else spark-staging/ beside the warehouse."""
+        return self.staging or str(warehouse.resolve().parent / DEFAULT_SPARK_STAGING)
 
 
 FORECAST_METHODS = ("engine",)

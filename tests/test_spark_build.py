@@ -141,6 +141,22 @@ def test_build_on_spark_without_pyspark_says_how_to_install_it(tmp_path: Path) -
         assert con.execute("select count(*) from build_params").fetchone() == (0,)
 
 
+def test_build_on_spark_without_java_says_what_spark_needs(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    config = str(SAMPLE_DIR / "pipeline.toml")
+    assert main(["-q", "--config", config, "--db", str(db), "ingest"]) == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline_analytics", "--config", config, "--db", str(db)]
+        + ["build", "--engine", "spark"],
+        env={**os.environ, "JAVA_HOME": str(tmp_path / "no-java-here")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Spark did not start" in done.stderr and "Java 17+" in done.stderr
+
+
 # --- the same tables from both engines ------------------------------------------------------
 
 

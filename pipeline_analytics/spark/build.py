@@ -227,7 +227,7 @@ def spark_session(settings: SparkSettings) -> Iterator[SparkSession]:
             warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
             spark = builder.getOrCreate()
     except (PySparkException, OSError, RuntimeError) as exc:
-        raise PipelineError(
+        raise ConfigError(
             f"[spark] master {settings.master}: Spark did not start ({str(exc).splitlines()[0]}); "
             "a local master needs Java 17+ on PATH or JAVA_HOME, a cluster or Spark Connect "
             "endpoint must be reachable"
