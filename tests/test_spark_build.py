@@ -4,8 +4,8 @@ The cross-engine tests build the sample and its Salesforce and HubSpot rendering
 stage history, with blanks) with both engines and compare every int_* and mart_* table: same
 columns and column types, rows order-free, numbers within a relative 1e-9. Spark runs in local mode
 in the test process and, for HubSpot, behind a Spark Connect server the test starts; both need
-Java 17+; where Java is missing they skip and say so. pyspark itself comes with `make setup` (the lock holds
-the [spark] extra), so a missing pyspark is a broken install and fails.
+Java 17+; where Java is missing they skip and say so. pyspark itself comes with `make setup` (the
+lock holds the [spark] extra), so a missing pyspark is a broken install and fails.
 """
 
 from __future__ import annotations
@@ -77,8 +77,11 @@ def test_a_construct_spark_lacks_is_named_with_its_file() -> None:
 
 
 def _config(tmp_path: Path, extra: str) -> Path:
-    text = (SAMPLE_DIR / "pipeline.toml").read_text(encoding="utf-8") + extra
-    return write(tmp_path / "p.toml", text)
+    """The sample's config in tmp_path, reading the sample's files, with extra appended."""
+    text = (SAMPLE_DIR / "pipeline.toml").read_text(encoding="utf-8")
+    for name in ("deals.csv", "stage_history.csv", "activities.csv"):
+        text = text.replace(f'"{name}"', f'"{SAMPLE_DIR / name}"')
+    return write(tmp_path / "p.toml", text + extra)
 
 
 def test_spark_settings_default_to_local_mode_and_keep_a_uri_staging_as_given(
@@ -161,6 +164,21 @@ def test_build_on_spark_without_java_says_what_spark_needs(tmp_path: Path) -> No
     )
     assert done.returncode == 2, done.stderr
     assert "Spark did not start" in done.stderr and "Java 17+" in done.stderr
+
+
+def test_an_unanswered_spark_connect_url_fails_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once the probe closes
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = _config(tmp_path, f'[spark]\nmaster = "sc://127.0.0.1:{port}"\n')
+    args = ["--config", str(config), "--db", str(tmp_path / "w.duckdb")]
+    assert main(["-q", *args, "ingest"]) == 0
+    started = time.monotonic()
+    assert main([*args, "build", "--engine", "spark"]) == 2
+    assert time.monotonic() - started < 60
+    assert f"no Spark Connect server answers at 127.0.0.1:{port}" in capsys.readouterr().err
 
 
 # --- the same tables from both engines ------------------------------------------------------

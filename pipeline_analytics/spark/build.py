@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import duckdb
 
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SPARK_CONNECT_PORT = 15002  # the port of an sc:// URL that names none
+CONNECT_PROBE_SECONDS = 10
 # Rows per Arrow batch when a table travels between DuckDB and Spark through the driver.
 TRANSFER_BATCH_ROWS = 1_000_000
 # Spark settings the models' meaning depends on: a user's [spark.conf] cannot change them.
@@ -186,6 +190,20 @@ def _typed(column: str, wanted: str, given: str) -> str:
     return f'cast({value} as {wanted}) as "{column}"'
 
 
+def _check_reachable(url: str) -> None:
+    """Fail at once when nothing listens at a Spark Connect URL: its client would retry for
+    minutes before saying so."""
+    where = urlsplit(url.split(";")[0].replace("sc://", "http://", 1))
+    host, port = where.hostname or "localhost", where.port or SPARK_CONNECT_PORT
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_PROBE_SECONDS).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"[spark] master {url}: no Spark Connect server answers at {host}:{port} ({exc}); "
+            "start it (sbin/start-connect-server.sh) or fix the address"
+        ) from exc
+
+
 def _quiet_spark_logs(spark: SparkSession, *, remote: bool) -> None:
     """Our log says what failed in one line; Spark would add the whole plan as JSON to stderr."""
     from pyspark.logger import PySparkLogger
@@ -208,6 +226,8 @@ def spark_session(settings: SparkSettings) -> Iterator[SparkSession]:
     from pyspark.errors import PySparkException
 
     remote = settings.master.startswith("sc://")
+    if remote:
+        _check_reachable(settings.master)
     builder = SparkSession.builder.appName("pipeline-analytics build")
     builder = builder.remote(settings.master) if remote else builder.master(settings.master)
     defaults = {} if remote else LOCAL_DEFAULT_CONF  # a Connect server has its own
