@@ -15,6 +15,7 @@
 --   last bin (open_ended_last_bin) when some deal lies at or beyond their end; that bin holds
 --   every deal from its start on. Bin i covers [i, i + 1) x bin_width_days.
 -- bin_width_days, bins and open_ended_last_bin are NULL when no deal is binned.
+-- Portable (DuckDB and Spark): the window as interval 1 day * lookback_days (no to_days on Spark).
 with closed_in_window as (
     select
         c.status,

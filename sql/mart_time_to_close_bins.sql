@@ -6,6 +6,7 @@
 -- bin: 0 for the first; a deal falls in floor(cycle_days / bin_width_days), or in the last bin
 --   (mart_time_to_close.bins - 1) when beyond it. bin_start_days = bin x bin_width_days.
 -- deals: the deals of the status in the bin.
+-- Portable (DuckDB and Spark): the window as interval 1 day * lookback_days (no to_days on Spark).
 with binned as (
     select
         c.status,
