@@ -130,21 +130,26 @@ def test_a_bad_spark_setting_is_named(tmp_path: Path, extra: str, key: str) -> N
         load_config(_config(tmp_path, extra))
 
 
+def _spark_build_in_a_process(db: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`build --engine spark` of the ingested sample, by the CLI in a process with env added."""
+    config = str(SAMPLE_DIR / "pipeline.toml")
+    assert main(["-q", "--config", config, "--db", str(db), "ingest"]) == 0
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline_analytics", "--config", config, "--db", str(db)]
+        + ["build", "--engine", "spark"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_build_on_spark_without_pyspark_says_how_to_install_it(tmp_path: Path) -> None:
     # A pyspark that cannot be imported stands for a machine without the [spark] extra.
     (tmp_path / "shadow" / "pyspark").mkdir(parents=True)
     write(tmp_path / "shadow" / "pyspark" / "__init__.py", 'raise ImportError("no pyspark")\n')
     db = tmp_path / "w.duckdb"
-    config = str(SAMPLE_DIR / "pipeline.toml")
-    assert main(["-q", "--config", config, "--db", str(db), "ingest"]) == 0
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline_analytics", "--config", config, "--db", str(db)]
-        + ["build", "--engine", "spark"],
-        env={**os.environ, "PYTHONPATH": str(tmp_path / "shadow")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _spark_build_in_a_process(db, {"PYTHONPATH": str(tmp_path / "shadow")})
     assert done.returncode == 2, done.stderr
     assert "pip install 'pipeline-analytics[spark]'" in done.stderr
     with duckdb.connect(str(db), read_only=True) as con:
@@ -152,16 +157,8 @@ def test_build_on_spark_without_pyspark_says_how_to_install_it(tmp_path: Path) -
 
 
 def test_build_on_spark_without_java_says_what_spark_needs(tmp_path: Path) -> None:
-    db = tmp_path / "w.duckdb"
-    config = str(SAMPLE_DIR / "pipeline.toml")
-    assert main(["-q", "--config", config, "--db", str(db), "ingest"]) == 0
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline_analytics", "--config", config, "--db", str(db)]
-        + ["build", "--engine", "spark"],
-        env={**os.environ, "JAVA_HOME": str(tmp_path / "no-java-here")},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = _spark_build_in_a_process(
+        tmp_path / "w.duckdb", {"JAVA_HOME": str(tmp_path / "no-java-here")}
     )
     assert done.returncode == 2, done.stderr
     assert "Spark did not start" in done.stderr and "Java 17+" in done.stderr
