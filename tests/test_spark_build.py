@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -77,12 +78,18 @@ def test_a_construct_spark_lacks_is_named_with_its_file() -> None:
 # --- configuration ------------------------------------------------------------------------------
 
 
+def _sample_config(name: str) -> str:
+    """A config of the sample (pipeline, salesforce...) that names its files by absolute path,
+    so it can be written anywhere."""
+    text = (SAMPLE_DIR / f"{name}.toml").read_text(encoding="utf-8")
+    for key in ("path", "history", "activities"):
+        text = re.sub(rf'^{key} = "', f'{key} = "{SAMPLE_DIR}/', text, flags=re.MULTILINE)
+    return text
+
+
 def _config(tmp_path: Path, extra: str) -> Path:
-    """The sample's config in tmp_path, reading the sample's files, with extra appended."""
-    text = (SAMPLE_DIR / "pipeline.toml").read_text(encoding="utf-8")
-    for name in ("deals.csv", "stage_history.csv", "activities.csv"):
-        text = text.replace(f'"{name}"', f'"{SAMPLE_DIR / name}"')
-    return write(tmp_path / "p.toml", text + extra)
+    """The sample's config in tmp_path with extra appended."""
+    return write(tmp_path / "p.toml", _sample_config("pipeline") + extra)
 
 
 def test_spark_settings_default_to_local_mode_and_keep_a_uri_staging_as_given(
@@ -182,12 +189,6 @@ def test_an_unanswered_spark_connect_url_fails_at_once(
 # --- the same tables from both engines ------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sample_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled sample in a folder of its own, where the tests write configs beside it."""
-    return Path(shutil.copytree(SAMPLE_DIR, tmp_path_factory.mktemp("spark") / "sample"))
-
-
 def _model_tables(db: Path) -> dict[str, tuple[list[tuple[str, str]], object]]:
     """Every int_/mart_ table: its (column, type) list and its rows in canonical order."""
     with duckdb.connect(str(db), read_only=True) as con:
@@ -211,35 +212,71 @@ def _build_params(db: Path) -> tuple:
         return con.execute("select * exclude (built_at) from build_params").fetchone()
 
 
-@pytest.mark.slow
-@needs_java
-def test_spark_builds_every_model_as_duckdb_does(sample_copy: Path) -> None:
-    folder = sample_copy.parent / "local"
-    folder.mkdir()
-    staging = folder / "staging"  # a folder: DuckDB writes and reads the Parquet itself
-    config = sample_copy / "pipeline-spark.toml"
-    text = (sample_copy / "pipeline.toml").read_text(encoding="utf-8")
-    write(config, text + SPARK_SECTION.format(staging=staging))
+def _assert_engines_agree(config_text: str, folder: Path, *, through_cli: bool = False) -> Path:
+    """Ingest with config_text (its [spark] section included) into folder, build with DuckDB
+    and with Spark from the same ingest, and check every model's table is the same; returns
+    the warehouse Spark built. through_cli: the Spark build by the CLI in a process of its own,
+    as a user runs it, the engine taken from the config's [warehouse] engine."""
+    config = write(folder / "spark.toml", config_text)
     on_duckdb, on_spark = folder / "duckdb.duckdb", folder / "spark.duckdb"
     args = ["-q", "--config", str(config)]
     assert main([*args, "--db", str(on_duckdb), "ingest"]) == 0
     shutil.copy(on_duckdb, on_spark)
-    assert main([*args, "--db", str(on_duckdb), "build"]) == 0
-    assert main([*args, "--db", str(on_spark), "build", "--engine", "spark"]) == 0
-
+    assert main([*args, "--db", str(on_duckdb), "build", "--engine", "duckdb"]) == 0
+    if through_cli:
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline_analytics", *args, "--db", str(on_spark), "build"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    else:
+        assert main([*args, "--db", str(on_spark), "build", "--engine", "spark"]) == 0
     want, got = _model_tables(on_duckdb), _model_tables(on_spark)
     assert sorted(got) == sorted(want) == sorted(m.name for m in model_graph().models)
     for name, (columns, rows) in want.items():
         assert got[name][0] == columns, f"{name}: column types differ"
         assert_frames_close(name, got[name][1], rows)
     assert _build_params(on_spark) == _build_params(on_duckdb)
+    return on_spark
+
+
+@pytest.mark.slow
+@needs_java
+def test_spark_builds_every_model_as_duckdb_does(tmp_path: Path) -> None:
+    staging = tmp_path / "staging"  # a folder: DuckDB writes and reads the Parquet itself
+    on_spark = _assert_engines_agree(
+        _sample_config("pipeline") + SPARK_SECTION.format(staging=staging), tmp_path
+    )
     # The marts of the last build stay in staging as Parquet, for a lakehouse to read.
     assert (staging / "models" / "mart_kpis").is_dir()
     # forecast and report read what Spark built, unchanged.
-    assert main([*args, "--db", str(on_spark), "forecast"]) == 0
-    out = folder / "reports"
-    assert main([*args, "--db", str(on_spark), "report", "--output-dir", str(out)]) == 0
-    assert list(out.glob("*.html"))
+    args = ["-q", "--config", str(tmp_path / "spark.toml"), "--db", str(on_spark)]
+    assert main([*args, "forecast"]) == 0
+    assert main([*args, "report", "--output-dir", str(tmp_path / "reports")]) == 0
+    assert list((tmp_path / "reports").glob("*.html"))
+
+
+def _real_export() -> Path | None:
+    """../shared/real-exports/salesforce_dev_org_export, looked for above the repository."""
+    for folder in Path(__file__).resolve().parents:
+        export = folder / "shared" / "real-exports" / "salesforce_dev_org_export"
+        if (export / "opportunity.csv").is_file():
+            return export
+    return None
+
+
+REAL_EXPORT = _real_export()
+
+
+@pytest.mark.slow
+@needs_java
+@pytest.mark.skipif(REAL_EXPORT is None, reason="real Salesforce export not present")
+def test_spark_builds_a_real_salesforce_export_as_duckdb_does(tmp_path: Path) -> None:
+    # Nothing configured but the adapter and the folder: stages and outcomes are inferred.
+    source = f'[[sources]]\nname = "crm"\nadapter = "salesforce"\npath = "{REAL_EXPORT}"\n'
+    _assert_engines_agree(source + SPARK_SECTION.format(staging=tmp_path / "staging"), tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -280,37 +317,15 @@ def _listening(port: int) -> bool:
 @pytest.mark.slow
 @needs_java
 def test_spark_connect_builds_every_model_as_duckdb_does(
-    sample_copy: Path, spark_connect_server: str
+    tmp_path: Path, spark_connect_server: str
 ) -> None:
-    folder = sample_copy.parent / "connect"
-    folder.mkdir()
-    config = sample_copy / "salesforce-connect.toml"
-    text = (sample_copy / "salesforce.toml").read_text(encoding="utf-8")
     # A URI staging: the core tables travel to Spark, and the results back, as Arrow batches.
-    staging = (folder / "staging").as_uri()
+    staging = (tmp_path / "staging").as_uri()
     spark = (
-        f'[spark]\nmaster = "{spark_connect_server}"\nstaging = "{staging}"\n'
-        '[spark.conf]\n"spark.sql.shuffle.partitions" = 2\n'  # a session setting: Connect takes it
+        f'[warehouse]\nengine = "spark"\n[spark]\nmaster = "{spark_connect_server}"\n'
+        f'staging = "{staging}"\n[spark.conf]\n"spark.sql.shuffle.partitions" = 2\n'
     )
-    write(config, text + '[warehouse]\nengine = "spark"\n' + spark)
-    on_duckdb, on_spark = folder / "duckdb.duckdb", folder / "spark.duckdb"
-    args = ["-q", "--config", str(config)]
-    assert main([*args, "--db", str(on_duckdb), "ingest"]) == 0
-    shutil.copy(on_duckdb, on_spark)
-    assert main([*args, "--db", str(on_duckdb), "build", "--engine", "duckdb"]) == 0
-    # The CLI in a process of its own, as a user runs it: [warehouse] engine picks Spark.
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline_analytics", *args, "--db", str(on_spark), "build"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    want, got = _model_tables(on_duckdb), _model_tables(on_spark)
-    assert sorted(got) == sorted(want)
-    for name, (columns, rows) in want.items():
-        assert got[name][0] == columns, f"{name}: column types differ"
-        assert_frames_close(name, got[name][1], rows)
+    _assert_engines_agree(_sample_config("salesforce") + spark, tmp_path, through_cli=True)
 
 
 @pytest.mark.slow
