@@ -12,6 +12,9 @@ explains them.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.metadata
+import importlib.util
 import json
 import math
 import os
@@ -19,7 +22,10 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,9 +34,15 @@ if TYPE_CHECKING:
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR / "data"
-SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
 HISTORY_ROWS_PER_DEAL = 10  # a CRM history table also logs amount and close-date edits
 SEED = 11
+# Larger sizes are simulated in chunks of this many deals (about 4 GB of RAM each; the whole 10M at
+# once would need about 40 GB): chunk k has seed SEED + k and the ids after chunk k-1's, so chunk 0
+# is the 1M export with wider ids. Each chunk is a full pipeline over the same three years.
+CHUNK_DEALS = 1_000_000
+# Sizes where each step runs once, on one warehouse, with no Salesforce export (see bench_size).
+SINGLE_PASS = {"10m"}
 CLI = [sys.executable, "-m", "pipeline_analytics"]
 
 CONFIG = """
@@ -79,6 +91,15 @@ path = "salesforce"
 stages = ["Prospecting", "Qualification", "Discovery meeting", "Proposal", "Negotiation"]
 currency = "USD"
 """
+# Appended to CONFIG for `build --engine spark`; paths are absolute (Spark resolves them itself).
+SPARK_CONFIG = """
+[spark]
+master = "local[*]"
+staging = "{staging}"
+[spark.conf]
+"spark.driver.memory" = "{driver_memory}"
+"spark.local.dir" = "{local_dir}"
+"""
 SALESFORCE_FILES = ("Opportunity.csv", "OpportunityHistory.csv", "OpportunityStage.csv")
 
 
@@ -103,11 +124,14 @@ def generate(size: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     n_deals = SIZES[size]
     started = time.monotonic()
+    if n_deals > CHUNK_DEALS:
+        generate_chunked(folder, n_deals)
+        return
     pipeline = simulate(n_deals, SEED)
     pipeline.deals.write_csv(
         folder / "deals.csv", datetime_format=TIMESTAMP_FORMAT, float_precision=2
     )
-    history = _with_edit_rows(pipeline.stage_history, n_deals)
+    history = _with_edit_rows(pipeline.stage_history, n_deals, SEED)
     history.write_csv(folder / "stage_history.csv", datetime_format=TIMESTAMP_FORMAT)
     write_salesforce(pipeline, folder / "salesforce")
     marker.write_text(
@@ -123,12 +147,64 @@ def generate(size: str) -> None:
     )
 
 
+def generate_chunked(folder: Path, n_deals: int) -> None:
+    """The generic export only, CHUNK_DEALS deals at a time, each chunk's rows appended to the two
+    files (a Salesforce export of this size is not written: its ingest is benchmarked up to 1M)."""
+    import polars as pl
+
+    from pipeline_analytics.sample.simulator import TIMESTAMP_FORMAT, simulate
+
+    started = time.monotonic()
+    width = max(6, len(str(n_deals)))  # as the simulator pads ids
+    history_rows = 0
+    with (
+        (folder / "deals.csv").open("wb") as deals,
+        (folder / "stage_history.csv").open("wb") as hist,
+    ):
+        for k in range(math.ceil(n_deals / CHUNK_DEALS)):
+            offset = k * CHUNK_DEALS
+            count = min(CHUNK_DEALS, n_deals - offset)
+            pipeline = simulate(count, SEED + k)
+            renumber = (
+                pl.lit("OPP-")
+                + (pl.col("opportunity_id").str.slice(4).cast(pl.Int64) + offset)
+                .cast(pl.String)
+                .str.zfill(width)
+            ).alias("opportunity_id")
+            pipeline.deals.with_columns(renumber).write_csv(
+                deals, include_header=k == 0, datetime_format=TIMESTAMP_FORMAT, float_precision=2
+            )
+            history = _with_edit_rows(pipeline.stage_history, count, SEED + k)
+            history.with_columns(renumber).write_csv(
+                hist, include_header=k == 0, datetime_format=TIMESTAMP_FORMAT
+            )
+            history_rows += history.height
+            del pipeline, history
+            print(f"bench: {size_name(n_deals)} chunk {k} written", file=sys.stderr, flush=True)
+    (folder / "complete.json").write_text(
+        json.dumps(
+            {
+                "deals": n_deals,
+                "history_rows": history_rows,
+                "salesforce_history_rows": None,
+                "seed": SEED,
+                "chunk_deals": CHUNK_DEALS,
+                "seconds": round(time.monotonic() - started, 1),
+            }
+        )
+    )
+
+
+def size_name(n_deals: int) -> str:
+    return next(name for name, n in SIZES.items() if n == n_deals)
+
+
 def _data_lines(path: Path) -> int:
     with path.open("rb") as fh:
         return sum(1 for _ in fh) - 1
 
 
-def _with_edit_rows(history: pl.DataFrame, n_deals: int) -> pl.DataFrame:
+def _with_edit_rows(history: pl.DataFrame, n_deals: int, seed: int) -> pl.DataFrame:
     """Pad the stage history to ~10 rows per deal with same-stage rows between real changes.
 
     Salesforce's OpportunityHistory writes a row on every amount or close-date edit, so most rows of
@@ -137,7 +213,7 @@ def _with_edit_rows(history: pl.DataFrame, n_deals: int) -> pl.DataFrame:
     import numpy as np
     import polars as pl
 
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     stints = history.with_columns(
         pl.col("changed_at").shift(-1).over("opportunity_id").alias("next_at")
     ).filter(pl.col("next_at").is_not_null())
@@ -155,20 +231,102 @@ def _with_edit_rows(history: pl.DataFrame, n_deals: int) -> pl.DataFrame:
     return pl.concat([history.select(columns), edits.select(columns)]).sort(columns[0], columns[2])
 
 
-def measure(command: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one process.
+@dataclass
+class Sample:
+    """One timed process: wall seconds, peak RSS from wait4 (the process and the children it waited
+    for), the sampled peak of its whole process tree, and its log lines if they were kept."""
+
+    seconds: float
+    peak_rss_mb: float
+    cpu_seconds: float
+    load_after: float
+    tree_peak_rss_mb: float | None = None
+    log: list[dict] | None = None
+
+
+def measure(
+    command: list[str], cwd: Path, *, log: Path | None = None, tree: bool = False
+) -> Sample:
+    """Time one process.
 
     Linux carries a process's peak RSS across fork and exec, so this driver stays small (it never
     imports the data libraries; generation runs in a child) or every step would inherit its peak.
+    With `log`, stderr goes to that file and its JSON lines come back (run the CLI with
+    --log-json). With `tree`, the RSS of the process and all its descendants is summed every half
+    second: a JVM that its parent never waits for is missing from wait4's figure.
     """
     started = time.monotonic()
-    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = log.open("wb") if log else subprocess.PIPE
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+    sampler = TreeSampler(proc.pid) if tree else None
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.monotonic() - started
+    tree_peak = sampler.stop() if sampler else None
+    if log:
+        err.close()
     if os.waitstatus_to_exitcode(status) != 0:
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        raise SystemExit(f"bench: {' '.join(command)} failed in {cwd}:\n{err[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+        text = (
+            log.read_text(errors="replace") if log else proc.stderr.read().decode(errors="replace")
+        )
+        raise SystemExit(f"bench: {' '.join(command)} failed in {cwd}:\n{text[-3000:]}")
+    lines = None
+    if log:
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    cpu = usage.ru_utime + usage.ru_stime
+    return Sample(elapsed, usage.ru_maxrss / 1024, cpu, os.getloadavg()[0], tree_peak, lines)
+
+
+class TreeSampler:
+    """Peak of the summed RSS of a process and its descendants, read from /proc twice a second.
+
+    A descendant is kept once seen, even if it is re-parented (a JVM whose launcher exits)."""
+
+    def __init__(self, pid: int) -> None:
+        self.root, self.seen, self.peak = pid, {pid}, 0
+        self.page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.done.wait(0.5):
+            parents = {}
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    with contextlib.suppress(OSError, IndexError, ValueError):
+                        stat = Path(f"/proc/{entry}/stat").read_text()
+                        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+            grew = True
+            while grew:
+                new = {pid for pid, parent in parents.items() if parent in self.seen}
+                grew = not new <= self.seen
+                self.seen |= new
+            total = 0.0
+            for pid in self.seen & parents.keys():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self.page_mb
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> float:
+        self.done.set()
+        self.thread.join()
+        return self.peak
+
+
+def model_seconds(lines: list[dict], finished: str) -> dict[str, float]:
+    """Seconds per model from the build's `building <model>` log lines: from each such line to the
+    next line logged (the last model's time runs to the line starting with `finished`)."""
+    out: dict[str, float] = {}
+    times = [(line["message"], datetime.fromisoformat(line["time"])) for line in lines]
+    for (message, at), (_, then) in zip(times, times[1:], strict=False):
+        if message.startswith("building "):
+            out[message.removeprefix("building ").split()[0]] = round(
+                (then - at).total_seconds(), 2
+            )
+    unfinished = [m for m, _ in times if m.startswith("building ")]
+    if unfinished and not any(m.startswith(finished) for m, _ in times):
+        out.pop(unfinished[-1].removeprefix("building ").split()[0], None)
+    return out
 
 
 def floor_command(db: Path, files: tuple[str, ...]) -> list[str]:
@@ -181,31 +339,83 @@ def floor_command(db: Path, files: tuple[str, ...]) -> list[str]:
     return [sys.executable, "-c", script, str(db), *files]
 
 
-def bench_size(size: str, repetitions: int) -> dict[str, object]:
+def table_counts(db: Path) -> dict[str, int]:
+    """Rows of every int_* and mart_* table (a child process: the driver stays small)."""
+    script = (
+        "import duckdb, json, sys; con = duckdb.connect(sys.argv[1], read_only=True)\n"
+        'names = [r[0] for r in con.execute("select table_name from information_schema.tables '
+        "where table_name like 'int\\_%' escape '\\' or table_name like 'mart\\_%' escape "
+        "'\\' order by 1\").fetchall()]\n"
+        "print(json.dumps({n: con.execute(f'select count(*) from {n}').fetchone()[0] "
+        "for n in names}))"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(db)], capture_output=True, check=True)
+    return json.loads(out.stdout)
+
+
+def spark_available() -> str | None:
+    """Why the Spark build cannot run here, or None if it can."""
+    if shutil.which("java") is None:
+        return "no java on PATH"
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (pip install -e '.[spark]')"
+    help_text = subprocess.run([*CLI, "build", "--help"], capture_output=True, text=True).stdout
+    if "--engine" not in help_text:
+        return "this pipeline-analytics has no `build --engine`"
+    return None
+
+
+def spark_config(folder: Path, work: Path, driver_memory: str) -> str:
+    """The bench config plus the Spark settings: local mode on every core, staging and Spark's
+    scratch space in the size's work folder, and the driver's memory (all that Spark gets in local
+    mode)."""
+    return CONFIG + SPARK_CONFIG.format(
+        staging=work / "spark-staging", local_dir=work / "spark-local", driver_memory=driver_memory
+    )
+
+
+def bench_size(size: str, repetitions: int, spark: bool, driver_memory: str) -> dict[str, object]:
+    """Every step `repetitions` times; at SINGLE_PASS sizes each generic step once on one warehouse
+    (the whole `run` is then the sum of its steps) and no Salesforce export."""
     folder = ensure_data(size)
+    work = folder / "work"
+    single_pass = size in SINGLE_PASS
     (folder / "pipeline.toml").write_text(CONFIG)
     (folder / "salesforce.toml").write_text(SALESFORCE_CONFIG)
-    work = folder / "work"
-    steps: dict[str, list[tuple[float, float]]] = {}
+    (folder / "spark.toml").write_text(spark_config(folder, work, driver_memory))
+    state = machine_state()
+    samples: dict[str, list[Sample]] = {}
 
-    def run(step: str, command: list[str], fresh: bool) -> None:
+    def run(step: str, command: list[str], fresh: bool, **kwargs: object) -> Sample:
         if fresh:
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir()
-        steps.setdefault(step, []).append(measure(command, folder))
+        sample = measure(command, folder, **kwargs)
+        samples.setdefault(step, []).append(sample)
+        print(f"bench: {size} {step} {sample.seconds:.1f} s", file=sys.stderr, flush=True)
+        return sample
 
     db = work / "warehouse.duckdb"
     base = [*CLI, "--quiet", "--config", "pipeline.toml", "--db", str(db)]
+    logged = [*CLI, "--log-json", "--config", "pipeline.toml", "--db", str(db)]
     salesforce = [*CLI, "--quiet", "--config", "salesforce.toml", "--db", str(db)]
     salesforce_files = tuple(f"salesforce/{name}" for name in SALESFORCE_FILES)
+    result: dict[str, object] = {}
     for _ in range(repetitions):
         run("floor", floor_command(db, ("deals.csv", "stage_history.csv")), fresh=True)
         run("ingest", [*base, "ingest"], fresh=True)
-        run("build", [*base, "build"], fresh=False)
+        build = run("build", [*logged, "build"], fresh=False, log=work / "build.log")
+        result["models"] = {"duckdb": model_seconds(build.log or [], "build:")}
+        counts = result["table_rows"] = table_counts(db)
         run("forecast", [*base, "forecast"], fresh=False)
         run("report", [*base, "report"], fresh=False)
+        result["report_bytes"] = max(p.stat().st_size for p in (work / "reports").glob("*.html"))
+        if spark:
+            result["spark"] = spark_build(folder, work, driver_memory, counts)
+            samples["spark_build"] = [result["spark"].pop("sample")]
+        if single_pass:
+            break
         run("run", [*base, "run"], fresh=True)
-        report_bytes = max(p.stat().st_size for p in (work / "reports").glob("*.html"))
         run("salesforce_floor", floor_command(db, salesforce_files), fresh=True)
         run("salesforce_ingest", [*salesforce, "ingest"], fresh=True)
     meta = json.loads((folder / "complete.json").read_text())
@@ -216,31 +426,136 @@ def bench_size(size: str, repetitions: int) -> dict[str, object]:
         "input_mb": round(
             sum((folder / f).stat().st_size for f in ("deals.csv", "stage_history.csv")) / 1e6, 1
         ),
-        "salesforce_input_mb": round(
-            sum((folder / "salesforce" / f).stat().st_size for f in SALESFORCE_FILES) / 1e6, 1
-        ),
-        "repetitions": repetitions,
-        "report_bytes": report_bytes,
-        "steps": {
-            step: {
-                "seconds": round(statistics.median(t for t, _ in samples), 2),
-                "peak_rss_mb": round(max(m for _, m in samples)),
-            }
-            for step, samples in steps.items()
-        },
+        "repetitions": 1 if single_pass else repetitions,
+        **state,
+        **result,
+        "steps": {step: summarise(s) for step, s in samples.items()},
     }
-    seconds = {step: figures["seconds"] for step, figures in result["steps"].items()}
-    result["ingest_to_floor"] = round(seconds["ingest"] / seconds["floor"], 2)
-    result["salesforce_ingest_to_floor"] = round(
-        seconds["salesforce_ingest"] / seconds["salesforce_floor"], 2
-    )
-    shutil.rmtree(work, ignore_errors=True)
+    steps = result["steps"]
+    if single_pass:
+        # Four processes instead of one: the sum over-counts `run` by three process starts (~2 s
+        # each) and the warehouse opened four times.
+        parts = [steps[s] for s in ("ingest", "build", "forecast", "report")]
+        steps["run"] = {
+            "seconds": round(sum(p["seconds"] for p in parts), 2),
+            "peak_rss_mb": max(p["peak_rss_mb"] for p in parts),
+            "sum_of_steps": True,
+        }
+    else:
+        result["salesforce_input_mb"] = round(
+            sum((folder / "salesforce" / f).stat().st_size for f in SALESFORCE_FILES) / 1e6, 1
+        )
+        result["salesforce_ingest_to_floor"] = round(
+            steps["salesforce_ingest"]["seconds"] / steps["salesforce_floor"]["seconds"], 2
+        )
+    result["ingest_to_floor"] = round(steps["ingest"]["seconds"] / steps["floor"]["seconds"], 2)
+    if single_pass:
+        # Kept for `--spark-only`: the ingested and built warehouse (Spark's folders are removed).
+        for scratch in ("spark-staging", "spark-local"):
+            shutil.rmtree(work / scratch, ignore_errors=True)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     return result
 
 
+def spark_build(folder: Path, work: Path, driver_memory: str, counts: dict[str, int]) -> dict:
+    """`build --engine spark` on the warehouse the DuckDB build just filled; per-model times from
+    its log, the sampled peak of its process tree (the JVM is a child of the CLI), and whether every
+    model table has the same number of rows as after the DuckDB build."""
+    (folder / "spark.toml").write_text(spark_config(folder, work, driver_memory))
+    for scratch in ("spark-staging", "spark-local"):
+        shutil.rmtree(work / scratch, ignore_errors=True)
+    command = [
+        *CLI, "--log-json", "--config", "spark.toml", "--db", str(work / "warehouse.duckdb"),
+        "build", "--engine", "spark",
+    ]  # fmt: skip
+    sample = measure(command, folder, log=work / "spark-build.log", tree=True)
+    print(f"bench: spark build {sample.seconds:.1f} s", file=sys.stderr, flush=True)
+    spark_counts = table_counts(work / "warehouse.duckdb")
+    staging_mb = sum(p.stat().st_size for p in (work / "spark-staging").rglob("*") if p.is_file())
+    return {
+        "master": "local[*]",
+        "driver_memory": driver_memory,
+        "staging_mb": round(staging_mb / 1e6, 1),
+        "models": model_seconds(sample.log or [], "build:"),
+        "other_log_lines": log_gaps(sample.log or []),
+        "same_row_counts": spark_counts == counts,
+        "row_count_differences": {
+            name: [counts.get(name), spark_counts.get(name)]
+            for name in sorted(counts.keys() | spark_counts.keys())
+            if counts.get(name) != spark_counts.get(name)
+        },
+        "sample": sample,
+    }
+
+
+def log_gaps(lines: list[dict]) -> list[list[object]]:
+    """Every log line that is not a model's, with the seconds until the next line (where the
+    Spark build spends its time outside the models: session start, staging, loading back)."""
+    times = [(line["message"], datetime.fromisoformat(line["time"])) for line in lines]
+    return [
+        [message, round((then - at).total_seconds(), 2)]
+        for (message, at), (_, then) in zip(times, times[1:], strict=False)
+        if not message.startswith("building ")
+    ]
+
+
+def spark_only(size: str, driver_memory: str, previous: dict) -> dict:
+    """Only the Spark build, on the warehouse a single-pass run kept (ingested and built again if it
+    is missing); the DuckDB figures of the size stay as they were measured."""
+    folder = ensure_data(size)
+    work = folder / "work"
+    db = work / "warehouse.duckdb"
+    counts = previous.get("table_rows")
+    if not db.is_file() or counts is None:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        (folder / "pipeline.toml").write_text(CONFIG)
+        base = [*CLI, "--quiet", "--config", "pipeline.toml", "--db", str(db)]
+        for step in ("ingest", "build"):
+            measure([*base, step], folder)
+        counts = table_counts(db)
+    result = dict(previous)
+    state = machine_state()
+    result["spark"] = spark_build(folder, work, driver_memory, counts)
+    result.setdefault("steps", {})["spark_build"] = summarise([result["spark"].pop("sample")])
+    result["spark"]["measured"] = state
+    if size not in SINGLE_PASS:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def summarise(samples: list[Sample]) -> dict[str, object]:
+    figures: dict[str, object] = {
+        "seconds": round(statistics.median(s.seconds for s in samples), 2),
+        "peak_rss_mb": round(max(s.peak_rss_mb for s in samples)),
+    }
+    # CPU time (user + system, of the process and the children it waited for) moves far less than
+    # wall time when other jobs share the cores; the 1-minute load average at the end of the step
+    # says how shared they were (2 cores: 2.0 is fully busy).
+    figures["cpu_seconds"] = round(statistics.median(s.cpu_seconds for s in samples), 2)
+    figures["load_after"] = round(max(s.load_after for s in samples), 2)
+    trees = [s.tree_peak_rss_mb for s in samples if s.tree_peak_rss_mb is not None]
+    if trees:
+        figures["tree_peak_rss_mb"] = round(max(trees))
+    return figures
+
+
+def machine_state() -> dict[str, object]:
+    """When, and how busy the machine was (other jobs share its cores) and how much RAM was free."""
+    meminfo = dict(
+        line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines() if ":" in line
+    )
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        "mem_available_gb": round(int(meminfo["MemAvailable"].split()[0]) / 2**20, 1),
+    }
+
+
 def growth(results: dict[str, dict], step: str, key: str) -> dict[str, float]:
-    """Fitted exponent b in cost ~ deals^b between consecutive sizes."""
-    sizes = [s for s in SIZES if s in results]
+    """Fitted exponent b in cost ~ deals^b between consecutive sizes that both have the step."""
+    sizes = [s for s in SIZES if s in results and step in results[s].get("steps", {})]
     out = {}
     for small, large in zip(sizes, sizes[1:], strict=False):
         a, b = results[small], results[large]
@@ -250,29 +565,51 @@ def growth(results: dict[str, dict], step: str, key: str) -> dict[str, float]:
 
 
 def print_table(results: dict[str, dict]) -> None:
-    steps = ["floor", "ingest", "build", "forecast", "report", "run"]
-    print(f"{'size':>6} {'history':>10} " + " ".join(f"{s:>16}" for s in steps) + "  ingest/floor")
+    steps = ["floor", "ingest", "build", "forecast", "report", "run", "spark_build"]
+    print(f"{'size':>6} {'history':>11} " + " ".join(f"{s:>16}" for s in steps) + "  ingest/floor")
     for size, r in results.items():
         cells = " ".join(
-            f"{r['steps'][s]['seconds']:>7.2f}s {r['steps'][s]['peak_rss_mb']:>5}MB" for s in steps
+            f"{r['steps'][s]['seconds']:>7.2f}s {r['steps'][s]['peak_rss_mb']:>5}MB"
+            if s in r["steps"]
+            else f"{'-':>16}"
+            for s in steps
         )
-        print(f"{size:>6} {r['history_rows']:>10,} {cells}  {r['ingest_to_floor']:>6.2f}x")
+        print(f"{size:>6} {r['history_rows']:>11,} {cells}  {r['ingest_to_floor']:>6.2f}x")
+        if r["steps"]["run"].get("sum_of_steps"):
+            print(f"{'':>6} (run: the sum of ingest, build, forecast and report, each run once)")
+        if "spark_build" in r["steps"]:
+            spark = r["steps"]["spark_build"]
+            print(f"{'':>6} (spark build: process tree peak {spark.get('tree_peak_rss_mb')} MB)")
     print("Salesforce export: floor, ingest, ingest/floor")
     for size, r in results.items():
-        floor, ingest = r["steps"]["salesforce_floor"], r["steps"]["salesforce_ingest"]
-        print(
-            f"{size:>6} {r['salesforce_history_rows']:>10,} {floor['seconds']:>7.2f}s "
-            f"{ingest['seconds']:>7.2f}s {ingest['peak_rss_mb']:>5}MB "
-            f"{r['salesforce_ingest_to_floor']:>6.2f}x"
-        )
+        if "salesforce_ingest" in r["steps"]:
+            floor, ingest = r["steps"]["salesforce_floor"], r["steps"]["salesforce_ingest"]
+            print(
+                f"{size:>6} {r['salesforce_history_rows']:>11,} {floor['seconds']:>7.2f}s "
+                f"{ingest['seconds']:>7.2f}s {ingest['peak_rss_mb']:>5}MB "
+                f"{r['salesforce_ingest_to_floor']:>6.2f}x"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--sizes", default="10k,100k", help="comma-separated, from 10k,100k,1m (default 10k,100k)"
+        "--sizes",
+        default="10k,100k",
+        help=f"comma-separated, from {','.join(SIZES)} (default 10k,100k)",
     )
     parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument(
+        "--spark", action="store_true", help="also time `build --engine spark` (always at 10m)"
+    )
+    parser.add_argument(
+        "--spark-only",
+        action="store_true",
+        help="time only the Spark build of each size, keeping its other figures in results.json",
+    )
+    parser.add_argument(
+        "--driver-memory", default="12g", help="spark.driver.memory, all Spark gets in local mode"
+    )
     parser.add_argument("--generate", metavar="SIZE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
@@ -282,23 +619,49 @@ def main() -> None:
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
         raise SystemExit(f"bench: unknown size(s) {unknown}; choose from {list(SIZES)}")
-    results = {}
+    why_not = spark_available() if args.spark or args.spark_only or "10m" in sizes else None
+    if why_not and args.spark_only:
+        raise SystemExit(f"bench: cannot run the Spark build: {why_not}")
+    if why_not:
+        print(f"bench: skipping the Spark build: {why_not}", file=sys.stderr)
+    results_path = BENCH_DIR / "results.json"
+    # Sizes not run this time keep their last figures (each entry has its date).
+    previous = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    results = dict(previous.get("sizes", {}))
     for size in sizes:
         print(f"bench: {size} ...", file=sys.stderr, flush=True)
-        results[size] = bench_size(size, args.repetitions if size != "1m" else 1)
+        if args.spark_only:
+            results[size] = spark_only(size, args.driver_memory, results.get(size, {}))
+        else:
+            spark = not why_not and (args.spark or size == "10m")
+            repetitions = 1 if size in SINGLE_PASS or size == "1m" else args.repetitions
+            results[size] = bench_size(size, repetitions, spark, args.driver_memory)
+    results = {s: results[s] for s in SIZES if s in results}
     summary = {
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "ram_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+            "python": sys.version.split()[0],
+            **{name: _version(name) for name in ("duckdb", "pyspark", "sqlglot")},
+        },
         "sizes": results,
         "growth_exponent": {
             step: growth(results, step, "seconds")
-            for step in ("ingest", "build", "run", "salesforce_ingest")
+            for step in ("ingest", "build", "run", "salesforce_ingest", "spark_build")
         },
         "memory_growth_exponent": {"run": growth(results, "run", "peak_rss_mb")},
     }
-    (BENCH_DIR / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    results_path.write_text(json.dumps(summary, indent=2) + "\n")
     print_table(results)
     print("growth exponents (time):", json.dumps(summary["growth_exponent"]))
     print("growth exponent (peak RSS of run):", json.dumps(summary["memory_growth_exponent"]))
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 if __name__ == "__main__":
