@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline_analytics.config import SparkSettings
 from pipeline_analytics.errors import InputError, PipelineError
 from pipeline_analytics.sql_files import SQL_DIR, sql_statement
 from pipeline_analytics.warehouse import transaction
@@ -86,11 +87,14 @@ def build(
     fiscal_year_start_month: int = 1,
     sql_dir: Path = SQL_DIR,
     lead_expiry_days: int = 90,
+    spark: SparkSettings | None = None,
 ) -> list[str]:
     """Rebuild every model; on any failure nothing changes. Returns model names in build order.
 
     fiscal_year_start_month (1-12) sets where fiscal quarters and years begin in the period marts.
     lead_expiry_days: a lead never converted counts as lost once older than this.
+    spark: run the models on Spark there (its staging resolved) instead of in DuckDB; the tables
+    they give are the same.
     """
     models = model_graph(sql_dir).models
     if as_of is None:
@@ -107,7 +111,12 @@ def build(
                 "lead_expiry_days": lead_expiry_days,
             },
         )
-        create_models(con, models)
+        if spark is None:
+            create_models(con, models)
+        else:
+            from pipeline_analytics.spark.build import create_models_on_spark
+
+            create_models_on_spark(con, models, spark)
         _drop_stale_models(con, {m.name for m in models})
     return [m.name for m in models]
 

@@ -13,6 +13,7 @@ import errno
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline_analytics import __version__, runs
-from pipeline_analytics.config import Config, RunSettings, load_config
+from pipeline_analytics.config import ENGINES, Config, RunSettings, load_config
 from pipeline_analytics.errors import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -144,6 +145,8 @@ def cmd_build(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]
     from pipeline_analytics.build import build
     from pipeline_analytics.ingest.inference import reporting_currency
 
+    engine = getattr(ctx.args, "engine", None) or ctx.config.warehouse.engine
+    spark = ctx.config.spark
     models = build(
         con,
         lookback_days=ctx.config.pipeline.lookback_days,
@@ -151,6 +154,7 @@ def cmd_build(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]
         as_of=getattr(ctx.args, "as_of", None),
         fiscal_year_start_month=ctx.config.pipeline.fiscal_year_start_month,
         lead_expiry_days=ctx.config.pipeline.lead_expiry_days,
+        spark=replace(spark, staging=spark.staging_for(ctx.db_path)) if engine == "spark" else None,
     )
     log.info("build: %d models built", len(models))
     for check, deals in con.execute(sql_statement("ops/data_quality_errors")).fetchall():
@@ -408,6 +412,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="measure trailing windows up to this time (default: the latest event of the newest "
         "export: the latest snapshot_at of any loaded file, deals, history or activities)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help="what runs the models: duckdb, or spark as set in [spark] (default: [warehouse] "
+        "engine, else duckdb); the tables are the same either way",
     )
     p = sub.add_parser(
         "forecast", help="forecast bookings and cash per month with P10/P50/P90 bands"

@@ -121,12 +121,35 @@ class PipelineSettings:
     lead_expiry_days: int = 90  # a lead never converted is lost once older than this
 
 
+ENGINES = ("duckdb", "spark")
+# The models' times are UTC wall-clock times; Spark must read and write them in UTC too.
+SPARK_SESSION_TIME_ZONE = "UTC"
+DEFAULT_SPARK_STAGING = "spark-staging"
+SPARK_MASTER = re.compile(r"local(\[(\*|[1-9][0-9]*)\])?|(spark|sc|yarn|k8s)://.+|yarn")
+
+
 @dataclass(frozen=True)
 class WarehouseSettings:
     path: Path | None
     memory_limit: str | None
     temp_directory: Path | None
     threads: int | None
+    engine: str = "duckdb"  # what runs the models in `build`: duckdb, or spark ([spark])
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """Where `build --engine spark` runs the models (docs/configuration.md, [spark])."""
+
+    master: str = "local[*]"  # local[N], spark://host:7077, sc://host:15002 (Spark Connect)
+    # Parquet of the core tables and of each model: a folder, or a URI Spark writes (s3a://...);
+    # None: spark-staging/ beside the warehouse file.
+    staging: str | None = None
+    conf: dict[str, str] = field(default_factory=dict)  # passed to Spark as given
+
+    def staging_for(self, warehouse: Path) -> str:
+        """The staging location: as configured, else spark-staging/ beside the warehouse."""
+        return self.staging or str(warehouse.resolve().parent / DEFAULT_SPARK_STAGING)
 
 
 FORECAST_METHODS = ("engine",)
@@ -195,6 +218,7 @@ class Config:
     report: ReportSettings
     run: RunSettings = RunSettings()
     cashflow: CashflowSettings = CashflowSettings()
+    spark: SparkSettings = SparkSettings()
 
 
 def load_config(path: Path) -> Config:
@@ -215,7 +239,9 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     base = path.resolve().parent
     where = _Where(path)
     where.only_keys(
-        raw, "", {"sources", "pipeline", "warehouse", "forecast", "cashflow", "report", "run"}
+        raw,
+        "",
+        {"sources", "pipeline", "warehouse", "forecast", "cashflow", "report", "run", "spark"},
     )
     sources_raw = where.require(raw, "", "sources", list)
     if not sources_raw:
@@ -237,6 +263,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         cashflow=_parse_cashflow(raw.get("cashflow", {}), where),
         report=_parse_report(raw.get("report", {}), base, where),
         run=_parse_run(raw.get("run", {}), where),
+        spark=_parse_spark(raw.get("spark", {}), base, where),
     )
 
 
@@ -500,13 +527,51 @@ def _parse_rates(raw: dict[str, Any], p: str, where: _Where) -> dict[str, float]
 
 def _parse_warehouse(raw: Any, base: Path, where: _Where) -> WarehouseSettings:
     p = "warehouse."
-    where.only_keys(raw, p, {"path", "memory_limit", "temp_directory", "threads"})
+    where.only_keys(raw, p, {"path", "memory_limit", "temp_directory", "threads", "engine"})
+    engine = where.optional(raw, p, "engine", str) or "duckdb"
+    if engine not in ENGINES:
+        raise where.fail(f"{p}engine", f"must be one of {list(ENGINES)}, got {engine!r}")
     return WarehouseSettings(
         path=where.path_setting(raw, p, "path", base),
         memory_limit=where.optional(raw, p, "memory_limit", str),
         temp_directory=where.path_setting(raw, p, "temp_directory", base),
         threads=where.optional(raw, p, "threads", int),
+        engine=engine,
     )
+
+
+def _parse_spark(raw: Any, base: Path, where: _Where) -> SparkSettings:
+    p = "spark."
+    where.only_keys(raw, p, {"master", "staging", "conf"})
+    master = where.optional(raw, p, "master", str) or SparkSettings.master
+    if not SPARK_MASTER.fullmatch(master):
+        raise where.fail(
+            f"{p}master",
+            f"must be local[*], local[N], spark://host:port or sc://host:port, got {master!r}",
+        )
+    staging = where.optional(raw, p, "staging", str)
+    if staging is not None and not staging.strip():
+        raise where.fail(f"{p}staging", "is empty; name a folder or a URI, or leave the key out")
+    if staging is not None and "://" not in staging:
+        staging = str(_resolve(base, staging))
+    conf_raw = raw.get("conf", {})
+    if not isinstance(conf_raw, dict):
+        raise where.fail(f"{p}conf", "must be a table of Spark settings")
+    conf: dict[str, str] = {}
+    for key, value in conf_raw.items():
+        if isinstance(value, dict | list):
+            raise where.fail(
+                f"{p}conf.{key}",
+                'must be a string, number or boolean; quote a dotted name: "spark.x.y" = ...',
+            )
+        conf[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    zone = conf.get("spark.sql.session.timeZone", SPARK_SESSION_TIME_ZONE)
+    if zone != SPARK_SESSION_TIME_ZONE:
+        raise where.fail(
+            f'{p}conf."spark.sql.session.timeZone"',
+            f"must be {SPARK_SESSION_TIME_ZONE}: the warehouse's times are UTC; leave it out",
+        )
+    return SparkSettings(master=master, staging=staging, conf=conf)
 
 
 def _parse_forecast(raw: Any, where: _Where) -> ForecastSettings:

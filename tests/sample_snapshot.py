@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import re
 import shutil
 import sys
@@ -35,6 +36,8 @@ SNAPSHOT = Path(__file__).resolve().parent / "snapshots" / "sample"
 # The sample and its CRM renderings; only the first is forecast and reported.
 CONFIGS = ("pipeline", "salesforce", "hubspot", "pipedrive_it")
 TABLE_PREFIXES = ("int_", "mart_", "forecast_")
+# Numbers compare within this relative difference: equal on any machine, whatever the sum order.
+TOLERANCE = 1e-9
 CORE_TABLES = (
     "deals",
     "deal_snapshots",
@@ -81,6 +84,28 @@ def canonical(table: str, frame: pl.DataFrame) -> pl.DataFrame:
         return frame
     keys = [_sort_key(c, frame.schema[c]) for c in frame.columns]
     return frame.sort(keys, nulls_last=True)
+
+
+def assert_frames_close(name: str, got: pl.DataFrame, want: pl.DataFrame) -> None:
+    """got equals want (a canonical frame): same columns at least, rows order-free, numbers within
+    TOLERANCE relative, everything else exactly."""
+    missing = set(want.columns) - set(got.columns)
+    assert not missing, f"{name}: columns {sorted(missing)} are gone"
+    got = canonical(name.split("/")[-1], got.select(want.columns))
+    assert got.height == want.height, f"{name}: {got.height} rows, {want.height} expected"
+    for column in want.columns:
+        g, w = got[column], want[column]
+        assert g.dtype == w.dtype, f"{name}.{column}: type {g.dtype} != {w.dtype}"
+        if w.dtype.is_float():
+            assert (g.is_null() == w.is_null()).all(), f"{name}.{column}: nulls differ"
+            both = pl.DataFrame({"g": g, "w": w}).drop_nulls()
+            close = [
+                math.isclose(a, b, rel_tol=TOLERANCE, abs_tol=TOLERANCE) or (a != a and b != b)
+                for a, b in both.iter_rows()
+            ]
+            assert all(close), f"{name}.{column}: values differ from the expected"
+        else:
+            assert g.equals(w), f"{name}.{column}: values differ from the expected"
 
 
 def _sort_key(column: str, dtype: pl.DataType) -> pl.Expr:

@@ -1,5 +1,6 @@
 """The tool never reads its own files as exports: the warehouse, its write-ahead log, lock and temp
-folder, the reports folder, the config, and hidden files (an editor's lock file)."""
+folder, the reports folder, the Spark build's staging folder, the config, and hidden files (an
+editor's lock file)."""
 
 from __future__ import annotations
 
@@ -64,11 +65,12 @@ def test_a_folder_holding_the_warehouse_loads_only_the_export(
         assert part in note
 
 
-def test_a_glob_skips_the_temp_and_reports_folders(tmp_path: Path) -> None:
+def test_a_glob_skips_the_temp_reports_and_spark_staging_folders(tmp_path: Path) -> None:
     write(tmp_path / "p.toml", CONFIG.format(path="*/*.csv"))
     (tmp_path / "exports").mkdir()
     write(tmp_path / "exports" / "deals.csv", DEALS)
-    for folder in ("reports", "w.tmp"):  # w.tmp: the temp folder of w.duckdb
+    # w.tmp: the temp folder of w.duckdb; spark-staging: where `build --engine spark` writes
+    for folder in ("reports", "w.tmp", "spark-staging"):
         (tmp_path / folder).mkdir()
         write(tmp_path / folder / "table.csv", "id,stage,created\nX,Won,2024-01-01\n")
     assert run_cli(tmp_path, "ingest") == 0

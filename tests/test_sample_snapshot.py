@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import math
 
-import polars as pl
 import pytest
 
-from tests.sample_snapshot import Captured, canonical, capture, read
+from tests.sample_snapshot import TOLERANCE, Captured, assert_frames_close, capture, read
 
 pytestmark = pytest.mark.slow
-TOLERANCE = 1e-9
 
 
 @pytest.fixture(scope="module")
@@ -27,26 +25,6 @@ def captured(tmp_path_factory: pytest.TempPathFactory) -> Captured:
 @pytest.fixture(scope="module")
 def snapshot() -> Captured:
     return read()
-
-
-def assert_frames_close(name: str, got: pl.DataFrame, want: pl.DataFrame) -> None:
-    missing = set(want.columns) - set(got.columns)
-    assert not missing, f"{name}: columns {sorted(missing)} are gone"
-    got = canonical(name.split("/")[-1], got.select(want.columns))
-    assert got.height == want.height, f"{name}: {got.height} rows, snapshot has {want.height}"
-    for column in want.columns:
-        g, w = got[column], want[column]
-        assert g.dtype == w.dtype, f"{name}.{column}: type {g.dtype} != {w.dtype}"
-        if w.dtype.is_float():
-            assert (g.is_null() == w.is_null()).all(), f"{name}.{column}: nulls differ"
-            both = pl.DataFrame({"g": g, "w": w}).drop_nulls()
-            close = [
-                math.isclose(a, b, rel_tol=TOLERANCE, abs_tol=TOLERANCE) or (a != a and b != b)
-                for a, b in both.iter_rows()
-            ]
-            assert all(close), f"{name}.{column}: values differ from the snapshot"
-        else:
-            assert g.equals(w), f"{name}.{column}: values differ from the snapshot"
 
 
 def assert_json_close(where: str, got, want) -> None:

@@ -252,6 +252,10 @@ class OwnFiles:
     @classmethod
     def of(cls, con: duckdb.DuckDBPyConnection, config: Config, temp_dir: Path) -> OwnFiles:
         files = {config.path.resolve(): "the config"}
+        folders = {
+            temp_dir.resolve(): "the warehouse's temp folder",
+            config.report.output_dir.resolve(): "the reports folder",
+        }
         warehouse = con.execute(
             "select path from duckdb_databases() where database_name = current_database()"
         ).fetchall()[0][0]
@@ -262,10 +266,9 @@ class OwnFiles:
                 db.with_name(db.name + ".wal"): "the warehouse's write-ahead log",
                 db.with_name(db.name + ".lock"): "the warehouse's lock file",
             }
-        folders = {
-            temp_dir.resolve(): "the warehouse's temp folder",
-            config.report.output_dir.resolve(): "the reports folder",
-        }
+            staging = config.spark.staging_for(db)
+            if "://" not in staging:
+                folders[Path(staging).resolve()] = "the Spark build's staging folder"
         return cls(files, folders)
 
     def what(self, path: Path) -> str | None:

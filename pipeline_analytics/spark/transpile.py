@@ -37,7 +37,7 @@ def to_spark_sql(duckdb_sql: str, *, where: str) -> str:
 
 def _faithful_on_spark(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.TimeToUnix):
-        micros = exp.Anonymous(this="unix_micros", expressions=[node.this.copy()])
+        micros = exp.Anonymous(this="unix_micros", expressions=[_inner(node.this)])
         as_double = exp.Cast(this=micros, to=exp.DataType.build("double"))
         return exp.Paren(this=exp.Div(this=as_double, expression=exp.Literal.number(1_000_000)))
     if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont):
@@ -53,4 +53,10 @@ def _faithful_on_spark(node: exp.Expression) -> exp.Expression:
 
 
 def _exact_percentile(value: exp.Expression, fraction: exp.Expression) -> exp.Expression:
-    return exp.Anonymous(this="percentile", expressions=[value.copy(), fraction.copy()])
+    return exp.Anonymous(this="percentile", expressions=[_inner(value), _inner(fraction)])
+
+
+def _inner(node: exp.Expression) -> exp.Expression:
+    """A replaced node's operand, with the rules applied inside it too (a transform does not
+    visit what a rule returns)."""
+    return node.transform(_faithful_on_spark)

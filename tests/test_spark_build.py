@@ -1,0 +1,284 @@
+"""`build --engine spark`: the same models on Spark give the tables the DuckDB build gives.
+
+The cross-engine tests build the sample (and its Salesforce rendering, an export without stage
+history) with both engines and compare every int_* and mart_* table: same columns and column types,
+rows order-free, numbers within a relative 1e-9. They run Spark in local mode, which needs Java 17+;
+where Java is missing they skip and say so. pyspark itself comes with `make setup` (the lock holds
+the [spark] extra), so a missing pyspark is a broken install and fails.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline_analytics.build import build, model_graph
+from pipeline_analytics.cli import main
+from pipeline_analytics.config import SparkSettings, load_config
+from pipeline_analytics.errors import ConfigError, PipelineError
+from pipeline_analytics.spark.transpile import to_spark_sql
+from tests.conftest import SAMPLE_DIR, write
+from tests.sample_snapshot import assert_frames_close, canonical
+
+JAVA = shutil.which("java") or os.environ.get("JAVA_HOME")
+needs_java = pytest.mark.skipif(
+    not JAVA,
+    reason="Java 17+ not found on PATH or in JAVA_HOME: Spark's local mode needs it "
+    "(Debian: apt install openjdk-17-jre-headless)",
+)
+# Small data: two shuffle partitions instead of Spark's 200 keep each model's job short.
+SPARK_SECTION = """
+[spark]
+master = "local[2]"
+staging = "{staging}"
+[spark.conf]
+"spark.sql.shuffle.partitions" = 2
+"""
+
+
+def local_spark(staging: Path | str) -> SparkSettings:
+    return SparkSettings(
+        master="local[2]", staging=str(staging), conf={"spark.sql.shuffle.partitions": "2"}
+    )
+
+
+# --- the SQL: every model translates, and the translation keeps each number's meaning ---------
+
+
+def test_every_model_translates_to_spark_sql_without_an_approximate_or_truncating_function() -> (
+    None
+):
+    for model in model_graph().models:
+        spark_sql = to_spark_sql(model.sql, where=str(model.path)).upper()
+        # sqlglot's own mappings would make a median approximate and drop fractions of seconds.
+        assert "PERCENTILE_APPROX" not in spark_sql, model.name
+        assert "UNIX_TIMESTAMP" not in spark_sql, model.name
+
+
+def test_a_construct_spark_lacks_is_named_with_its_file() -> None:
+    with pytest.raises(PipelineError, match=r"sql/mart_x\.sql: cannot translate to Spark SQL"):
+        to_spark_sql("select from where", where="sql/mart_x.sql")
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+def _config(tmp_path: Path, extra: str) -> Path:
+    text = (SAMPLE_DIR / "pipeline.toml").read_text(encoding="utf-8") + extra
+    return write(tmp_path / "p.toml", text)
+
+
+def test_spark_settings_default_to_local_mode_and_keep_a_uri_staging_as_given(
+    tmp_path: Path,
+) -> None:
+    assert load_config(_config(tmp_path, "")).spark == SparkSettings()
+    config = load_config(
+        _config(
+            tmp_path,
+            '[warehouse]\nengine = "spark"\n[spark]\nmaster = "sc://spark.example:15002"\n'
+            'staging = "s3a://bucket/pipeline"\n[spark.conf]\n"spark.executor.memory" = "4g"\n'
+            '"spark.sql.adaptive.enabled" = true\n"spark.sql.shuffle.partitions" = 64\n',
+        )
+    )
+    assert config.warehouse.engine == "spark"
+    assert config.spark == SparkSettings(
+        master="sc://spark.example:15002",
+        staging="s3a://bucket/pipeline",
+        conf={
+            "spark.executor.memory": "4g",
+            "spark.sql.adaptive.enabled": "true",
+            "spark.sql.shuffle.partitions": "64",
+        },
+    )
+
+
+def test_a_relative_staging_folder_is_read_from_the_configs_folder(tmp_path: Path) -> None:
+    config = load_config(_config(tmp_path, '[spark]\nstaging = "parquet/staging"\n'))
+    assert config.spark.staging == str(tmp_path / "parquet" / "staging")
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ('[warehouse]\nengine = "postgres"\n', "warehouse.engine"),
+        ('[spark]\nmaster = "localhost"\n', "spark.master"),
+        ('[spark]\nstaging = " "\n', "spark.staging"),
+        ('[spark.conf]\nspark.driver.memory = "8g"\n', "spark.conf.spark"),
+        ('[spark.conf]\n"spark.sql.session.timeZone" = "Europe/Rome"\n', "spark.conf."),
+        ('[spark]\nmasters = "local[2]"\n', "spark.masters"),
+    ],
+)
+def test_a_bad_spark_setting_is_named(tmp_path: Path, extra: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"key '{key}"):
+        load_config(_config(tmp_path, extra))
+
+
+def test_build_on_spark_without_pyspark_says_how_to_install_it(tmp_path: Path) -> None:
+    # A pyspark that cannot be imported stands for a machine without the [spark] extra.
+    (tmp_path / "shadow" / "pyspark").mkdir(parents=True)
+    write(tmp_path / "shadow" / "pyspark" / "__init__.py", 'raise ImportError("no pyspark")\n')
+    db = tmp_path / "w.duckdb"
+    config = str(SAMPLE_DIR / "pipeline.toml")
+    assert main(["-q", "--config", config, "--db", str(db), "ingest"]) == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline_analytics", "--config", config, "--db", str(db)]
+        + ["build", "--engine", "spark"],
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "shadow")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'pipeline-analytics[spark]'" in done.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from build_params").fetchone() == (0,)
+
+
+def test_build_on_spark_without_java_says_what_spark_needs(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    config = str(SAMPLE_DIR / "pipeline.toml")
+    assert main(["-q", "--config", config, "--db", str(db), "ingest"]) == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline_analytics", "--config", config, "--db", str(db)]
+        + ["build", "--engine", "spark"],
+        env={**os.environ, "JAVA_HOME": str(tmp_path / "no-java-here")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Spark did not start" in done.stderr and "Java 17+" in done.stderr
+
+
+# --- the same tables from both engines ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample in a folder of its own, where the tests write configs beside it."""
+    return Path(shutil.copytree(SAMPLE_DIR, tmp_path_factory.mktemp("spark") / "sample"))
+
+
+def _model_tables(db: Path) -> dict[str, tuple[list[tuple[str, str]], object]]:
+    """Every int_/mart_ table: its (column, type) list and its rows in canonical order."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        names = [
+            n
+            for (n,) in con.execute("select table_name from duckdb_tables()").fetchall()
+            if n.startswith(("int_", "mart_"))
+        ]
+        return {
+            name: (
+                [(c, t) for c, t, *_ in con.execute(f'describe "{name}"').fetchall()],
+                canonical(name, con.sql(f'select * from "{name}"').pl()),
+            )
+            for name in names
+        }
+
+
+def _build_params(db: Path) -> tuple:
+    with duckdb.connect(str(db), read_only=True) as con:
+        # built_at is the wall time of each build
+        return con.execute("select * exclude (built_at) from build_params").fetchone()
+
+
+@pytest.mark.parametrize(
+    ("config_name", "staging_kind"),
+    [("pipeline", "folder"), ("salesforce", "uri")],
+    ids=["sample-local-staging", "salesforce-uri-staging"],
+)
+@pytest.mark.slow
+@needs_java
+def test_spark_builds_every_model_as_duckdb_does(
+    sample_copy: Path, config_name: str, staging_kind: str
+) -> None:
+    folder = sample_copy.parent / config_name
+    folder.mkdir()
+    staging = folder / "staging"
+    # A URI staging travels through Spark as Arrow batches; a folder is written by DuckDB.
+    location = staging.as_uri() if staging_kind == "uri" else str(staging)
+    config = sample_copy / f"{config_name}-spark.toml"
+    text = (sample_copy / f"{config_name}.toml").read_text(encoding="utf-8")
+    write(config, text + SPARK_SECTION.format(staging=location))
+    on_duckdb, on_spark = folder / "duckdb.duckdb", folder / "spark.duckdb"
+    args = ["-q", "--config", str(config)]
+    assert main([*args, "--db", str(on_duckdb), "ingest"]) == 0
+    shutil.copy(on_duckdb, on_spark)
+    assert main([*args, "--db", str(on_duckdb), "build"]) == 0
+    assert main([*args, "--db", str(on_spark), "build", "--engine", "spark"]) == 0
+
+    want, got = _model_tables(on_duckdb), _model_tables(on_spark)
+    assert sorted(got) == sorted(want) == sorted(m.name for m in model_graph().models)
+    for name, (columns, rows) in want.items():
+        assert got[name][0] == columns, f"{name}: column types differ"
+        assert_frames_close(name, got[name][1], rows)
+    assert _build_params(on_spark) == _build_params(on_duckdb)
+    # The marts of the last build stay in staging as Parquet, for a lakehouse to read.
+    assert (staging / "models" / "mart_kpis").is_dir()
+    if config_name == "pipeline":
+        # forecast and report read what Spark built, unchanged.
+        assert main([*args, "--db", str(on_spark), "forecast"]) == 0
+        out = folder / "reports"
+        assert main([*args, "--db", str(on_spark), "report", "--output-dir", str(out)]) == 0
+        assert list(out.glob("*.html"))
+
+
+@pytest.mark.slow
+@needs_java
+def test_a_model_spark_cannot_run_changes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    config = str(SAMPLE_DIR / "pipeline.toml")
+    for step in ("ingest", "build"):
+        assert main(["-q", "--config", config, "--db", str(db), step]) == 0
+    before = _model_tables(db)
+    with duckdb.connect(str(db)) as con:
+        built_at = con.execute("select built_at from build_params").fetchone()
+    models = tmp_path / "models"
+    models.mkdir()
+    # DuckDB runs to_days(); Spark has no such function: the build fails on Spark only.
+    write(models / "int_open_deals.sql", "select count(*) as deals from deals\n")
+    write(models / "mart_spark_only_fails.sql", "select to_days(deals) as d from int_open_deals\n")
+    with duckdb.connect(str(db)) as con:
+        with pytest.raises(PipelineError, match=r"mart_spark_only_fails\.sql: model .* on Spark"):
+            build(
+                con,
+                lookback_days=365,
+                currency="USD",
+                sql_dir=models,
+                spark=local_spark(tmp_path / "staging"),
+            )
+        assert con.execute("select built_at from build_params").fetchone() == built_at
+    after = _model_tables(db)
+    assert sorted(after) == sorted(before)  # int_open_deals not added, no mart dropped
+
+
+@pytest.mark.slow
+@needs_java
+def test_spark_keeps_fractions_of_seconds_and_exact_percentiles(tmp_path: Path) -> None:
+    from pipeline_analytics.spark.build import Staging, spark_session
+
+    con = duckdb.connect()
+    con.execute(
+        "create table t as select timestamp '2024-01-01 00:00:00' as a, "
+        "timestamp '2024-01-01 00:00:01.25' + to_days(i::int) as b, i::double as x "
+        "from range(1, 11) as r(i)"
+    )
+    query = (
+        "select min(epoch(b) - epoch(a)) as seconds, quantile_cont(x, 0.1) as p10, "
+        "percentile_cont(0.9) within group (order by x) as p90, median(x) as p50 from t"
+    )
+    with spark_session(local_spark(tmp_path)) as spark:
+        Staging(str(tmp_path)).put_core_table(con, spark, "t")
+        row = spark.sql(to_spark_sql(query, where="test")).collect()[0]
+    # By hand: 1 day and 1.25 s; x = 1..10, linear interpolation at (n - 1) * p.
+    want = {"seconds": 86_401.25, "p10": 1.9, "p90": 9.1, "p50": 5.5}
+    for key, value in want.items():
+        assert math.isclose(row[key], value, rel_tol=1e-12), (key, row[key])
+    assert con.execute(query).fetchone() == pytest.approx(tuple(want.values()), rel=1e-12)
