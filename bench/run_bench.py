@@ -18,13 +18,14 @@ import importlib.util
 import json
 import math
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -241,11 +242,18 @@ class Sample:
     cpu_seconds: float
     load_after: float
     tree_peak_rss_mb: float | None = None
+    tree_cpu_seconds: float | None = None
     log: list[dict] | None = None
+    exit_code: int = 0
 
 
 def measure(
-    command: list[str], cwd: Path, *, log: Path | None = None, tree: bool = False
+    command: list[str],
+    cwd: Path,
+    *,
+    log: Path | None = None,
+    tree: bool = False,
+    check: bool = True,
 ) -> Sample:
     """Time one process.
 
@@ -261,19 +269,24 @@ def measure(
     sampler = TreeSampler(proc.pid) if tree else None
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.monotonic() - started
-    tree_peak = sampler.stop() if sampler else None
+    tree_peak, tree_cpu = sampler.stop() if sampler else (None, None)
     if log:
         err.close()
-    if os.waitstatus_to_exitcode(status) != 0:
+    exit_code = os.waitstatus_to_exitcode(status)
+    if exit_code != 0 and check:
         text = (
             log.read_text(errors="replace") if log else proc.stderr.read().decode(errors="replace")
         )
         raise SystemExit(f"bench: {' '.join(command)} failed in {cwd}:\n{text[-3000:]}")
     lines = None
     if log:
-        lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        lines = []
+        for line in log.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                lines.append(json.loads(line)) if line.startswith("{") else None
     cpu = usage.ru_utime + usage.ru_stime
-    return Sample(elapsed, usage.ru_maxrss / 1024, cpu, os.getloadavg()[0], tree_peak, lines)
+    load = os.getloadavg()[0]
+    return Sample(elapsed, usage.ru_maxrss / 1024, cpu, load, tree_peak, tree_cpu, lines, exit_code)
 
 
 class TreeSampler:
@@ -283,6 +296,7 @@ class TreeSampler:
 
     def __init__(self, pid: int) -> None:
         self.root, self.seen, self.peak = pid, {pid}, 0
+        self.cpu_ticks: dict[int, int] = {}  # last utime + stime seen of each process
         self.page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -290,12 +304,13 @@ class TreeSampler:
 
     def _loop(self) -> None:
         while not self.done.wait(0.5):
-            parents = {}
+            parents, ticks = {}, {}
             for entry in os.listdir("/proc"):
                 if entry.isdigit():
                     with contextlib.suppress(OSError, IndexError, ValueError):
-                        stat = Path(f"/proc/{entry}/stat").read_text()
-                        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+                        fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                        parents[int(entry)] = int(fields[1])
+                        ticks[int(entry)] = int(fields[11]) + int(fields[12])
             grew = True
             while grew:
                 new = {pid for pid, parent in parents.items() if parent in self.seen}
@@ -303,14 +318,17 @@ class TreeSampler:
                 self.seen |= new
             total = 0.0
             for pid in self.seen & parents.keys():
+                self.cpu_ticks[pid] = ticks[pid]
                 with contextlib.suppress(OSError, IndexError, ValueError):
                     total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self.page_mb
             self.peak = max(self.peak, total)
 
-    def stop(self) -> float:
+    def stop(self) -> tuple[float, float]:
+        """The peak RSS (MB) and the CPU seconds of the tree (as last seen: up to half a second of
+        each process's end is missed)."""
         self.done.set()
         self.thread.join()
-        return self.peak
+        return self.peak, sum(self.cpu_ticks.values()) / os.sysconf("SC_CLK_TCK")
 
 
 def model_seconds(lines: list[dict], finished: str) -> dict[str, float]:
@@ -374,7 +392,9 @@ def spark_config(folder: Path, work: Path, driver_memory: str) -> str:
     )
 
 
-def bench_size(size: str, repetitions: int, spark: bool, driver_memory: str) -> dict[str, object]:
+def bench_size(
+    size: str, repetitions: int, spark_mode: str | None, driver_memory: str
+) -> dict[str, object]:
     """Every step `repetitions` times; at SINGLE_PASS sizes each generic step once on one warehouse
     (the whole `run` is then the sum of its steps) and no Salesforce export."""
     folder = ensure_data(size)
@@ -410,8 +430,8 @@ def bench_size(size: str, repetitions: int, spark: bool, driver_memory: str) -> 
         run("forecast", [*base, "forecast"], fresh=False)
         run("report", [*base, "report"], fresh=False)
         result["report_bytes"] = max(p.stat().st_size for p in (work / "reports").glob("*.html"))
-        if spark:
-            result["spark"] = spark_build(folder, work, driver_memory, counts)
+        if spark_mode:
+            result["spark"] = spark_build(folder, work, driver_memory, counts, spark_mode)
             samples["spark_build"] = [result["spark"].pop("sample")]
         if single_pass:
             break
@@ -458,35 +478,184 @@ def bench_size(size: str, repetitions: int, spark: bool, driver_memory: str) -> 
     return result
 
 
-def spark_build(folder: Path, work: Path, driver_memory: str, counts: dict[str, int]) -> dict:
-    """`build --engine spark` on the warehouse the DuckDB build just filled; per-model times from
-    its log, the sampled peak of its process tree (the JVM is a child of the CLI), and whether every
-    model table has the same number of rows as after the DuckDB build."""
+def spark_build(
+    folder: Path, work: Path, driver_memory: str, counts: dict[str, int], mode: str
+) -> dict:
+    """The Spark build on the warehouse the DuckDB build just filled, with the sampled peak RSS of
+    its process tree (the JVM is a child of the CLI, which does not wait for it).
+
+    mode "cli": `build --engine spark` itself, per-model times from its log, and whether every
+    model table then has the rows it had after the DuckDB build. mode "models": the same steps
+    model by model in a child (`spark_models`), where a model that fails on Spark gets DuckDB's
+    table in its place so the models downstream still run, and Spark's own metrics give each
+    model's shuffle bytes; nothing in the warehouse changes. "auto": cli, then models if it fails.
+    """
     (folder / "spark.toml").write_text(spark_config(folder, work, driver_memory))
+    db = work / "warehouse.duckdb"
+    result: dict[str, object] = {"master": "local[*]", "driver_memory": driver_memory}
+    if mode in ("cli", "auto"):
+        _clean_spark_scratch(work)
+        command = [
+            *CLI, "--log-json", "--config", "spark.toml", "--db", str(db), "build", "--engine",
+            "spark",
+        ]  # fmt: skip
+        sample = measure(command, folder, log=work / "spark-build.log", tree=True, check=False)
+        lines = sample.log or []
+        if sample.exit_code == 0:
+            spark_counts = table_counts(db)
+            result.update(
+                mode="cli",
+                staging_mb=_folder_mb(work / "spark-staging"),
+                models=spark_log_seconds(lines, "built "),
+                staged=spark_log_seconds(lines, "staged "),
+                load_back_seconds=_load_back_seconds(lines),
+                same_row_counts=spark_counts == counts,
+                row_count_differences={
+                    name: [counts.get(name), spark_counts.get(name)]
+                    for name in sorted(counts.keys() | spark_counts.keys())
+                    if counts.get(name) != spark_counts.get(name)
+                },
+                sample=sample,
+            )
+            return result
+        errors = [line["message"] for line in lines if line.get("level") == "error"]
+        error = (errors or [line["message"] for line in lines] or ["no log"])[-1]
+        if mode == "cli":
+            raise SystemExit(f"bench: the Spark build failed: {error}")
+        result["cli_failed"] = {"seconds": round(sample.seconds, 1), "error": error[:500]}
+        print(
+            f"bench: build --engine spark failed ({error[:200]}); model by model", file=sys.stderr
+        )
+    _clean_spark_scratch(work)
+    out = work / "spark-models.json"
+    command = [sys.executable, __file__, "--spark-models", str(db), "spark.toml", str(out)]
+    sample = measure(command, folder, log=work / "spark-models.log", tree=True)
+    result.update(mode="models", **json.loads(out.read_text()), sample=sample)
+    result["staging_mb"] = _folder_mb(work / "spark-staging")
+    return result
+
+
+def _clean_spark_scratch(work: Path) -> None:
     for scratch in ("spark-staging", "spark-local"):
         shutil.rmtree(work / scratch, ignore_errors=True)
-    command = [
-        *CLI, "--log-json", "--config", "spark.toml", "--db", str(work / "warehouse.duckdb"),
-        "build", "--engine", "spark",
-    ]  # fmt: skip
-    sample = measure(command, folder, log=work / "spark-build.log", tree=True)
-    print(f"bench: spark build {sample.seconds:.1f} s", file=sys.stderr, flush=True)
-    spark_counts = table_counts(work / "warehouse.duckdb")
-    staging_mb = sum(p.stat().st_size for p in (work / "spark-staging").rglob("*") if p.is_file())
-    return {
-        "master": "local[*]",
-        "driver_memory": driver_memory,
-        "staging_mb": round(staging_mb / 1e6, 1),
-        "models": model_seconds(sample.log or [], "build:"),
-        "other_log_lines": log_gaps(sample.log or []),
-        "same_row_counts": spark_counts == counts,
-        "row_count_differences": {
-            name: [counts.get(name), spark_counts.get(name)]
-            for name in sorted(counts.keys() | spark_counts.keys())
-            if counts.get(name) != spark_counts.get(name)
-        },
-        "sample": sample,
+
+
+def _folder_mb(folder: Path) -> float:
+    return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6, 1)
+
+
+def spark_log_seconds(lines: list[dict], prefix: str) -> dict[str, float]:
+    """The Spark build's own figures: `built <model> on Spark in 1.2 s`, `staged <table> in 0.3
+    s`."""
+    out = {}
+    for line in lines:
+        match = re.fullmatch(rf"{prefix}(\S+) .*in ([0-9.]+) s", line["message"])
+        if match:
+            out[match[1]] = float(match[2])
+    return out
+
+
+def _load_back_seconds(lines: list[dict]) -> float | None:
+    """From the last model built on Spark to the end of the build: loading the results into the
+    warehouse and committing."""
+    times = [(line["message"], datetime.fromisoformat(line["time"])) for line in lines]
+    built = [at for message, at in times if message.startswith("built ")]
+    done = [at for message, at in times if message.startswith("build:")]
+    return round((done[-1] - built[-1]).total_seconds(), 2) if built and done else None
+
+
+def spark_models(db: str, config_path: str, out: str) -> None:
+    """Child of `spark_build` (mode "models"): the Spark build's own steps, one model at a time.
+
+    The core tables are staged and each model runs on Spark with pipeline_analytics.spark.build's
+    functions; a model Spark cannot run is replaced by DuckDB's table, staged like a core table.
+    Each model's stages are read from Spark's status API (shuffle written and read, input, task
+    time). The models that ran are then loaded into the warehouse as the build loads them, in a
+    transaction that is rolled back.
+    """
+    import duckdb
+
+    from pipeline_analytics.build import model_graph
+    from pipeline_analytics.config import load_config
+    from pipeline_analytics.errors import PipelineError
+    from pipeline_analytics.spark import build as spark_build_module
+
+    config = load_config(Path(config_path))
+    conf = {
+        **config.spark.conf,
+        "spark.ui.retainedStages": "100000",
+        "spark.ui.retainedJobs": "100000",
     }
+    settings = replace(
+        config.spark, staging=config.spark.staging_for(Path(db).resolve()), conf=conf
+    )
+    models = model_graph().models
+    con = duckdb.connect(db)
+    staging = spark_build_module.Staging(settings.staging)
+    report: dict[str, dict] = {"staged": {}, "models": {}, "failed": {}, "load": {}, "stages": {}}
+    started = time.perf_counter()
+    with spark_build_module.spark_session(settings) as spark:
+        report["session_seconds"] = round(time.perf_counter() - started, 2)
+        stages = StageMetrics(spark)
+        for table in spark_build_module.core_tables_read(con, models):
+            began = time.perf_counter()
+            staging.put_core_table(con, spark, table)
+            report["staged"][table] = round(time.perf_counter() - began, 2)
+        report["stages"]["(staging)"] = stages.since_last()
+        for model in models:
+            began = time.perf_counter()
+            try:
+                spark_build_module._run_model(spark, staging, model)
+                report["models"][model.name] = round(time.perf_counter() - began, 2)
+            except PipelineError as exc:
+                report["failed"][model.name] = str(exc)[:400]
+                staging.put_core_table(con, spark, model.name)
+            report["stages"][model.name] = stages.since_last()
+            Path(out).write_text(json.dumps(report, indent=1))  # what a killed run leaves
+        con.execute("begin")
+        for model in models:
+            if model.name in report["models"]:
+                began = time.perf_counter()
+                spark_build_module._load_model(con, spark, staging, model)
+                report["load"][model.name] = round(time.perf_counter() - began, 2)
+        con.execute("rollback")
+    report["staged_mb"] = {
+        table: _folder_mb(Path(staging.path("core", table))) for table in report["staged"]
+    }
+    report["model_output_mb"] = {
+        name: _folder_mb(Path(staging.path("models", name))) for name in report["models"]
+    }
+    report["total_seconds"] = round(time.perf_counter() - started, 2)
+    Path(out).write_text(json.dumps(report, indent=1))
+
+
+class StageMetrics:
+    """Sums of Spark's per-stage metrics (status REST API of the driver's UI) for the stages that
+    completed since the last call."""
+
+    FIELDS = (
+        "shuffleWriteBytes", "shuffleReadBytes", "inputBytes", "outputBytes", "numTasks",
+        "executorRunTime", "memoryBytesSpilled", "diskBytesSpilled",
+    )  # fmt: skip
+
+    def __init__(self, spark: object) -> None:
+        self.url = spark.sparkContext.uiWebUrl  # type: ignore[attr-defined]
+        self.app = spark.sparkContext.applicationId  # type: ignore[attr-defined]
+        self.seen: set[tuple[int, int]] = set()
+
+    def since_last(self) -> dict[str, int]:
+        import urllib.request
+
+        if not self.url:
+            return {}
+        address = f"{self.url}/api/v1/applications/{self.app}/stages?status=complete"
+        with urllib.request.urlopen(address, timeout=60) as response:
+            stages = json.load(response)
+        new = [s for s in stages if (s["stageId"], s["attemptId"]) not in self.seen]
+        self.seen |= {(s["stageId"], s["attemptId"]) for s in new}
+        totals = {f: sum(int(s.get(f, 0)) for s in new) for f in self.FIELDS}
+        totals["stages"] = len(new)
+        return totals
 
 
 def log_gaps(lines: list[dict]) -> list[list[object]]:
@@ -500,7 +669,7 @@ def log_gaps(lines: list[dict]) -> list[list[object]]:
     ]
 
 
-def spark_only(size: str, driver_memory: str, previous: dict) -> dict:
+def spark_only(size: str, driver_memory: str, previous: dict, mode: str) -> dict:
     """Only the Spark build, on the warehouse a single-pass run kept (ingested and built again if it
     is missing); the DuckDB figures of the size stay as they were measured."""
     folder = ensure_data(size)
@@ -517,7 +686,7 @@ def spark_only(size: str, driver_memory: str, previous: dict) -> dict:
         counts = table_counts(db)
     result = dict(previous)
     state = machine_state()
-    result["spark"] = spark_build(folder, work, driver_memory, counts)
+    result["spark"] = spark_build(folder, work, driver_memory, counts, mode)
     result.setdefault("steps", {})["spark_build"] = summarise([result["spark"].pop("sample")])
     result["spark"]["measured"] = state
     if size not in SINGLE_PASS:
@@ -538,6 +707,8 @@ def summarise(samples: list[Sample]) -> dict[str, object]:
     trees = [s.tree_peak_rss_mb for s in samples if s.tree_peak_rss_mb is not None]
     if trees:
         figures["tree_peak_rss_mb"] = round(max(trees))
+        cpus = [s.tree_cpu_seconds for s in samples if s.tree_cpu_seconds is not None]
+        figures["tree_cpu_seconds"] = round(statistics.median(cpus), 1)
     return figures
 
 
@@ -602,6 +773,7 @@ def main() -> None:
     parser.add_argument(
         "--spark", action="store_true", help="also time `build --engine spark` (always at 10m)"
     )
+    parser.add_argument("--no-spark", action="store_true", help="no Spark build, not even at 10m")
     parser.add_argument(
         "--spark-only",
         action="store_true",
@@ -610,10 +782,21 @@ def main() -> None:
     parser.add_argument(
         "--driver-memory", default="12g", help="spark.driver.memory, all Spark gets in local mode"
     )
+    parser.add_argument(
+        "--spark-mode",
+        choices=("auto", "cli", "models"),
+        default="auto",
+        help="cli: `build --engine spark`; models: model by model, DuckDB's table standing in for "
+        "a model Spark cannot run, with shuffle bytes; auto (default): cli, else models",
+    )
     parser.add_argument("--generate", metavar="SIZE", help=argparse.SUPPRESS)
+    parser.add_argument("--spark-models", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
         generate(args.generate)
+        return
+    if args.spark_models:
+        spark_models(*args.spark_models)
         return
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
@@ -631,11 +814,13 @@ def main() -> None:
     for size in sizes:
         print(f"bench: {size} ...", file=sys.stderr, flush=True)
         if args.spark_only:
-            results[size] = spark_only(size, args.driver_memory, results.get(size, {}))
+            previous_size = results.get(size, {})
+            results[size] = spark_only(size, args.driver_memory, previous_size, args.spark_mode)
         else:
-            spark = not why_not and (args.spark or size == "10m")
+            spark = not why_not and not args.no_spark and (args.spark or size == "10m")
+            spark_mode = args.spark_mode if spark else None
             repetitions = 1 if size in SINGLE_PASS or size == "1m" else args.repetitions
-            results[size] = bench_size(size, repetitions, spark, args.driver_memory)
+            results[size] = bench_size(size, repetitions, spark_mode, args.driver_memory)
     results = {s: results[s] for s in SIZES if s in results}
     summary = {
         "machine": {
