@@ -92,6 +92,8 @@ path = "salesforce"
 stages = ["Prospecting", "Qualification", "Discovery meeting", "Proposal", "Negotiation"]
 currency = "USD"
 """
+# --sql-dir: the model files the model-by-model Spark build runs, if not the checkout's.
+SQL_DIR_OVERRIDE = ""
 # Appended to CONFIG for `build --engine spark`; paths are absolute (Spark resolves them itself).
 SPARK_CONFIG = """
 [spark]
@@ -529,6 +531,9 @@ def spark_build(
     _clean_spark_scratch(work)
     out = work / "spark-models.json"
     command = [sys.executable, __file__, "--spark-models", str(db), "spark.toml", str(out)]
+    if SQL_DIR_OVERRIDE:
+        command.append(SQL_DIR_OVERRIDE)
+        result["sql_dir"] = SQL_DIR_OVERRIDE
     sample = measure(command, folder, log=work / "spark-models.log", tree=True)
     result.update(mode="models", **json.loads(out.read_text()), sample=sample)
     result["staging_mb"] = _folder_mb(work / "spark-staging")
@@ -564,7 +569,7 @@ def _load_back_seconds(lines: list[dict]) -> float | None:
     return round((done[-1] - built[-1]).total_seconds(), 2) if built and done else None
 
 
-def spark_models(db: str, config_path: str, out: str) -> None:
+def spark_models(db: str, config_path: str, out: str, sql_dir: str = "") -> None:
     """Child of `spark_build` (mode "models"): the Spark build's own steps, one model at a time.
 
     The core tables are staged and each model runs on Spark with pipeline_analytics.spark.build's
@@ -589,7 +594,7 @@ def spark_models(db: str, config_path: str, out: str) -> None:
     settings = replace(
         config.spark, staging=config.spark.staging_for(Path(db).resolve()), conf=conf
     )
-    models = model_graph().models
+    models = model_graph(Path(sql_dir)).models if sql_dir else model_graph().models
     con = duckdb.connect(db)
     staging = spark_build_module.Staging(settings.staging)
     report: dict[str, dict] = {"staged": {}, "models": {}, "failed": {}, "load": {}, "stages": {}}
@@ -790,11 +795,18 @@ def main() -> None:
         "a model Spark cannot run, with shuffle bytes; auto (default): cli, else models",
     )
     parser.add_argument("--generate", metavar="SIZE", help=argparse.SUPPRESS)
-    parser.add_argument("--spark-models", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--spark-models", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--sql-dir",
+        help="with --spark-mode models: run these model files on Spark instead of the checkout's "
+        "(e.g. models made portable on another branch); DuckDB's tables stand in for failures",
+    )
     args = parser.parse_args()
     if args.generate:
         generate(args.generate)
         return
+    global SQL_DIR_OVERRIDE
+    SQL_DIR_OVERRIDE = str(Path(args.sql_dir).resolve()) if args.sql_dir else ""
     if args.spark_models:
         spark_models(*args.spark_models)
         return
