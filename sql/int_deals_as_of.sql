@@ -12,10 +12,13 @@
 --   missing or close_before_create (closed_at < created_at: excluded from cycle statistics).
 -- known_from: when the deal was first known: created_at; for a deal without one (an export that
 --   leaves it blank), its first recorded stage change, else its first snapshot (the export that
---   first showed it); -infinity when none is known (a warehouse from before snapshots).
--- open_until: +infinity for an open deal, its
+--   first showed it); 1900-01-01 00:00:00 ("always", as fx_rates.valid_from) when none is known (a
+--   warehouse from before snapshots).
+-- open_until: 9999-12-31 23:59:59 ("never") for an open deal, its
 --   closed_at for a closed one, NULL for a closed deal whose close time is unknown (never counted
 --   open). A deal is open at time t when known_from <= t < open_until.
+-- Portable (DuckDB and Spark): known_since is filtered on in a CTE after the one computing it (no
+--   select alias in WHERE), and the open ends are those two timestamps (Spark has no infinity).
 with undated_deals as (
     -- only these need a first stage change or snapshot: the scans stay small on big warehouses
     select
@@ -60,7 +63,7 @@ snapshot_by_as_of as (
     ) = 1
 ),
 
-known_deals as (
+deals_known_since as (
     select
         d.source,
         d.deal_id,
@@ -76,6 +79,7 @@ known_deals as (
         d.stage,
         d.stage_order,
         d.activity_count,
+        bp.as_of,
         case when s.deal_id is not null then s.amount_base else d.amount_base end as amount_base,
         case when s.deal_id is not null then s.owner else d.owner end as owner,
         case
@@ -95,7 +99,6 @@ known_deals as (
         on d.source = c.source and d.deal_id = c.deal_id
     left join first_snapshot as f
         on d.source = f.source and d.deal_id = f.deal_id
-    where coalesce(known_since <= bp.as_of, true)
 )
 
 select
@@ -123,9 +126,10 @@ select
         when closed_by_as_of and closed_at >= created_at
             then (epoch(closed_at) - epoch(created_at)) / 86400.0
     end as cycle_days,
-    coalesce(known_since, '-infinity'::timestamp) as known_from,
+    coalesce(known_since, timestamp '1900-01-01 00:00:00') as known_from,
     case
-        when not closed_by_as_of then 'infinity'::timestamp
+        when not closed_by_as_of then timestamp '9999-12-31 23:59:59'
         else closed_at
     end as open_until
-from known_deals
+from deals_known_since
+where coalesce(known_since <= as_of, true)

@@ -9,10 +9,14 @@
 -- is_complete: the month ended by as_of (the month holding as_of is still running).
 -- Amounts are summed as DECIMAL: exact whatever order DuckDB adds them in, so the same deals
 --   always give the same series (and the same forecast for the same seed).
+-- Portable (DuckDB and Spark): a deal known since "always" has known_from 1900-01-01 (no infinite
+--   timestamps on Spark), left out by a comparison instead of isfinite(); unnest(generate_series())
+--   transpiles to Spark's explode(sequence()), the same months (cast to DATE in a CTE of its own:
+--   Spark takes no generator inside an expression).
 with bounds as (
     select
         date_trunc(
-            'month', min(d.known_from) filter (where isfinite(d.known_from))
+            'month', min(d.known_from) filter (where d.known_from > timestamp '1900-01-01 00:00:00')
         )::date as first_month,
         date_trunc('month', any_value(bp.as_of))::date as last_month,
         any_value(bp.as_of) as as_of
@@ -20,11 +24,18 @@ with bounds as (
     cross join build_params as bp
 ),
 
-months as (
+month_starts as (
     select
         b.as_of,
-        unnest(generate_series(b.first_month, b.last_month, interval 1 month))::date as month
+        unnest(generate_series(b.first_month, b.last_month, interval 1 month)) as month_start
     from bounds as b
+),
+
+months as (
+    select
+        as_of,
+        month_start::date as month
+    from month_starts
 ),
 
 created as (

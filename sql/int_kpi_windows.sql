@@ -13,10 +13,13 @@
 --   microsecond before period_start.
 -- A deal closed (or created) in a window has window_start < closed_at <= window_end, start
 -- exclusive as in the lookback rule; a window's open deals are those open at window_end.
+-- Portable (DuckDB and Spark): intervals as interval 1 day / 1 month * n (no to_days/to_months on
+--   Spark); a deal known since "always" has known_from 1900-01-01, left out by a comparison
+--   instead of isfinite(); unnest(generate_series()) transpiles to explode(sequence()).
 with params as (
     select
         as_of,
-        to_days(lookback_days) as lookback,
+        interval 1 day * lookback_days as lookback,
         coalesce(fiscal_year_start_month, 1) as fiscal_start
     from build_params
 ),
@@ -24,7 +27,10 @@ with params as (
 months as (
     select
         unnest(generate_series(
-            date_trunc('month', min(d.known_from) filter (where isfinite(d.known_from))),
+            date_trunc(
+                'month',
+                min(d.known_from) filter (where d.known_from > timestamp '1900-01-01 00:00:00')
+            ),
             date_trunc('month', any_value(p.as_of)),
             interval 1 month
         )) as month_start
@@ -52,7 +58,7 @@ periods as (
 
     select
         'quarter' as window_kind,
-        (month_start - to_months(months_into_year % 3))::date as period_start,
+        (month_start - interval 1 month * (months_into_year % 3))::date as period_start,
         3 as period_months,
         months_into_year - months_into_year % 3 as months_into_year
     from fiscal_months
@@ -61,7 +67,7 @@ periods as (
 
     select
         'year' as window_kind,
-        (month_start - to_months(months_into_year))::date as period_start,
+        (month_start - interval 1 month * months_into_year)::date as period_start,
         12 as period_months,
         0 as months_into_year
     from fiscal_months
@@ -71,13 +77,13 @@ period_windows as (
     select
         pe.window_kind,
         pe.period_start,
-        year(pe.period_start + to_months(11 - pe.months_into_year)) as fiscal_year,
+        year(pe.period_start + interval 1 month * (11 - pe.months_into_year)) as fiscal_year,
         pe.months_into_year // 3 + 1 as fiscal_quarter,
         pe.period_start - interval 1 microsecond as window_start,
         least(
-            pe.period_start + to_months(pe.period_months) - interval 1 microsecond, p.as_of
+            pe.period_start + interval 1 month * pe.period_months - interval 1 microsecond, p.as_of
         ) as window_end,
-        pe.period_start + to_months(pe.period_months) - interval 1 microsecond
+        pe.period_start + interval 1 month * pe.period_months - interval 1 microsecond
         > p.as_of as is_partial
     from periods as pe
     cross join params as p

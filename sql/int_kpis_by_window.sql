@@ -6,8 +6,8 @@
 -- Cuts: dimension 'all' (dimension_value 'all': every deal), 'owner', 'lead_source', 'pipeline',
 --   'deal_type' and 'segment' (the one custom field a source maps to the canonical `segment`
 --   column, e.g. region or product); a missing value is '(none)'. The list of cuts is the `cuts`
---   struct of deal_cuts below and nowhere else: adding a cut is adding a field there, and every KPI
---   mart picks it up.
+--   struct of deal_cuts and the rows of cell_cuts below and nowhere else: adding a cut is adding a
+--   field there and its row here, and every KPI mart picks it up.
 -- Open deals: created by window_end and not closed by then, valued at amount_base
 --   (int_deals_as_of). won_deals, lost_deals: deals closed in the window
 --   (window_start < closed_at <= window_end). created_deals, created_pipeline_base: deals
@@ -25,9 +25,14 @@
 --   value in every cut (a cell) are summed together, and each cell's sums then added into each of
 --   its cuts. The windows' starts and ends cut time into slices, each wholly inside or outside
 --   every window, so deals closed or created are summed per slice, then per window over its
---   slices. Medians keep the values as lists until the last step. Amounts and cycle days are
---   summed as DECIMAL, exact whatever order DuckDB adds them in: the same deals always give the
---   same figure, so an unchanged pipeline changes by exactly zero (mart_kpi_changes).
+--   slices. Medians need the values themselves: each won deal's are joined to the few windows it
+--   closed in (one per kind) and to its cell's cuts, a fixed number of rows per deal. Amounts and
+--   cycle days are summed as DECIMAL, exact whatever order DuckDB adds them in: the same deals
+--   always give the same figure, so an unchanged pipeline changes by exactly zero
+--   (mart_kpi_changes).
+-- Portable (DuckDB and Spark): cuts become rows by a union, not a struct->map cast and unnest;
+--   slices are found by a range join, not ASOF; medians are quantile_cont over rows, not lists;
+--   'all' starts at 1900-01-01 (the open start of time ranges), not -infinity.
 with deal_cuts as (
     select
         known_from,
@@ -40,7 +45,6 @@ with deal_cuts as (
         amount_base::decimal(38, 6) as exact_amount,
         cycle_days::decimal(38, 9) as exact_cycle_days,
         {
-            'all': 'all',
             'owner': coalesce(owner, '(none)'),
             'lead_source': coalesce(lead_source, '(none)'),
             'pipeline': coalesce(pipeline, '(none)'),
@@ -53,21 +57,56 @@ with deal_cuts as (
 cells as (
     select
         cuts,
-        row_number() over () as cell_id
+        row_number() over (order by cuts) as cell_id
     from (select distinct cuts from deal_cuts) as distinct_cuts
 ),
 
 cell_cuts as (
     select
-        cell_entries.cell_id,
-        cell_entries.cut.key as dimension,
-        cell_entries.cut.value as dimension_value
-    from (
-        select
-            cell_id,
-            unnest(map_entries(cuts::map (varchar, varchar))) as cut
-        from cells
-    ) as cell_entries
+        cell_id,
+        'all' as dimension,
+        'all' as dimension_value
+    from cells
+
+    union all
+
+    select
+        c.cell_id,
+        'owner' as dimension,
+        c.cuts.owner as dimension_value
+    from cells as c
+
+    union all
+
+    select
+        c.cell_id,
+        'lead_source' as dimension,
+        c.cuts.lead_source as dimension_value
+    from cells as c
+
+    union all
+
+    select
+        c.cell_id,
+        'pipeline' as dimension,
+        c.cuts.pipeline as dimension_value
+    from cells as c
+
+    union all
+
+    select
+        c.cell_id,
+        'deal_type' as dimension,
+        c.cuts.deal_type as dimension_value
+    from cells as c
+
+    union all
+
+    select
+        c.cell_id,
+        'segment' as dimension,
+        c.cuts.segment as dimension_value
+    from cells as c
 ),
 
 deal_cells as (
@@ -112,7 +151,7 @@ slice_windows as (
 ),
 
 slice_roles as (
-    -- the ASOF join finds the last slice starting before the time; past the last bound, none
+    -- the slice holding the time (slices do not overlap); past the last bound, none
     select
         s.slice_start,
         d.cell_id,
@@ -125,8 +164,7 @@ slice_roles as (
         false as created_in_slice,
         false as created_and_won
     from deal_cells as d
-    asof inner join slices as s on d.closed_at > s.slice_start
-    where d.closed_at <= s.slice_end
+    inner join slices as s on d.closed_at > s.slice_start and d.closed_at <= s.slice_end
 
     union all
 
@@ -142,8 +180,7 @@ slice_roles as (
         true as created_in_slice,
         d.status = 'won' as created_and_won
     from deal_cells as d
-    asof inner join slices as s on d.created_at > s.slice_start
-    where d.created_at <= s.slice_end
+    inner join slices as s on d.created_at > s.slice_start and d.created_at <= s.slice_end
 ),
 
 slice_facts as (
@@ -157,8 +194,6 @@ slice_facts as (
         count(amount_base) filter (where won_in_slice) as won_sized_deals,
         sum(exact_cycle_days) filter (where won_in_slice) as won_cycle_days,
         count(cycle_days) filter (where won_in_slice) as won_cycled_deals,
-        list(amount_base) filter (where won_in_slice and amount_base is not null) as won_sizes,
-        list(cycle_days) filter (where won_in_slice and cycle_days is not null) as won_cycles,
         count(*) filter (where created_in_slice) as created_deals,
         sum(exact_amount) filter (where created_in_slice) as created_pipeline_base,
         count(*) filter (where created_and_won) as created_won_deals
@@ -178,8 +213,6 @@ window_cell_facts as (
         sum(f.won_sized_deals) as won_sized_deals,
         sum(f.won_cycle_days) as won_cycle_days,
         sum(f.won_cycled_deals) as won_cycled_deals,
-        flatten(list(f.won_sizes) filter (where sw.window_kind != 'month_trailing')) as won_sizes,
-        flatten(list(f.won_cycles) filter (where sw.window_kind != 'month_trailing')) as won_cycles,
         sum(f.created_deals) as created_deals,
         sum(f.created_pipeline_base) as created_pipeline_base,
         sum(f.created_won_deals) as created_won_deals
@@ -199,15 +232,29 @@ window_totals as (
         sum(f.won_amount_base)::double as won_amount_base,
         sum(f.lost_amount_base)::double as lost_amount_base,
         sum(f.won_amount_base)::double / nullif(sum(f.won_sized_deals), 0) as avg_won_size,
-        list_aggregate(flatten(list(f.won_sizes)), 'quantile_cont', 0.5) as median_won_size,
         sum(f.won_cycle_days)::double / nullif(sum(f.won_cycled_deals), 0) as mean_cycle_days_won,
-        list_aggregate(flatten(list(f.won_cycles)), 'quantile_cont', 0.5) as median_cycle_days_won,
         sum(f.created_deals)::bigint as created_deals,
         sum(f.created_pipeline_base)::double as created_pipeline_base,
         sum(f.created_won_deals)::bigint as created_won_deals
     from window_cell_facts as f
     inner join cell_cuts as c on f.cell_id = c.cell_id
     group by f.window_kind, f.window_end, c.dimension, c.dimension_value
+),
+
+window_medians as (
+    -- each won deal once per window it closed in and per cut of its cell; month_trailing pruned
+    select
+        sw.window_kind,
+        sw.window_end,
+        c.dimension,
+        c.dimension_value,
+        quantile_cont(r.amount_base, 0.5) as median_won_size,
+        quantile_cont(r.cycle_days, 0.5) as median_cycle_days_won
+    from slice_roles as r
+    inner join slice_windows as sw on r.slice_start = sw.slice_start
+    inner join cell_cuts as c on r.cell_id = c.cell_id
+    where r.won_in_slice and sw.window_kind != 'month_trailing'
+    group by sw.window_kind, sw.window_end, c.dimension, c.dimension_value
 ),
 
 window_ends as (
@@ -252,7 +299,7 @@ dimension_values as (
     select
         'all' as dimension,
         'all' as dimension_value,
-        '-infinity'::timestamp as first_known
+        timestamp '1900-01-01 00:00:00' as first_known
 
     union all
 
@@ -278,9 +325,9 @@ window_counts as (
         v.dimension,
         v.dimension_value,
         t.avg_won_size,
-        t.median_won_size,
+        m.median_won_size,
         t.mean_cycle_days_won,
-        t.median_cycle_days_won,
+        m.median_cycle_days_won,
         coalesce(o.open_deals, 0) as open_deals,
         coalesce(o.open_pipeline_base, 0) as open_pipeline_base,
         coalesce(t.won_deals, 0) as won_deals,
@@ -303,6 +350,12 @@ window_counts as (
             and w.window_end = t.window_end
             and v.dimension = t.dimension
             and v.dimension_value = t.dimension_value
+    left join window_medians as m
+        on
+            w.window_kind = m.window_kind
+            and w.window_end = m.window_end
+            and v.dimension = m.dimension
+            and v.dimension_value = m.dimension_value
 ),
 
 window_rates as (

@@ -11,6 +11,8 @@
 --   checks counting other ids (duplicate_ids_in_file, activities_without_deal) only a scale.
 -- missing_created_at: deals without a creation date (they load; cycle and cohort figures leave
 --   them out).
+-- Portable (DuckDB and Spark): sample_ids takes the five first ids by row_number and sorts them
+--   with array_sort, instead of list_slice over an ordered list().
 with params as (
     select as_of
     from build_params
@@ -244,12 +246,22 @@ distinct_findings as (
     from findings
 ),
 
-check_counts as (
+ranked_findings as (
     select
         check_name,
-        count(*) as deals_affected,
-        list_slice(list(deal_id order by deal_id), 1, 5) as sample_ids
+        deal_id,
+        count(*) over (partition by check_name) as deals_affected,
+        row_number() over (partition by check_name order by deal_id) as id_rank
     from distinct_findings
+),
+
+check_counts as (
+    -- the first five ids, collected in any order, then sorted
+    select
+        check_name,
+        min(deals_affected) as deals_affected,
+        array_sort(array_agg(deal_id) filter (where id_rank <= 5)) as sample_ids
+    from ranked_findings
     group by check_name
 ),
 

@@ -11,39 +11,49 @@
 --   points); rel_change_vs_prev_period = value / prev_period_value - 1 (NULL when the previous
 --   value is 0 or NULL). The same for _prev_year. is_partial: the period holding as_of ends at
 --   as_of, so it is compared with complete earlier periods.
-with period_kpis as (
+-- Portable (DuckDB and Spark): one row per KPI from a cross join with the KPI names and a case
+--   (not unnest of a list of structs), and interval 1 month * n (no to_months on Spark).
+with kpi_names as (
+    select k.kpi
+    from (
+        values
+        ('created_deals'),
+        ('created_pipeline_base'),
+        ('won_deals'),
+        ('lost_deals'),
+        ('won_amount_base'),
+        ('win_rate'),
+        ('avg_won_size'),
+        ('median_cycle_days_won'),
+        ('open_deals_end'),
+        ('open_pipeline_end'),
+        ('sales_velocity_per_day')
+    ) as k (kpi)
+),
+
+kpi_values as (
     select
         p.period_kind,
         p.period_start,
         p.is_partial,
         p.dimension,
         p.dimension_value,
-        unnest([
-            { 'kpi': 'created_deals', 'value': p.created_deals::double },
-            { 'kpi': 'created_pipeline_base', 'value': p.created_pipeline_base::double },
-            { 'kpi': 'won_deals', 'value': p.won_deals::double },
-            { 'kpi': 'lost_deals', 'value': p.lost_deals::double },
-            { 'kpi': 'won_amount_base', 'value': p.won_amount_base::double },
-            { 'kpi': 'win_rate', 'value': p.win_rate },
-            { 'kpi': 'avg_won_size', 'value': p.avg_won_size },
-            { 'kpi': 'median_cycle_days_won', 'value': p.median_cycle_days_won },
-            { 'kpi': 'open_deals_end', 'value': p.open_deals_end::double },
-            { 'kpi': 'open_pipeline_end', 'value': p.open_pipeline_end::double },
-            { 'kpi': 'sales_velocity_per_day', 'value': p.sales_velocity_per_day }
-        ]) as kpi_value
+        k.kpi,
+        case k.kpi
+            when 'created_deals' then p.created_deals::double
+            when 'created_pipeline_base' then p.created_pipeline_base::double
+            when 'won_deals' then p.won_deals::double
+            when 'lost_deals' then p.lost_deals::double
+            when 'won_amount_base' then p.won_amount_base::double
+            when 'win_rate' then p.win_rate
+            when 'avg_won_size' then p.avg_won_size
+            when 'median_cycle_days_won' then p.median_cycle_days_won
+            when 'open_deals_end' then p.open_deals_end::double
+            when 'open_pipeline_end' then p.open_pipeline_end::double
+            when 'sales_velocity_per_day' then p.sales_velocity_per_day
+        end as value  -- noqa: RF04
     from mart_kpis_by_period as p
-),
-
-kpi_values as (
-    select
-        period_kind,
-        period_start,
-        is_partial,
-        dimension,
-        dimension_value,
-        kpi_value['kpi'] as kpi,
-        kpi_value['value'] as value  -- noqa: RF04
-    from period_kpis
+    cross join kpi_names as k
 ),
 
 period_steps as (
@@ -74,7 +84,7 @@ left join kpi_values as prev
         and c.dimension = prev.dimension
         and c.dimension_value = prev.dimension_value
         and c.kpi = prev.kpi
-        and prev.period_start = (c.period_start - to_months(c.period_months))::date
+        and prev.period_start = (c.period_start - interval 1 month * c.period_months)::date
 left join kpi_values as last_year
     on
         c.period_kind = last_year.period_kind

@@ -21,6 +21,10 @@
 --   lead_expiry_days, default 90); leads_expired: not converted and older than that, counted as
 --   lost. leads_created = leads_converted + leads_open + leads_expired.
 -- Rates with an empty denominator are NULL.
+-- Portable (DuckDB and Spark): the seconds between two times are a difference of
+--   epoch(date_trunc('second', ...)), what DuckDB's date_diff('second', ...) counts (second
+--   boundaries crossed); on Spark date_diff counts whole seconds elapsed and its / 86400.0 is a
+--   DECIMAL rounded to 7 places.
 with params as (
     select
         as_of,
@@ -95,7 +99,8 @@ lead_outcomes as (
             when l.converted_at is not null then l.converted_at <= p.as_of
             else d.deal_id is not null
         end as converted,
-        date_diff('second', l.created_at, p.as_of) / 86400.0 > p.lead_expiry_days as expired_age
+        (epoch(date_trunc('second', p.as_of)) - epoch(date_trunc('second', l.created_at)))
+        / 86400.0 > p.lead_expiry_days as expired_age
     from known_leads as l
     cross join params as p
     left join lead_deals as ld
@@ -116,7 +121,10 @@ lead_states as (
         not converted and expired_age as expired,
         case
             when converted and converted_time >= created_at
-                then date_diff('second', created_at, converted_time) / 86400.0
+                then (
+                    epoch(date_trunc('second', converted_time))
+                    - epoch(date_trunc('second', created_at))
+                ) / 86400.0
         end as days_to_convert
     from lead_outcomes
 ),

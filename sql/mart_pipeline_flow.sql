@@ -28,6 +28,11 @@
 --   events (a span of a deal's open life adds its amount where it starts and takes it off where it
 --   ends); a deal is created and closes in at most one period per basis, valued at that period's
 --   end; and only the periods in which its value changed can move its amount or close date.
+-- Portable (DuckDB and Spark): Spark has no infinite timestamps, so a span open at its start or
+--   end runs from 1900-01-01 00:00:00 or to 9999-12-31 23:59:59 (as known_from and open_until of
+--   int_deals_as_of), and "known since always" is a comparison instead of isfinite(); the old value
+--   of a deal's first close-date change is picked by row_number() (arg_min_null has no Spark
+--   equivalent); unnest(generate_series()) transpiles to explode(sequence()).
 with params as (
     select as_of
     from build_params
@@ -52,7 +57,10 @@ source_months as (
     select
         d.source,
         unnest(generate_series(
-            date_trunc('month', min(d.known_from) filter (where isfinite(d.known_from)))
+            date_trunc(
+                'month',
+                min(d.known_from) filter (where d.known_from > timestamp '1900-01-01 00:00:00')
+            )
             - interval 1 month,
             date_trunc('month', any_value(p.as_of)),
             interval 1 month
@@ -100,9 +108,9 @@ deal_values as (
         d.known_from,
         d.open_until,
         case
-            when row_number() over w = 1 then '-infinity'::timestamp else s.snapshot_at
+            when row_number() over w = 1 then timestamp '1900-01-01 00:00:00' else s.snapshot_at
         end as valid_from,
-        coalesce(lead(s.snapshot_at) over w, 'infinity'::timestamp) as valid_until,
+        coalesce(lead(s.snapshot_at) over w, timestamp '9999-12-31 23:59:59') as valid_until,
         coalesce(round(
             case when s.deal_id is not null then s.amount_base else d.amount_base end, 2
         ), 0)::decimal(38, 2) as amount,
@@ -141,7 +149,7 @@ close_date_history as (
         source,
         deal_id,
         changed_at as valid_from,
-        coalesce(lead(changed_at) over w, 'infinity'::timestamp) as valid_until,
+        coalesce(lead(changed_at) over w, timestamp '9999-12-31 23:59:59') as valid_until,
         new_date as expected_close_date
     from close_date_changes
     window w as (partition by source, deal_id order by changed_at)
@@ -149,11 +157,11 @@ close_date_history as (
     select
         source,
         deal_id,
-        '-infinity'::timestamp as valid_from,
-        min(changed_at) as valid_until,
-        arg_min_null(old_date, changed_at) as expected_close_date
+        timestamp '1900-01-01 00:00:00' as valid_from,
+        changed_at as valid_until,
+        old_date as expected_close_date
     from close_date_changes
-    group by source, deal_id
+    qualify row_number() over (partition by source, deal_id order by changed_at) = 1
 ),
 
 -- The open pipeline at each checkpoint, from events: each stretch of a deal's open life at one
@@ -274,14 +282,14 @@ value_changes as (
         deal_id,
         valid_from as changed_at
     from deal_values
-    where valid_from > '-infinity'::timestamp and value_changed
+    where valid_from > timestamp '1900-01-01 00:00:00' and value_changed
     union all
     select
         source,
         deal_id,
         valid_from as changed_at
     from close_date_history
-    where valid_from > '-infinity'::timestamp
+    where valid_from > timestamp '1900-01-01 00:00:00'
 ),
 
 changed_deals as (

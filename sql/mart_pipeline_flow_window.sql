@@ -10,6 +10,9 @@
 --   the months, as in mart_pipeline_flow, so open_start + created + amount_up - amount_down - won
 --   - lost = open_end. Amounts as DOUBLE.
 -- months: the months chained; 0 (and every other column NULL) when none ends in the window.
+-- Portable (DuckDB and Spark): the window as interval 1 day * lookback_days (no to_days on Spark);
+--   arg_min/arg_max transpile to Spark's min_by/max_by, which agree here because open_start and
+--   open_end are never NULL (DuckDB's arg_min skips a NULL value, min_by would return it).
 with months as (
     select
         f.period_start,
@@ -27,7 +30,7 @@ with months as (
     cross join build_params as bp
     where
         f.basis = 'month_end'
-        and f.period_end > bp.as_of - to_days(bp.lookback_days)
+        and f.period_end > bp.as_of - interval 1 day * bp.lookback_days
         and f.period_end <= bp.as_of
     group by f.period_start, f.period_end
 )

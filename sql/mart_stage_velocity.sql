@@ -9,12 +9,27 @@
 --   mart_stage_duration, which sums a deal's stints over all time).
 -- open_deals: deals open in the stage at as_of (int_open_deal_stage).
 -- conversion_rate: from mart_stage_conversion.
+-- Portable (DuckDB and Spark): the window as interval 1 day * lookback_days (no to_days on Spark);
+--   weeks as a DOUBLE (lookback_days / 7.0 is a DECIMAL on Spark, rounded when divided); a stint's
+--   days computed in a CTE before the median (inside quantile_cont the epoch correction of the
+--   Spark transpiler is not applied).
 with params as (
     select
         as_of,
-        as_of - to_days(lookback_days) as window_start,
-        lookback_days / 7.0 as weeks
+        as_of - interval 1 day * lookback_days as window_start,
+        lookback_days::double / 7 as weeks
     from build_params
+),
+
+stints as (
+    select
+        pipeline,
+        stage,
+        entered_at,
+        exited_at,
+        (epoch(exited_at) - epoch(entered_at)) / 86400.0 as stint_days
+    from deal_stage_events
+    where stage_order is not null
 ),
 
 stint_flows as (
@@ -25,15 +40,14 @@ stint_flows as (
             where e.entered_at > p.window_start and e.entered_at <= p.as_of
         ) as entries,
         count(*) filter (where e.exited_at > p.window_start and e.exited_at <= p.as_of) as exits,
-        quantile_cont((epoch(e.exited_at) - epoch(e.entered_at)) / 86400.0, 0.5) filter (
+        quantile_cont(e.stint_days, 0.5) filter (
             where
             e.exited_at > p.window_start
             and e.exited_at <= p.as_of
             and e.exited_at >= e.entered_at
         ) as median_days
-    from deal_stage_events as e
+    from stints as e
     cross join params as p
-    where e.stage_order is not null
     group by e.pipeline, e.stage
 ),
 

@@ -24,7 +24,7 @@ with closed_in_window as (
     cross join build_params as p
     where
         c.status in ('won', 'lost')
-        and c.closed_at > p.as_of - to_days(p.lookback_days)
+        and c.closed_at > p.as_of - interval 1 day * p.lookback_days
         and c.closed_at <= p.as_of
 ),
 

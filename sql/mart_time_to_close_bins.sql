@@ -16,7 +16,7 @@ with binned as (
     cross join mart_time_to_close as t
     where
         c.status in ('won', 'lost')
-        and c.closed_at > p.as_of - to_days(p.lookback_days)
+        and c.closed_at > p.as_of - interval 1 day * p.lookback_days
         and c.closed_at <= p.as_of
         and c.cycle_days >= 0
 )

@@ -11,37 +11,47 @@
 --   amount); avg_won_size: won amount / won deals with an amount; NULL with an empty denominator.
 -- closed_without_date: of those closed deals, how many have no close date (they are in no window
 --   of mart_kpis).
+-- Portable (DuckDB and Spark): each deal's cuts are rows of a union, not a struct->map cast and
+--   unnest.
 with closed_deals as (
     select
         status,
         closed_at,
         amount_base::decimal(38, 6) as exact_amount,
-        {
-            'all': 'all',
-            'owner': coalesce(owner, '(none)'),
-            'lead_source': coalesce(lead_source, '(none)')
-        } as cuts
+        coalesce(owner, '(none)') as owner,
+        coalesce(lead_source, '(none)') as lead_source
     from int_deals_as_of
     where status in ('won', 'lost')
 ),
 
-deal_cuts as (
+cut_rows as (
     select
         status,
         closed_at,
         exact_amount,
-        unnest(map_entries(cuts::map (varchar, varchar))) as cut
+        'all' as dimension,
+        'all' as dimension_value
     from closed_deals
-),
 
-cut_rows as (
+    union all
+
     select
-        d.status,
-        d.closed_at,
-        d.exact_amount,
-        d.cut.key as dimension,
-        d.cut.value as dimension_value
-    from deal_cuts as d
+        status,
+        closed_at,
+        exact_amount,
+        'owner' as dimension,
+        owner as dimension_value
+    from closed_deals
+
+    union all
+
+    select
+        status,
+        closed_at,
+        exact_amount,
+        'lead_source' as dimension,
+        lead_source as dimension_value
+    from closed_deals
 ),
 
 totals as (

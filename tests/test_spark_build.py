@@ -1,10 +1,11 @@
 """`build --engine spark`: the same models on Spark give the tables the DuckDB build gives.
 
-The cross-engine tests build the sample (and its Salesforce rendering, an export without stage
-history) with both engines and compare every int_* and mart_* table: same columns and column types,
-rows order-free, numbers within a relative 1e-9. They run Spark in local mode, which needs Java 17+;
-where Java is missing they skip and say so. pyspark itself comes with `make setup` (the lock holds
-the [spark] extra), so a missing pyspark is a broken install and fails.
+The cross-engine tests build the sample and its Salesforce and HubSpot renderings (exports without
+stage history, with blanks) with both engines and compare every int_* and mart_* table: same
+columns and column types, rows order-free, numbers within a relative 1e-9. Spark runs in local mode
+in the test process and, for HubSpot, behind a Spark Connect server the test starts; both need
+Java 17+; where Java is missing they skip and say so. pyspark itself comes with `make setup` (the
+lock holds the [spark] extra), so a missing pyspark is a broken install and fails.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -33,6 +38,7 @@ needs_java = pytest.mark.skipif(
     reason="Java 17+ not found on PATH or in JAVA_HOME: Spark's local mode needs it "
     "(Debian: apt install openjdk-17-jre-headless)",
 )
+CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 # Small data: two shuffle partitions instead of Spark's 200 keep each model's job short.
 SPARK_SECTION = """
 [spark]
@@ -71,8 +77,11 @@ def test_a_construct_spark_lacks_is_named_with_its_file() -> None:
 
 
 def _config(tmp_path: Path, extra: str) -> Path:
-    text = (SAMPLE_DIR / "pipeline.toml").read_text(encoding="utf-8") + extra
-    return write(tmp_path / "p.toml", text)
+    """The sample's config in tmp_path, reading the sample's files, with extra appended."""
+    text = (SAMPLE_DIR / "pipeline.toml").read_text(encoding="utf-8")
+    for name in ("deals.csv", "stage_history.csv", "activities.csv"):
+        text = text.replace(f'"{name}"', f'"{SAMPLE_DIR / name}"')
+    return write(tmp_path / "p.toml", text + extra)
 
 
 def test_spark_settings_default_to_local_mode_and_keep_a_uri_staging_as_given(
@@ -157,6 +166,21 @@ def test_build_on_spark_without_java_says_what_spark_needs(tmp_path: Path) -> No
     assert "Spark did not start" in done.stderr and "Java 17+" in done.stderr
 
 
+def test_an_unanswered_spark_connect_url_fails_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once the probe closes
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = _config(tmp_path, f'[spark]\nmaster = "sc://127.0.0.1:{port}"\n')
+    args = ["--config", str(config), "--db", str(tmp_path / "w.duckdb")]
+    assert main(["-q", *args, "ingest"]) == 0
+    started = time.monotonic()
+    assert main([*args, "build", "--engine", "spark"]) == 2
+    assert time.monotonic() - started < 60
+    assert f"no Spark Connect server answers at 127.0.0.1:{port}" in capsys.readouterr().err
+
+
 # --- the same tables from both engines ------------------------------------------------------
 
 
@@ -228,6 +252,72 @@ def test_spark_builds_every_model_as_duckdb_does(
         out = folder / "reports"
         assert main([*args, "--db", str(on_spark), "report", "--output-dir", str(out)]) == 0
         assert list(out.glob("*.html"))
+
+
+@pytest.fixture(scope="module")
+def spark_connect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Spark Connect server in local mode, as a cluster would run one; yields its sc:// URL."""
+    import pyspark
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path_factory.mktemp("spark-connect") / "server.log"
+    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [str(submit), "--master", "local[2]", "--class", CONNECT_SERVER]
+            + ["--conf", f"spark.connect.grpc.binding.port={port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its JVM is a child of the script: stop the whole group
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while not _listening(port):
+            assert server.poll() is None, log.read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, "Spark Connect server did not start in 120 s"
+            time.sleep(0.5)
+        yield f"sc://localhost:{port}"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as client:
+        return client.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.slow
+@needs_java
+def test_spark_connect_builds_every_model_as_duckdb_does(
+    sample_copy: Path, spark_connect_server: str
+) -> None:
+    folder = sample_copy.parent / "connect"
+    folder.mkdir()
+    config = sample_copy / "hubspot-connect.toml"
+    text = (sample_copy / "hubspot.toml").read_text(encoding="utf-8")
+    spark = f'[spark]\nmaster = "{spark_connect_server}"\nstaging = "{folder / "staging"}"\n'
+    write(config, text + '[warehouse]\nengine = "spark"\n' + spark)
+    on_duckdb, on_spark = folder / "duckdb.duckdb", folder / "spark.duckdb"
+    args = ["-q", "--config", str(config)]
+    assert main([*args, "--db", str(on_duckdb), "ingest"]) == 0
+    shutil.copy(on_duckdb, on_spark)
+    assert main([*args, "--db", str(on_duckdb), "build", "--engine", "duckdb"]) == 0
+    # The CLI in a process of its own, as a user runs it: [warehouse] engine picks Spark.
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline_analytics", *args, "--db", str(on_spark), "build"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    want, got = _model_tables(on_duckdb), _model_tables(on_spark)
+    assert sorted(got) == sorted(want)
+    for name, (columns, rows) in want.items():
+        assert got[name][0] == columns, f"{name}: column types differ"
+        assert_frames_close(name, got[name][1], rows)
 
 
 @pytest.mark.slow

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import duckdb
 
@@ -38,12 +40,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SPARK_CONNECT_PORT = 15002  # the port of an sc:// URL that names none
+CONNECT_PROBE_SECONDS = 10
 # Rows per Arrow batch when a table travels between DuckDB and Spark through the driver.
 TRANSFER_BATCH_ROWS = 1_000_000
 # Spark settings the models' meaning depends on: a user's [spark.conf] cannot change them.
 FIXED_CONF = {"spark.sql.session.timeZone": SPARK_SESSION_TIME_ZONE}
 # Defaults a user's [spark.conf] may change: no progress bars on stderr, which is for our log.
-DEFAULT_CONF = {"spark.ui.showConsoleProgress": "false"}
+LOCAL_DEFAULT_CONF = {"spark.ui.showConsoleProgress": "false"}
 
 
 def create_models_on_spark(
@@ -117,24 +121,18 @@ def _write_through_spark(
     con: duckdb.DuckDBPyConnection, spark: SparkSession, table: str, target: str
 ) -> None:
     import pyarrow as pa
+    from pyspark.sql.pandas.types import from_arrow_schema
 
-    reader = con.execute(f'select * from "{table}"').fetch_record_batch(TRANSFER_BATCH_ROWS)
+    reader = con.sql(f'select * from "{table}"').to_arrow_reader(TRANSFER_BATCH_ROWS)
+    # Given, not inferred: Spark cannot infer a schema from an empty table.
+    schema = from_arrow_schema(reader.schema)
     mode = "overwrite"
-    for batch in _batches_or_empty(reader):
-        spark.createDataFrame(pa.Table.from_batches([batch])).write.mode(mode).parquet(target)
-        mode = "append"
-
-
-def _batches_or_empty(reader: Any) -> Iterator[Any]:
-    """Every batch of the reader; one empty batch when it has none, so the schema is written."""
-    import pyarrow as pa
-
-    empty = True
     for batch in reader:
-        empty = False
-        yield batch
-    if empty:
-        yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+        frame = spark.createDataFrame(pa.Table.from_batches([batch]), schema=schema)
+        frame.write.mode(mode).parquet(target)
+        mode = "append"
+    if mode == "overwrite":  # no rows: write the schema alone
+        spark.createDataFrame([], schema=schema).write.mode(mode).parquet(target)
 
 
 def _run_model(spark: SparkSession, staging: Staging, model: Model) -> None:
@@ -192,6 +190,20 @@ def _typed(column: str, wanted: str, given: str) -> str:
     return f'cast({value} as {wanted}) as "{column}"'
 
 
+def _check_reachable(url: str) -> None:
+    """Fail at once when nothing listens at a Spark Connect URL: its client would retry for
+    minutes before saying so."""
+    where = urlsplit(url.split(";")[0].replace("sc://", "http://", 1))
+    host, port = where.hostname or "localhost", where.port or SPARK_CONNECT_PORT
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_PROBE_SECONDS).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"[spark] master {url}: no Spark Connect server answers at {host}:{port} ({exc}); "
+            "start it (sbin/start-connect-server.sh) or fix the address"
+        ) from exc
+
+
 def _quiet_spark_logs(spark: SparkSession, *, remote: bool) -> None:
     """Our log says what failed in one line; Spark would add the whole plan as JSON to stderr."""
     from pyspark.logger import PySparkLogger
@@ -213,12 +225,13 @@ def spark_session(settings: SparkSettings) -> Iterator[SparkSession]:
         ) from exc
     from pyspark.errors import PySparkException
 
+    remote = settings.master.startswith("sc://")
+    if remote:
+        _check_reachable(settings.master)
     builder = SparkSession.builder.appName("pipeline-analytics build")
-    if settings.master.startswith("sc://"):
-        builder = builder.remote(settings.master)
-    else:
-        builder = builder.master(settings.master)
-    for key, value in {**DEFAULT_CONF, **settings.conf, **FIXED_CONF}.items():
+    builder = builder.remote(settings.master) if remote else builder.master(settings.master)
+    defaults = {} if remote else LOCAL_DEFAULT_CONF  # a Connect server has its own
+    for key, value in {**defaults, **settings.conf, **FIXED_CONF}.items():
         builder = builder.config(key, value)
     started = time.perf_counter()
     try:
@@ -226,15 +239,17 @@ def spark_session(settings: SparkSettings) -> Iterator[SparkSession]:
             # pyspark warns about pandas 3 on start; the build hands it no pandas data (Arrow).
             warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
             spark = builder.getOrCreate()
+        for key, value in FIXED_CONF.items():
+            # an already running session may have been started otherwise; on Spark Connect this
+            # is also the first call that reaches the server
+            spark.conf.set(key, value)
     except (PySparkException, OSError, RuntimeError) as exc:
         raise ConfigError(
             f"[spark] master {settings.master}: Spark did not start ({str(exc).splitlines()[0]}); "
             "a local master needs Java 17+ on PATH or JAVA_HOME, a cluster or Spark Connect "
             "endpoint must be reachable"
         ) from exc
-    for key, value in FIXED_CONF.items():
-        spark.conf.set(key, value)  # an already running session may have been started otherwise
-    _quiet_spark_logs(spark, remote=settings.master.startswith("sc://"))
+    _quiet_spark_logs(spark, remote=remote)
     log.info(
         "Spark %s at %s in %.1f s", spark.version, settings.master, time.perf_counter() - started
     )
