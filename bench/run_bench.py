@@ -3,10 +3,19 @@
 For each size the simulator writes a scaled export (cached under bench/data/) in the generic format
 and as a Salesforce Data Export, then every step runs as its own process -- ingest, build,
 forecast, report, and the whole `run` on a fresh warehouse, plus the ingest of the Salesforce
-export -- several times; the median wall time and the peak RSS of each are recorded. The floor of
-each format is a bare DuckDB `create table as select * from read_csv(...)` of the same files into a
-file database. Results go to bench/results.json and a table on stdout; docs/performance.md
-explains them.
+export -- several times; the median wall time, CPU time and peak RSS of each are recorded. The
+floor of each format is a bare DuckDB `create table as select * from read_csv(...)` of the same
+files into a file database.
+
+The 10m size (10M deals, ~100M history rows) is simulated in 1M-deal chunks, generic export only,
+and each step runs once on one warehouse (the whole `run` is reported as the sum of its steps);
+then `build --engine spark` runs in local mode on that warehouse (`--spark` adds it at any size).
+Spark's JVM is a child its launcher never waits for, so its memory and CPU are sampled from /proc
+over the whole process tree. `--spark-mode models` runs the Spark build model by model instead,
+with each model's shuffle bytes from Spark's status API.
+
+Results go to bench/results.json (a size not run keeps its last figures, each with its date, the
+load average and the free memory) and a table on stdout; docs/performance.md explains them.
 """
 
 from __future__ import annotations
@@ -94,6 +103,8 @@ currency = "USD"
 """
 # --sql-dir: the model files the model-by-model Spark build runs, if not the checkout's.
 SQL_DIR_OVERRIDE = ""
+# --spark-budget: seconds after which the model-by-model Spark build starts no other model.
+SPARK_BUDGET = 0.0
 # Appended to CONFIG for `build --engine spark`; paths are absolute (Spark resolves them itself).
 SPARK_CONFIG = """
 [spark]
@@ -360,17 +371,20 @@ def floor_command(db: Path, files: tuple[str, ...]) -> list[str]:
 
 
 def table_counts(db: Path) -> dict[str, int]:
-    """Rows of every int_* and mart_* table (a child process: the driver stays small)."""
+    """Rows of every table of the warehouse (a child process: the driver stays small)."""
     script = (
         "import duckdb, json, sys; con = duckdb.connect(sys.argv[1], read_only=True)\n"
         'names = [r[0] for r in con.execute("select table_name from information_schema.tables '
-        "where table_name like 'int\\_%' escape '\\' or table_name like 'mart\\_%' escape "
-        "'\\' order by 1\").fetchall()]\n"
-        "print(json.dumps({n: con.execute(f'select count(*) from {n}').fetchone()[0] "
+        "where table_type = 'BASE TABLE' order by 1\").fetchall()]\n"
+        "print(json.dumps({n: con.execute(f'select count(*) from \"{n}\"').fetchone()[0] "
         "for n in names}))"
     )
     out = subprocess.run([sys.executable, "-c", script, str(db)], capture_output=True, check=True)
     return json.loads(out.stdout)
+
+
+def model_rows(counts: dict[str, int]) -> dict[str, int]:
+    return {name: n for name, n in counts.items() if name.startswith(("int_", "mart_"))}
 
 
 def spark_available() -> str | None:
@@ -504,7 +518,7 @@ def spark_build(
         sample = measure(command, folder, log=work / "spark-build.log", tree=True, check=False)
         lines = sample.log or []
         if sample.exit_code == 0:
-            spark_counts = table_counts(db)
+            spark_counts, counts = model_rows(table_counts(db)), model_rows(counts)
             result.update(
                 mode="cli",
                 staging_mb=_folder_mb(work / "spark-staging"),
@@ -530,10 +544,14 @@ def spark_build(
         )
     _clean_spark_scratch(work)
     out = work / "spark-models.json"
-    command = [sys.executable, __file__, "--spark-models", str(db), "spark.toml", str(out)]
+    command = [
+        *[sys.executable, __file__, "--spark-models", str(db), "spark.toml", str(out)],
+        *[SQL_DIR_OVERRIDE, str(SPARK_BUDGET)],
+    ]
     if SQL_DIR_OVERRIDE:
-        command.append(SQL_DIR_OVERRIDE)
         result["sql_dir"] = SQL_DIR_OVERRIDE
+    if SPARK_BUDGET:
+        result["budget_seconds"] = SPARK_BUDGET
     sample = measure(command, folder, log=work / "spark-models.log", tree=True)
     result.update(mode="models", **json.loads(out.read_text()), sample=sample)
     result["staging_mb"] = _folder_mb(work / "spark-staging")
@@ -569,7 +587,7 @@ def _load_back_seconds(lines: list[dict]) -> float | None:
     return round((done[-1] - built[-1]).total_seconds(), 2) if built and done else None
 
 
-def spark_models(db: str, config_path: str, out: str, sql_dir: str = "") -> None:
+def spark_models(db: str, config_path: str, out: str, sql_dir: str = "", budget: str = "0") -> None:
     """Child of `spark_build` (mode "models"): the Spark build's own steps, one model at a time.
 
     The core tables are staged and each model runs on Spark with pipeline_analytics.spark.build's
@@ -608,6 +626,10 @@ def spark_models(db: str, config_path: str, out: str, sql_dir: str = "") -> None
             report["staged"][table] = round(time.perf_counter() - began, 2)
         report["stages"]["(staging)"] = stages.since_last()
         for model in models:
+            if float(budget) and time.perf_counter() - started > float(budget):
+                # Out of time: what ran is recorded; the rest and the loading back are not.
+                report["not_run"] = [m.name for m in models if m.name not in report["stages"]]
+                break
             began = time.perf_counter()
             try:
                 spark_build_module._run_model(spark, staging, model)
@@ -619,7 +641,7 @@ def spark_models(db: str, config_path: str, out: str, sql_dir: str = "") -> None
             Path(out).write_text(json.dumps(report, indent=1))  # what a killed run leaves
         con.execute("begin")
         for model in models:
-            if model.name in report["models"]:
+            if model.name in report["models"] and not report.get("not_run"):
                 began = time.perf_counter()
                 spark_build_module._load_model(con, spark, staging, model)
                 report["load"][model.name] = round(time.perf_counter() - began, 2)
@@ -681,7 +703,7 @@ def spark_only(size: str, driver_memory: str, previous: dict, mode: str) -> dict
     work = folder / "work"
     db = work / "warehouse.duckdb"
     counts = previous.get("table_rows")
-    if not db.is_file() or counts is None:
+    if not db.is_file() or not counts:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         (folder / "pipeline.toml").write_text(CONFIG)
@@ -697,6 +719,42 @@ def spark_only(size: str, driver_memory: str, previous: dict, mode: str) -> dict
     if size not in SINGLE_PASS:
         shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def record_partial_spark(args: list[str], driver_memory: str) -> None:
+    """Put what a stopped model-by-model Spark build finished into results.json: its per-model
+    figures (written after each model), the time up to its last model, and the process tree's peak
+    RSS and CPU from a JSON sample taken outside the bench ({"peak_rss_mb", "cpu_seconds"})."""
+    size, tree_file = args
+    work = DATA_DIR / size / "work"
+    report = json.loads((work / "spark-models.json").read_text())
+    tree = json.loads(Path(tree_file).read_text())
+    results_path = BENCH_DIR / "results.json"
+    summary = json.loads(results_path.read_text())
+    entry = summary["sizes"][size]
+    done = set(report["stages"]) - {"(staging)"}
+    seconds = (
+        report["session_seconds"] + sum(report["staged"].values()) + sum(report["models"].values())
+    )
+    entry["spark"] = {
+        "master": "local[*]",
+        "driver_memory": driver_memory,
+        "mode": "models",
+        "complete": False,
+        "stopped_at": datetime.fromtimestamp(
+            (work / "spark-models.json").stat().st_mtime, UTC
+        ).isoformat(timespec="seconds"),
+        "not_run": [name for name in entry.get("models", {}).get("duckdb", {}) if name not in done],
+        **report,
+        "staging_mb": _folder_mb(work / "spark-staging"),
+    }
+    entry["steps"]["spark_build_partial"] = {
+        "seconds": round(seconds, 2),
+        "tree_peak_rss_mb": tree["peak_rss_mb"],
+        "tree_cpu_seconds": tree["cpu_seconds"],
+        "models_run": len(done),
+    }
+    results_path.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def summarise(samples: list[Sample]) -> dict[str, object]:
@@ -794,6 +852,19 @@ def main() -> None:
         help="cli: `build --engine spark`; models: model by model, DuckDB's table standing in for "
         "a model Spark cannot run, with shuffle bytes; auto (default): cli, else models",
     )
+    parser.add_argument(
+        "--spark-budget",
+        type=float,
+        default=0.0,
+        help="with --spark-mode models: start no model after this many seconds (0: no limit)",
+    )
+    parser.add_argument(
+        "--spark-record-partial",
+        nargs=2,
+        metavar=("SIZE", "TREE_SAMPLE_JSON"),
+        help="record the models a stopped model-by-model Spark build of SIZE finished (its "
+        "work/spark-models.json), with the peak RSS and CPU of its process tree sampled outside",
+    )
     parser.add_argument("--generate", metavar="SIZE", help=argparse.SUPPRESS)
     parser.add_argument("--spark-models", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -805,8 +876,12 @@ def main() -> None:
     if args.generate:
         generate(args.generate)
         return
-    global SQL_DIR_OVERRIDE
+    global SQL_DIR_OVERRIDE, SPARK_BUDGET
     SQL_DIR_OVERRIDE = str(Path(args.sql_dir).resolve()) if args.sql_dir else ""
+    SPARK_BUDGET = args.spark_budget
+    if args.spark_record_partial:
+        record_partial_spark(args.spark_record_partial, args.driver_memory)
+        return
     if args.spark_models:
         spark_models(*args.spark_models)
         return
