@@ -658,11 +658,12 @@ def spark_models(db: str, config_path: str, out: str, sql_dir: str = "", budget:
 
 class StageMetrics:
     """Sums of Spark's per-stage metrics (status REST API of the driver's UI) for the stages that
-    completed since the last call."""
+    completed since the last call: bytes, tasks, task time (executorRunTime, ms: wall time of the
+    task threads) and executorCpuTime (ns: CPU time of those threads)."""
 
     FIELDS = (
         "shuffleWriteBytes", "shuffleReadBytes", "inputBytes", "outputBytes", "numTasks",
-        "executorRunTime", "memoryBytesSpilled", "diskBytesSpilled",
+        "executorRunTime", "executorCpuTime", "memoryBytesSpilled", "diskBytesSpilled",
     )  # fmt: skip
 
     def __init__(self, spark: object) -> None:
