@@ -713,6 +713,18 @@ def spark_only(size: str, driver_memory: str, previous: dict, mode: str) -> dict
             measure([*base, step], folder)
         counts = table_counts(db)
     result = dict(previous)
+    if "deals" not in result:  # a size never benchmarked here: its basic figures
+        meta = json.loads((folder / "complete.json").read_text())
+        result.update(
+            deals=meta["deals"],
+            history_rows=meta["history_rows"],
+            salesforce_history_rows=meta["salesforce_history_rows"],
+            input_mb=round(
+                sum((folder / f).stat().st_size for f in ("deals.csv", "stage_history.csv")) / 1e6,
+                1,
+            ),
+            table_rows=counts,
+        )
     state = machine_state()
     result["spark"] = spark_build(folder, work, driver_memory, counts, mode)
     result.setdefault("steps", {})["spark_build"] = summarise([result["spark"].pop("sample")])
@@ -809,8 +821,9 @@ def print_table(results: dict[str, dict]) -> None:
             else f"{'-':>16}"
             for s in steps
         )
-        print(f"{size:>6} {r['history_rows']:>11,} {cells}  {r['ingest_to_floor']:>6.2f}x")
-        if r["steps"]["run"].get("sum_of_steps"):
+        ratio = f"{r['ingest_to_floor']:>6.2f}x" if "ingest_to_floor" in r else ""
+        print(f"{size:>6} {r['history_rows']:>11,} {cells}  {ratio}")
+        if r["steps"].get("run", {}).get("sum_of_steps"):
             print(f"{'':>6} (run: the sum of ingest, build, forecast and report, each run once)")
         if "spark_build" in r["steps"]:
             spark = r["steps"]["spark_build"]
