@@ -64,8 +64,8 @@ sample: setup
 
 # Benchmarks: sizes 10k and 100k by default; `make bench SIZE=1m` adds the million-deal size,
 # `make bench SIZE=10m` the 10M-deal one (~100M history rows, 6.2 GB of CSV, each step once, plus
-# `build --engine spark` in local mode; about an hour on 2 cores); SPARK=1 times the Spark build at
-# every size. See docs/performance.md.
+# `build --engine spark` in local mode; one to two hours on 2 cores); SPARK=1 times the Spark
+# build at every size. See docs/performance.md.
 SIZE  ?=
 SPARK ?=
 bench: setup
