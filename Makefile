@@ -62,10 +62,14 @@ sample: setup
 	$(BIN)/pipeline-analytics sample --out data/sample --deals 4000 --seed 7
 	$(BIN)/python -m pipeline_analytics.sample.renderings --out data/sample --deals 1000 --seed 7
 
-# Benchmarks: sizes 10k and 100k by default; `make bench SIZE=1m` adds the million-deal size.
-SIZE ?=
+# Benchmarks: sizes 10k and 100k by default; `make bench SIZE=1m` adds the million-deal size,
+# `make bench SIZE=10m` the 10M-deal one (~100M history rows, 6.2 GB of CSV, each step once, plus
+# `build --engine spark` in local mode; one to two hours on 2 cores); SPARK=1 times the Spark
+# build at every size. See docs/performance.md.
+SIZE  ?=
+SPARK ?=
 bench: setup
-	$(BIN)/python bench/run_bench.py --sizes 10k,100k$(if $(SIZE),$(comma)$(SIZE))
+	$(BIN)/python bench/run_bench.py --sizes 10k,100k$(if $(SIZE),$(comma)$(SIZE))$(if $(SPARK), --spark)
 
 comma := ,
 
