@@ -12,6 +12,19 @@ from pipeline_analytics.cli import main
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO / "data" / "sample"
 
+
+def _real_salesforce_export() -> Path | None:
+    """../shared/real-exports/salesforce_dev_org_export, looked for above the repository (it is
+    never copied into it); None where it is absent, as in CI."""
+    for folder in Path(__file__).resolve().parents:
+        export = folder / "shared" / "real-exports" / "salesforce_dev_org_export"
+        if (export / "opportunity.csv").is_file():
+            return export
+    return None
+
+
+REAL_SALESFORCE_EXPORT = _real_salesforce_export()
+
 GENERIC_CONFIG = """
 [[sources]]
 name = "crm"

@@ -16,7 +16,7 @@ import pytest
 from pipeline_analytics.config import Source, StatusMapping
 from pipeline_analytics.ingest.adapters import source_adapter
 from tests.adapter_fixtures import adapter_config, batches, ingest, query
-from tests.conftest import write
+from tests.conftest import REAL_SALESFORCE_EXPORT, write
 
 STAGES = ["Prospecting", "Qualification"]
 
@@ -411,26 +411,14 @@ def test_stage_flags_on_opportunity_rows_fill_source_stages(tmp_path: Path) -> N
     assert query(tmp_path, stage_rows)[1] == ("Qualification", 3, False, False, 30.0)
 
 
-def _real_export() -> Path | None:
-    """../shared/real-exports/salesforce_dev_org_export, looked for above the repository."""
-    for folder in Path(__file__).resolve().parents:
-        export = folder / "shared" / "real-exports" / "salesforce_dev_org_export"
-        if (export / "opportunity.csv").is_file():
-            return export
-    return None
-
-
-REAL_EXPORT = _real_export()
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(REAL_EXPORT is None, reason="real Salesforce export not present")
+@pytest.mark.skipif(REAL_SALESFORCE_EXPORT is None, reason="real Salesforce export not present")
 def test_real_data_export_folder_names_accounts_and_reads_stage_flags(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert REAL_EXPORT is not None
+    assert REAL_SALESFORCE_EXPORT is not None
     stages = ["Prospecting", "Qualification", "Needs Analysis", "Value Proposition"]
-    adapter_config(tmp_path, "salesforce", str(REAL_EXPORT), stages)
+    adapter_config(tmp_path, "salesforce", str(REAL_SALESFORCE_EXPORT), stages)
     with caplog.at_level(logging.INFO):
         assert ingest(tmp_path) == 0
     assert not [r for r in caplog.records if "not a salesforce export" in r.getMessage()]
@@ -443,9 +431,9 @@ def test_real_data_export_folder_names_accounts_and_reads_stage_flags(
         ("open", 13),
         ("won", 18),
     ]
-    with (REAL_EXPORT / "account.csv").open(newline="", encoding="utf-8") as fh:
+    with (REAL_SALESFORCE_EXPORT / "account.csv").open(newline="", encoding="utf-8") as fh:
         account_names = {r["Id"]: r["Name"] for r in csv.DictReader(fh)}
-    with (REAL_EXPORT / "opportunity.csv").open(newline="", encoding="utf-8") as fh:
+    with (REAL_SALESFORCE_EXPORT / "opportunity.csv").open(newline="", encoding="utf-8") as fh:
         opportunities = list(csv.DictReader(fh))
     expected_accounts = {
         r["Id"]: account_names.get(r["AccountId"], r["AccountId"] or None) for r in opportunities

@@ -31,7 +31,7 @@ from pipeline_analytics.cli import main
 from pipeline_analytics.config import SparkSettings, load_config
 from pipeline_analytics.errors import ConfigError, PipelineError
 from pipeline_analytics.spark.transpile import to_spark_sql
-from tests.conftest import SAMPLE_DIR, write
+from tests.conftest import REAL_SALESFORCE_EXPORT, SAMPLE_DIR, write
 from tests.sample_snapshot import assert_frames_close, canonical
 
 JAVA = shutil.which("java") or os.environ.get("JAVA_HOME")
@@ -258,24 +258,14 @@ def test_spark_builds_every_model_as_duckdb_does(tmp_path: Path) -> None:
     assert list((tmp_path / "reports").glob("*.html"))
 
 
-def _real_export() -> Path | None:
-    """../shared/real-exports/salesforce_dev_org_export, looked for above the repository."""
-    for folder in Path(__file__).resolve().parents:
-        export = folder / "shared" / "real-exports" / "salesforce_dev_org_export"
-        if (export / "opportunity.csv").is_file():
-            return export
-    return None
-
-
-REAL_EXPORT = _real_export()
-
-
 @pytest.mark.slow
 @needs_java
-@pytest.mark.skipif(REAL_EXPORT is None, reason="real Salesforce export not present")
+@pytest.mark.skipif(REAL_SALESFORCE_EXPORT is None, reason="real Salesforce export not present")
 def test_spark_builds_a_real_salesforce_export_as_duckdb_does(tmp_path: Path) -> None:
     # Nothing configured but the adapter and the folder: stages and outcomes are inferred.
-    source = f'[[sources]]\nname = "crm"\nadapter = "salesforce"\npath = "{REAL_EXPORT}"\n'
+    source = (
+        f'[[sources]]\nname = "crm"\nadapter = "salesforce"\npath = "{REAL_SALESFORCE_EXPORT}"\n'
+    )
     _assert_engines_agree(source + SPARK_SECTION.format(staging=tmp_path / "staging"), tmp_path)
 
 
