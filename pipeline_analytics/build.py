@@ -57,14 +57,7 @@ def model_graph(sql_dir: Path = SQL_DIR) -> ModelGraph:
         p.stem: Model(p.stem, p, p.read_text(encoding="utf-8").strip().rstrip(";"))
         for p in sorted(sql_dir.glob("*.sql"))
     }
-    reads = {
-        name: frozenset(
-            other
-            for other in models
-            if other != name and re.search(rf"\b{re.escape(other)}\b", _strip_comments(m.sql))
-        )
-        for name, m in models.items()
-    }
+    reads = {name: names_read(m.sql, set(models) - {name}) for name, m in models.items()}
     try:
         order = list(TopologicalSorter(reads).static_order())
     except CycleError as exc:
@@ -74,8 +67,10 @@ def model_graph(sql_dir: Path = SQL_DIR) -> ModelGraph:
     return ModelGraph(tuple(models[name] for name in order), reads)
 
 
-def _strip_comments(sql: str) -> str:
-    return re.sub(r"--[^\n]*", "", sql)
+def names_read(sql: str, names: Iterable[str]) -> frozenset[str]:
+    """The names (of tables or models) that a query mentions outside its comments."""
+    text = re.sub(r"--[^\n]*", "", sql)
+    return frozenset(n for n in names if re.search(rf"\b{re.escape(n)}\b", text))
 
 
 def build(

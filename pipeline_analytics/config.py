@@ -137,6 +137,11 @@ class WarehouseSettings:
     engine: str = "duckdb"  # what runs the models in `build`: duckdb, or spark ([spark])
 
 
+def is_folder(location: str) -> bool:
+    """A Spark staging location is a local folder unless it is a URI (s3a://, file://...)."""
+    return "://" not in location
+
+
 @dataclass(frozen=True)
 class SparkSettings:
     """Where `build --engine spark` runs the models (docs/configuration.md, [spark])."""
@@ -552,7 +557,7 @@ def _parse_spark(raw: Any, base: Path, where: _Where) -> SparkSettings:
     staging = where.optional(raw, p, "staging", str)
     if staging is not None and not staging.strip():
         raise where.fail(f"{p}staging", "is empty; name a folder or a URI, or leave the key out")
-    if staging is not None and "://" not in staging:
+    if staging is not None and is_folder(staging):
         staging = str(_resolve(base, staging))
     conf_raw = raw.get("conf", {})
     if not isinstance(conf_raw, dict):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline_analytics.config import Config, Source
+from pipeline_analytics.config import Config, Source, is_folder
 from pipeline_analytics.errors import InputError
 from pipeline_analytics.ingest import (
     batches,
@@ -267,7 +267,7 @@ class OwnFiles:
                 db.with_name(db.name + ".lock"): "the warehouse's lock file",
             }
             staging = config.spark.staging_for(db)
-            if "://" not in staging:
+            if is_folder(staging):
                 folders[Path(staging).resolve()] = "the Spark build's staging folder"
         return cls(files, folders)
 

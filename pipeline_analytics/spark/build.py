@@ -16,7 +16,6 @@ read by Spark, the tables travelling between DuckDB and Spark as Arrow batches.
 from __future__ import annotations
 
 import logging
-import re
 import socket
 import time
 import warnings
@@ -28,7 +27,8 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from pipeline_analytics.config import SPARK_SESSION_TIME_ZONE, SparkSettings
+from pipeline_analytics.build import names_read
+from pipeline_analytics.config import SPARK_SESSION_TIME_ZONE, SparkSettings, is_folder
 from pipeline_analytics.errors import ConfigError, PipelineError
 from pipeline_analytics.spark.transpile import to_spark_sql
 from pipeline_analytics.sql_files import sql_statement
@@ -67,12 +67,9 @@ def create_models_on_spark(
 
 def core_tables_read(con: duckdb.DuckDBPyConnection, models: Sequence[Model]) -> list[str]:
     """The warehouse tables and views that some model reads and no model builds."""
-    built = {m.name for m in models}
-    text = "\n".join(re.sub(r"--[^\n]*", "", m.sql) for m in models)
-    names = [
-        name for (name,) in con.execute(sql_statement("ops/spark_warehouse_tables")).fetchall()
-    ]
-    return [n for n in names if n not in built and re.search(rf"\b{re.escape(n)}\b", text)]
+    tables = con.execute(sql_statement("ops/spark_warehouse_tables")).fetchall()
+    core = {name for (name,) in tables} - {m.name for m in models}
+    return sorted(frozenset().union(*(names_read(m.sql, core) for m in models)))
 
 
 class Staging:
@@ -80,7 +77,7 @@ class Staging:
 
     def __init__(self, location: str) -> None:
         self.location = location.rstrip("/")
-        self.is_local = "://" not in location
+        self.is_local = is_folder(location)
 
     def path(self, kind: str, table: str) -> str:
         return f"{self.location}/{kind}/{table}"
