@@ -22,6 +22,7 @@ LATER_COLUMNS = [
     ("forecast_deals", "amount_imputed"),
     ("build_params", "lead_expiry_days"),
     ("ingest_batches", "settings_json"),
+    ("forecast_runs", "scenario"),
 ]
 
 

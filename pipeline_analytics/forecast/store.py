@@ -198,7 +198,8 @@ def store_run(
                 "select coalesce(max(run_id), 0) + 1 from forecast_runs"
             ).fetchall()[0][0]
             con.execute(
-                "insert into forecast_runs values (?, ?, ?, ?, ?, ?, ?, ?)",
+                "insert into forecast_runs (run_id, as_of, created_at, horizon_months, "
+                "simulations, seed, method, config) values (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     run_id,
                     fc.as_of,

@@ -8,5 +8,6 @@ create table if not exists forecast_runs (
     simulations integer,
     seed bigint,
     method varchar,
-    config varchar
+    config varchar,
+    scenario varchar
 );
