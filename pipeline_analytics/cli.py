@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from functools import partial
 from pathlib import Path
 
@@ -50,6 +51,8 @@ class Context:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self._config: Config | None = None
+        # Rows rejected by this command's ingest step, for the digest `run` sends last.
+        self.rows_rejected: int | None = None
 
     @property
     def config(self) -> Config:
@@ -110,6 +113,7 @@ def cmd_ingest(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object
         snapshot_at=ctx.args.snapshot_at,
         reload=_sources_to_reload(ctx),
     )
+    ctx.rows_rejected = summary.rows_rejected
     log.info(
         "ingest: %d file(s) loaded, %d skipped (already loaded), %d rows loaded, %d rejected%s",
         len(summary.batches),
@@ -227,6 +231,60 @@ def cmd_report(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object
     return {"report_path": str(path)}
 
 
+def cmd_notify(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """The digest: sent on every channel of [notify]; with --dry-run printed, nothing stored."""
+    from pipeline_analytics.config import NotifySettings
+    from pipeline_analytics.notify.send import DigestRequest, prepare_digest, send_digest
+
+    dry_run = getattr(ctx.args, "dry_run", False)
+    settings = ctx.config.notify
+    if settings is None and not dry_run:
+        raise ConfigError(
+            f"{ctx.config.path}: no [notify] table; add one with smtp_host, from and to, or "
+            "webhook_url (docs/configuration.md), or pass --dry-run to see the digest"
+        )
+    request = DigestRequest(
+        settings=settings or NotifySettings(),
+        report_html=ctx.config.report.output_dir / "latest.html",
+        stale_after_days=ctx.config.run.stale_after_days,
+        rows_rejected=ctx.rows_rejected,
+    )
+    if dry_run:
+        from pipeline_analytics.notify.channels import email_message
+
+        message = email_message(prepare_digest(con, request, store=False), request.settings)
+        with PROGRESS.hidden():
+            print(_dry_run_text(message))
+        return {runs.STEP_NOTE: "dry run: nothing sent"}
+    outcome = send_digest(con, request)
+    log.info("notify: %s", outcome.note)
+    return {runs.STEP_NOTE: outcome.note}
+
+
+def _dry_run_text(message: EmailMessage) -> str:
+    """The message as it would go: headers, the plain-text body, and each attachment's size."""
+    lines = [f"{key}: {value}" for key, value in message.items() if key != "Content-Type"]
+    body = message.get_body(("plain",))
+    lines += ["", body.get_content() if body is not None else ""]
+    lines += [
+        f"Attachment: {part.get_filename()} ({len(part.get_content()):,} bytes)"
+        for part in message.iter_attachments()
+    ]
+    return "\n".join(lines)
+
+
+def cmd_export_xlsx(ctx: Context) -> int:
+    from pipeline_analytics.workbook import write_workbook
+
+    db = ctx.db_path
+    if not db.exists():
+        raise InputError(f"no warehouse at {db}; pass --db PATH (or --config) to name it")
+    with runs.locked_warehouse(db, "export-xlsx", ctx.connect, ctx.args.wait) as con:
+        sheets = write_workbook(con, ctx.args.path)
+    print(f"Workbook written: {ctx.args.path.resolve()} ({len(sheets)} sheets besides 'about')")
+    return EXIT_OK
+
+
 def _print_from_warehouse(ctx: Context, text: Callable[[duckdb.DuckDBPyConnection], str]) -> int:
     """Print what `text` reads from the warehouse, opened read-only; a missing warehouse is said,
     not an error (status and rejects answer "nothing yet")."""
@@ -305,6 +363,7 @@ RECORDED: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, obj
     "forecast": cmd_forecast,
     "backtest": cmd_backtest,
     "report": cmd_report,
+    "notify": cmd_notify,
 }
 # The backtest comes before the forecast: the forecast reads it to choose its headline method.
 RUN_STEPS: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, object]]] = {
@@ -316,7 +375,7 @@ RUN_STEPS: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, ob
 }
 # Steps of `run` whose error is recorded and the run goes on: the report can be written without
 # them. An error in ingest or build stops the run, since the report would be built on their work.
-RUN_STEPS_THAT_MAY_FAIL = frozenset({"backtest", "forecast"})
+RUN_STEPS_THAT_MAY_FAIL = frozenset({"backtest", "forecast", "notify"})
 # Commands that run outside `runs`: they read the warehouse, replace it whole, or do not touch it.
 UNRECORDED: dict[str, Callable[[Context], int]] = {
     "init": cmd_init,
@@ -325,13 +384,14 @@ UNRECORDED: dict[str, Callable[[Context], int]] = {
     "sample": cmd_sample,
     "export-warehouse": cmd_export_warehouse,
     "import-warehouse": cmd_import_warehouse,
+    "export-xlsx": cmd_export_xlsx,
 }
 
 
 def run_recorded(ctx: Context, name: str) -> int:
     """Run a warehouse command (`run` = its steps) locked and recorded in `runs`."""
     ctx.config  # noqa: B018 -- a bad config must fail before the warehouse is created
-    steps = RUN_STEPS if name == "run" else {name: RECORDED[name]}
+    steps = _run_steps(ctx) if name == "run" else {name: RECORDED[name]}
     return runs.execute(
         runs.RecordedCommand(
             db_path=ctx.db_path,
@@ -343,6 +403,14 @@ def run_recorded(ctx: Context, name: str) -> int:
             may_fail=RUN_STEPS_THAT_MAY_FAIL if name == "run" else frozenset(),
         )
     )
+
+
+def _run_steps(
+    ctx: Context,
+) -> dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, object]]]:
+    """`run`'s steps: with [notify] configured, the digest is sent last."""
+    has_notify = ctx.args.config.is_file() and ctx.config.notify is not None
+    return {**RUN_STEPS, "notify": cmd_notify} if has_notify else RUN_STEPS
 
 
 def _bound(
@@ -451,7 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", type=Path, default=None, help="default: config [report]")
     p = sub.add_parser(
         "run",
-        help="ingest, build, backtest (only after new data), forecast and report, in that order",
+        help="ingest, build, backtest (only after new data), forecast and report, in that order; "
+        "then the digest when [notify] is set",
     )
     p.add_argument("--snapshot-at", type=_timestamp, default=None, help="as for ingest")
     _add_reload_options(p)
@@ -484,6 +553,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", type=Path, help="folder written by export-warehouse")
     p.add_argument(
         "--replace", action="store_true", help="overwrite a warehouse that already holds data"
+    )
+    p = sub.add_parser(
+        "export-xlsx",
+        help="write the marts and the latest base forecast as an Excel workbook, one sheet each",
+    )
+    p.add_argument("path", type=Path, metavar="PATH", help="the .xlsx file to write (replaced)")
+    p = sub.add_parser(
+        "notify",
+        help="send the digest (summary, alerts, report and workbook attached) as [notify] says; "
+        "`run` sends it last when [notify] is set",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the message instead; send and store nothing"
     )
     p = sub.add_parser("sample", help="write a simulated pipeline export (the bundled sample)")
     p.add_argument("--out", type=Path, required=True, help="folder to write into")

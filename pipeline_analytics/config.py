@@ -213,6 +213,29 @@ class RunSettings:
     keep_reports: int = 30  # dated reports kept; 0 keeps them all
 
 
+NOTIFY_ATTACHMENTS = ("html", "xlsx")
+# Keys that would put a secret in the config: refused, naming the environment-variable key instead.
+NOTIFY_SECRET_KEYS = {"password", "smtp_password", "smtp_user", "user", "token"}
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Where the digest goes (docs/configuration.md, [notify]): e-mail over SMTP and/or a webhook.
+
+    Credentials never sit in the config: `smtp_user_env` and `smtp_password_env` name environment
+    variables read when the digest is sent."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    starttls: bool = True
+    from_address: str | None = None
+    to: tuple[str, ...] = ()
+    smtp_user_env: str | None = None
+    smtp_password_env: str | None = None
+    webhook_url: str | None = None
+    attach: tuple[str, ...] = NOTIFY_ATTACHMENTS
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -224,6 +247,7 @@ class Config:
     run: RunSettings = RunSettings()
     cashflow: CashflowSettings = CashflowSettings()
     spark: SparkSettings = SparkSettings()
+    notify: NotifySettings | None = None  # None: no [notify], `run` sends no digest
 
 
 def load_config(path: Path) -> Config:
@@ -246,7 +270,17 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     where.only_keys(
         raw,
         "",
-        {"sources", "pipeline", "warehouse", "forecast", "cashflow", "report", "run", "spark"},
+        {
+            "sources",
+            "pipeline",
+            "warehouse",
+            "forecast",
+            "cashflow",
+            "report",
+            "run",
+            "spark",
+            "notify",
+        },
     )
     sources_raw = where.require(raw, "", "sources", list)
     if not sources_raw:
@@ -269,6 +303,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         report=_parse_report(raw.get("report", {}), base, where),
         run=_parse_run(raw.get("run", {}), where),
         spark=_parse_spark(raw.get("spark", {}), base, where),
+        notify=_parse_notify(raw["notify"], where) if "notify" in raw else None,
     )
 
 
@@ -744,4 +779,78 @@ def _parse_run(raw: Any, where: _Where) -> RunSettings:
         fail_on_rejected_rows=defaults.fail_on_rejected_rows if fail is None else fail,
         stale_after_days=defaults.stale_after_days if stale is None else stale,
         keep_reports=defaults.keep_reports if keep is None else keep,
+    )
+
+
+ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _parse_notify(raw: Any, where: _Where) -> NotifySettings:
+    p = "notify."
+    if isinstance(raw, dict):
+        for key in raw:
+            if key in NOTIFY_SECRET_KEYS:
+                raise where.fail(
+                    f"{p}{key}",
+                    "is refused: credentials never go in the config; put them in environment "
+                    "variables and name those in smtp_user_env and smtp_password_env",
+                )
+    where.only_keys(
+        raw,
+        p,
+        {
+            "smtp_host",
+            "smtp_port",
+            "starttls",
+            "from",
+            "to",
+            "smtp_user_env",
+            "smtp_password_env",
+            "webhook_url",
+            "attach",
+        },
+    )
+    defaults = NotifySettings()
+    host = where.optional(raw, p, "smtp_host", str)
+    port = where.optional(raw, p, "smtp_port", int)
+    if port is not None and not 1 <= port <= 65535:
+        raise where.fail(f"{p}smtp_port", f"must be a port number from 1 to 65535, got {port}")
+    to = where.strings(raw, p, "to") if "to" in raw else ()
+    sender = where.optional(raw, p, "from", str)
+    if host is not None and (not to or not sender):
+        raise where.fail(
+            f"{p}{'to' if not to else 'from'}",
+            "is required with smtp_host: the digest's sender (from) and recipients (to)",
+        )
+    if host is None and (to or sender):
+        raise where.fail(f"{p}smtp_host", "is required to send e-mail to [notify] to")
+    webhook = where.optional(raw, p, "webhook_url", str)
+    if webhook is not None and not webhook.startswith(("https://", "http://")):
+        raise where.fail(f"{p}webhook_url", f"must be an http(s):// URL, got {webhook!r}")
+    if host is None and webhook is None:
+        raise where.fail(p.rstrip("."), "needs smtp_host (with from and to) or webhook_url")
+    for key in ("smtp_user_env", "smtp_password_env"):
+        name = where.optional(raw, p, key, str)
+        if name is not None and not ENV_VAR_NAME.fullmatch(name):
+            raise where.fail(
+                f"{p}{key}",
+                f"must name an environment variable (like SMTP_PASSWORD), got {name!r}",
+            )
+    attach = where.strings(raw, p, "attach") if "attach" in raw else defaults.attach
+    unknown = sorted(set(attach) - set(NOTIFY_ATTACHMENTS))
+    if unknown:
+        raise where.fail(
+            f"{p}attach", f"lists {unknown}; choose from {list(NOTIFY_ATTACHMENTS)} (or [])"
+        )
+    starttls = where.optional(raw, p, "starttls", bool)
+    return NotifySettings(
+        smtp_host=host,
+        smtp_port=defaults.smtp_port if port is None else port,
+        starttls=defaults.starttls if starttls is None else starttls,
+        from_address=sender,
+        to=to,
+        smtp_user_env=where.optional(raw, p, "smtp_user_env", str),
+        smtp_password_env=where.optional(raw, p, "smtp_password_env", str),
+        webhook_url=webhook,
+        attach=tuple(dict.fromkeys(attach)),
     )
