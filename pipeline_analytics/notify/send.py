@@ -100,7 +100,7 @@ def prepare_digest(
         _store_alerts(con, fresh, inputs.run, now)
     keys = {(a.rule, a.subject) for a in fresh}
     carried = tuple(
-        (alert, f"found by run #{run_id}, not delivered then")
+        (alert, _found_by(run_id))
         for alert, run_id in earlier
         if (alert.rule, alert.subject) not in keys
     )
@@ -144,6 +144,11 @@ def send_digest(con: duckdb.DuckDBPyConnection, request: DigestRequest) -> Diges
     if not failed:
         con.execute(sql_statement("notify/alerts_delivered"), {"now": now})
     return DigestOutcome(digest, tuple(sent), tuple(failed))
+
+
+def _found_by(run_id: int | None) -> str:
+    where = f"run #{run_id}" if run_id is not None else "an earlier digest"
+    return f"found by {where}, not delivered then"
 
 
 def _build_params(con: duckdb.DuckDBPyConnection) -> tuple[str, int, datetime] | None:
