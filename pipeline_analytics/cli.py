@@ -245,7 +245,8 @@ def cmd_notify(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object
         )
     request = DigestRequest(
         settings=settings or NotifySettings(),
-        report_html=ctx.config.report.output_dir / "latest.html",
+        report_html=(getattr(ctx.args, "output_dir", None) or ctx.config.report.output_dir)
+        / "latest.html",
         stale_after_days=ctx.config.run.stale_after_days,
         rows_rejected=ctx.rows_rejected,
     )
