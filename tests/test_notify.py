@@ -42,8 +42,9 @@ def _fixture(path: Path) -> duckdb.DuckDBPyConnection:
     Targets: company 2026-Q4 P(hit) 0.60 -> 0.50 (exactly 10 points: fires), coverage 2.5
     (fires); Ann's 2026-Q4 0.40 -> 0.31 (9 points: quiet), coverage 3.0 (not under 3: quiet);
     month 2026-11 ended at run #2's as_of (coverage 0.5, but over: quiet); year 2026 target met
-    (coverage NULL: quiet). Deals D01..D12 of run #1, amounts 1200 down to 100, and D00 at 5000
-    imputed (left out): the top 10 are D01..D10. Now D01 is lost, D02 pushed, D03 pushed and
+    (coverage NULL: quiet); 2027-Q4 lies beyond the horizon (P(hit) NULL: quiet).
+    Deals D01..D12 of run #1, amounts 1200 down to 100, and D00 at 5000 imputed (left out): the
+    top 10 are D01..D10. Now D01 is lost, D02 pushed, D03 pushed and
     cut, D04 won, D05 raised, D06 pulled in, D11 (not top 10) lost.
     """
     con = connect(path)
@@ -72,6 +73,8 @@ def _fixture(path: Path) -> duckdb.DuckDBPyConnection:
         " 450, 0, 0.5),"
         "(2, '2026', 'year', '2026-01-01', '2027-01-01', null, null, 3000, 3100, 0, 500,"
         " 3300, 1, null),"
+        "(2, '2027-Q4', 'quarter', '2027-10-01', '2028-01-01', null, null, 2000, 0, 2000, 8000,"
+        " null, null, 4.0),"
         "(3, '2026-Q4', 'quarter', '2026-10-01', '2027-01-01', null, null, 1000, 800, 200, 100,"
         " 820, 0.05, 0.5)"
     )
@@ -207,6 +210,10 @@ def test_the_scenario_run_is_never_the_latest(fixture_db: duckdb.DuckDBPyConnect
     assert (
         "Fiscal year 2026: P50 $3,300 (P10 $3,200 to P90 $3,400); target $3,000, closed to date "
         "$3,100, P(hit) 100%, coverage none needed (target met)." in digest.text
+    )
+    assert (
+        "Target 2027-Q4: $2,000, P(hit) not measured (the period ends beyond the forecast "
+        "horizon), coverage 4.0x." in digest.text
     )
     assert "Alerts (7)" in digest.text
     assert fixture_db.execute("select count(*) from alerts").fetchall() == [(0,)]

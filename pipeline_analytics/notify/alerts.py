@@ -74,8 +74,8 @@ def p_hit_moved(con: duckdb.DuckDBPyConnection, inputs: AlertInputs) -> list[Ale
             f"target {target_name(r)}",
             f"P(hit) {fmt.percent(r['previous_p_hit'], 0)} -> {fmt.percent(r['p_hit'], 0)}",
             f"P(hit) moved {abs(float(r['p_hit']) - float(r['previous_p_hit'])) * 100:.0f} "
-            f"points since base forecast run #{inputs.previous} (the rule: "
-            f"{P_HIT_MOVE * 100:.0f} points or more)",
+            f"points since base forecast run #{inputs.previous}; the rule: "
+            f"{P_HIT_MOVE * 100:.0f} points or more",
         )
         for r in rows
     ]
@@ -119,8 +119,8 @@ def low_coverage(con: duckdb.DuckDBPyConnection, inputs: AlertInputs) -> list[Al
             f"target {target_name(r)}",
             f"coverage {fmt.number(r['coverage'], 1)}x: open pipeline "
             f"{fmt.money(r['open_pipeline'])} for {fmt.money(r['remaining'])} still to book",
-            f"open pipeline under {MIN_COVERAGE:.0f}x the remaining target "
-            f"(base forecast run #{inputs.run})",
+            f"open pipeline under {MIN_COVERAGE:.0f}x the remaining target in base forecast "
+            f"run #{inputs.run}",
         )
         for r in rows
     ]

@@ -27,8 +27,10 @@ def email_message(digest: Digest, settings: NotifySettings) -> EmailMessage:
     """multipart/mixed: the plain-text and HTML bodies as alternatives, then the attachments."""
     message = EmailMessage()
     message["Subject"] = digest.subject
-    message["From"] = settings.from_address or ""
-    message["To"] = ", ".join(settings.to)
+    if settings.from_address:
+        message["From"] = settings.from_address
+    if settings.to:
+        message["To"] = ", ".join(settings.to)
     message.set_content(digest.text)
     message.add_alternative(digest.html, subtype="html")
     for a in digest.attachments:

@@ -150,8 +150,9 @@ def summary_lines(summary: Summary, fmt: Formatter) -> list[str]:
             line += "; no target set for it"
         lines.append(line + ".")
     for t in summary.other_targets:
+        p50 = "" if t["p50"] is None else f", P50 {fmt.money(t['p50'])}"
         lines.append(
-            f"Target {t['period']}: {fmt.money(t['target'])}, P50 {fmt.money(t['p50'])}, "
+            f"Target {t['period']}: {fmt.money(t['target'])}{p50}, "
             f"P(hit) {_p_hit(_number(t['p_hit']), fmt)}, "
             f"coverage {_coverage(_number(t['coverage']), fmt)}."
         )
@@ -174,7 +175,7 @@ def _coverage(value: float | None, fmt: Formatter) -> str:
 
 def alert_lines(alerts: tuple[tuple[Alert, str | None], ...]) -> list[str]:
     return [
-        f"[{a.rule}] {a.subject}: {a.fired} ({a.why})" + (f" [{note}]" if note else "")
+        f"[{a.rule}] {a.subject}: {a.fired}. Why: {a.why}." + (f" [{note}]" if note else "")
         for a, note in alerts
     ]
 

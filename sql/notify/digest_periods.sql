@@ -1,7 +1,7 @@
 -- digest_periods: the fiscal quarter and fiscal year holding base forecast run $run's as_of (its
 -- first quarter and year), with the headline component when the run stored one, else the
 -- engine's total: what was booked plus the simulated rest.
--- Grain: one row per period kind ('quarter', 'year').
+-- Grain: one row per period kind ('quarter', then 'year').
 select
     period,
     period_start,
@@ -17,4 +17,4 @@ qualify
     row_number() over (
         partition by period order by period_start asc, (component = 'headline') desc
     ) = 1
-order by period desc
+order by period asc
