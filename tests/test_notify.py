@@ -20,6 +20,7 @@ import duckdb
 import openpyxl
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from pipeline_analytics.config import NotifySettings
 from pipeline_analytics.notify.alerts import AlertInputs, find_alerts
@@ -371,6 +372,7 @@ def test_a_failed_send_is_recorded_and_its_alerts_go_next_time(
     assert second.sent == ("email",)
     text = inbox.messages[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Alerts (8)" in text  # 7 found again (replacing their undelivered copies) + 1 carried
+    assert text.count("not delivered then") == 1
     assert "[rows_rejected] latest ingest: 7 input row(s) rejected" in text
     assert "[found by an earlier digest, not delivered then]" in text
     assert fixture_db.execute(
@@ -395,6 +397,82 @@ def test_a_missing_password_variable_is_a_recorded_failure(
     assert "DIGEST_SMTP_PASSWORD" in outcome.failed[0]
     [(error,)] = fixture_db.execute("select error from notifications").fetchall()
     assert "DIGEST_SMTP_PASSWORD" in error
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_login_with_the_credentials_the_environment_holds(
+    fixture_db: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server requires a login (allowed without TLS here); the digest logs in as the
+    variables named in [notify] say, and the server takes it only with that password."""
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):  # noqa: ANN001, ANN202
+        assert isinstance(auth_data, LoginPassword)
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.password == b"s3cret")
+
+    inbox, port = _Inbox(), _free_port()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticator,
+        auth_required=True,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        monkeypatch.setenv("DIGEST_SMTP_USER", "bot")
+        monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "s3cret")
+        settings = NotifySettings(
+            smtp_host="127.0.0.1", smtp_port=port, starttls=False, from_address="a@x.io",
+            to=("b@x.io",), smtp_user_env="DIGEST_SMTP_USER",
+            smtp_password_env="DIGEST_SMTP_PASSWORD", attach=(),
+        )  # fmt: skip
+        request = DigestRequest(settings, tmp_path / "x.html", 3, 0, now=NOW)
+        assert send_digest(fixture_db, request).sent == ("email",)
+    finally:
+        controller.stop()
+    assert logins == [(b"bot", b"s3cret")]
+    assert len(inbox.messages) == 1
+
+
+def test_a_failed_webhook_leaves_the_alerts_undelivered(
+    fixture_db: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    smtp_server: tuple[_Inbox, int],
+) -> None:
+    """E-mail goes, the webhook answers 500: the alerts wait for a digest that reaches both."""
+    inbox, port = smtp_server
+    server = HTTPServer(("127.0.0.1", 0), _Failing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        settings = NotifySettings(
+            smtp_host="127.0.0.1", smtp_port=port, starttls=False, from_address="a@x.io",
+            to=("b@x.io",), attach=(),
+            webhook_url=f"http://127.0.0.1:{server.server_address[1]}/services/T0/B0/token123",
+        )  # fmt: skip
+        outcome = send_digest(fixture_db, DigestRequest(settings, tmp_path / "x", 3, 0, now=NOW))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert outcome.sent == ("email",) and len(inbox.messages) == 1
+    assert outcome.failed[0].startswith("webhook: webhook to 127.0.0.1:")
+    assert "token123" not in outcome.failed[0]  # a webhook's path is its secret
+    assert fixture_db.execute(
+        "select count(*) from alerts where delivered_at is null"
+    ).fetchall() == [(7,)]
+
+
+class _Failing(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802
+        self.send_response(500)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
 
 
 # --- config ---------------------------------------------------------------------------------------
