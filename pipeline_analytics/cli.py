@@ -566,7 +566,9 @@ def build_parser() -> argparse.ArgumentParser:
         "`run` sends it last when [notify] is set",
     )
     p.add_argument(
-        "--dry-run", action="store_true", help="print the message instead; send and store nothing"
+        "--dry-run",
+        action="store_true",
+        help="print the message instead: nothing sent, no alert or notification stored",
     )
     p = sub.add_parser("sample", help="write a simulated pipeline export (the bundled sample)")
     p.add_argument("--out", type=Path, required=True, help="folder to write into")
