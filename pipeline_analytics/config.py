@@ -213,6 +213,25 @@ class RunSettings:
     keep_reports: int = 30  # dated reports kept; 0 keeps them all
 
 
+SCENARIO_NAME = re.compile(r"[a-z0-9_-]+")
+SCENARIO_FACTORS = ("win_rate_factor", "cycle_factor", "new_pipeline_factor", "amount_factor")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A what-if forecast (docs/forecasting.md, "What-if scenarios"): the base forecast's one
+    simulation with these changes; every factor 1 and nothing excluded or added is the base."""
+
+    name: str
+    win_rate_factor: float = 1.0  # open deals' win chances and new pipeline's create-to-won share
+    cycle_factor: float = 1.0  # time to close stretched (above 1) or shortened
+    new_pipeline_factor: float = 1.0  # pipeline created per month
+    amount_factor: float = 1.0  # deal amounts, open and new
+    exclude_deals: tuple[str, ...] = ()  # deal ids left out of the open pipeline
+    added_reps: int = 0  # reps hired at as_of, each creating pipeline like the median rep
+    ramp_months: int = 0  # months a new rep takes, linearly, to reach that
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -224,6 +243,7 @@ class Config:
     run: RunSettings = RunSettings()
     cashflow: CashflowSettings = CashflowSettings()
     spark: SparkSettings = SparkSettings()
+    scenarios: tuple[Scenario, ...] = ()
 
 
 def load_config(path: Path) -> Config:
@@ -246,7 +266,17 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     where.only_keys(
         raw,
         "",
-        {"sources", "pipeline", "warehouse", "forecast", "cashflow", "report", "run", "spark"},
+        {
+            "sources",
+            "pipeline",
+            "warehouse",
+            "forecast",
+            "cashflow",
+            "report",
+            "run",
+            "spark",
+            "scenarios",
+        },
     )
     sources_raw = where.require(raw, "", "sources", list)
     if not sources_raw:
@@ -269,6 +299,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         report=_parse_report(raw.get("report", {}), base, where),
         run=_parse_run(raw.get("run", {}), where),
         spark=_parse_spark(raw.get("spark", {}), base, where),
+        scenarios=_parse_scenarios(raw.get("scenarios", {}), where),
     )
 
 
@@ -744,4 +775,41 @@ def _parse_run(raw: Any, where: _Where) -> RunSettings:
         fail_on_rejected_rows=defaults.fail_on_rejected_rows if fail is None else fail,
         stale_after_days=defaults.stale_after_days if stale is None else stale,
         keep_reports=defaults.keep_reports if keep is None else keep,
+    )
+
+
+def _parse_scenarios(raw: Any, where: _Where) -> tuple[Scenario, ...]:
+    """[scenarios.NAME] tables, in the config's order."""
+    if not isinstance(raw, dict):
+        raise where.fail("scenarios", "must be a table of [scenarios.NAME] tables")
+    return tuple(_parse_scenario(name, table, where) for name, table in raw.items())
+
+
+def _parse_scenario(name: str, raw: Any, where: _Where) -> Scenario:
+    p = f"scenarios.{name}."
+    if not SCENARIO_NAME.fullmatch(name):
+        raise where.fail(
+            f"scenarios.{name}",
+            "is not a valid scenario name; use lowercase letters, digits, '_' and '-' only",
+        )
+    where.only_keys(raw, p, {*SCENARIO_FACTORS, "exclude_deals", "added_reps", "ramp_months"})
+    factors = {}
+    for key in SCENARIO_FACTORS:
+        value = where.optional(raw, p, key, float)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise where.fail(f"{p}{key}", f"must be a positive number (1 = unchanged), got {value}")
+        factors[key] = 1.0 if value is None else value
+    excluded = where.strings(raw, p, "exclude_deals") if "exclude_deals" in raw else ()
+    added = where.optional(raw, p, "added_reps", int)
+    ramp = where.optional(raw, p, "ramp_months", int)
+    if added is not None and added < 0:
+        raise where.fail(f"{p}added_reps", f"must be 0 or more reps, got {added}")
+    if ramp is not None and ramp < 0:
+        raise where.fail(f"{p}ramp_months", f"must be 0 (no ramp) or more months, got {ramp}")
+    return Scenario(
+        name=name,
+        **factors,
+        exclude_deals=excluded,
+        added_reps=added or 0,
+        ramp_months=ramp or 0,
     )
