@@ -36,7 +36,7 @@ reps as (
     select
         count(*) as reps,
         sum(created_pipeline_base) as created_base,
-        any_value(date_diff('day', window_start, as_of) / (365.25 / 12)) as window_months
+        any_value(date_diff('second', window_start, as_of) / 86400 / (365.25 / 12)) as window_months
     from mart_rep_performance
     where owner != '(none)' and created_pipeline_base > 0
 ),

@@ -12,7 +12,7 @@
 with reps as (
     select
         owner,
-        created_pipeline_base / (date_diff('day', window_start, as_of) / (365.25 / 12))
+        created_pipeline_base / (date_diff('second', window_start, as_of) / 86400 / (365.25 / 12))
             as monthly_created,
         win_rate_amount
     from mart_rep_performance

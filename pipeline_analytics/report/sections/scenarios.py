@@ -40,14 +40,18 @@ def scenario_blocks(
     runs = [list(group) for _, group in groupby(rows, key=lambda r: r["run_id"])]
     starts = {r["period"]: r["period_start"] for r in runs[0]}
     columns = [Column(t("Scenario"), numeric=False)]
-    for period in PERIODS:
-        if period in starts:
-            name = t("Quarter") if period == "quarter" else t("Fiscal year")
-            columns += [
-                Column(t("{period} P50", period=name)),
-                Column(t("{period} P10–P90", period=name)),
-                Column(t("{period} P(hit)", period=name)),
-            ]
+    if "quarter" in starts:
+        columns += [
+            Column(t("Quarter P50")),
+            Column(t("Quarter P10–P90")),
+            Column(t("Quarter P(hit)")),
+        ]
+    if "year" in starts:
+        columns += [
+            Column(t("Fiscal year P50")),
+            Column(t("Fiscal year P10–P90")),
+            Column(t("Fiscal year P(hit)")),
+        ]
     body = tuple(scenario_row(run_rows, ctx) for run_rows in runs)
     blocks: list[Block] = [
         Heading(t("What-if scenarios")),
@@ -86,21 +90,17 @@ def scenario_row(rows: list[Row], ctx: ReportContext) -> tuple[Cell, ...]:
 
 def period_sentence(starts: dict[str, date], ctx: ReportContext) -> str:
     t, fmt = ctx.t, ctx.fmt
+
+    def span(period: str) -> dict[str, str]:
+        last = months_after(starts[period], PERIOD_MONTHS[period]) - timedelta(days=1)
+        return {"start": fmt.date(starts[period]), "end": fmt.date(last)}
+
     parts = []
-    for period in PERIODS:
-        if period in starts:
-            start = starts[period]
-            end = months_after(start, PERIOD_MONTHS[period]) - timedelta(days=1)
-            name = t("Quarter") if period == "quarter" else t("Fiscal year")
-            parts.append(
-                t(
-                    "{period}: {start} to {end}",
-                    period=name,
-                    start=fmt.date(start),
-                    end=fmt.date(end),
-                )
-            )
-    return "; ".join(parts) + "."
+    if "quarter" in starts:
+        parts.append(t("The quarter runs from {start} to {end}.", **span("quarter")))
+    if "year" in starts:
+        parts.append(t("The fiscal year runs from {start} to {end}.", **span("year")))
+    return " ".join(parts)
 
 
 def scenario_notes(rows: list[Row], run: ForecastRun, ctx: ReportContext) -> list[Block]:
