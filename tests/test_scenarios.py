@@ -227,6 +227,7 @@ def scenario_config(tmp_path: Path) -> Path:
         text = text.replace(f'"{name}"', f'"{(SAMPLE_DIR / name).as_posix()}"')
     text = text.replace("simulations = 10000", "simulations = 1000")
     text = text.replace("[forecast]", "[forecast]\nbacktest_in_run = false")
+    text = text.replace("[report]", f'[report]\noutput_dir = "{(tmp_path / "reports").as_posix()}"')
     path = tmp_path / "p.toml"
     path.write_text(text + SCENARIOS_TOML, encoding="utf-8")
     return path
@@ -296,7 +297,7 @@ def test_unknown_scenario_is_a_config_error_listing_the_configured(
 def test_run_stores_the_base_then_every_scenario_with_its_seed(
     scenario_config: Path, warehouse: Path
 ):
-    assert cli(scenario_config, warehouse, "run", "--output-dir", str(warehouse.parent)) == 0
+    assert cli(scenario_config, warehouse, "run") == 0
     assert stored_runs(warehouse) == [(1, None, 7), (2, "better_win", 7), (3, "lose_one", 7)]
 
 
