@@ -24,11 +24,11 @@ with next_target as (
     from forecast_targets as t
     inner join forecast_runs as r on t.run_id = r.run_id
     where
-        t.run_id = $run
+        t.run_id = $run  -- noqa: RF02
         and t.owner is null
         and t.pipeline is null
         and t.period_end > r.as_of
-    order by t.period_end, t.period_start desc
+    order by t.period_end asc, t.period_start desc
     limit 1
 ),
 

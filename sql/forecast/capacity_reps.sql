@@ -12,9 +12,9 @@
 with reps as (
     select
         owner,
+        win_rate_amount,
         created_pipeline_base / (date_diff('second', window_start, as_of) / 86400 / (365.25 / 12))
-            as monthly_created,
-        win_rate_amount
+            as monthly_created
     from mart_rep_performance
     where owner != '(none)' and created_pipeline_base > 0
 ),
@@ -33,8 +33,8 @@ select
     win_rate_amount,
     monthly_capacity,
     monthly_share,
-    monthly_share / nullif(monthly_capacity, 0) as load,
+    monthly_share / nullif(monthly_capacity, 0) as load,  -- noqa: RF04
     monthly_share / nullif(monthly_capacity, 0) > 1.5 as overloaded,
     monthly_share / nullif(monthly_capacity, 0) < 0.5 as underloaded
 from shared
-order by load desc nulls last, owner
+order by load desc nulls last, owner asc

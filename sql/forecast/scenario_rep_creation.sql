@@ -13,7 +13,7 @@ with created_by_owner as (
         d.owner is not null
         and d.amount_base > 0
         and d.created_at > $as_of - to_days(bp.lookback_days)  -- noqa: RF02
-        and d.created_at <= $as_of
+        and d.created_at <= $as_of  -- noqa: RF02
     group by d.owner
 )
 
