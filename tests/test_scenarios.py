@@ -304,11 +304,14 @@ def test_run_stores_the_base_then_every_scenario_with_its_seed(
 # --- the report -------------------------------------------------------------------------------
 
 
-def insert_run(con: duckdb.DuckDBPyConnection, run_id: int, scenario: str | None) -> None:
+def insert_run(
+    con: duckdb.DuckDBPyConnection, run_id: int, scenario: str | None, changes: str = "{}"
+) -> None:
+    config = "{}" if scenario is None else f'{{"scenario": {changes}}}'
     con.execute(
         "insert into forecast_runs (run_id, as_of, created_at, horizon_months, simulations, seed, "
-        "method, config, scenario) values (?, ?, ?, 12, 1000, 7, 'engine', '{}', ?)",
-        [run_id, datetime(2026, 10, 31), datetime(2026, 11, 1, 0, run_id), scenario],
+        "method, config, scenario) values (?, ?, ?, 12, 1000, 7, 'engine', ?, ?)",
+        [run_id, datetime(2026, 10, 31), datetime(2026, 11, 1, 0, run_id), config, scenario],
     )
     for period, start, p50 in (
         ("quarter", date(2026, 10, 1), 100.0),
@@ -345,8 +348,14 @@ def test_scenario_table_reads_each_runs_periods_and_p_hit(tmp_path: Path):
     )
     insert_run(con, 1, None)
     insert_run(con, 2, "better_win")
-    insert_run(con, 3, "better_win")  # the newest run of a scenario is shown
-    insert_run(con, 4, "hire")
+    insert_run(con, 3, "better_win", '{"win_rate_factor": 1.2, "cycle_factor": 1.0}')
+    insert_run(
+        con,
+        4,
+        "hire",
+        '{"added_reps": 2, "ramp_months": 3, "exclude_deals": ["A", "B"],'
+        ' "excluded_deals_not_open": ["B"]}',
+    )
     con.execute(
         "insert into forecast_targets (run_id, period, period_kind, period_start, period_end, "
         "target, p_hit) values (1, '2026-Q4', 'quarter', '2026-10-01', '2027-01-01', 150, 0.25),"
@@ -359,9 +368,10 @@ def test_scenario_table_reads_each_runs_periods_and_p_hit(tmp_path: Path):
     cells = [[c.text for c in row] for row in table.rows]
     assert [row[0] for row in cells] == ["Base forecast", "better_win", "hire"]
     # Quarter P50, P10–P90, P(hit); year P50, P10–P90, P(hit) (no year target: blank).
-    assert cells[0][1:] == ["$100", "$80 – $120", "25%", "$400", "$320 – $480", "—"]
-    assert cells[1][1:4] == ["$300", "$240 – $360", "75%"]
-    assert cells[2][3] == "—"
+    assert cells[0][1:] == ["—", "$100", "$80 – $120", "25%", "$400", "$320 – $480", "—"]
+    assert cells[1][1:5] == ["win rate ×1.20", "$300", "$240 – $360", "75%"]  # run 3, not 2
+    assert cells[2][1] == "open deals left out: 1; 2 reps added, ramping over 3 months"
+    assert cells[2][4] == "—"
     assert any(isinstance(b, Note) and "[[targets]]" in b.text for b in blocks)
     italian = scenario_blocks(con, run, read_context(con, "it", {}))
     assert any(isinstance(b, Heading) and b.text == "Scenari ipotetici" for b in italian)

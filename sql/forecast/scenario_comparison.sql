@@ -2,7 +2,8 @@
 -- of the same moment (forecast_runs.scenario), for the first fiscal quarter and the first fiscal
 -- year the base run forecasts: the engine's simulated total (component 'total': what a scenario
 -- changes; P10/P50/P90 as simulated), and the company-wide target of that period with its P(hit)
--- from the run's forecast_targets (NULL when no such target is set).
+-- from the run's forecast_targets (NULL when no such target is set); config: the run's settings
+-- (JSON), whose "scenario" says what the scenario changes.
 -- Grain: run x period ('quarter', 'year'); the base first, then the scenarios by name.
 with base as (
     select as_of from forecast_runs
@@ -35,6 +36,7 @@ first_periods as (
 select
     c.run_id,
     c.scenario,
+    r.config,
     f.period,
     f.period_start,
     p.complete,
@@ -44,6 +46,7 @@ select
     t.target,
     t.p_hit
 from compared as c
+inner join forecast_runs as r on c.run_id = r.run_id
 cross join first_periods as f
 left join forecast_periods as p
     on

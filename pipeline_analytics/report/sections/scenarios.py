@@ -8,8 +8,10 @@ and P(hit) of the company-wide target of that period from the run's forecast_tar
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from itertools import groupby
+from typing import Any
 
 import duckdb
 
@@ -39,7 +41,7 @@ def scenario_blocks(
     t = ctx.t
     runs = [list(group) for _, group in groupby(rows, key=lambda r: r["run_id"])]
     starts = {r["period"]: r["period_start"] for r in runs[0]}
-    columns = [Column(t("Scenario"), numeric=False)]
+    columns = [Column(t("Scenario"), numeric=False), Column(t("What changes"), numeric=False)]
     if "quarter" in starts:
         columns += [
             Column(t("Quarter P50")),
@@ -72,7 +74,10 @@ def scenario_blocks(
 def scenario_row(rows: list[Row], ctx: ReportContext) -> tuple[Cell, ...]:
     t, fmt = ctx.t, ctx.fmt
     name = rows[0]["scenario"]
-    cells = [Cell(t("Base forecast") if name is None else name)]
+    cells = [
+        Cell(t("Base forecast") if name is None else name),
+        Cell("—" if name is None else changes_text(stored_scenario(rows[0]["config"]), ctx)),
+    ]
     for row in rows:
         cells += [
             Cell(fmt.money(row["p50"]), row["p50"]),
@@ -86,6 +91,49 @@ def scenario_row(rows: list[Row], ctx: ReportContext) -> tuple[Cell, ...]:
             else Cell("—"),
         ]
     return tuple(cells)
+
+
+def stored_scenario(config: str | None) -> dict[str, Any]:
+    """The scenario a run stored in its config (forecast/engine.py); {} when unreadable."""
+    try:
+        stored = json.loads(config) if config else {}
+    except json.JSONDecodeError:
+        return {}
+    scenario = stored.get("scenario") if isinstance(stored, dict) else None
+    return scenario if isinstance(scenario, dict) else {}
+
+
+def changes_text(scenario: dict[str, Any], ctx: ReportContext) -> str:
+    """What the scenario changes against the base, in words; "—" when nothing is known."""
+    t, fmt = ctx.t, ctx.fmt
+    factors = {
+        "win_rate_factor": t("win rate ×{factor}"),
+        "cycle_factor": t("sales cycle ×{factor}"),
+        "new_pipeline_factor": t("pipeline created ×{factor}"),
+        "amount_factor": t("deal amounts ×{factor}"),
+    }
+    parts = []
+    for key, text in factors.items():
+        value = scenario.get(key)
+        if isinstance(value, int | float) and value != 1:
+            parts.append(text.format(factor=fmt.number(value, 2)))
+    excluded = scenario.get("exclude_deals")
+    not_open = scenario.get("excluded_deals_not_open") or []
+    left_out = [d for d in excluded if d not in not_open] if isinstance(excluded, list) else []
+    if left_out:
+        parts.append(t("open deals left out: {deals}", deals=fmt.count(len(left_out))))
+    reps, ramp_months = scenario.get("added_reps"), scenario.get("ramp_months")
+    if isinstance(reps, int) and reps > 0:
+        parts.append(
+            t(
+                "{reps} reps added, ramping over {months} months",
+                reps=fmt.count(reps),
+                months=fmt.count(ramp_months or 0),
+            )
+            if ramp_months
+            else t("{reps} reps added at full pace", reps=fmt.count(reps))
+        )
+    return "; ".join(parts) or "—"
 
 
 def period_sentence(starts: dict[str, date], ctx: ReportContext) -> str:
