@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from pipeline_analytics import __version__, runs
-from pipeline_analytics.config import ENGINES, Config, RunSettings, load_config
+from pipeline_analytics.config import ENGINES, Config, RunSettings, Scenario, load_config
 from pipeline_analytics.errors import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -34,6 +35,9 @@ from pipeline_analytics.errors import (
 from pipeline_analytics.logs import PROGRESS, configure_logging, report_error
 from pipeline_analytics.sql_files import sql_statement
 from pipeline_analytics.warehouse import DEFAULT_DB_PATH, connect
+
+if TYPE_CHECKING:
+    from pipeline_analytics.forecast import EngineSettings
 
 log = logging.getLogger("pipeline_analytics")
 
@@ -166,19 +170,55 @@ def cmd_build(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]
     return {}
 
 
-def cmd_forecast(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    from pipeline_analytics.forecast import EngineSettings, run_forecast
+def _engine_settings(ctx: Context) -> EngineSettings:
+    from pipeline_analytics.forecast import EngineSettings
 
     configured, args = ctx.config.forecast, ctx.args
-    settings = EngineSettings(
+    return EngineSettings(
         horizon_months=getattr(args, "horizon", None) or configured.horizon_months,
         simulations=getattr(args, "simulations", None) or configured.simulations,
         seed=configured.seed if getattr(args, "seed", None) is None else args.seed,
         cashflow=ctx.config.cashflow,
         impute_missing_amounts=configured.impute_missing_amounts,
     )
-    run_id = run_forecast(con, settings, as_of=getattr(args, "as_of", None))
+
+
+def cmd_forecast(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """The base forecast, or with --scenario NAME the configured what-if of that name."""
+    from pipeline_analytics.forecast import run_forecast
+
+    settings = _engine_settings(ctx)
+    name = getattr(ctx.args, "scenario", None)
+    if name is not None:
+        settings = replace(settings, scenario=_configured_scenario(ctx, name))
+    run_id = run_forecast(con, settings, as_of=getattr(ctx.args, "as_of", None))
     return {"forecast_run_id": run_id}
+
+
+def _configured_scenario(ctx: Context, name: str) -> Scenario:
+    found = {s.name: s for s in ctx.config.scenarios}
+    if name not in found:
+        configured = ", ".join(found) or "none; add a [scenarios.NAME] table"
+        raise ConfigError(
+            f"--scenario {name}: no [scenarios.{name}] in {ctx.config.path}; configured: "
+            f"{configured}"
+        )
+    return found[name]
+
+
+def cmd_forecast_with_scenarios(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """In `run`: the base forecast, then every configured scenario with the base run's seed (the
+    data's seed, or the configured one), so each differs from the base by its changes only."""
+    from pipeline_analytics.forecast import run_forecast
+
+    settings = _engine_settings(ctx)
+    fields: dict[str, object] = {"forecast_run_id": run_forecast(con, settings)}
+    scenario_runs = [
+        run_forecast(con, replace(settings, scenario=scenario)) for scenario in ctx.config.scenarios
+    ]
+    if scenario_runs:
+        fields[runs.STEP_NOTE] = f"scenario runs {', '.join(map(str, scenario_runs))}"
+    return fields
 
 
 def cmd_backtest(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
@@ -371,7 +411,7 @@ RUN_STEPS: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, ob
     "ingest": cmd_ingest,
     "build": cmd_build,
     "backtest": cmd_backtest_when_data_changed,
-    "forecast": cmd_forecast,
+    "forecast": cmd_forecast_with_scenarios,
     "report": cmd_report,
 }
 # Steps of `run` whose error is recorded and the run goes on: the report can be written without
@@ -504,6 +544,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seed", type=_between(0, 2**62), help="random seed (default: config, else new)"
+    )
+    p.add_argument(
+        "--scenario",
+        metavar="NAME",
+        help="forecast the what-if [scenarios.NAME] of the config instead of the base, with the "
+        "base's seed; stored as its own run, which the report shows beside the base",
     )
     p = sub.add_parser("backtest", help="score the forecast and the baselines at past month-ends")
     p.add_argument(

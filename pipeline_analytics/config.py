@@ -236,6 +236,25 @@ class NotifySettings:
     attach: tuple[str, ...] = NOTIFY_ATTACHMENTS
 
 
+SCENARIO_NAME = re.compile(r"[a-z0-9_-]+")
+SCENARIO_FACTORS = ("win_rate_factor", "cycle_factor", "new_pipeline_factor", "amount_factor")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A what-if forecast (docs/forecasting.md, "What-if scenarios"): the base forecast's one
+    simulation with these changes; every factor 1 and nothing excluded or added is the base."""
+
+    name: str
+    win_rate_factor: float = 1.0  # open deals' win chances and new pipeline's create-to-won share
+    cycle_factor: float = 1.0  # time to close stretched (above 1) or shortened
+    new_pipeline_factor: float = 1.0  # pipeline created per month
+    amount_factor: float = 1.0  # deal amounts, open and new
+    exclude_deals: tuple[str, ...] = ()  # deal ids left out of the open pipeline
+    added_reps: int = 0  # reps hired at as_of, each creating pipeline like the median rep
+    ramp_months: int = 0  # months a new rep takes, linearly, to reach that
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -248,6 +267,7 @@ class Config:
     cashflow: CashflowSettings = CashflowSettings()
     spark: SparkSettings = SparkSettings()
     notify: NotifySettings | None = None  # None: no [notify], `run` sends no digest
+    scenarios: tuple[Scenario, ...] = ()
 
 
 def load_config(path: Path) -> Config:
@@ -280,6 +300,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             "run",
             "spark",
             "notify",
+            "scenarios",
         },
     )
     sources_raw = where.require(raw, "", "sources", list)
@@ -304,6 +325,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         run=_parse_run(raw.get("run", {}), where),
         spark=_parse_spark(raw.get("spark", {}), base, where),
         notify=_parse_notify(raw["notify"], where) if "notify" in raw else None,
+        scenarios=_parse_scenarios(raw.get("scenarios", {}), where),
     )
 
 
@@ -853,4 +875,41 @@ def _parse_notify(raw: Any, where: _Where) -> NotifySettings:
         smtp_password_env=where.optional(raw, p, "smtp_password_env", str),
         webhook_url=webhook,
         attach=tuple(dict.fromkeys(attach)),
+    )
+
+
+def _parse_scenarios(raw: Any, where: _Where) -> tuple[Scenario, ...]:
+    """[scenarios.NAME] tables, in the config's order."""
+    if not isinstance(raw, dict):
+        raise where.fail("scenarios", "must be a table of [scenarios.NAME] tables")
+    return tuple(_parse_scenario(name, table, where) for name, table in raw.items())
+
+
+def _parse_scenario(name: str, raw: Any, where: _Where) -> Scenario:
+    p = f"scenarios.{name}."
+    if not SCENARIO_NAME.fullmatch(name):
+        raise where.fail(
+            f"scenarios.{name}",
+            "is not a valid scenario name; use lowercase letters, digits, '_' and '-' only",
+        )
+    where.only_keys(raw, p, {*SCENARIO_FACTORS, "exclude_deals", "added_reps", "ramp_months"})
+    factors = {}
+    for key in SCENARIO_FACTORS:
+        value = where.optional(raw, p, key, float)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise where.fail(f"{p}{key}", f"must be a positive number (1 = unchanged), got {value}")
+        factors[key] = 1.0 if value is None else value
+    excluded = where.strings(raw, p, "exclude_deals") if "exclude_deals" in raw else ()
+    added = where.optional(raw, p, "added_reps", int)
+    ramp = where.optional(raw, p, "ramp_months", int)
+    if added is not None and added < 0:
+        raise where.fail(f"{p}added_reps", f"must be 0 or more reps, got {added}")
+    if ramp is not None and ramp < 0:
+        raise where.fail(f"{p}ramp_months", f"must be 0 (no ramp) or more months, got {ramp}")
+    return Scenario(
+        name=name,
+        **factors,
+        exclude_deals=excluded,
+        added_reps=added or 0,
+        ramp_months=ramp or 0,
     )

@@ -48,11 +48,23 @@ def run_forecast(
         log.info(
             "open deals without amount_base, adding 0: %d", details["open_deals_without_amount"]
         )
+    scenario = settings.scenario
+    not_open = details.get("scenario", {}).get("excluded_deals_not_open")
+    if scenario is not None and not_open:
+        log.warning(
+            "scenario %s: exclude_deals names %s, not an open deal at %s; nothing excluded for "
+            "them (check the ids in [scenarios.%s] exclude_deals)",
+            scenario.name,
+            ", ".join(not_open),
+            f"{as_of:%Y-%m-%d}",
+            scenario.name,
+        )
     total = result.total.sum(axis=1)
     log.info(
-        "forecast run %d as of %s: %d months, expected bookings %.0f (P10 %.0f, P90 %.0f), "
+        "forecast run %d%s as of %s: %d months, expected bookings %.0f (P10 %.0f, P90 %.0f), "
         "%d simulations, seed %d",
         run_id,
+        "" if scenario is None else f" (scenario {scenario.name})",
         as_of,
         result.grid.horizon,
         total.mean(),

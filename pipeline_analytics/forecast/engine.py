@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -21,9 +21,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from pipeline_analytics.config import CashflowSettings
+from pipeline_analytics.config import CashflowSettings, Scenario
 from pipeline_analytics.errors import InputError, StepSkipped
-from pipeline_analytics.forecast import baselines
+from pipeline_analytics.forecast import baselines, scenarios
 from pipeline_analytics.forecast.asof import models_as_of
 from pipeline_analytics.forecast.calendar import (
     MonthGrid,
@@ -60,6 +60,8 @@ class EngineSettings:
     cashflow: CashflowSettings = field(default_factory=CashflowSettings)
     crosschecks: bool = True
     impute_missing_amounts: bool = True
+    # A what-if ([scenarios.NAME]) applied inside the simulation; None for the base forecast.
+    scenario: Scenario | None = None
 
     def resolved_seed(self) -> int:
         """The seed to use; a fresh one (stored with the run) when none is configured."""
@@ -84,6 +86,8 @@ class Inputs:
     won_pool: pl.DataFrame  # amount_base, deal_type of deals won in the lookback window
     already_won: pl.DataFrame  # deal_type, month, amount: won in the months before as_of
     stage_days_to_close: pl.DataFrame  # pipeline, stage, median_days
+    # The median rep's pipeline created per month in the lookback window (added reps ramp to it).
+    median_rep_monthly_created: float | None = None
 
     def outcome_history(self, horizon: int) -> OutcomeHistory:
         """What the open deals' outcomes are learnt from (outcomes.outcome_model)."""
@@ -167,16 +171,24 @@ def compute(
     seed = settings.resolved_seed()
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(4)]
     simulations = settings.simulations
+    scenario = settings.scenario or Scenario("base")
+    kept, unknown_excluded = scenarios.without_excluded(inputs.open_deals, scenario)
+    inputs = replace(inputs, open_deals=kept)
     deals = inputs.open_deals
     crm_month = _crm_month(inputs, grid)
     model = outcome_model(
-        deals, inputs.outcome_history(grid.horizon), grid.end_days, _expected_month(inputs, grid)
+        deals,
+        inputs.outcome_history(grid.horizon),
+        scenarios.stretched_month_ends(grid.end_days, scenario),
+        _expected_month(inputs, grid),
     )
+    model = replace(model, cumulative=scenarios.scaled_win_curves(model.cumulative, scenario))
     group = groups.of(deals["deal_type"].to_list())
     known = as_floats(deals["amount_base"])
     imputed = np.isnan(known) & settings.impute_missing_amounts
     amount = np.where(imputed, as_floats(deals["imputed_amount_base"]), known)
     imputed &= ~np.isnan(amount)
+    amount = amount * scenario.amount_factor
     open_pipeline = simulate_open_deals(
         OpenDeals(amount, model.deal_class, group),
         model.cumulative,
@@ -184,10 +196,14 @@ def compute(
         simulations,
         seeds[0],
     )
-    new = _new_pipeline(inputs, grid, groups, simulations, seeds[1])
+    added_created = scenarios.added_created_pipeline(
+        scenario, inputs.median_rep_monthly_created, grid.horizon
+    )
+    new = _new_pipeline(inputs, grid, groups, simulations, seeds[1], scenario, added_created)
+    new_bookings = new.bookings * scenario.amount_factor
     closed = _closed_before_as_of(inputs, grid)
     already_won = _already_won(inputs, grid, groups)
-    cash = cash_forecast(groups, open_pipeline + new.bookings, already_won)
+    cash = cash_forecast(groups, open_pipeline + new_bookings, already_won)
     months = _complete_months(inputs)
     crosschecks = (
         _crosschecks(inputs, grid, months, closed, known, crm_month, seeds[2:])
@@ -205,7 +221,7 @@ def compute(
         closed=closed,
         booked_before=dict(zip(months["month"], months["won_amount_base"], strict=True)),
         open_pipeline=open_pipeline.sum(axis=1),
-        new_pipeline=new.bookings.sum(axis=1),
+        new_pipeline=new_bookings.sum(axis=1),
         deals=_deal_rows(
             deals, model.cumulative[model.deal_class], model.basis, amount, imputed, grid
         ),
@@ -222,6 +238,7 @@ def compute(
             "created_pipeline_model": f"{new.created.method}: {new.created.detail}",
             "create_to_won_share_within_horizon": float(new.share_booked[0].sum()),
             "cash_groups": [n or "default" for n in groups.names],
+            **_scenario_details(settings.scenario, unknown_excluded, added_created, grid),
         },
     )
 
@@ -257,6 +274,7 @@ def load_inputs(
         won_pool=frame("won_pool"),
         already_won=frame("already_won", {"since": add_months(grid.starts[0], -cash_months)}),
         stage_days_to_close=frame("stage_days_to_close"),
+        median_rep_monthly_created=frame("scenario_rep_creation")["median_monthly_created_base"][0],
     )
 
 
@@ -332,7 +350,13 @@ def _crm_month(inputs: Inputs, grid: MonthGrid) -> np.ndarray:
 
 
 def _new_pipeline(
-    inputs: Inputs, grid: MonthGrid, groups: CashGroups, simulations: int, seed: int
+    inputs: Inputs,
+    grid: MonthGrid,
+    groups: CashGroups,
+    simulations: int,
+    seed: int,
+    scenario: Scenario,
+    added_created: np.ndarray,
 ) -> NewPipeline:
     months = _complete_months(inputs)
     # A young CRM's first months hold only the deals created since it was set up (older deals
@@ -345,7 +369,9 @@ def _new_pipeline(
         .to_numpy()
     )
     days = cohort.select(pl.coalesce("days_to_close", "age_at_as_of")).to_series().to_numpy()
-    won_by = won_incidence(days, outcome, as_floats(cohort["amount_base"]))
+    won_by = scenarios.adjusted_conversion(
+        won_incidence(days, outcome, as_floats(cohort["amount_base"])), scenario
+    )
     pool = WonPool(
         inputs.won_pool["amount_base"].to_numpy().astype(float),
         groups.of(inputs.won_pool["deal_type"].to_list()),
@@ -359,7 +385,27 @@ def _new_pipeline(
         len(groups.names),
         simulations,
         seed,
+        created_factor=scenario.new_pipeline_factor,
+        added_created=added_created,
     )
+
+
+def _scenario_details(
+    scenario: Scenario | None, unknown_excluded: list[str], added: np.ndarray, grid: MonthGrid
+) -> dict[str, Any]:
+    """What a scenario run changed, stored in the run's config; nothing for the base run."""
+    if scenario is None:
+        return {}
+    return {
+        "scenario": {
+            **asdict(scenario),
+            "excluded_deals_not_open": unknown_excluded,
+            # Month 1 counts from as_of on, as in the simulation.
+            "added_created_pipeline": float(
+                added.sum() - added[0] * (1 - grid.first_month_remaining)
+            ),
+        }
+    }
 
 
 def _unforecastable(basis: Counter, open_deals: int) -> str | None:

@@ -69,8 +69,13 @@ def forecast_new_pipeline(
     n_groups: int,
     simulations: int,
     seed: int,
+    created_factor: float = 1.0,
+    added_created: np.ndarray | None = None,
 ) -> NewPipeline:
-    """Simulated bookings per simulation, group and month from deals created after as_of."""
+    """Simulated bookings per simulation, group and month from deals created after as_of.
+
+    created_factor and added_created (per whole forecast month) change the created pipeline for
+    a what-if scenario (scenarios.py); the defaults leave it as forecast."""
     seeds = np.random.SeedSequence(seed).spawn(2)
     created = forecast_series(
         created_history,
@@ -80,7 +85,9 @@ def forecast_new_pipeline(
         int(seeds[0].generate_state(1)[0]),
         with_theta=True,
     )
-    created_paths = created.paths.copy()
+    created_paths = created.paths * created_factor
+    if added_created is not None:
+        created_paths += added_created[None, :]
     created_paths[:, 0] *= grid.first_month_remaining
     share = conversion_shares(grid, won_by)
     expected = created_paths @ share  # (simulations, H) expected booked amount

@@ -199,7 +199,7 @@ def store_run(
             ).fetchall()[0][0]
             con.execute(
                 "insert into forecast_runs (run_id, as_of, created_at, horizon_months, "
-                "simulations, seed, method, config) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                "simulations, seed, method, config, scenario) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     run_id,
                     fc.as_of,
@@ -209,6 +209,7 @@ def store_run(
                     fc.seed,
                     headline.method,
                     json.dumps(run_config(fc, settings, headline), default=str),
+                    settings.scenario.name if settings.scenario else None,
                 ],
             )
             for table in frames:

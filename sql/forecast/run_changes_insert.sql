@@ -1,5 +1,6 @@
 -- run_changes_insert: the deals that moved the forecast between run $run (as of $as_of) and the
--- previous run whose method is one of $methods (the runs that store the engine's forecast_deals):
+-- previous base run (not a what-if scenario's) whose method is one of $methods (the runs that
+-- store the engine's forecast_deals), for a base run $run only:
 -- new open deals, deals no longer open (won, lost, or gone from the export), and deals whose
 -- expected value or stage changed. Nothing when there is no previous run.
 -- Grain: one row per (source, deal_id) that moved, into forecast_changes.
@@ -7,7 +8,12 @@ insert into forecast_changes
 with previous as (
     select max(run_id) as run_id
     from forecast_runs
-    where list_contains($methods, method) and run_id < $run
+    where list_contains($methods, method) and run_id < $run and scenario is null
+),
+
+this_run as (
+    select scenario from forecast_runs
+    where run_id = $run
 ),
 
 before as (
@@ -43,10 +49,12 @@ from now as n
 full outer join before as b
     on n.source = b.source and n.deal_id = b.deal_id
 cross join previous as p
+cross join this_run as r
 left join deals as d
     on d.source = coalesce(n.source, b.source) and d.deal_id = coalesce(n.deal_id, b.deal_id)
 where
     p.run_id is not null
+    and r.scenario is null
     and (
         n.deal_id is null
         or b.deal_id is null

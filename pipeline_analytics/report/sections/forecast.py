@@ -45,6 +45,7 @@ from pipeline_analytics.report.model import (
     Section,
     Table,
 )
+from pipeline_analytics.report.sections.scenarios import scenario_blocks
 from pipeline_analytics.sql_files import sql_statement
 
 HISTORY_MONTHS = 24
@@ -129,6 +130,7 @@ def forecast_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
             )
         )
     blocks.append(forecast_table(headline, ctx))
+    blocks += scenario_blocks(con, run, ctx)
     blocks += basis_notes(con, run, ctx)
     if checks:
         blocks.append(cross_check_table(headline, checks, run, ctx))

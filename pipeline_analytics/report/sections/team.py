@@ -32,6 +32,7 @@ from pipeline_analytics.report.model import (
     Section,
     Table,
 )
+from pipeline_analytics.report.sections.capacity import capacity_blocks
 from pipeline_analytics.report.sections.leads import lead_source_blocks
 
 # The marts write a missing owner or lead source as '(none)'.
@@ -298,6 +299,7 @@ def team_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
             *win_rate_notes(con, ctx),
             rep_table(reps, ctx),
             *all_time_win_rate_blocks(con, ctx, "owner"),
+            *capacity_blocks(con, ctx),
         ),
     )
 
