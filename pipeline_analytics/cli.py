@@ -172,6 +172,7 @@ def cmd_forecast(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, obje
         seed=configured.seed if getattr(args, "seed", None) is None else args.seed,
         cashflow=ctx.config.cashflow,
         impute_missing_amounts=configured.impute_missing_amounts,
+        targets=ctx.config.targets,
     )
     run_id = run_forecast(con, settings, as_of=getattr(args, "as_of", None))
     return {"forecast_run_id": run_id}

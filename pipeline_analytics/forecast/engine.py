@@ -11,6 +11,7 @@ after as_of can change the forecast, and the same seed gives the same numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from pipeline_analytics.config import CashflowSettings
+from pipeline_analytics.config import CashflowSettings, Target
 from pipeline_analytics.errors import InputError, StepSkipped
 from pipeline_analytics.forecast import baselines
 from pipeline_analytics.forecast.asof import models_as_of
@@ -44,6 +45,7 @@ from pipeline_analytics.forecast.outcomes import (
     won_incidence,
 )
 from pipeline_analytics.forecast.simulation import OpenDeals, simulate_open_deals
+from pipeline_analytics.forecast.targets import SegmentPaths, TargetInputs, read_target_inputs
 from pipeline_analytics.forecast.timeseries import forecast_series
 from pipeline_analytics.sql_files import sql_statement
 
@@ -60,6 +62,8 @@ class EngineSettings:
     cashflow: CashflowSettings = field(default_factory=CashflowSettings)
     crosschecks: bool = True
     impute_missing_amounts: bool = True
+    # Bookings targets (forecast_targets): their owners and pipelines add a simulation dimension.
+    targets: tuple[Target, ...] = ()
 
     def resolved_seed(self) -> int:
         """The seed to use; a fresh one (stored with the run) when none is configured."""
@@ -84,6 +88,7 @@ class Inputs:
     won_pool: pl.DataFrame  # amount_base, deal_type of deals won in the lookback window
     already_won: pl.DataFrame  # deal_type, month, amount: won in the months before as_of
     stage_days_to_close: pl.DataFrame  # pipeline, stage, median_days
+    targets: TargetInputs | None = None  # when targets are configured
 
     def outcome_history(self, horizon: int) -> OutcomeHistory:
         """What the open deals' outcomes are learnt from (outcomes.outcome_model)."""
@@ -116,6 +121,7 @@ class EngineForecast:
     cash: CashForecast
     crosschecks: dict[str, baselines.Bookings]
     details: dict[str, Any]
+    segments: SegmentPaths | None = None  # open pipeline per target segment, when targets exist
 
     @property
     def total(self) -> np.ndarray:
@@ -134,6 +140,13 @@ def forecast(
     groups = CashGroups.from_settings(settings.cashflow)
     with models_as_of(con, as_of):
         inputs = load_inputs(con, as_of, grid, groups.longest_tail())
+        if settings.targets:
+            inputs = dataclasses.replace(
+                inputs,
+                targets=read_target_inputs(
+                    con, settings.targets, inputs.fiscal_year_start_month, inputs.open_deals
+                ),
+            )
     check_forecastable(inputs)
     return compute(inputs, grid, groups, settings)
 
@@ -172,18 +185,22 @@ def compute(
     model = outcome_model(
         deals, inputs.outcome_history(grid.horizon), grid.end_days, _expected_month(inputs, grid)
     )
-    group = groups.of(deals["deal_type"].to_list())
+    # Each deal's group is its cash-flow group x its target segment (one segment without targets).
+    segments = inputs.targets.segments.height if inputs.targets else 1
+    segment = inputs.targets.deal_segment if inputs.targets else 0
+    group = groups.of(deals["deal_type"].to_list()) * segments + segment
     known = as_floats(deals["amount_base"])
     imputed = np.isnan(known) & settings.impute_missing_amounts
     amount = np.where(imputed, as_floats(deals["imputed_amount_base"]), known)
     imputed &= ~np.isnan(amount)
-    open_pipeline = simulate_open_deals(
+    by_segment = simulate_open_deals(
         OpenDeals(amount, model.deal_class, group),
         model.cumulative,
-        len(groups.names),
+        len(groups.names) * segments,
         simulations,
         seeds[0],
-    )
+    ).reshape(simulations, len(groups.names), segments, grid.horizon)
+    open_pipeline = by_segment.sum(axis=2)
     new = _new_pipeline(inputs, grid, groups, simulations, seeds[1])
     closed = _closed_before_as_of(inputs, grid)
     already_won = _already_won(inputs, grid, groups)
@@ -223,6 +240,7 @@ def compute(
             "create_to_won_share_within_horizon": float(new.share_booked[0].sum()),
             "cash_groups": [n or "default" for n in groups.names],
         },
+        segments=SegmentPaths(inputs.targets, by_segment.sum(axis=1)) if inputs.targets else None,
     )
 
 
