@@ -277,6 +277,17 @@ def test_ended_periods_are_facts_and_periods_beyond_the_horizon_have_no_p_hit(co
     assert year["closed_to_date"] == pytest.approx(2800)
 
 
+def test_facts_as_of_an_earlier_moment_know_nothing_later(con):
+    """As of 2026-02-01 only January's wins are in: 18 x 100 + A1's 500; no deal of the fixture
+    is open then (O1..O3 were created in February), so nothing covers the rest."""
+    run_id = run_forecast(con, SETTINGS, as_of=datetime(2026, 2, 1))
+    q1 = stored_targets(con, run_id)[("2026-Q1", None, None)]
+    assert (q1["closed_to_date"], q1["remaining"]) == (pytest.approx(2300), pytest.approx(2700))
+    assert (q1["open_pipeline"], q1["coverage"], q1["required_win_rate"]) == (0, 0, None)
+    bob = stored_targets(con, run_id)[("2026-02", "Bob", None)]  # February is still ahead
+    assert bob["closed_to_date"] == 0 and 0 <= bob["p_hit"] < 1
+
+
 def test_company_p_hit_is_the_share_of_the_runs_simulated_totals(con):
     """Without a backtest the engine leads unscaled: P(hit) of the company's Q1 target is the share
     of the engine's simulated quarter totals (stored run, same seed) at or above it."""
