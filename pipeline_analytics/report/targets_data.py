@@ -94,12 +94,12 @@ def period_label(target: RunTarget, fiscal_start: int, ctx: ReportContext) -> st
     return str(year) if fiscal_start == 1 else t("FY{year}", year=year)
 
 
-def lead_target(targets: list[RunTarget], quarter_start: date) -> RunTarget | None:
+def lead_target(targets: list[RunTarget], quarter_start: date, as_of: date) -> RunTarget | None:
     """The company-wide target the summary leads with: the leading quarter's, else the one of the
-    first company-wide period ending after that quarter starts."""
+    first company-wide period still running at as_of (or ahead of it)."""
     company = [t for t in targets if t.company_wide]
     for target in company:
         if target.period_kind == "quarter" and target.period_start == quarter_start:
             return target
-    ahead = [t for t in company if t.period_end > quarter_start]
-    return min(ahead, key=lambda t: (t.period_end, t.period_start), default=None)
+    running = [t for t in company if t.period_end > as_of]
+    return min(running, key=lambda t: (t.period_end, t.period_start), default=None)

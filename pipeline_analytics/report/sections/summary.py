@@ -585,7 +585,7 @@ def target_cards(
     coverage of the leading quarter's target (else of the next company-wide period's)."""
     if run is None:
         return ()
-    target = lead_target(run_targets(con, run), leading.start)
+    target = lead_target(run_targets(con, run), leading.start, ctx.as_of.date())
     if target is None:
         return ()
     t, fmt = ctx.t, ctx.fmt
