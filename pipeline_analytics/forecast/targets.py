@@ -194,8 +194,9 @@ def targets_frame(fc: EngineForecast, headline: Headline) -> pl.DataFrame:
             p50s.append(None)  # its last months are not simulated: no total to compare
             p_hits.append(None)
             continue
-        months = [k for k, m in enumerate(fc.grid.starts) if row["period_start"] <= m]
-        months = [k for k in months if fc.grid.starts[k] < row["period_end"]]
+        months = [
+            k for k, m in enumerate(fc.grid.starts) if row["period_start"] <= m < row["period_end"]
+        ]
         if row["owner"] is None and row["pipeline"] is None:
             before = sum(
                 v
@@ -206,12 +207,14 @@ def targets_frame(fc: EngineForecast, headline: Headline) -> pl.DataFrame:
             q = company.window(months[0], months[-1] + 1)
             shown = Quantiles(*(None if v is None else v + before for v in dataclasses.astuple(q)))
             paths = headline_paths(engine_paths, shown)
+            p50 = shown.p50  # the headline's, as forecast_periods has it
         else:
             paths = scaled_paths(
                 row["closed_to_date"] + segment_rest(fc, segments, row, months),
                 headline.band.scale if headline.method == ENGINE else None,
             )
-        p50s.append(float(np.percentile(paths, 50)))
+            p50 = float(np.percentile(paths, 50))
+        p50s.append(p50)
         p_hits.append(float(np.mean(paths >= row["target"])))
     return facts.with_columns(
         p50=pl.Series(p50s, dtype=pl.Float64), p_hit=pl.Series(p_hits, dtype=pl.Float64)
