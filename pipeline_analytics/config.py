@@ -884,6 +884,9 @@ def _target(values: dict[str, Any], problem: Callable[[str, str], ConfigError]) 
     if not (math.isfinite(amount) and amount > 0):
         raise problem("amount", f"must be a positive amount, got {amount}")
     owner, pipeline = values.get("owner"), values.get("pipeline")
+    for column in ("owner", "pipeline"):
+        if values.get(column) == "":  # a blank CSV cell never gets here: it means none
+            raise problem(column, "is empty; name it as the export does, or leave the key out")
     if owner and pipeline:
         raise problem(
             "pipeline", "cannot be set with owner: a target is for one owner or one pipeline"

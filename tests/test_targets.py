@@ -103,12 +103,13 @@ def test_targets_from_the_config_the_csv_and_report_targets(tmp_path: Path):
             "targets[0].pipeline",
         ),
         ([{"period": "2026-Q1", "amount": 1, "team": "A"}], "key 'targets[0].team'"),
+        ([{"period": "2026-Q1", "amount": 1, "owner": ""}], "key 'targets[0].owner'"),
         ([{"period": "2026-Q1", "amount": 1}, {"period": "2026-Q1", "amount": 2}], "2026-Q1"),
         (42, "key 'targets'"),
     ],
 )
 def test_config_errors_name_the_key(tmp_path: Path, targets: object, where: str):
-    with pytest.raises(ConfigError, match=r".*") as error:
+    with pytest.raises(ConfigError) as error:
         parse_config(config_with(tmp_path, targets=targets), tmp_path / "p.toml")
     assert where in str(error.value)
 
