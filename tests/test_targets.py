@@ -18,6 +18,7 @@ Ann's share of new pipeline is 1800 / 10000 = 0.18, Bob's 2200 / 10000 = 0.22.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -276,6 +277,10 @@ def test_ended_periods_are_facts_and_periods_beyond_the_horizon_have_no_p_hit(co
     year = found[("2026", None, None)]  # ends 2027-01-01, the horizon 2026-07-01
     assert year["p_hit"] is None and year["p50"] is None and year["p50_gap"] is None
     assert year["closed_to_date"] == pytest.approx(2800)
+    config = json.loads(rows(con, "select config from forecast_runs where run_id = 1")[0]["config"])
+    (why,) = config["targets"]["without_p_hit"]
+    assert (why["period"], why["owner"]) == ("2026", None)
+    assert "ends after the forecast horizon (2026-07-01" in why["reason"]
 
 
 def test_facts_as_of_an_earlier_moment_know_nothing_later(con):

@@ -25,7 +25,7 @@ from pipeline_analytics.forecast.calendar import periods
 from pipeline_analytics.forecast.engine import METHOD, EngineForecast, EngineSettings
 from pipeline_analytics.forecast.outcomes import AGE_BUCKET_EDGES, MIN_RESOLVED
 from pipeline_analytics.forecast.selection import COMBINATION, Headline, headline_bookings
-from pipeline_analytics.forecast.targets import targets_frame
+from pipeline_analytics.forecast.targets import target_notes, targets_frame
 from pipeline_analytics.sql_files import sql_statement
 from pipeline_analytics.warehouse import transaction
 
@@ -173,6 +173,7 @@ def run_config(fc: EngineForecast, settings: EngineSettings, headline: Headline)
         "cashflow": dataclasses.asdict(settings.cashflow),
         **fc.details,
         "headline": headline.as_config(),
+        **target_notes(fc),
     }
 
 

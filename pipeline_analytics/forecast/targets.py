@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
@@ -251,3 +251,28 @@ def segment_rest(
     open_part = segments.open_pipeline[:, chosen][:, :, months].sum(axis=(1, 2))
     share = float(keys["new_share"].to_numpy()[chosen].sum())
     return open_part + share * fc.new_pipeline[:, months].sum(axis=1)
+
+
+def target_notes(fc: EngineForecast) -> dict[str, Any]:
+    """forecast_runs.config["targets"]: the segments simulated, and why a target has no P(hit)."""
+    if fc.segments is None:
+        return {}
+    horizon_end = add_months(fc.grid.starts[-1], 1)
+    without = [
+        {
+            "period": row["period"],
+            "owner": row["owner"],
+            "pipeline": row["pipeline"],
+            "reason": f"the period ends after the forecast horizon ({horizon_end} is the first "
+            "day not simulated), so its total cannot be simulated",
+        }
+        for row in fc.segments.inputs.facts.iter_rows(named=True)
+        if not row["ended"] and row["period_end"] > horizon_end
+    ]
+    return {
+        "targets": {
+            "segments": fc.segments.inputs.segments.height,
+            "new_pipeline_share": "pipeline created in the trailing lookback window",
+            "without_p_hit": without,
+        }
+    }
