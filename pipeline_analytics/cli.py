@@ -180,6 +180,7 @@ def _engine_settings(ctx: Context) -> EngineSettings:
         seed=configured.seed if getattr(args, "seed", None) is None else args.seed,
         cashflow=ctx.config.cashflow,
         impute_missing_amounts=configured.impute_missing_amounts,
+        targets=ctx.config.targets,
     )
 
 

@@ -7,10 +7,13 @@ to the exports it describes. Unknown keys and missing required keys are errors n
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 import math
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -204,6 +207,27 @@ class ReportSettings:
     targets: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
+TARGET_PERIOD = re.compile(r"(?P<year>\d{4})(?:-Q(?P<quarter>[1-4])|-(?P<month>0[1-9]|1[0-2]))?")
+TARGET_COLUMNS = ("period", "amount", "owner", "pipeline")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A bookings target: a fiscal quarter "2026-Q4", a month "2026-11" or a fiscal year "2027",
+    company-wide, or for one owner or one pipeline (docs/configuration.md, Targets)."""
+
+    period: str
+    amount: float
+    owner: str | None = None
+    pipeline: str | None = None
+
+    @property
+    def period_kind(self) -> str:
+        match = TARGET_PERIOD.fullmatch(self.period)
+        assert match is not None  # checked when parsed
+        return "quarter" if match["quarter"] else "month" if match["month"] else "year"
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """Unattended runs: whether rejected rows fail a run, when data is stale, report retention."""
@@ -268,6 +292,8 @@ class Config:
     spark: SparkSettings = SparkSettings()
     notify: NotifySettings | None = None  # None: no [notify], `run` sends no digest
     scenarios: tuple[Scenario, ...] = ()
+    # [[targets]] or `targets = "file.csv"`, with the [report] targets quarters folded in.
+    targets: tuple[Target, ...] = ()
 
 
 def load_config(path: Path) -> Config:
@@ -301,6 +327,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             "spark",
             "notify",
             "scenarios",
+            "targets",
         },
     )
     sources_raw = where.require(raw, "", "sources", list)
@@ -314,6 +341,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         raise ConfigError(f"{path}: sources[].name must be unique, got {names}")
     pipeline_raw = where.optional(raw, "", "pipeline", dict)
     pipeline = _parse_pipeline({} if pipeline_raw is None else pipeline_raw, base, where)
+    report = _parse_report(raw.get("report", {}), base, where)
     return Config(
         path=path,
         sources=tuple(replace(s, currency=s.currency or pipeline.currency) for s in sources),
@@ -321,11 +349,12 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         warehouse=_parse_warehouse(raw.get("warehouse", {}), base, where),
         forecast=_parse_forecast(raw.get("forecast", {}), where),
         cashflow=_parse_cashflow(raw.get("cashflow", {}), where),
-        report=_parse_report(raw.get("report", {}), base, where),
+        report=report,
         run=_parse_run(raw.get("run", {}), where),
         spark=_parse_spark(raw.get("spark", {}), base, where),
         notify=_parse_notify(raw["notify"], where) if "notify" in raw else None,
         scenarios=_parse_scenarios(raw.get("scenarios", {}), where),
+        targets=_parse_targets(raw.get("targets", []), report, base, where),
     )
 
 
@@ -913,3 +942,112 @@ def _parse_scenario(name: str, raw: Any, where: _Where) -> Scenario:
         added_reps=added or 0,
         ramp_months=ramp or 0,
     )
+
+
+def _parse_targets(
+    raw: Any, report: ReportSettings, base: Path, where: _Where
+) -> tuple[Target, ...]:
+    """Top-level `[[targets]]` or `targets = "targets.csv"`, then the `[report] targets` quarters
+    as company-wide targets (their meaning unchanged); one target per period, owner and pipeline."""
+    if isinstance(raw, str):
+        targets = _read_targets_file(where.path_setting({"targets": raw}, "", "targets", base))
+    elif isinstance(raw, list):
+        targets = []
+        for i, entry in enumerate(raw):
+            p = f"targets[{i}]."
+            where.only_keys(entry, p, set(TARGET_COLUMNS))
+            where.require(entry, p, "period", str)
+            where.require(entry, p, "amount", float)
+            targets.append(
+                _target(
+                    {k: where.typed(entry, p, k, float if k == "amount" else str) for k in entry},
+                    lambda column, problem, p=p: where.fail(f"{p}{column}", problem),
+                )
+            )
+    else:
+        raise where.fail("targets", 'must be [[targets]] tables or a CSV file name like "t.csv"')
+    for (year, quarter), amount in report.targets.items():
+        targets.append(Target(f"{year}-Q{quarter}", amount))
+    seen: set[tuple[str, str | None, str | None]] = set()
+    for target in targets:
+        key = (target.period, target.owner, target.pipeline)
+        if key in seen:
+            who = target.owner or target.pipeline or "company-wide"
+            raise ConfigError(
+                f"{where.path}: key 'targets' sets the target of {target.period} ({who}) twice "
+                "(in [[targets]], the targets file or [report] targets); keep one"
+            )
+        seen.add(key)
+    return tuple(targets)
+
+
+def _read_targets_file(path: Path | None) -> list[Target]:
+    """A CSV of targets: header period,amount[,owner][,pipeline]; errors name file, row, column."""
+    assert path is not None  # a string was given
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: targets file cannot be read ({exc.strerror}); fix key 'targets'"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: targets file is not UTF-8 text; save it as UTF-8") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise ConfigError(f"{path}: targets file is empty; add a header period,amount")
+    header = [h.strip() for h in rows[0]]
+    unknown = [h for h in header if h not in TARGET_COLUMNS]
+    if unknown or not {"period", "amount"} <= set(header):
+        raise ConfigError(
+            f"{path}: row 1 (header) must name the columns period and amount, optionally owner "
+            f"or pipeline; got {header}"
+        )
+    targets = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise ConfigError(
+                f"{path}: row {number} has {len(row)} cells, the header {len(header)}; "
+                "one cell per column"
+            )
+        values: dict[str, Any] = {
+            h: c.strip() for h, c in zip(header, row, strict=True) if c.strip()
+        }
+
+        def fail(column: str, problem: str, number: int = number) -> ConfigError:
+            return ConfigError(f"{path}: row {number}, column '{column}' {problem}")
+
+        if "amount" in values:
+            try:
+                values["amount"] = float(values["amount"])
+            except ValueError:
+                raise fail("amount", f"must be a number, got {values['amount']!r}") from None
+        targets.append(_target(values, fail))
+    return targets
+
+
+def _target(values: dict[str, Any], problem: Callable[[str, str], ConfigError]) -> Target:
+    """One target from its values; `problem(column, text)` says where (config key or file row)."""
+    period, amount = values.get("period"), values.get("amount")
+    if period is None:
+        raise problem("period", "is required but missing")
+    if not TARGET_PERIOD.fullmatch(period):
+        raise problem(
+            "period",
+            f'must be a fiscal quarter "2026-Q4", a month "2026-11" or a fiscal year "2027", '
+            f"got {period!r}",
+        )
+    if amount is None:
+        raise problem("amount", "is required but missing")
+    if not (math.isfinite(amount) and amount > 0):
+        raise problem("amount", f"must be a positive amount, got {amount}")
+    owner, pipeline = values.get("owner"), values.get("pipeline")
+    for column in ("owner", "pipeline"):
+        if values.get(column) == "":  # a blank CSV cell never gets here: it means none
+            raise problem(column, "is empty; name it as the export does, or leave the key out")
+    if owner and pipeline:
+        raise problem(
+            "pipeline", "cannot be set with owner: a target is for one owner or one pipeline"
+        )
+    return Target(period, float(amount), owner or None, pipeline or None)

@@ -21,7 +21,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from pipeline_analytics.config import CashflowSettings, Scenario
+from pipeline_analytics.config import CashflowSettings, Scenario, Target
 from pipeline_analytics.errors import InputError, StepSkipped
 from pipeline_analytics.forecast import baselines, scenarios
 from pipeline_analytics.forecast.asof import models_as_of
@@ -44,6 +44,7 @@ from pipeline_analytics.forecast.outcomes import (
     won_incidence,
 )
 from pipeline_analytics.forecast.simulation import OpenDeals, simulate_open_deals
+from pipeline_analytics.forecast.targets import SegmentPaths, TargetInputs, read_target_inputs
 from pipeline_analytics.forecast.timeseries import forecast_series
 from pipeline_analytics.sql_files import sql_statement
 
@@ -62,6 +63,8 @@ class EngineSettings:
     impute_missing_amounts: bool = True
     # A what-if ([scenarios.NAME]) applied inside the simulation; None for the base forecast.
     scenario: Scenario | None = None
+    # Bookings targets (forecast_targets): their owners and pipelines add a simulation dimension.
+    targets: tuple[Target, ...] = ()
 
     def resolved_seed(self) -> int:
         """The seed to use; a fresh one (stored with the run) when none is configured."""
@@ -88,6 +91,7 @@ class Inputs:
     stage_days_to_close: pl.DataFrame  # pipeline, stage, median_days
     # The median rep's pipeline created per month in the lookback window (added reps ramp to it).
     median_rep_monthly_created: float | None = None
+    targets: TargetInputs | None = None  # when targets are configured
 
     def outcome_history(self, horizon: int) -> OutcomeHistory:
         """What the open deals' outcomes are learnt from (outcomes.outcome_model)."""
@@ -120,6 +124,7 @@ class EngineForecast:
     cash: CashForecast
     crosschecks: dict[str, baselines.Bookings]
     details: dict[str, Any]
+    segments: SegmentPaths | None = None  # open pipeline per target segment, when targets exist
 
     @property
     def total(self) -> np.ndarray:
@@ -138,6 +143,13 @@ def forecast(
     groups = CashGroups.from_settings(settings.cashflow)
     with models_as_of(con, as_of):
         inputs = load_inputs(con, as_of, grid, groups.longest_tail())
+        if settings.targets:
+            inputs = replace(
+                inputs,
+                targets=read_target_inputs(
+                    con, settings.targets, inputs.fiscal_year_start_month, inputs.open_deals
+                ),
+            )
     check_forecastable(inputs)
     return compute(inputs, grid, groups, settings)
 
@@ -173,7 +185,10 @@ def compute(
     simulations = settings.simulations
     scenario = settings.scenario or Scenario("base")
     kept, unknown_excluded = scenarios.without_excluded(inputs.open_deals, scenario)
-    inputs = replace(inputs, open_deals=kept)
+    targets = inputs.targets
+    if targets is not None:  # each kept deal keeps its target segment
+        targets = replace(targets, deal_segment=targets.deal_segment[kept])
+    inputs = replace(inputs, open_deals=inputs.open_deals.filter(kept), targets=targets)
     deals = inputs.open_deals
     crm_month = _crm_month(inputs, grid)
     model = outcome_model(
@@ -183,19 +198,23 @@ def compute(
         _expected_month(inputs, grid),
     )
     model = replace(model, cumulative=scenarios.scaled_win_curves(model.cumulative, scenario))
-    group = groups.of(deals["deal_type"].to_list())
+    # Each deal's group is its cash-flow group x its target segment (one segment without targets).
+    segments = inputs.targets.segments.height if inputs.targets else 1
+    segment = inputs.targets.deal_segment if inputs.targets else 0
+    group = groups.of(deals["deal_type"].to_list()) * segments + segment
     known = as_floats(deals["amount_base"])
     imputed = np.isnan(known) & settings.impute_missing_amounts
     amount = np.where(imputed, as_floats(deals["imputed_amount_base"]), known)
     imputed &= ~np.isnan(amount)
     amount = amount * scenario.amount_factor
-    open_pipeline = simulate_open_deals(
+    by_segment = simulate_open_deals(
         OpenDeals(amount, model.deal_class, group),
         model.cumulative,
-        len(groups.names),
+        len(groups.names) * segments,
         simulations,
         seeds[0],
-    )
+    ).reshape(simulations, len(groups.names), segments, grid.horizon)
+    open_pipeline = by_segment.sum(axis=2)
     added_created = scenarios.added_created_pipeline(
         scenario, inputs.median_rep_monthly_created, grid.horizon
     )
@@ -240,6 +259,7 @@ def compute(
             "cash_groups": [n or "default" for n in groups.names],
             **_scenario_details(settings.scenario, unknown_excluded, added_created, grid),
         },
+        segments=SegmentPaths(inputs.targets, by_segment.sum(axis=1)) if inputs.targets else None,
     )
 
 

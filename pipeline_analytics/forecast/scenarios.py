@@ -61,14 +61,13 @@ def added_created_pipeline(
     return scenario.added_reps * median_rep_monthly * ramp(scenario.ramp_months, horizon)
 
 
-def without_excluded(
-    open_deals: pl.DataFrame, scenario: Scenario
-) -> tuple[pl.DataFrame, list[str]]:
-    """The open deals the scenario keeps, and the excluded ids that are no open deal at as_of."""
+def without_excluded(open_deals: pl.DataFrame, scenario: Scenario) -> tuple[np.ndarray, list[str]]:
+    """Which open deals the scenario keeps (a mask in their order), and the excluded ids that are
+    no open deal at as_of."""
+    ids = open_deals["deal_id"].cast(pl.String)
     if not scenario.exclude_deals:
-        return open_deals, []
+        return np.ones(open_deals.height, dtype=bool), []
     wanted = list(scenario.exclude_deals)
-    present = set(open_deals["deal_id"].cast(pl.String).to_list())
+    present = set(ids.to_list())
     unknown = [d for d in wanted if d not in present]
-    kept = open_deals.filter(~pl.col("deal_id").cast(pl.String).is_in(wanted))
-    return kept, unknown
+    return ~ids.is_in(wanted).to_numpy(), unknown

@@ -3,7 +3,7 @@
 Tables (docs/forecasting.md): forecast_runs, forecast_bookings (month x component),
 forecast_periods (fiscal quarter and year x component), forecast_deals, forecast_cashflow,
 forecast_crosschecks (the baselines beside the engine), forecast_changes (the deals that moved
-the forecast since the previous run).
+the forecast since the previous run), forecast_targets (each configured target: targets.py).
 
 Component `headline` is the method the backtest chose (selection.py) with its band rescaled;
 `total` stays the engine's own, and forecast_runs.method names the headline's method.
@@ -25,6 +25,7 @@ from pipeline_analytics.forecast.calendar import periods
 from pipeline_analytics.forecast.engine import METHOD, EngineForecast, EngineSettings
 from pipeline_analytics.forecast.outcomes import AGE_BUCKET_EDGES, MIN_RESOLVED
 from pipeline_analytics.forecast.selection import COMBINATION, Headline, headline_bookings
+from pipeline_analytics.forecast.targets import target_notes, targets_frame
 from pipeline_analytics.sql_files import sql_statement
 from pipeline_analytics.warehouse import transaction
 
@@ -172,6 +173,7 @@ def run_config(fc: EngineForecast, settings: EngineSettings, headline: Headline)
         "cashflow": dataclasses.asdict(settings.cashflow),
         **fc.details,
         "headline": headline.as_config(),
+        **target_notes(fc),
     }
 
 
@@ -190,6 +192,9 @@ def store_run(
         "cashflow": cashflow_frame(fc),
         "crosschecks": crosschecks_frame(fc),
     }
+    targets = targets_frame(fc, headline)
+    if targets.height:
+        frames["targets"] = targets
     for table, frame in frames.items():
         con.register(f"new_{table}", frame)
     try:

@@ -28,7 +28,15 @@ from pipeline_analytics.report.forecast_data import (
     step_problem,
     step_problem_text,
 )
-from pipeline_analytics.report.model import Cell, Column, Note, ReportContext, Section, Table
+from pipeline_analytics.report.model import (
+    Block,
+    Cell,
+    Column,
+    Note,
+    ReportContext,
+    Section,
+    Table,
+)
 from pipeline_analytics.sql_files import sql_statement
 
 BACKTEST_COLUMNS = (
@@ -92,10 +100,62 @@ def accuracy_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Sect
             charts.chart(backtest_figure(path, shown, ctx), "chart-accuracy-engine", 340, ctx)
         )
     blocks.append(scores_table(scores, ctx, leader))
+    blocks += p_hit_blocks(con, ctx, run, shown)
     notes = [engine_verdict(scores, ctx), *leader_notes(run, ctx)]
     for note in reversed([n for n in notes if n]):
         blocks.insert(0, Note(note))
     return Section(key, title, intro=intro, blocks=tuple(blocks))
+
+
+def p_hit_blocks(
+    con: duckdb.DuckDBPyConnection, ctx: ReportContext, run: ForecastRun | None, method: str
+) -> list[Block]:
+    """How P(hit) would have scored: targets at each backtest forecast's P10, P50 and P90 (the
+    band scaled as the headline's is), which P(hit) puts at 0.9, 0.5 and 0.1."""
+    t, fmt = ctx.t, ctx.fmt
+    headline = run.headline if run is not None else None
+    scale = headline.band_scale if headline and headline.method == method else None
+    levels = fetch(
+        con, sql_statement("forecast/target_brier"), {"method": method, "scale": scale or 1.0}
+    )
+    if not levels:
+        return []
+    names = {"p10": t("Target at P10"), "p50": t("Target at P50"), "p90": t("Target at P90")}
+    columns = (
+        Column(t("Target"), numeric=False),
+        Column(t("Predicted P(hit)")),
+        Column(t("Forecasts")),
+        Column(t("Share hit")),
+        Column(t("Brier score")),
+    )
+    rows = tuple(
+        (
+            Cell(names[r["band_level"]]),
+            Cell(fmt.percent(r["predicted"], 0), r["predicted"]),
+            Cell(fmt.count(r["forecasts"]), r["forecasts"]),
+            Cell(fmt.percent(r["hit_rate"], 0), r["hit_rate"]),
+            Cell(fmt.number(r["brier"], 3), r["brier"]),
+        )
+        for r in levels
+    )
+    note = t(
+        "P(hit), the chance of reaching a target, is only as good as the band. At every backtest "
+        "forecast of {method}, targets set at its P10, P50 and P90 would have been given a 90%, "
+        "50% and 10% chance: the share of them actually hit should be close to that. The Brier "
+        "score is the mean of (chance − outcome)², the outcome 1 if hit, else 0: lower is better; "
+        "a chance that is right on average scores 0.09 at P10 and P90 and 0.25 at P50.",
+        method=method_name(method, t),
+    )
+    if scale is not None and scale != 1.0:
+        note += " " + t(
+            "The band is scaled ×{scale} as the headline's is, a scale fitted on this same "
+            "backtest.",
+            scale=fmt.number(scale, 2),
+        )
+    return [
+        Note(note),
+        Table(columns, tuple(rows), caption=t("P(hit) scored on the backtest")),
+    ]
 
 
 def leader_notes(run: ForecastRun | None, ctx: ReportContext) -> list[str]:

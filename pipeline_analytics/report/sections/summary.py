@@ -61,6 +61,13 @@ from pipeline_analytics.report.model import (
     Section,
     Table,
 )
+from pipeline_analytics.report.targets_data import (
+    RunTarget,
+    beyond_horizon,
+    lead_target,
+    period_label,
+    run_targets,
+)
 
 # A rate change below half a point, or a relative change below 1%, reads as "held steady".
 STEADY_POINTS = 0.005
@@ -236,6 +243,7 @@ def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
     measures = read_measures(con)
     amounts = measure(measures, "open_pipeline_amount")
     cards = (
+        *target_cards(con, ctx, shown_run, upcoming or current, fiscal_start),
         *forecast_cards(con, ctx, shown_run, problem, current, upcoming, fiscal_start, previous),
         cash_card(con, ctx, shown_run, problem),
         win_rate_card(
@@ -422,7 +430,11 @@ def quarter_card(
         for p in ("p10", "p90")
         if outlook.has_bands
     ]
-    target = ctx.targets.get((quarter.fiscal_year, quarter.fiscal_quarter))
+    # The run's own target row (with its P(hit)); a run stored before targets: the configured one.
+    stored = quarter_target(run_targets(con, run), quarter.start)
+    target = (
+        stored.target if stored else ctx.targets.get((quarter.fiscal_year, quarter.fiscal_quarter))
+    )
     if target is not None:
         target_key = "next_quarter_target" if upcoming else "quarter_target"
         details.append(KpiValue(target_key, target, fmt.money_compact(target), t("target")))
@@ -455,7 +467,15 @@ def quarter_card(
     if not outlook.complete:
         change = None  # a sum missing some of its months would read as a fall
     sentences = [
-        quarter_reading(ctx, outlook.values, outlook.won_to_date, target, label, upcoming),
+        quarter_reading(
+            ctx,
+            outlook.values,
+            outlook.won_to_date,
+            target,
+            label,
+            upcoming,
+            p_hit=stored.p_hit if stored else None,
+        ),
         # The reason goes on the leading card only: the next quarter's when it leads.
         headline_reason(run, t) if upcoming or not is_closing(quarter, ctx.as_of) else "",
     ]
@@ -483,9 +503,11 @@ def quarter_reading(
     target: float | None,
     label: str,
     upcoming: bool = False,
+    p_hit: float | None = None,
 ) -> str:
-    """Booked so far (or nothing yet, for a quarter ahead), expected, and the odds of a target;
-    a figure the run lacks leaves its sentence out rather than showing a dash in it."""
+    """Booked so far (or nothing yet, for a quarter ahead), expected, and the odds of a target
+    (the run's P(hit) when it stored one, else where the target falls in the band); a figure the
+    run lacks leaves its sentence out rather than showing a dash in it."""
     t, fmt = ctx.t, ctx.fmt
     banded = not is_missing(values.get("p10")) and not is_missing(values.get("p90"))
     expected = values.get("p50") if banded else values.get("mean")
@@ -529,12 +551,127 @@ def quarter_reading(
         sentences.append(
             t("That is {share} of the target.", share=fmt.percent(expected / target, 0))
         )
-        if banded and values["p90"] < target:
+        if not is_missing(p_hit):
+            sentences.append(
+                t("Chance of reaching the target: {chance}.", chance=fmt.percent(p_hit, 0))
+            )
+        elif banded and values["p90"] < target:
             sentences.append(t("The target is above P90: unlikely to be reached."))
         elif banded and values["p10"] >= target:
             sentences.append(t("The target is below P10: very likely to be reached."))
         elif banded:
             sentences.append(t("The target lies between P10 and P90."))
+    return " ".join(sentences)
+
+
+def quarter_target(targets: list[RunTarget], quarter_start: date) -> RunTarget | None:
+    """The run's company-wide target of the quarter starting at `quarter_start`, if any."""
+    found = [
+        t
+        for t in targets
+        if t.company_wide and t.period_kind == "quarter" and t.period_start == quarter_start
+    ]
+    return found[0] if found else None
+
+
+def target_cards(
+    con: duckdb.DuckDBPyConnection,
+    ctx: ReportContext,
+    run: ForecastRun | None,
+    leading: Quarter,
+    fiscal_start: int,
+) -> tuple[KpiCard, ...]:
+    """The card the summary leads with when the run has a company-wide target: P(hit) and
+    coverage of the leading quarter's target (else of the next company-wide period's)."""
+    if run is None:
+        return ()
+    target = lead_target(run_targets(con, run), leading.start, ctx.as_of.date())
+    if target is None:
+        return ()
+    t, fmt = ctx.t, ctx.fmt
+    period = period_label(target, fiscal_start, ctx)
+    details = (
+        KpiValue("target", target.target, fmt.money_compact(target.target), t("target")),
+        KpiValue(
+            "target_closed_to_date",
+            target.closed_to_date,
+            fmt.money_compact(target.closed_to_date),
+            t("closed to date"),
+        ),
+        KpiValue("target_coverage", target.coverage, fmt.ratio(target.coverage), t("coverage")),
+    )
+    return (
+        KpiCard(
+            t("Chance of hitting the target, {period}", period=period),
+            KpiValue("target_p_hit", target.p_hit, fmt.percent(target.p_hit, 0)),
+            details,
+            hint=t("share of the forecast's simulations whose period total reaches the target"),
+            reading=target_reading(target, run, period, ctx),
+        ),
+    )
+
+
+def target_reading(target: RunTarget, run: ForecastRun, period: str, ctx: ReportContext) -> str:
+    """Where the target stands: a fact once the period has ended, else P50 against it and what
+    the open pipeline would have to deliver."""
+    t, fmt = ctx.t, ctx.fmt
+    money = fmt.money_compact
+    if run.as_of is not None and target.period_end <= run.as_of.date():
+        return t(
+            "{period} has ended: {closed} booked against a target of {target}, reached."
+            if target.closed_to_date >= target.target
+            else "{period} has ended: {closed} booked against a target of {target}, missed.",
+            period=period,
+            closed=money(target.closed_to_date),
+            target=money(target.target),
+        )
+    if beyond_horizon(target, run):
+        return t(
+            "{period} ends after the forecast horizon, so the chance of reaching its target "
+            "cannot be simulated; {closed} of {target} booked so far.",
+            period=period,
+            closed=money(target.closed_to_date),
+            target=money(target.target),
+        )
+    sentences = [
+        t(
+            "{closed} of {target} booked so far; the forecast's P50 is {p50} ({gap} against the "
+            "target).",
+            closed=money(target.closed_to_date),
+            target=money(target.target),
+            p50=money(target.p50),
+            gap=fmt.signed(None if is_missing(target.p50) else target.p50 - target.target, money),
+        )
+    ]
+    if target.remaining <= 0:
+        sentences.append(t("The target is already reached."))
+    elif is_missing(target.required_win_rate):
+        sentences.append(
+            t(
+                "No deal is open: the {remaining} still to book must come from new deals.",
+                remaining=money(target.remaining),
+            )
+        )
+    elif target.required_win_rate > 1:
+        sentences.append(
+            t(
+                "The open pipeline of {open} is less than the {remaining} still to book: new "
+                "deals must close the gap.",
+                open=money(target.open_pipeline),
+                remaining=money(target.remaining),
+            )
+        )
+    else:
+        sentences.append(
+            t(
+                "The open pipeline of {open} covers the {remaining} still to book {coverage}: "
+                "{rate} of it by value would have to be won.",
+                open=money(target.open_pipeline),
+                remaining=money(target.remaining),
+                coverage=fmt.ratio(target.coverage),
+                rate=fmt.percent(target.required_win_rate, 0),
+            )
+        )
     return " ".join(sentences)
 
 

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from pipeline_analytics.report import charts
 from pipeline_analytics.report.charts import label
 from pipeline_analytics.report.data import Row, fetch, unavailable_reason, unreadable_reason
+from pipeline_analytics.report.forecast_data import ForecastRun, forecast_problem, latest_run
 from pipeline_analytics.report.formatting import is_missing
 from pipeline_analytics.report.measurability import (
     Measure,
@@ -34,6 +35,12 @@ from pipeline_analytics.report.model import (
 )
 from pipeline_analytics.report.sections.capacity import capacity_blocks
 from pipeline_analytics.report.sections.leads import lead_source_blocks
+from pipeline_analytics.report.targets_data import (
+    RunTarget,
+    beyond_horizon,
+    period_label,
+    run_targets,
+)
 
 # The marts write a missing owner or lead source as '(none)'.
 NONE_MARKER = "(none)"
@@ -298,6 +305,7 @@ def team_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Section:
         blocks=(
             *win_rate_notes(con, ctx),
             rep_table(reps, ctx),
+            *quota_blocks(con, ctx),
             *all_time_win_rate_blocks(con, ctx, "owner"),
             *capacity_blocks(con, ctx),
         ),
@@ -334,6 +342,56 @@ def rep_table(reps: list[Row], ctx: ReportContext) -> Table:
         for rep in reps
     )
     return Table(columns, rows, sortable=True)
+
+
+def quota_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Block]:
+    """Quota attainment per rep: the owner targets of the latest forecast run (forecast_targets)."""
+    run = latest_run(con)
+    if forecast_problem(con, run) is not None:
+        return []  # a newer forecast step gave up: the stored targets are stale
+    quotas = [q for q in run_targets(con, run) if q.owner is not None]
+    if run is None or not quotas:
+        return []
+    t, fmt, currency = ctx.t, ctx.fmt, ctx.currency
+    fiscal_start = int(run.config.get("fiscal_year_start_month") or 1)
+    columns = (
+        Column(t("Owner"), numeric=False),
+        Column(t("Period"), numeric=False),
+        Column(t("Target ({currency})", currency=currency)),
+        Column(t("Closed to date ({currency})", currency=currency)),
+        Column(t("Attainment")),
+        Column(t("Forecast P50 ({currency})", currency=currency)),
+        Column(t("Chance of reaching it")),
+    )
+    rows = tuple(
+        (
+            Cell(quota.owner or ""),
+            Cell(period_label(quota, fiscal_start, ctx), quota.period_start.isoformat()),
+            number_cell(quota.target, fmt.number),
+            number_cell(quota.closed_to_date, fmt.number),
+            number_cell(quota.attainment, fmt.percent),
+            number_cell(quota.p50, fmt.number),
+            p_hit_cell(quota, run, ctx),
+        )
+        for quota in quotas
+    )
+    intro = t(
+        "Closed to date against each rep's target; the chance of reaching it is the share of the "
+        "forecast's simulations in which the rep's open deals, and their share of deals not yet "
+        "created, bring the period's total to the target."
+    )
+    return [
+        Heading(t("Quota attainment")),
+        Note(intro),
+        Table(columns, rows, caption=t("Owner targets against the latest forecast")),
+    ]
+
+
+def p_hit_cell(quota: RunTarget, run: ForecastRun, ctx: ReportContext) -> Cell:
+    """P(hit), or why there is none: the period ends after the forecast horizon."""
+    if beyond_horizon(quota, run):
+        return Cell(ctx.t("beyond the forecast horizon"), None)
+    return number_cell(quota.p_hit, lambda v: ctx.fmt.percent(v, 0))
 
 
 def load_cell(rep: Row, ctx: ReportContext) -> Cell:
