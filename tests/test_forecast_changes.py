@@ -22,19 +22,27 @@ Q1 (only March forecast), Q2 (April to June) and the year 2026. Between the runs
 
 from __future__ import annotations
 
+import html
+import re
+import shutil
 from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from pipeline_analytics.errors import InputError
 from pipeline_analytics.forecast import EngineSettings, run_forecast
+from pipeline_analytics.report import render_report
+from pipeline_analytics.report.formatting import LOCALES, Formatter
+from pipeline_analytics.report.i18n import translator
 from pipeline_analytics.report.sections.changes import (
     DEAL_LESS,
     ChangeBreakdown,
     compared_run,
     period_changes,
 )
+from tests.conftest import run_cli
 from tests.mart_fixtures import add_deal, build_as_of, new_warehouse, rows
 
 RUN_A = datetime(2026, 3, 1)
@@ -133,13 +141,22 @@ def export_at_b(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_runs(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[duckdb.DuckDBPyConnection, int, int]:
-    con = warehouse_at_a(tmp_path_factory.mktemp("changes"))
+def stored_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, int]:
+    """A warehouse (folder / 'w.duckdb') holding runs A and B; their ids."""
+    folder = tmp_path_factory.mktemp("changes")
+    con = warehouse_at_a(folder)
     first = run_forecast(con, SETTINGS)
     export_at_b(con)
     second = run_forecast(con, SETTINGS, as_of=RUN_B)
+    con.close()
+    return folder, first, second
+
+
+@pytest.fixture
+def two_runs(stored_runs, tmp_path: Path):
+    folder, first, second = stored_runs
+    shutil.copy(folder / "w.duckdb", tmp_path / "w.duckdb")
+    con = new_warehouse(tmp_path)
     yield con, first, second
     con.close()
 
@@ -249,3 +266,82 @@ def test_year_holds_both_quarters(two_runs):
     assert parts == pytest.approx(
         {"new": 920.0, "won": 200.0, "lost": -200.0, "removed": -100.0, "amount": 400.0}
     )
+
+
+def test_compare_by_id_and_by_date(two_runs):
+    con, first, second = two_runs
+    assert compared_run(con, str(first)) == first
+    # A date picks the newest base run as of that day or earlier: run A (03-01), not B (03-10).
+    assert compared_run(con, "2026-03-09") == first
+    assert compared_run(con, "2026-03-01") == first
+    listing = f"run {second} as of 2026-03-10 00:00, run {first} as of 2026-03-01 00:00"
+    for value, problem in (
+        ("2026-03-10", f"that is run {second}, the latest"),
+        (str(second), f"that is run {second}, the latest"),
+        ("2026-02-28", "no base forecast run as of that date or earlier"),
+        ("99", "no base forecast run 99"),
+        ("last week", "neither a run id nor a date"),
+    ):
+        with pytest.raises(InputError) as raised:
+            compared_run(con, value)
+        message = str(raised.value)
+        assert message.startswith(f"--compare {value}: {problem}"), message
+        assert listing in message
+
+
+def test_scenario_runs_are_not_compared(two_runs):
+    con, first, second = two_runs
+    con.execute("update forecast_runs set scenario = 'upside' where run_id = ?", [first])
+    with pytest.raises(InputError, match=f"no base forecast run {first}"):
+        compared_run(con, str(first))
+
+
+def report_text(con: duckdb.DuckDBPyConnection, folder: Path, language: str, **kwargs) -> str:
+    path = render_report(con, output_dir=folder / language, language=language, **kwargs)
+    return " ".join(re.sub(r"<[^>]+>", " ", html.unescape(path.read_text())).split())
+
+
+@pytest.mark.parametrize("language", ["en", "it"])
+def test_report_shows_the_change_by_cause(two_runs, tmp_path: Path, language: str):
+    con, first, second = two_runs
+    found = breakdown(con, first, second, "quarter", Q1)
+    text = report_text(con, tmp_path, language)
+    t = translator(language)
+    fmt = Formatter(currency="EUR", locale=LOCALES[language])
+    assert t("What changed since the last run") in text
+    assert t("Change since the last run, {quarter}", quarter=fmt.quarter(2026, 1)) in text
+    # The table's first and last rows: both runs' P50 of Q1; and the pushed deal's part.
+    for shown in (fmt.number(found.p50_previous), fmt.number(found.p50_now)):
+        assert shown in text
+    assert fmt.signed(-1600.0, fmt.number) in text
+    assert t("Close date pushed across the period's edge") in text
+
+
+def test_report_compares_with_the_run_named(two_runs, tmp_path: Path):
+    con, first, second = two_runs
+    text = report_text(con, tmp_path, "en", compare=str(first))
+    assert f"Run {second} (" in text and f"against run {first} (" in text
+    with pytest.raises(InputError, match="--compare 7: no base forecast run 7"):
+        render_report(con, output_dir=tmp_path / "bad", compare="7")
+    assert not (tmp_path / "bad").exists()  # nothing written
+
+
+def test_first_run_has_nothing_to_compare(tmp_path: Path):
+    con = warehouse_at_a(tmp_path)
+    run_id = run_forecast(con, SETTINGS)
+    text = report_text(con, tmp_path, "en")
+    assert f"Nothing to compare yet: run {run_id} is the first forecast stored." in text
+    with pytest.raises(InputError, match="that is run 1, the latest"):
+        compared_run(con, "1")
+    con.close()
+
+
+def test_cli_report_compare(stored_runs, export_dir: Path, capsys):
+    folder, first, _ = stored_runs
+    shutil.copy(folder / "w.duckdb", export_dir / "w.duckdb")
+    out = export_dir / "out"
+    assert run_cli(export_dir, "report", "--output-dir", str(out), "--compare", "2026-03-05") == 0
+    assert f"against run {first} (" in (out / "latest.html").read_text()
+    capsys.readouterr()
+    assert run_cli(export_dir, "report", "--output-dir", str(out), "--compare", "12") == 2
+    assert "--compare 12: no base forecast run 12; base runs stored" in capsys.readouterr().err
