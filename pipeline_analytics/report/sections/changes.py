@@ -226,13 +226,13 @@ def period_label(run: ForecastRun, kind: str, start: date, ctx: ReportContext) -
 def cause_label(cause: str, ctx: ReportContext) -> str:
     t = ctx.t
     return {
-        "new": t("New deals"),
-        "won": t("Deals won"),
-        "lost": t("Deals lost"),
-        "removed": t("Deals gone from the export"),
+        "new": t("New deals since then"),
+        "won": t("Won since then"),
+        "lost": t("Lost since then"),
+        "removed": t("Gone from the export since then"),
         "pushed": t("Close date pushed across the period's edge"),
         "pulled": t("Close date pulled across the period's edge"),
-        "amount": t("Amount changes"),
+        "amount": t("Amount changed"),
         "not_yet_created": t("Pipeline not yet created"),
         RESIDUAL: t("Model: same deals, new estimates (the rest)"),
     }.get(cause, cause)
@@ -412,7 +412,7 @@ def causes_table(
     run: ForecastRun, shown: list[tuple[str, date, ChangeBreakdown]], ctx: ReportContext
 ) -> Table:
     t, fmt = ctx.t, ctx.fmt
-    columns = [Column(t("Cause"), numeric=False)]
+    columns = [Column(t("Cause of the change"), numeric=False)]
     for kind, start, _ in shown:
         label = period_label(run, kind, start, ctx)
         columns += [
