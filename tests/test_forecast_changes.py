@@ -345,3 +345,28 @@ def test_cli_report_compare(stored_runs, export_dir: Path, capsys):
     capsys.readouterr()
     assert run_cli(export_dir, "report", "--output-dir", str(out), "--compare", "12") == 2
     assert "--compare 12: no base forecast run 12; base runs stored" in capsys.readouterr().err
+
+
+def test_deals_without_a_close_date_say_pushes_cannot_be_told(two_runs, tmp_path: Path):
+    con, first, second = two_runs
+    # D3's close date unknown in run B: its push out of Q1 cannot be seen, so its -1600 goes to
+    # the model's part, and the report says how many deals that concerns.
+    con.execute(
+        "update forecast_deal_periods set expected_close_date = null "
+        "where run_id = ? and deal_id = 'D3'",
+        [second],
+    )
+    found = breakdown(con, first, second, "quarter", Q1)
+    parts = {c.cause: c.delta for c in found.causes}
+    assert parts["pushed"] == 0.0
+    assert found.reestimated == pytest.approx(-1600.0)
+    # Open in both runs: D3, D4, D5, D6, D8.
+    assert (found.undated_deals, found.continuing_deals) == (1, 5)
+    text = report_text(con, tmp_path, "en")
+    assert (
+        "1 of the 5 deals open in both runs have no expected close date in run 1 or run 2" in text
+    )
+    con.execute("update forecast_deal_periods set expected_close_date = null where status = 'open'")
+    text = report_text(con, tmp_path, "en")
+    assert "5 of the 5 deals open in both runs" in text
+    assert "Close date pushed across the period's edge not measurable not measurable" in text

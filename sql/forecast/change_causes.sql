@@ -16,7 +16,9 @@
 -- up to the P50 change; it holds the re-estimated chances of the deals in both runs
 -- (`reestimated`), the move of the median against the mean, and sampling noise.
 -- Grain: cause (new, won, lost, removed, pushed, pulled, amount, not_yet_created, model), with
--- both runs' P50 of the period on every row (NULL when a run did not forecast the period).
+-- both runs' P50 of the period on every row (NULL when a run did not forecast the period), and
+-- the deals open in both runs (continuing_deals) of which undated_deals lack an expected close
+-- date in either run: whether those crossed the period's edge cannot be told.
 with totals as (
     select
         max(p50) filter (where run_id = $previous and component = 'total') as p50_previous,
@@ -68,6 +70,8 @@ deal_moves as (
         s.status_now,
         p.close_before,
         p.close_now,
+        s.status_before = 'open' and s.status_now = 'open' as continuing,
+        p.close_before is null or p.close_now is null as undated,
         coalesce(
             p.amount_now != p.amount_before, (p.amount_now is null) != (p.amount_before is null)
         ) as amount_changed,
@@ -129,6 +133,13 @@ reestimates as (
     where cause in ('amount', 'model')
 ),
 
+dating as (
+    select
+        count(*) filter (where continuing) as continuing_deals,
+        count(*) filter (where continuing and undated) as undated_deals
+    from deal_moves
+),
+
 explained as (
     select coalesce(sum(delta), 0) as delta
     from parts
@@ -161,10 +172,13 @@ select
     c.delta,
     t.p50_previous,
     t.p50_now,
-    r.reestimated
+    r.reestimated,
+    d.continuing_deals,
+    d.undated_deals
 from rows_by_cause as c
 cross join totals as t
 cross join reestimates as r
+cross join dating as d
 order by
     case c.cause
         when 'new' then 1 when 'won' then 2 when 'lost' then 3 when 'removed' then 4

@@ -27,6 +27,7 @@ from pipeline_analytics.report.forecast_data import (
     latest_run,
     method_name,
 )
+from pipeline_analytics.report.measurability import not_measurable
 from pipeline_analytics.report.model import (
     Cell,
     Column,
@@ -46,6 +47,7 @@ RESIDUAL = "model"
 CAUSES = ("new", "won", "lost", "removed", "pushed", "pulled", "amount", "not_yet_created")
 CAUSES += (RESIDUAL,)
 DEAL_LESS = frozenset({"not_yet_created", RESIDUAL})
+CROSSING = frozenset({"pushed", "pulled"})
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,19 @@ class ChangeBreakdown:
     # Of the model's part: what the re-estimated chances of the deals in both runs moved the
     # expected value by (the rest is the median's move against the mean, and sampling noise).
     reestimated: float
+    # Deals open in both runs, and those of them without an expected close date in either run:
+    # whether these crossed the period's edge cannot be told (their change is the model's).
+    continuing_deals: int = 0
+    undated_deals: int = 0
 
     @property
     def change(self) -> float:
         return self.p50_now - self.p50_previous
+
+    @property
+    def crossings_unknown(self) -> bool:
+        """No deal open in both runs has a close date in both: no push or pull can be told."""
+        return 0 < self.continuing_deals == self.undated_deals
 
 
 # --- which runs -----------------------------------------------------------------------------------
@@ -185,6 +196,8 @@ def period_changes(
             for c in CAUSES
         ),
         reestimated=first["reestimated"],
+        continuing_deals=first["continuing_deals"],
+        undated_deals=first["undated_deals"],
     )
 
 
@@ -395,6 +408,9 @@ def changes_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
     if shown:
         blocks.append(causes_table(run, shown, ctx))
         blocks.append(Note(model_note(shown, run, ctx)))
+        undated = undated_note(shown[0][2], previous, run, ctx)
+        if undated:
+            blocks.append(Note(undated, "unavailable"))
     if not run.engine_leads:
         blocks.append(
             Note(
@@ -434,6 +450,9 @@ def causes_table(
         row = [Cell(cause_label(cause.cause, ctx))]
         for _, _, b in shown:
             part = b.causes[i]
+            if part.cause in CROSSING and b.crossings_unknown:
+                row += [Cell(not_measurable(ctx)), Cell(not_measurable(ctx))]
+                continue
             row += [
                 Cell("—" if part.deals is None else fmt.count(part.deals), part.deals),
                 Cell(fmt.signed(part.delta, fmt.number), part.delta),
@@ -466,4 +485,22 @@ def model_note(
         "forecast only as far as the deal's estimate moved.",
         period=period_label(run, kind, start, ctx),
         reestimated=signed_money(found.reestimated, ctx),
+    )
+
+
+def undated_note(
+    found: ChangeBreakdown, previous: BaseRun, run: ForecastRun, ctx: ReportContext
+) -> str | None:
+    """Why pushes and pulls are not (all) told: deals open in both runs without a close date."""
+    if not found.undated_deals:
+        return None
+    return ctx.t(
+        "{undated} of the {deals} deals open in both runs have no expected close date in run "
+        "{previous} or run {run} (an export without close dates, or a run as of a moment before "
+        "the export that had them): whether they were pushed or pulled cannot be told, and their "
+        "change is in the model's part.",
+        undated=ctx.fmt.count(found.undated_deals),
+        deals=ctx.fmt.count(found.continuing_deals),
+        previous=str(previous.run_id),
+        run=str(run.run_id),
     )
