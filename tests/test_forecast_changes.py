@@ -370,3 +370,22 @@ def test_deals_without_a_close_date_say_pushes_cannot_be_told(two_runs, tmp_path
     text = report_text(con, tmp_path, "en")
     assert "5 of the 5 deals open in both runs" in text
     assert "Close date pushed across the period's edge not measurable not measurable" in text
+
+
+def test_forecast_changes_name_pushes_pulls_and_amounts(two_runs):
+    con, first, second = two_runs
+    kinds = {
+        r["deal_id"]: r["change"]
+        for r in rows(con, "select * from forecast_changes where run_id = ?", [second])
+    }
+    # N2, new and won between the runs, was never open in a run: not a deal of forecast_changes.
+    assert kinds == {
+        "D1": "won",
+        "D2": "lost",
+        "D3": "pushed",
+        "D4": "pulled",
+        "D5": "amount",
+        "D6": "updated",
+        "D7": "removed",
+        "N1": "new",
+    }
