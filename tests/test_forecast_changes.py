@@ -389,3 +389,30 @@ def test_forecast_changes_name_pushes_pulls_and_amounts(two_runs):
         "D7": "removed",
         "N1": "new",
     }
+
+
+def test_a_run_without_deal_periods_is_not_split(two_runs, tmp_path: Path):
+    con, first, second = two_runs
+    # As a run made before forecast_deal_periods existed.
+    con.execute("delete from forecast_deal_periods where run_id = ?", [first])
+    text = report_text(con, tmp_path, "en")
+    assert (
+        f"Run {first} was made before forecasts stored each deal's part in each period, so its "
+        f"change cannot be split by cause; the next run will be compared with run {second}."
+    ) in text
+
+
+def test_a_period_outside_either_run_has_no_breakdown(two_runs):
+    con, first, second = two_runs
+    # Both runs forecast March to June: the third quarter is in neither.
+    assert period_changes(con, first, second, "quarter", date(2026, 7, 1)) is None
+
+
+def test_another_headline_is_named_beside_the_engine_breakdown(two_runs, tmp_path: Path):
+    con, first, second = two_runs
+    con.execute("update forecast_runs set method = 'run_rate' where run_id = ?", [second])
+    text = report_text(con, tmp_path, "en")
+    assert (
+        "The headline is Run rate's forecast; the breakdown explains the engine's P50, which the "
+        "deals make up."
+    ) in text
