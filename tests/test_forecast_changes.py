@@ -274,6 +274,9 @@ def test_compare_by_id_and_by_date(two_runs):
     # A date picks the newest base run as of that day or earlier: run A (03-01), not B (03-10).
     assert compared_run(con, "2026-03-09") == first
     assert compared_run(con, "2026-03-01") == first
+    # A moment with its zone counts in UTC: midnight of 03-10 in Rome is 23:00 UTC on 03-09,
+    # before run B's as_of (03-10 00:00 UTC).
+    assert compared_run(con, "2026-03-10T00:00:00+01:00") == first
     listing = f"run {second} as of 2026-03-10 00:00, run {first} as of 2026-03-01 00:00"
     for value, problem in (
         ("2026-03-10", f"that is run {second}, the latest"),

@@ -13,7 +13,7 @@ and the fiscal year.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
 
@@ -150,11 +150,13 @@ def moment_of(value: str, runs: list[BaseRun]) -> datetime:
     try:
         if len(value) == len("YYYY-MM-DD"):
             return datetime.combine(date.fromisoformat(value), time.max)
-        return datetime.fromisoformat(value).replace(tzinfo=None)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise InputError(
             f"--compare {value}: neither a run id nor a date (YYYY-MM-DD); {listed(runs)}"
         ) from None
+    # Warehouse timestamps are naive UTC.
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def listed(runs: list[BaseRun]) -> str:
