@@ -419,3 +419,24 @@ def test_another_headline_is_named_beside_the_engine_breakdown(two_runs, tmp_pat
         "The headline is Run rate's forecast; the breakdown explains the engine's P50, which the "
         "deals make up."
     ) in text
+
+
+@pytest.mark.parametrize(("start", "by_hand"), [(Q1, 3500.0), (Q2, 1080.0)])
+def test_open_rows_add_up_to_the_simulated_open_pipeline(two_runs, start: date, by_hand: float):
+    con, first, _ = two_runs
+    # Run A, Q1: D1 800 + D2 200 + D3 1600 + D5 800 + D7 100; Q2: D4 400 + D6 120 + D8 560.
+    stored = rows(
+        con,
+        "select sum(expected_value_base) as value from forecast_deal_periods "
+        "where run_id = ? and period_kind = 'quarter' and period_start = ? and status = 'open'",
+        [first, start],
+    )[0]["value"]
+    assert stored == pytest.approx(by_hand)
+    simulated = rows(
+        con,
+        "select mean from forecast_periods where run_id = ? and period = 'quarter' "
+        "and period_start = ? and component = 'open_pipeline'",
+        [first, start],
+    )[0]["mean"]
+    # 20,000 draws: the sd of the mean is under 10 (D3 alone: 2000 x sqrt(0.8 x 0.2) / 141).
+    assert simulated == pytest.approx(by_hand, abs=40.0)
