@@ -307,7 +307,8 @@ def signed_money(value: float | None, ctx: ReportContext) -> str:
 
 
 def causes_sentence(found: ChangeBreakdown, ctx: ReportContext) -> str:
-    """ "new deals +600, deals won +200, …": the parts that moved it, largest first."""
+    """ "new deals since then +$600; won since then +$200; …": the parts that moved it, largest
+    first."""
     moved = sorted(
         (c for c in found.causes if round(c.delta) != 0),
         key=lambda c: abs(c.delta),
