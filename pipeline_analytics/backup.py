@@ -56,6 +56,7 @@ LATER_ADDITIONS = frozenset(
         "build_params.lead_expiry_days",
         "ingest_batches.settings_fingerprint",
         "ingest_batches.settings_json",
+        "forecast_deal_periods",
         MIGRATIONS_TABLE,
     }
 )

@@ -264,6 +264,7 @@ def cmd_report(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object
         title=settings.title,
         language=settings.language,
         targets=settings.targets,
+        compare=getattr(ctx.args, "compare", None),
     )
     log.info("report: %s", path)
     prune_reports(out_dir, keep=ctx.config.run.keep_reports)
@@ -565,6 +566,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_between(0, 2**62), help="random seed (default: config, else 0)")
     p = sub.add_parser("report", help="write the HTML report from the warehouse")
     p.add_argument("--output-dir", type=Path, default=None, help="default: config [report]")
+    p.add_argument(
+        "--compare",
+        metavar="RUN_ID_OR_DATE",
+        default=None,
+        help="say what changed since this base forecast run (an id, or a date: the newest run "
+        "as of that day or earlier); default: the run before the latest",
+    )
     p = sub.add_parser(
         "run",
         help="ingest, build, backtest (only after new data), forecast and report, in that order; "

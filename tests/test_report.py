@@ -51,6 +51,7 @@ PLOTLY_JS = plotly.offline.get_plotlyjs()
 SECTION_KEYS = [
     "summary",
     "forecast",
+    "changes",
     "cashflow",
     "funnel",
     "speed",

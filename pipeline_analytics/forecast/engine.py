@@ -124,6 +124,10 @@ class EngineForecast:
     cash: CashForecast
     crosschecks: dict[str, baselines.Bookings]
     details: dict[str, Any]
+    # Per open deal (rows of `deals`): P(won by the end of each forecast month), and the CRM's
+    # expected close date known at as_of; forecast_deal_periods is made of them (deal_periods.py).
+    win_by_month: np.ndarray  # (deals, H)
+    expected_close_dates: pl.Series
     segments: SegmentPaths | None = None  # open pipeline per target segment, when targets exist
 
     @property
@@ -244,6 +248,8 @@ def compute(
         deals=_deal_rows(
             deals, model.cumulative[model.deal_class], model.basis, amount, imputed, grid
         ),
+        win_by_month=model.cumulative[model.deal_class],
+        expected_close_dates=deals["expected_close_date"],
         cash=cash,
         crosschecks=crosschecks,
         details={

@@ -3,7 +3,8 @@
 Tables (docs/forecasting.md): forecast_runs, forecast_bookings (month x component),
 forecast_periods (fiscal quarter and year x component), forecast_deals, forecast_cashflow,
 forecast_crosschecks (the baselines beside the engine), forecast_changes (the deals that moved
-the forecast since the previous run), forecast_targets (each configured target: targets.py).
+the forecast since the previous run), forecast_targets (each configured target: targets.py),
+forecast_deal_periods (each deal's part in each quarter and year, deal_periods.py).
 
 Component `headline` is the method the backtest chose (selection.py) with its band rescaled;
 `total` stays the engine's own, and forecast_runs.method names the headline's method.
@@ -22,6 +23,7 @@ import polars as pl
 
 from pipeline_analytics.forecast.baselines import BASELINES, from_paths
 from pipeline_analytics.forecast.calendar import periods
+from pipeline_analytics.forecast.deal_periods import deal_periods_frame
 from pipeline_analytics.forecast.engine import METHOD, EngineForecast, EngineSettings
 from pipeline_analytics.forecast.outcomes import AGE_BUCKET_EDGES, MIN_RESOLVED
 from pipeline_analytics.forecast.selection import COMBINATION, Headline, headline_bookings
@@ -191,6 +193,7 @@ def store_run(
         "deals": fc.deals,
         "cashflow": cashflow_frame(fc),
         "crosschecks": crosschecks_frame(fc),
+        "deal_periods": deal_periods_frame(con, fc),
     }
     targets = targets_frame(fc, headline)
     if targets.height:

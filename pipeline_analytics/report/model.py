@@ -23,7 +23,8 @@ from pipeline_analytics.report.i18n import Translator
 class ReportContext:
     """The build's parameters (read once from `build_params`), the locale and the report settings.
 
-    `targets` maps (year, quarter) to the bookings target of that calendar quarter.
+    `targets` maps (year, quarter) to the bookings target of that calendar quarter;
+    `compare_run_id` is the run `report --compare` named (None: the run before the latest).
     """
 
     as_of: datetime
@@ -33,6 +34,7 @@ class ReportContext:
     fmt: Formatter
     t: Translator
     targets: dict[tuple[int, int], float] = field(default_factory=dict)
+    compare_run_id: int | None = None
 
 
 @dataclass(frozen=True)

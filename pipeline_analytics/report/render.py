@@ -12,7 +12,7 @@ import base64
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -29,6 +29,7 @@ from pipeline_analytics.report.formatting import LOCALES, Formatter
 from pipeline_analytics.report.i18n import translator
 from pipeline_analytics.report.model import Chart, ReportContext, Section
 from pipeline_analytics.report.sections import SECTIONS
+from pipeline_analytics.report.sections.changes import compared_run
 
 # Sortable tables (numbers start descending, text ascending; blanks stay last) and charts resized
 # to the paper width before printing.
@@ -81,12 +82,16 @@ def render_report(
     title: str | None = None,
     language: str = "en",
     targets: dict[tuple[int, int], float] | None = None,
+    compare: str | None = None,
 ) -> Path:
     """Write pipeline-report-<as_of>.html and latest.html into output_dir; return the dated one.
 
-    `language` is "en" or "it"; `targets` maps (year, quarter) to a bookings target. The default
-    title is "Pipeline report" in the report's language."""
+    `language` is "en" or "it"; `targets` maps (year, quarter) to a bookings target; `compare`
+    names the base forecast run to say what changed since (a run id or a date; default: the run
+    before the latest). The default title is "Pipeline report" in the report's language."""
     ctx = read_context(con, language, targets or {})
+    if compare is not None:
+        ctx = replace(ctx, compare_run_id=compared_run(con, compare))
     page = Page(
         title or ctx.t("Pipeline report"), ctx, tuple(build(con, ctx) for build in SECTIONS)
     )

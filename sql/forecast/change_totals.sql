@@ -1,5 +1,5 @@
 -- change_totals: the deals that moved run $run's expected value since the previous run, and by
--- how much, per kind of change (new, updated, won, lost, removed).
+-- how much, per kind of change (new, pushed, pulled, amount, updated, won, lost, removed).
 -- Grain: change.
 select
     change,
@@ -11,6 +11,7 @@ where run_id = $run
 group by change
 order by
     case change
-        when 'new' then 1 when 'updated' then 2 when 'won' then 3 when 'lost' then 4 else 5
+        when 'new' then 1 when 'pushed' then 2 when 'pulled' then 3 when 'amount' then 4
+        when 'updated' then 5 when 'won' then 6 when 'lost' then 7 else 8
     end,
     change

@@ -13,6 +13,7 @@ import duckdb
 from pipeline_analytics.report.model import ReportContext, Section
 from pipeline_analytics.report.sections.accuracy import accuracy_section
 from pipeline_analytics.report.sections.cashflow import cashflow_section
+from pipeline_analytics.report.sections.changes import changes_section
 from pipeline_analytics.report.sections.flow import flow_section
 from pipeline_analytics.report.sections.forecast import forecast_section
 from pipeline_analytics.report.sections.method import method_section
@@ -30,6 +31,7 @@ SectionBuilder = Callable[[duckdb.DuckDBPyConnection, ReportContext], Section]
 SECTIONS: tuple[SectionBuilder, ...] = (
     summary_section,
     forecast_section,
+    changes_section,
     cashflow_section,
     funnel_section,
     speed_section,

@@ -540,6 +540,9 @@ def change_label(change: str, ctx: ReportContext) -> str:
     t = ctx.t
     labels = {
         "new": t("new open deal"),
+        "pushed": t("close date pushed"),
+        "pulled": t("close date pulled in"),
+        "amount": t("amount changed"),
         "updated": t("changed"),
         "won": t("won since"),
         "lost": t("lost since"),

@@ -61,6 +61,7 @@ from pipeline_analytics.report.model import (
     Section,
     Table,
 )
+from pipeline_analytics.report.sections.changes import since_last_run_card
 from pipeline_analytics.report.targets_data import (
     RunTarget,
     beyond_horizon,
@@ -242,9 +243,11 @@ def summary_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Secti
     upcoming = next_quarter(current) if is_closing(current, ctx.as_of) else None
     measures = read_measures(con)
     amounts = measure(measures, "open_pipeline_amount")
+    since_last_run = since_last_run_card(con, ctx, shown_run)
     cards = (
         *target_cards(con, ctx, shown_run, upcoming or current, fiscal_start),
         *forecast_cards(con, ctx, shown_run, problem, current, upcoming, fiscal_start, previous),
+        *((since_last_run,) if since_last_run else ()),
         cash_card(con, ctx, shown_run, problem),
         win_rate_card(
             ctx,
