@@ -57,6 +57,10 @@ LATER_ADDITIONS = frozenset(
         "ingest_batches.settings_fingerprint",
         "ingest_batches.settings_json",
         "forecast_deal_periods",
+        "forecast_targets",
+        "forecast_runs.scenario",
+        "alerts",
+        "notifications",
         MIGRATIONS_TABLE,
     }
 )

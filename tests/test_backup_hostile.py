@@ -390,19 +390,31 @@ def test_a_missing_column_is_refused(
 def test_an_older_backup_lacking_later_additions_restores_them_empty(
     original: Path, backup: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Tolerated: a format 1 backup predates run_steps, flagged_values and
-    forecast_deals.amount_imputed; they restore empty/NULL, as in a warehouse of that age
-    upgraded in place."""
+    """Tolerated: a format 1 backup predates run_steps, flagged_values,
+    forecast_deals.amount_imputed and the tables and columns of targets, scenarios, run changes
+    and the digest; they restore empty/NULL, as in a warehouse of that age upgraded in place."""
     old = format_1_manifest(original)
-    for table in ("run_steps", "flagged_values"):
+    later_tables = (
+        "run_steps",
+        "flagged_values",
+        "forecast_targets",
+        "forecast_deal_periods",
+        "alerts",
+        "notifications",
+    )
+    for table in later_tables:
         del old["tables"][table]
         (backup / f"{table}.parquet").unlink()
     rewrite_parquet(backup, "forecast_deals", "select * exclude (amount_imputed) from t")
+    rewrite_parquet(backup, "forecast_runs", "select * exclude (scenario) from t")
     write_manifest(backup, old)
     code, err = restore(original, backup, capsys)
     assert code == 0, err
-    assert restored(backup, "select count(*) from run_steps") == [(0,)]
-    assert restored(backup, "select count(*) from flagged_values") == [(0,)]
+    for table in later_tables:
+        assert restored(backup, f"select count(*) from {table}") == [(0,)], table
+    assert restored(backup, "select count(*) from forecast_runs where scenario is not null") == [
+        (0,)
+    ]
     assert restored(backup, "select count(*) from deals") == [(deal_count(original),)]
 
 
