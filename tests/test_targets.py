@@ -195,10 +195,11 @@ def build_hand_warehouse(folder: Path) -> Path:
             snapshot_at=AS_OF,
         )
         add_stint(con, deal_id, 1, created, closed)
-    for deal_id, owner, amount, days in (
-        ("O1", "Ann", 1000.0, 2),
-        ("O2", "Bob", 2000.0, 25),
-        ("O3", "Ann", None, 5),
+    # O2's CRM close date is after Q1: it covers Q2's target, not Q1's.
+    for deal_id, owner, amount, days, expected_close in (
+        ("O1", "Ann", 1000.0, 2, None),
+        ("O2", "Bob", 2000.0, 25, date(2026, 4, 20)),
+        ("O3", "Ann", None, 5, None),
     ):
         add_deal(
             con,
@@ -208,6 +209,7 @@ def build_hand_warehouse(folder: Path) -> Path:
             amount_base=amount,
             owner=owner,
             snapshot_at=AS_OF,
+            expected_close_date=expected_close,
         )
         add_stint(con, deal_id, 1, ago(days), None)
     build_as_of(con, AS_OF)
@@ -250,9 +252,9 @@ def test_facts_coverage_and_required_win_rate_by_hand(con):
     )
     assert q1["closed_to_date"] == pytest.approx(2800.0)
     assert q1["remaining"] == pytest.approx(2200.0)
-    assert q1["open_pipeline"] == pytest.approx(3000.0)
-    assert q1["coverage"] == pytest.approx(3000 / 2200)
-    assert q1["required_win_rate"] == pytest.approx(2200 / 3000)
+    assert q1["open_pipeline"] == pytest.approx(1000.0)  # O1; O2 is expected in April
+    assert q1["coverage"] == pytest.approx(1000 / 2200)
+    assert q1["required_win_rate"] == pytest.approx(2200 / 1000)
     ann = found[("2026-Q1", "Ann", None)]
     assert (ann["closed_to_date"], ann["open_pipeline"]) == (
         pytest.approx(800),
@@ -509,7 +511,11 @@ def test_report_leads_with_p_hit_and_shows_quota_attainment(con, tmp_path: Path)
     assert lead < text.index("Bookings forecast, Q1 2026")
     assert f"Chance of hitting the target, Q1 2026 {p_hit:.0%}" in text
     assert "$2.80K of $5.00K booked so far" in text
-    assert "The open pipeline of $3.00K covers the $2.20K still to book 1.36×: 73% of it" in text
+    # Only O1 can close in Q1 (O2 is expected in April): new deals must make up the rest.
+    assert (
+        "The open pipeline of $1.00K is less than the $2.20K still to book: new deals must close"
+        in text
+    )
     assert f"Chance of reaching the target: {p_hit:.0%}." in text
     quota = text[text.index("Quota attainment") :]
     # Ann: target 1,000, 800 closed (80.0%); Bob's February: 200 of 100 (200.0%), a fact.
@@ -523,9 +529,7 @@ def test_report_leads_with_p_hit_and_shows_quota_attainment(con, tmp_path: Path)
     assert "Probabilità di raggiungere l'obiettivo, T1 2026" in italian
     assert "Raggiungimento degli obiettivi individuali" in italian
     assert "2.800 USD di 5.000 USD acquisiti finora" in italian
-    assert "copre 1,36× i 2.200 USD ancora da acquisire: andrebbe vinto il 73% del suo valore" in (
-        italian
-    )
+    assert "La pipeline aperta di 1.000 USD è inferiore ai 2.200 USD ancora da acquisire" in italian
 
 
 def test_a_year_beyond_the_horizon_says_why(con, tmp_path: Path):

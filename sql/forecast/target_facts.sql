@@ -3,9 +3,11 @@
 --   period_end (first day after), owner, pipeline, target), registered by forecast/targets.py.
 -- closed_to_date: amount_base of the deals won in [period_start, period_end) by as_of, of the
 --   target's owner or pipeline when it names one. remaining: max(target - closed_to_date, 0).
--- open_pipeline: amount_base of the deals open at as_of (whatever their expected close date: in
---   exports it is often missing or stale), of the target's owner or pipeline; amounts the export
---   lacks count 0 (imputed amounts are the forecast's, not pipeline).
+-- open_pipeline: amount_base of the deals open at as_of that could close by the period's end, of
+--   the target's owner or pipeline: expected close date before period_end (an overdue date
+--   counts: the deal is still open), or unknown (in exports it is often missing, and such a deal
+--   may close any time); a deal the CRM expects after the period does not cover it. Amounts the
+--   export lacks count 0 (imputed amounts are the forecast's, not pipeline).
 -- coverage: open_pipeline / remaining; required_win_rate: remaining / open_pipeline (the share of
 --   the open pipeline that would have to be won). Both NULL once the period has ended; coverage
 --   NULL when nothing remains, required_win_rate 0 then and NULL without open pipeline.
@@ -35,6 +37,7 @@ open_deals as (
     where
         (t.owner is null or d.owner = t.owner)
         and (t.pipeline is null or d.pipeline = t.pipeline)
+        and (o.expected_close_date is null or o.expected_close_date < t.period_end)
     group by t.target_index
 ),
 
