@@ -56,6 +56,8 @@ LATER_ADDITIONS = frozenset(
         "build_params.lead_expiry_days",
         "ingest_batches.settings_fingerprint",
         "ingest_batches.settings_json",
+        "deals.forecast_category",
+        "deal_snapshots.forecast_category",
         MIGRATIONS_TABLE,
     }
 )
