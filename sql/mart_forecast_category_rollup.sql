@@ -1,5 +1,6 @@
 -- mart_forecast_category_rollup: the reps' call per fiscal quarter, as CRMs roll it up.
--- Grain: fiscal quarter, from the one holding as_of through the next three.
+-- Grain: fiscal quarter, from the one holding as_of through the next three (period_start;
+-- fiscal_year named by the calendar year it ends in, fiscal_quarter 1-4, as int_kpi_windows).
 -- closed_won_base: amount_base of deals won with closed_at in the quarter, by as_of.
 -- commit_base, best_case_base, pipeline_base, omitted_base (and _deals): open deals at as_of whose
 --   expected close date falls in the quarter, by their forecast category at as_of
@@ -12,7 +13,9 @@
 --   date is before that quarter; they are in no quarter's categories.
 -- Portable (DuckDB and Spark).
 with params as (
-    select as_of
+    select
+        as_of,
+        coalesce(fiscal_year_start_month, 1) as fiscal_start
     from build_params
 ),
 
@@ -96,6 +99,11 @@ overdue as (
 
 select
     b.period_start,
+    ((month(b.period_start) - p.fiscal_start + 12) % 12) // 3 + 1 as fiscal_quarter,
+    year(
+        b.period_start
+        + interval 1 month * (11 - (month(b.period_start) - p.fiscal_start + 12) % 12)
+    ) as fiscal_year,
     coalesce(w.closed_won_base, 0) as closed_won_base,
     coalesce(b.commit_base, 0) as commit_base,
     coalesce(b.best_case_base, 0) as best_case_base,
@@ -115,5 +123,6 @@ select
     coalesce(od.overdue_deals, 0) as overdue_deals,
     coalesce(od.overdue_base, 0) as overdue_base
 from by_quarter as b
+cross join params as p
 left join won as w on b.period_start = w.period_start
 left join overdue as od on b.period_start = od.period_start

@@ -1,11 +1,17 @@
 -- mart_slippage_periods: the deals pushed out of each fiscal quarter. Grain: fiscal quarter
--- (period_start) that lost at least one deal to a later quarter.
+-- (period_start; fiscal_year, fiscal_quarter as int_kpi_windows) that lost at least one deal to
+-- a later quarter.
 -- From int_close_date_moves with out_of_period (a move, while the deal was open, of its expected
 --   close date from this quarter into a later one): deals_pushed_out (distinct deals),
 --   pushes_out (moves), value_pushed_out_base (amount_base as of as_of of those deals, each once),
 --   avg_days_pushed (mean days_moved of those moves).
 -- Portable (DuckDB and Spark).
-with pushed_out as (
+with params as (
+    select coalesce(fiscal_year_start_month, 1) as fiscal_start
+    from build_params
+),
+
+pushed_out as (
     select
         m.old_period_start as period_start,
         m.source,
@@ -46,9 +52,15 @@ deals_out as (
 
 select
     m.period_start,
+    ((month(m.period_start) - p.fiscal_start + 12) % 12) // 3 + 1 as fiscal_quarter,
+    year(
+        m.period_start
+        + interval 1 month * (11 - (month(m.period_start) - p.fiscal_start + 12) % 12)
+    ) as fiscal_year,
     d.deals_pushed_out,
     m.pushes_out,
     d.value_pushed_out_base,
     m.avg_days_pushed
 from moves as m
+cross join params as p
 inner join deals_out as d on m.period_start = d.period_start

@@ -26,9 +26,7 @@ VALUES_LISTED = 5
 @cache
 def spellings() -> dict[str, tuple[str, ...]]:
     """Stored name -> the compacted spellings that mean it."""
-    text = resources.files("pipeline_analytics.ingest").joinpath(
-        "aliases/forecast_categories.toml"
-    )
+    text = resources.files("pipeline_analytics.ingest").joinpath("aliases/forecast_categories.toml")
     raw = tomllib.loads(text.read_text(encoding="utf-8"))["categories"]
     return {name: tuple(values) for name, values in raw.items()}
 

@@ -24,8 +24,8 @@ import duckdb
 
 from pipeline_analytics.config import DEAL_COLUMNS, Source
 from pipeline_analytics.ingest import temp_tables
-from pipeline_analytics.ingest.forecast_category import normalized_sql, warn_unknown_categories
 from pipeline_analytics.ingest.files import LoadedFile, create_reading_view
+from pipeline_analytics.ingest.forecast_category import normalized_sql, warn_unknown_categories
 from pipeline_analytics.ingest.inferred_settings import record_inference
 from pipeline_analytics.ingest.locale import (
     Locale,

@@ -66,9 +66,7 @@ def rep_call(
         .when(known)
         .then(pl.lit(CALL_IF_NOT[i]))
         .otherwise(
-            stage.replace_strict(
-                {s: p[i] for s, p in CALL_BY_STAGE.items()}, default=EARLY_CALL[i]
-            )
+            stage.replace_strict({s: p[i] for s, p in CALL_BY_STAGE.items()}, default=EARLY_CALL[i])
         )
         for i in range(len(OPEN_CALLS))
     ]

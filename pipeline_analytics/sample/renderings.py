@@ -361,20 +361,22 @@ def _sf_history(
     ).sort("Id", "at")
     stage = _sf_stage_name(pl.col("stage"))
     # Each row's call is made on the close date it carries (a pushed deal's earlier rows: the old).
-    outcomes = facts.select(
-        "number", "status", pl.col("closed_at").dt.date().alias("closed_on")
-    )
-    all_rows = all_rows.join(outcomes, on="number", how="left").sort("Id", "at").with_columns(
-        rep_call(
-            pl.col("stage"),
-            pl.col("call_draw"),
-            pl.col("CloseDate").str.to_date(SF_DATE),
-            pl.col("status"),
-            pl.col("closed_on"),
-            date.fromisoformat(pipeline.truth["end"]),
+    outcomes = facts.select("number", "status", pl.col("closed_at").dt.date().alias("closed_on"))
+    all_rows = (
+        all_rows.join(outcomes, on="number", how="left")
+        .sort("Id", "at")
+        .with_columns(
+            rep_call(
+                pl.col("stage"),
+                pl.col("call_draw"),
+                pl.col("CloseDate").str.to_date(SF_DATE),
+                pl.col("status"),
+                pl.col("closed_on"),
+                date.fromisoformat(pipeline.truth["end"]),
+            )
+            .replace_strict(SF_FORECAST_CATEGORY_API)
+            .alias("ForecastCategory")
         )
-        .replace_strict(SF_FORECAST_CATEGORY_API)
-        .alias("ForecastCategory")
     )
     return all_rows.with_columns(
         (
@@ -443,9 +445,9 @@ def write_hubspot(pipeline: SimulatedPipeline, out_dir: Path) -> list[Path]:
         pl.col("last_modified").dt.strftime(timestamp).alias("Last Modified Date"),
         (_sf_probability(pl.col("deal_stage")) / 100).alias("Deal probability"),
         (pl.col("status") == "won").cast(pl.String).alias("Is Closed Won"),
-        pl.col("forecast_category").replace_strict(HUBSPOT_FORECAST_CATEGORY).alias(
-            "Forecast category"
-        ),
+        pl.col("forecast_category")
+        .replace_strict(HUBSPOT_FORECAST_CATEGORY)
+        .alias("Forecast category"),
         pl.col("activity_count").alias("Number of Sales Activities"),
         pl.col("opportunity_id"),
     )
