@@ -114,7 +114,7 @@ def rollup_blocks(
     t, fmt = ctx.t, ctx.fmt
     fiscal_start = fiscal_start_month(con)
     columns = (
-        Column(t("Quarter"), numeric=False),
+        Column(t("Close quarter"), numeric=False),
         Column(t("Won so far ({currency})", currency=ctx.currency)),
         Column(t("Commit ({currency})", currency=ctx.currency)),
         Column(t("Best Case ({currency})", currency=ctx.currency)),
@@ -212,7 +212,11 @@ def call_table(calls: list[Row], ctx: ReportContext, *, by_owner: bool) -> Table
     ordered = sorted(
         calls, key=lambda c: (c["owner"], order.get(c["forecast_category"], len(order)))
     )
-    first = Column(t("Owner"), numeric=False) if by_owner else Column(t("Category"), numeric=False)
+    first = (
+        Column(t("Owner"), numeric=False)
+        if by_owner
+        else Column(t("Forecast category"), numeric=False)
+    )
     columns = (
         first,
         Column(t("Calls")),

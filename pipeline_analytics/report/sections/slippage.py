@@ -94,7 +94,7 @@ def period_table(con: duckdb.DuckDBPyConnection, periods: list[Row], ctx: Report
     t, fmt = ctx.t, ctx.fmt
     fiscal_start = fiscal_start_month(con)
     columns = (
-        Column(t("Quarter"), numeric=False),
+        Column(t("Close quarter"), numeric=False),
         Column(t("Deals pushed out")),
         Column(t("Value pushed out ({currency})", currency=ctx.currency)),
         Column(t("Average days pushed")),
