@@ -80,27 +80,66 @@ def test_a_call_is_the_category_in_force_when_the_quarter_began_on_a_deal_due_in
     add_stages(con, 2)
     created = datetime(2026, 2, 1)
     # Committed before Q2 began, due in Q2, won in Q2: a Commit call that came true.
-    add_deal(con, "won", created_at=created, status="won", closed_at=datetime(2026, 5, 10),
-             amount_base=100.0, owner="Ann", expected_close_date=date(2026, 5, 10))
+    add_deal(
+        con,
+        "won",
+        created_at=created,
+        status="won",
+        closed_at=datetime(2026, 5, 10),
+        amount_base=100.0,
+        owner="Ann",
+        expected_close_date=date(2026, 5, 10),
+    )
     add_category_change(con, "won", "Commit", datetime(2026, 3, 1))
     # Committed, due in Q2 as Q2 began, pushed out during it and won in Q3: a Q2 Commit call
     # missed, then a Q3 Commit call (due in Q3 when Q3 began) that came true.
-    add_deal(con, "slipped", created_at=created, status="won", closed_at=datetime(2026, 8, 1),
-             amount_base=50.0, owner="Ann")
+    add_deal(
+        con,
+        "slipped",
+        created_at=created,
+        status="won",
+        closed_at=datetime(2026, 8, 1),
+        amount_base=50.0,
+        owner="Ann",
+    )
     add_category_change(con, "slipped", "Commit", datetime(2026, 3, 1))
     add_close_date_change(con, "slipped", date(2026, 6, 20), date(2026, 8, 1), datetime(2026, 6, 1))
     # Best Case before Q2, then Commit inside Q2, lost in Q2: the call at Q2's start is Best Case.
-    add_deal(con, "lost", created_at=created, status="lost", closed_at=datetime(2026, 6, 1),
-             amount_base=30.0, owner="Bo", expected_close_date=date(2026, 6, 1))
+    add_deal(
+        con,
+        "lost",
+        created_at=created,
+        status="lost",
+        closed_at=datetime(2026, 6, 1),
+        amount_base=30.0,
+        owner="Bo",
+        expected_close_date=date(2026, 6, 1),
+    )
     add_category_change(con, "lost", "Best Case", datetime(2026, 3, 2))
     add_category_change(con, "lost", "Commit", datetime(2026, 4, 15))
     # Committed only after Q2 began: no call for Q2 (and due in Q2, so none for Q3 either).
-    add_deal(con, "late", created_at=created, status="won", closed_at=datetime(2026, 6, 5),
-             amount_base=70.0, owner="Bo", expected_close_date=date(2026, 6, 5))
+    add_deal(
+        con,
+        "late",
+        created_at=created,
+        status="won",
+        closed_at=datetime(2026, 6, 5),
+        amount_base=70.0,
+        owner="Bo",
+        expected_close_date=date(2026, 6, 5),
+    )
     add_category_change(con, "late", "Commit", datetime(2026, 4, 2))
     # Due in Q3 when Q2 began: not a Q2 call; open through Q3, due in it: a Q3 call not won.
-    add_deal(con, "next", created_at=created, status="open", stage_order=2, amount_base=20.0,
-             owner="Bo", expected_close_date=date(2026, 9, 30))
+    add_deal(
+        con,
+        "next",
+        created_at=created,
+        status="open",
+        stage_order=2,
+        amount_base=20.0,
+        owner="Bo",
+        expected_close_date=date(2026, 9, 30),
+    )
     add_category_change(con, "next", "Pipeline", datetime(2026, 3, 1))
     build_as_of(con, AS_OF)
     found = rows(
@@ -182,7 +221,11 @@ def test_the_roll_up_adds_the_calls_to_what_is_won(tmp_path: Path) -> None:
     open_deal("overdue", 800.0, date(2026, 9, 15), "Commit")
     build_as_of(con, AS_OF)
     q4, q1, *later = rows(con, "select * from mart_forecast_category_rollup order by period_start")
-    assert (q4["period_start"], q4["fiscal_year"], q4["fiscal_quarter"]) == (date(2026, 10, 1), 2026, 4)
+    assert (q4["period_start"], q4["fiscal_year"], q4["fiscal_quarter"]) == (
+        date(2026, 10, 1),
+        2026,
+        4,
+    )
     assert q4["closed_won_base"] == 1000.0
     assert (q4["commit_base"], q4["best_case_base"], q4["pipeline_base"]) == (200.0, 300.0, 400.0)
     assert (q4["omitted_base"], q4["uncategorized_base"]) == (500.0, 600.0)
@@ -230,12 +273,14 @@ def test_the_salesforce_rendering_recovers_the_generators_calibration(
     current = dict(
         con.execute("select forecast_category, count(*) from deals group by 1").fetchall()
     )
-    assert current["Closed"] == con.execute(
-        "select count(*) from deals where status = 'won'"
-    ).fetchone()[0]
-    assert current["Omitted"] == con.execute(
-        "select count(*) from deals where status = 'lost'"
-    ).fetchone()[0]
+    assert (
+        current["Closed"]
+        == con.execute("select count(*) from deals where status = 'won'").fetchone()[0]
+    )
+    assert (
+        current["Omitted"]
+        == con.execute("select count(*) from deals where status = 'lost'").fetchone()[0]
+    )
 
 
 @pytest.mark.parametrize("language", ["en", "it"])
