@@ -86,7 +86,6 @@ dated as (
         m.old_date,
         m.new_date,
         m.evidence,
-        datediff('day', m.old_date, m.new_date) as days_moved,
         cast(
             date_trunc('month', m.old_date)
             - interval 1 month * ((month(m.old_date) - p.fiscal_start + 12) % 3) as date
@@ -94,7 +93,8 @@ dated as (
         cast(
             date_trunc('month', m.new_date)
             - interval 1 month * ((month(m.new_date) - p.fiscal_start + 12) % 3) as date
-        ) as new_period_start
+        ) as new_period_start,
+        datediff('day', m.old_date, m.new_date) as days_moved
     from moves as m
     cross join params as p
     inner join int_deals_as_of as d
@@ -114,8 +114,8 @@ select
     new_date,
     evidence,
     days_moved,
-    days_moved > 0 as pushed,
     old_period_start,
     new_period_start,
+    days_moved > 0 as pushed,
     new_period_start > old_period_start as out_of_period
 from dated

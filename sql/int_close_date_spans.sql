@@ -73,13 +73,20 @@ from_snapshots as (
     select
         source,
         deal_id,
+        expected_close_date,
         case
             when row_number() over w = 1 then timestamp '1900-01-01 00:00:00' else snapshot_at
         end as valid_from,
-        coalesce(lead(snapshot_at) over w, timestamp '9999-12-31 23:59:59') as valid_until,
-        expected_close_date
+        coalesce(lead(snapshot_at) over w, timestamp '9999-12-31 23:59:59') as valid_until
     from snapshots_by_as_of
     window w as (partition by source, deal_id order by snapshot_at)
+),
+
+snapshot_deals as (
+    select distinct
+        source,
+        deal_id
+    from snapshots_by_as_of
 ),
 
 from_current as (
@@ -92,7 +99,7 @@ from_current as (
     from deals as d
     left join changed_deals as c
         on d.source = c.source and d.deal_id = c.deal_id
-    left join (select distinct source, deal_id from snapshots_by_as_of) as s
+    left join snapshot_deals as s
         on d.source = s.source and d.deal_id = s.deal_id
     where c.deal_id is null and s.deal_id is null
 )

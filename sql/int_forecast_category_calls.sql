@@ -31,7 +31,7 @@ open_at_start as (
         coalesce(d.owner, '(none)') as owner
     from quarters as q
     inner join int_deals_as_of as d
-        on d.known_from <= q.starts_at and q.starts_at < d.open_until
+        on q.starts_at >= d.known_from and q.starts_at < d.open_until
 )
 
 select
@@ -49,13 +49,13 @@ inner join int_forecast_category_spans as c
     on
         o.source = c.source
         and o.deal_id = c.deal_id
-        and c.valid_from <= o.starts_at
+        and o.starts_at >= c.valid_from
         and o.starts_at < c.valid_until
 inner join int_close_date_spans as e
     on
         o.source = e.source
         and o.deal_id = e.deal_id
-        and e.valid_from <= o.starts_at
+        and o.starts_at >= e.valid_from
         and o.starts_at < e.valid_until
 where
     e.expected_close_date >= o.period_start

@@ -25,12 +25,14 @@ current_quarter as (
     where window_kind = 'quarter' and is_partial
 ),
 
+quarter_offsets as (select unnest(generate_series(0, 3)) as n),
+
 quarters as (
     select
-        cast(cq.period_start + interval 3 month * n.n as date) as period_start,
-        cast(cq.period_start + interval 3 month * (n.n + 1) as date) as period_end
+        cast(cq.period_start + interval 3 month * o.n as date) as period_start,
+        cast(cq.period_start + interval 3 month * (o.n + 1) as date) as period_end
     from current_quarter as cq
-    cross join (select unnest(generate_series(0, 3)) as n) as n
+    cross join quarter_offsets as o
 ),
 
 open_deals as (
@@ -49,7 +51,7 @@ open_deals as (
         on
             d.source = c.source
             and d.deal_id = c.deal_id
-            and c.valid_from <= p.as_of
+            and p.as_of >= c.valid_from
             and p.as_of < c.valid_until
     where d.status = 'open'
 ),
@@ -69,7 +71,7 @@ by_quarter as (
         count(o.deal_id) filter (where o.forecast_category is null) as uncategorized_deals
     from quarters as q
     left join open_deals as o
-        on o.expected_close_date >= q.period_start and o.expected_close_date < q.period_end
+        on q.period_start <= o.expected_close_date and q.period_end > o.expected_close_date
     group by q.period_start
 ),
 
@@ -99,6 +101,11 @@ overdue as (
 
 select
     b.period_start,
+    b.commit_deals,
+    b.best_case_deals,
+    b.pipeline_deals,
+    b.omitted_deals,
+    b.uncategorized_deals,
     ((month(b.period_start) - p.fiscal_start + 12) % 12) // 3 + 1 as fiscal_quarter,
     year(
         b.period_start
@@ -110,14 +117,9 @@ select
     coalesce(b.pipeline_base, 0) as pipeline_base,
     coalesce(b.omitted_base, 0) as omitted_base,
     coalesce(b.uncategorized_base, 0) as uncategorized_base,
-    b.commit_deals,
-    b.best_case_deals,
-    b.pipeline_deals,
-    b.omitted_deals,
-    b.uncategorized_deals,
     coalesce(w.closed_won_base, 0) + coalesce(b.commit_base, 0) as commit_forecast,
     coalesce(w.closed_won_base, 0) + coalesce(b.commit_base, 0) + coalesce(b.best_case_base, 0)
-    as best_case_forecast,
+        as best_case_forecast,
     coalesce(w.closed_won_base, 0) + coalesce(b.commit_base, 0) + coalesce(b.best_case_base, 0)
     + coalesce(b.pipeline_base, 0) as pipeline_forecast,
     coalesce(od.overdue_deals, 0) as overdue_deals,

@@ -28,9 +28,9 @@ deal_pushes as (
         d.source,
         d.deal_id,
         d.status,
+        p.last_pushed_at,
         coalesce(p.push_count, 0) as push_count,
-        coalesce(p.days_pushed, 0) as days_pushed,
-        p.last_pushed_at
+        coalesce(p.days_pushed, 0) as days_pushed
     from int_deals_as_of as d
     left join push_counts as p
         on d.source = p.source and d.deal_id = p.deal_id
@@ -46,6 +46,13 @@ closed_counts as (
     group by source, push_count
 ),
 
+push_levels as (
+    select distinct
+        source,
+        push_count
+    from deal_pushes
+),
+
 -- For each source and push count k: closed deals pushed at least k times, and at least k + 1.
 at_least as (
     select
@@ -53,9 +60,9 @@ at_least as (
         k.push_count,
         sum(c.deals) as basis_deals,
         coalesce(sum(c.deals) filter (where c.push_count > k.push_count), 0) as pushed_again
-    from (select distinct source, push_count from deal_pushes) as k
+    from push_levels as k
     inner join closed_counts as c
-        on k.source = c.source and c.push_count >= k.push_count
+        on k.source = c.source and k.push_count <= c.push_count
     group by k.source, k.push_count
 ),
 
@@ -73,10 +80,10 @@ open_deals as (
         d.source,
         d.deal_id,
         n.name,
-        coalesce(d.owner, '(none)') as owner,
         d.stage,
         d.amount_base,
-        d.expected_close_date
+        d.expected_close_date,
+        coalesce(d.owner, '(none)') as owner
     from int_deals_as_of as d
     inner join deals as n
         on d.source = n.source and d.deal_id = n.deal_id
@@ -106,5 +113,5 @@ inner join deal_pushes as p
     on o.source = p.source and o.deal_id = p.deal_id
 left join at_least as a
     on p.source = a.source and p.push_count = a.push_count
-left join (select distinct source from sources_with_history) as h
+left join sources_with_history as h
     on o.source = h.source

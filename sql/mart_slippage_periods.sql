@@ -52,15 +52,15 @@ deals_out as (
 
 select
     m.period_start,
+    d.deals_pushed_out,
+    m.pushes_out,
+    d.value_pushed_out_base,
+    m.avg_days_pushed,
     ((month(m.period_start) - p.fiscal_start + 12) % 12) // 3 + 1 as fiscal_quarter,
     year(
         m.period_start
         + interval 1 month * (11 - (month(m.period_start) - p.fiscal_start + 12) % 12)
-    ) as fiscal_year,
-    d.deals_pushed_out,
-    m.pushes_out,
-    d.value_pushed_out_base,
-    m.avg_days_pushed
+    ) as fiscal_year
 from moves as m
 cross join params as p
 inner join deals_out as d on m.period_start = d.period_start

@@ -11,5 +11,5 @@ where
     and forecast_category is not null
     and not list_contains($known::varchar[], forecast_category)  -- noqa: RF02
 group by forecast_category
-order by deals desc, forecast_category
+order by deals desc, forecast_category asc
 limit $listed
