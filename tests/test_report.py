@@ -52,6 +52,8 @@ SECTION_KEYS = [
     "summary",
     "forecast",
     "cashflow",
+    "categories",
+    "slippage",
     "funnel",
     "speed",
     "bottlenecks",
