@@ -16,7 +16,7 @@ with push_counts as (
         source,
         deal_id,
         count(*) as push_count,
-        sum(days_moved) as days_pushed,
+        cast(sum(days_moved) as bigint) as days_pushed,
         max(moved_at) as last_pushed_at
     from int_close_date_moves
     where pushed
