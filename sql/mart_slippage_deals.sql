@@ -15,8 +15,8 @@ with push_counts as (
     select
         source,
         deal_id,
-        count(*) as push_count,
         cast(sum(days_moved) as bigint) as days_pushed,
+        count(*) as push_count,
         max(moved_at) as last_pushed_at
     from int_close_date_moves
     where pushed
