@@ -310,3 +310,18 @@ def test_an_export_without_categories_says_so(tmp_path: Path) -> None:
         page = render_report(con, output_dir=tmp_path / language, language=language)
         text = text_of(section_html(page.read_text(encoding="utf-8"), "categories"))
         assert words in text
+
+
+def test_the_hubspot_rendering_holds_the_same_calls_as_salesforce(
+    salesforce_sample: Path, tmp_path: Path
+) -> None:
+    """HubSpot writes its own labels (Best case, Closed won, Not forecasted): read back, each deal's
+    call is the one the Salesforce rendering of the same deals carries."""
+    db = tmp_path / "hubspot.duckdb"
+    config = str(SAMPLE_DIR / "hubspot.toml")
+    assert main(["-q", "--config", config, "--db", str(db), "ingest"]) == 0
+    by_name = "select name, created_at, forecast_category from deals order by name, created_at"
+    hubspot = duckdb.connect(str(db), read_only=True).execute(by_name).fetchall()
+    salesforce = duckdb.connect(str(salesforce_sample), read_only=True).execute(by_name).fetchall()
+    assert hubspot == salesforce
+    assert {c for _, _, c in hubspot} == {"Commit", "Best Case", "Pipeline", "Closed", "Omitted"}
