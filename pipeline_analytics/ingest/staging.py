@@ -165,8 +165,8 @@ def stage_deals(
         if c != "status"
     }
     mapped = set(spec.text)
-    # Every CRM's spelling of the rep's call becomes one of five names.
-    text["forecast_category"] = normalized_sql(text["forecast_category"])
+    if "forecast_category" in mapped:  # every CRM's spelling of the rep's call: one of five names
+        text["forecast_category"] = normalized_sql(text["forecast_category"])
     locale = file_locale(
         con,
         loaded,

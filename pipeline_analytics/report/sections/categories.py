@@ -8,7 +8,7 @@ from datetime import date
 import duckdb
 
 from pipeline_analytics.report.data import Row, fetch, unreadable_reason
-from pipeline_analytics.report.forecast_data import latest_run, quarter_totals
+from pipeline_analytics.report.forecast_data import ForecastRun, latest_run, quarter_totals
 from pipeline_analytics.report.model import (
     Block,
     Cell,
@@ -101,9 +101,10 @@ def categories_section(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> Se
     return Section(key, title, intro=intro, blocks=tuple(blocks))
 
 
-def model_p50(con: duckdb.DuckDBPyConnection, period_start: date) -> float | None:
-    """The latest forecast's P50 for the quarter, when the run stored it."""
-    run = latest_run(con)
+def model_p50(
+    con: duckdb.DuckDBPyConnection, run: ForecastRun | None, period_start: date
+) -> float | None:
+    """The forecast run's P50 for the quarter, when the run stored it."""
     totals = quarter_totals(con, run, period_start) if run else None
     return totals["p50"] if totals else None
 
@@ -123,9 +124,10 @@ def rollup_blocks(
         Column(t("Best case forecast ({currency})", currency=ctx.currency)),
         Column(t("Model P50 ({currency})", currency=ctx.currency)),
     )
+    run = latest_run(con)
     rows = []
     for q in quarters:
-        p50 = model_p50(con, q["period_start"])
+        p50 = model_p50(con, run, q["period_start"])
         rows.append(
             (
                 Cell(quarter_name(q, fiscal_start, ctx), str(q["period_start"])),
