@@ -61,6 +61,8 @@ LATER_ADDITIONS = frozenset(
         "forecast_runs.scenario",
         "alerts",
         "notifications",
+        "deals.forecast_category",
+        "deal_snapshots.forecast_category",
         MIGRATIONS_TABLE,
     }
 )

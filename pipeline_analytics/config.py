@@ -47,6 +47,7 @@ DEAL_COLUMNS = (
     "activity_count",
     "segment",
     "lead_id",  # the lead the deal was converted from (links deals to `leads`)
+    "forecast_category",  # the rep's call (Pipeline, Best Case, Commit, Closed, Omitted)
 )
 REQUIRED_DEAL_COLUMNS = ("deal_id", "stage")
 HISTORY_COLUMNS = ("deal_id", "stage", "changed_at")

@@ -23,6 +23,8 @@ LATER_COLUMNS = [
     ("build_params", "lead_expiry_days"),
     ("ingest_batches", "settings_json"),
     ("forecast_runs", "scenario"),
+    ("deals", "forecast_category"),
+    ("deal_snapshots", "forecast_category"),
 ]
 
 

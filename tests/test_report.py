@@ -53,6 +53,8 @@ SECTION_KEYS = [
     "forecast",
     "changes",
     "cashflow",
+    "categories",
+    "slippage",
     "funnel",
     "speed",
     "bottlenecks",

@@ -20,7 +20,13 @@ from tests.test_init import built_marts
 pytestmark = pytest.mark.slow
 
 # Marts that name deals by their key: the Data Loader export keys deals on names, not Ids.
-KEYED_ON_DEALS = {"mart_data_quality", "mart_deal_cycle", "mart_deal_details", "mart_stuck_deals"}
+KEYED_ON_DEALS = {
+    "mart_data_quality",
+    "mart_deal_cycle",
+    "mart_deal_details",
+    "mart_stuck_deals",
+    "mart_slippage_deals",
+}
 # Marts that count the files loaded: the two exports are different files.
 OF_THE_FILES = {"mart_files_loaded"}
 
@@ -45,6 +51,7 @@ def _data_loader_export(folder: Path) -> None:
         pl.col("LeadSource").alias("LEADSOURCE"),
         pl.col("IsClosed").alias("ISCLOSED"),
         pl.col("IsWon").alias("ISWON"),
+        pl.col("ForecastCategoryName").alias("FORECASTCATEGORYNAME"),
         pl.col("CreatedDate").alias("CREATEDDATE"),
         pl.col("LastModifiedDate").alias("LASTMODIFIEDDATE"),
     ).write_csv(folder / "extract_opportunity.csv", quote_style="always")
@@ -55,6 +62,7 @@ def _data_loader_export(folder: Path) -> None:
         pl.col("StageName").alias("STAGENAME"),
         pl.col("Amount").alias("AMOUNT"),
         pl.col("CloseDate").alias("CLOSEDATE"),
+        pl.col("ForecastCategory").alias("FORECASTCATEGORY"),
     ).write_csv(folder / "extract_history.csv", quote_style="always")
 
 

@@ -111,7 +111,7 @@ def test_written_files_have_the_export_layout(tmp_path: Path) -> None:
     history_lines = (tmp_path / "stage_history.csv").read_text(encoding="utf-8").splitlines()
     assert deals_header == (
         "opportunity_id,opportunity_name,account,sales_agent,lead_source,deal_type,deal_stage,"
-        "close_value,currency,engage_date,close_date,last_modified"
+        "close_value,currency,engage_date,close_date,last_modified,forecast_category"
     )
     assert history_lines[0] == "opportunity_id,stage,changed_at"
     assert history_lines[1].startswith("OPP-000001,Prospecting,")

@@ -25,6 +25,7 @@ import duckdb
 from pipeline_analytics.config import DEAL_COLUMNS, Source
 from pipeline_analytics.ingest import temp_tables
 from pipeline_analytics.ingest.files import LoadedFile, create_reading_view
+from pipeline_analytics.ingest.forecast_category import normalized_sql, warn_unknown_categories
 from pipeline_analytics.ingest.inferred_settings import record_inference
 from pipeline_analytics.ingest.locale import (
     Locale,
@@ -48,6 +49,7 @@ TEXT_COLUMNS = (
     "currency",
     "segment",
     "lead_id",
+    "forecast_category",
 )
 TIMESTAMP_COLUMNS = ("created_at", "closed_at", "stage_changed_at", "updated_at")
 DATE_COLUMNS = (*TIMESTAMP_COLUMNS, "expected_close_date")
@@ -163,6 +165,8 @@ def stage_deals(
         if c != "status"
     }
     mapped = set(spec.text)
+    if "forecast_category" in mapped:  # every CRM's spelling of the rep's call: one of five names
+        text["forecast_category"] = normalized_sql(text["forecast_category"])
     locale = file_locale(
         con,
         loaded,
@@ -218,6 +222,8 @@ def stage_deals(
         con.execute(sql_statement("ingest/staged_deals_create"), {"probability_scale": scale})
     finally:
         temp_tables.drop_views(con, temp_tables.DEAL_READING)
+    if "forecast_category" in mapped:
+        warn_unknown_categories(con, file_label)
     return locale
 
 

@@ -1,11 +1,12 @@
 """The simulated pipeline written as real CRMs export it, to exercise (and show) each adapter.
 
 - Salesforce Data Export: Opportunity.csv, OpportunityHistory.csv (a row per stage change plus
-  close-date and amount edits, as Salesforce writes one on every such save), OpportunityStage.csv;
+  close-date and amount edits, as Salesforce writes one on every such save, each with the rep's
+  forecast category then: sample/calls.py), OpportunityStage.csv;
   API names, every field quoted, ids for accounts and owners, a few deleted (IsDeleted = 1) rows;
   and Lead.csv: the lead each opportunity was converted from, plus leads never converted.
 - HubSpot deals export, English labels, with `Date entered` / `Date exited` columns per stage
-  (only the latest stint per stage, as HubSpot keeps).
+  (only the latest stint per stage, as HubSpot keeps) and each deal's forecast category.
 - Pipedrive export in Italian: `Trattativa - ...` headers, `;` separator, decimal comma,
   dd/mm/yyyy dates, Italian stage and status names, a few deleted deals; plus the deal flow
   (API /deals/{id}/flow flattened to CSV) carrying every stage change.
@@ -17,12 +18,13 @@ carry is listed in docs/crm-adapters.md. Run `python -m pipeline_analytics.sampl
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from pipeline_analytics import spreadsheet
+from pipeline_analytics.sample.calls import call_draws, current_calls, rep_call
 from pipeline_analytics.sample.simulator import (
     LOST_STAGE,
     OPEN_STAGES,
@@ -45,6 +47,14 @@ ITALIAN_STAGES = dict(
     )
 )
 HUBSPOT_PIPELINE = "Sales Pipeline"
+# HubSpot's labels for the forecast categories.
+HUBSPOT_FORECAST_CATEGORY = {
+    "Pipeline": "Pipeline",
+    "Best Case": "Best case",
+    "Commit": "Commit",
+    "Closed": "Closed won",
+    "Omitted": "Not forecasted",
+}
 # Every DELETED_EVERY-th deal is also exported once more as a deleted record (new id).
 DELETED_EVERY = 97
 # Every PUSH_EVERY-th deal had its close date pushed by PUSH_DAYS once, between its first two
@@ -55,6 +65,14 @@ AMOUNT_EDIT_EVERY, AMOUNT_BEFORE_EDIT = 7, 0.8
 # Every UNCONVERTED_EVERY-th deal number also names a Salesforce lead that was never converted.
 UNCONVERTED_EVERY = 2
 SF_DATE = "%Y-%m-%d"
+# OpportunityHistory writes the forecast category's API value; Opportunity its label.
+SF_FORECAST_CATEGORY_API = {
+    "Pipeline": "Pipeline",
+    "Best Case": "BestCase",
+    "Commit": "Forecast",
+    "Closed": "Closed",
+    "Omitted": "Omitted",
+}
 IT_TIMESTAMP, IT_DATE = "%d/%m/%Y %H:%M:%S", "%d/%m/%Y"
 
 
@@ -98,6 +116,7 @@ def deal_facts(pipeline: SimulatedPipeline) -> pl.DataFrame:
     return (
         deals.join(last_open, on="opportunity_id", how="left")
         .join(activity_counts, on="opportunity_id", how="left")
+        .join(current_calls(pipeline), on="opportunity_id", how="left")
         .with_columns(
             pl.col("activity_count").fill_null(0),
             pl.when(closed)
@@ -135,12 +154,7 @@ def write_salesforce(pipeline: SimulatedPipeline, out_dir: Path) -> list[Path]:
         pl.col("lead_source").alias("LeadSource"),
         (pl.col("status") != "open").cast(pl.Int8).cast(pl.String).alias("IsClosed"),
         (pl.col("status") == "won").cast(pl.Int8).cast(pl.String).alias("IsWon"),
-        pl.when(pl.col("status") == "open")
-        .then(pl.lit("Pipeline"))
-        .when(pl.col("status") == "won")
-        .then(pl.lit("Closed"))
-        .otherwise(pl.lit("Omitted"))
-        .alias("ForecastCategoryName"),
+        pl.col("forecast_category").alias("ForecastCategoryName"),
         pl.col("currency").alias("CurrencyIsoCode"),
         _sf_id("005", pl.col("sales_agent").replace_strict(reps, range(1, len(reps) + 1))).alias(
             "OwnerId"
@@ -260,9 +274,8 @@ def _sf_history(
     Each row holds the state after the save: stage, amount and close date as they were then.
     """
     events = (
-        pipeline.stage_history.join(
-            facts.select("opportunity_id", "number", "close_value"), on="opportunity_id"
-        )
+        pipeline.stage_history.with_columns(call_draws(pipeline))
+        .join(facts.select("opportunity_id", "number", "close_value"), on="opportunity_id")
         .join(opportunities.select("number", "Id", "CloseDate"), on="number")
         .with_columns(pl.int_range(pl.len()).over("number").alias("event"))
     )
@@ -293,7 +306,13 @@ def _sf_history(
     )
     # Every row carries the stage in force at its time: edit rows copy the stage row before them.
     stage_rows = events.select(
-        "number", "Id", "close_value", "CloseDate", "stage", pl.col("changed_at").alias("at")
+        "number",
+        "Id",
+        "close_value",
+        "CloseDate",
+        "stage",
+        "call_draw",
+        pl.col("changed_at").alias("at"),
     )
     edit_rows = pl.concat(
         [
@@ -304,7 +323,7 @@ def _sf_history(
         ]
     ).sort("at")
     edit_rows = edit_rows.join_asof(
-        stage_rows.select("number", "at", "stage").sort("at"),
+        stage_rows.select("number", "at", "stage", "call_draw").sort("at"),
         on="at",
         by="number",
         check_sortedness=False,
@@ -341,6 +360,24 @@ def _sf_history(
         ]
     ).sort("Id", "at")
     stage = _sf_stage_name(pl.col("stage"))
+    # Each row's call is made on the close date it carries (a pushed deal's earlier rows: the old).
+    outcomes = facts.select("number", "status", pl.col("closed_at").dt.date().alias("closed_on"))
+    all_rows = (
+        all_rows.join(outcomes, on="number", how="left")
+        .sort("Id", "at")
+        .with_columns(
+            rep_call(
+                pl.col("stage"),
+                pl.col("call_draw"),
+                pl.col("CloseDate").str.to_date(SF_DATE),
+                pl.col("status"),
+                pl.col("closed_on"),
+                date.fromisoformat(pipeline.truth["end"]),
+            )
+            .replace_strict(SF_FORECAST_CATEGORY_API)
+            .alias("ForecastCategory")
+        )
+    )
     return all_rows.with_columns(
         (
             pl.lit("008SIM") + pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(9) + "AAA"
@@ -357,6 +394,7 @@ def _sf_history(
         "Amount",
         "CloseDate",
         "Probability",
+        "ForecastCategory",
         "FromOpportunityStageName",
         pl.lit("").alias("PrevAmount"),
         pl.lit("").alias("PrevCloseDate"),
@@ -407,6 +445,9 @@ def write_hubspot(pipeline: SimulatedPipeline, out_dir: Path) -> list[Path]:
         pl.col("last_modified").dt.strftime(timestamp).alias("Last Modified Date"),
         (_sf_probability(pl.col("deal_stage")) / 100).alias("Deal probability"),
         (pl.col("status") == "won").cast(pl.String).alias("Is Closed Won"),
+        pl.col("forecast_category")
+        .replace_strict(HUBSPOT_FORECAST_CATEGORY)
+        .alias("Forecast category"),
         pl.col("activity_count").alias("Number of Sales Activities"),
         pl.col("opportunity_id"),
     )

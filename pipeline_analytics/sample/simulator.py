@@ -202,11 +202,21 @@ def simulate(
 
 
 def write_sample(out_dir: Path, n_deals: int, seed: int) -> None:
-    """Write deals.csv, stage_history.csv, activities.csv and truth.json into `out_dir`."""
+    """Write deals.csv, stage_history.csv, activities.csv and truth.json into `out_dir`.
+
+    deals.csv also carries each deal's forecast category (sample/calls.py, its own random stream).
+    """
+    # calls.py reads this module's constants, so it is imported here, not at the top.
+    from pipeline_analytics.sample.calls import current_calls
+
     pipeline = simulate(n_deals, seed)
     out_dir.mkdir(parents=True, exist_ok=True)
+    deals = pipeline.deals.join(current_calls(pipeline), on="opportunity_id", how="left")
     spreadsheet.write_csv(
-        pipeline.deals, out_dir / "deals.csv", datetime_format=TIMESTAMP_FORMAT, float_precision=2
+        deals.sort("opportunity_id"),
+        out_dir / "deals.csv",
+        datetime_format=TIMESTAMP_FORMAT,
+        float_precision=2,
     )
     spreadsheet.write_csv(
         pipeline.stage_history, out_dir / "stage_history.csv", datetime_format=TIMESTAMP_FORMAT

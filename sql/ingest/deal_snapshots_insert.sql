@@ -12,5 +12,6 @@ select
     owner,
     batch_id,
     closed_at,
-    stage_changed_at
+    stage_changed_at,
+    forecast_category
 from incoming_deals

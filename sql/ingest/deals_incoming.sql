@@ -34,6 +34,7 @@ select
     s.activity_count,
     s.segment,
     s.lead_id,
+    s.forecast_category,
     $snapshot_at::timestamp as snapshot_at,  -- noqa: RF02
     $batch_id::integer as batch_id  -- noqa: RF02
 from staged_deals as s

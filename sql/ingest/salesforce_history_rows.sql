@@ -13,6 +13,7 @@ select
     previous_amount_value as previous_amount,
     close_date_value::date as close_date,
     previous_close_date_value::date as previous_close_date,
+    forecast_category,
     exclude_reason,
     case when exclude_reason is null then nullif(failures, '') end as reject_reason,
     case when exclude_reason is null then failed_column end as reject_column

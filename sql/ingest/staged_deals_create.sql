@@ -18,6 +18,7 @@ with staged as (
         deal_type,
         segment,
         lead_id,
+        forecast_category,
         deal_currency as currency,
         stage,
         status,

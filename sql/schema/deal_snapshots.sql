@@ -11,5 +11,6 @@ create table if not exists deal_snapshots (
     owner varchar,
     batch_id integer,
     closed_at timestamp,
-    stage_changed_at timestamp
+    stage_changed_at timestamp,
+    forecast_category varchar
 );

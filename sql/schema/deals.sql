@@ -25,5 +25,6 @@ create table if not exists deals (
     activity_count integer,
     segment varchar,
     amount_company_currency double,
-    lead_id varchar
+    lead_id varchar,
+    forecast_category varchar
 );

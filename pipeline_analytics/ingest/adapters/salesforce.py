@@ -8,7 +8,8 @@ IsDeleted = 1 are excluded and counted. Probability is 0-100.
 
 OpportunityHistory writes a row on every save that changes stage, amount, probability or close
 date. The rows where the stage differs from the deal's previous row are stage changes; amount and
-close-date differences between consecutive rows are kept in `deal_changes`.
+close-date differences between consecutive rows are kept in `deal_changes`, and so is the
+forecast category (ForecastCategory) a row sets or changes, as field `forecast_category`.
 
 Exports people make with Data Loader or Workbench carry relationship headers (`Account.Name`,
 `Owner.Name`) and may lack the Id: deals are then keyed on their name, and deals sharing a name
@@ -36,6 +37,7 @@ from pipeline_analytics.ingest.adapters.common import (
 )
 from pipeline_analytics.ingest.columns import uses_stand_in
 from pipeline_analytics.ingest.files import LoadedFile, create_reading_view
+from pipeline_analytics.ingest.forecast_category import normalized_sql
 from pipeline_analytics.ingest.locale import number_sql, timestamp_sql
 from pipeline_analytics.ingest.staging import (
     DealSpec,
@@ -183,6 +185,7 @@ class SalesforceAdapter(CrmAdapter):
         deleted = self._deleted(cols)
         fields = {
             **text,
+            "forecast_category": normalized_sql(text["forecast_category"]),
             "exclude_reason": f"case when {deleted} then 'deleted in Salesforce (IsDeleted)' end",
         }
         typed = {
@@ -323,5 +326,6 @@ def _history_fields(cols: dict[str, str]) -> list[tuple[str, str]]:
         "close_date",
         "previous_amount",
         "previous_close_date",
+        "forecast_category",
     )
     return [(f, cols.get(f, "")) for f in fields]

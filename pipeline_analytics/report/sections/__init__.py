@@ -13,12 +13,14 @@ import duckdb
 from pipeline_analytics.report.model import ReportContext, Section
 from pipeline_analytics.report.sections.accuracy import accuracy_section
 from pipeline_analytics.report.sections.cashflow import cashflow_section
+from pipeline_analytics.report.sections.categories import categories_section
 from pipeline_analytics.report.sections.changes import changes_section
 from pipeline_analytics.report.sections.flow import flow_section
 from pipeline_analytics.report.sections.forecast import forecast_section
 from pipeline_analytics.report.sections.method import method_section
 from pipeline_analytics.report.sections.pipeline import funnel_section, speed_section
 from pipeline_analytics.report.sections.quality import quality_section
+from pipeline_analytics.report.sections.slippage import slippage_section
 from pipeline_analytics.report.sections.summary import summary_section
 from pipeline_analytics.report.sections.team import (
     bottlenecks_section,
@@ -33,6 +35,8 @@ SECTIONS: tuple[SectionBuilder, ...] = (
     forecast_section,
     changes_section,
     cashflow_section,
+    categories_section,
+    slippage_section,
     funnel_section,
     speed_section,
     bottlenecks_section,
