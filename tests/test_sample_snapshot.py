@@ -4,6 +4,12 @@ Since the models were rewritten to run on Spark too (issue 16), the snapshot als
 issue 15 added, and `int_deals_as_of` bounds open time ranges with 1900-01-01 and 9999-12-31
 instead of infinite timestamps, which Spark lacks; nothing else changed.
 
+Issue 17 added tables, columns and report sections (targets, scenarios, run changes, forecast
+categories, slippage; the reps' calls in the sample files) and checked, before retaking the
+snapshot, that every earlier table, KPI, chart and sentence was unchanged. Then the sample config
+gained targets, among them an owner's: its deals form a segment of the simulation, so the sample's
+forecast draws (and its forecast tables, within sampling error) changed with it.
+
 Every core, intermediate, mart and forecast table of the sample and its CRM renderings, and every
 KPI value, chart series and visible word of the English and Italian reports, compared with
 tests/snapshots/sample/ (written by `python -m tests.sample_snapshot`). Numbers compare within a
