@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -24,6 +25,17 @@ def _real_salesforce_export() -> Path | None:
 
 
 REAL_SALESFORCE_EXPORT = _real_salesforce_export()
+
+# A [[targets]] or [scenarios.NAME] table of a config, up to the next table.
+_TARGETS_AND_SCENARIOS = re.compile(r"^\[(\[targets\]|scenarios\.[^\]]+)\]\n(?:(?!\[).*\n)*", re.M)
+
+
+def sample_config_text() -> str:
+    """data/sample/pipeline.toml without its [[targets]] and [scenarios.NAME] tables, for tests
+    that set their own."""
+    text = (SAMPLE_DIR / "pipeline.toml").read_text(encoding="utf-8")
+    return _TARGETS_AND_SCENARIOS.sub("", text)
+
 
 GENERIC_CONFIG = """
 [[sources]]

@@ -11,14 +11,17 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipeline_analytics.cli import main
 from pipeline_analytics.report import render_report
 from pipeline_analytics.report.i18n import catalog
 from pipeline_analytics.sample.shapes import write_shape
+from tests.conftest import SAMPLE_DIR
 from tests.test_report import SECTION_KEYS, CrmNames, make_warehouse
 
 ITALIAN = catalog("it").messages
@@ -83,7 +86,9 @@ class LazyReports(dict):
         self.folder = folder
 
     def __missing__(self, name: str) -> Path:
-        if name == "five_deals":
+        if name in ("forecasting_platform_en", "forecasting_platform_it"):
+            path = self.forecasting_platform(name.rsplit("_", 1)[1])
+        elif name == "five_deals":
             # A real five-deal export through the whole `run`: what a new small team sees first.
             config = write_shape("five_deals", self.folder / name, simulations=500)
             assert main(["-q", "--config", str(config), "run"]) == 0
@@ -101,6 +106,61 @@ class LazyReports(dict):
             path = render_report(con, output_dir=self.folder / name, language=language)
             con.close()
         self[name] = path
+        return path
+
+    def forecasting_platform(self, language: str) -> Path:
+        """The Salesforce rendering (reps' calls, close-date history) with targets, a scenario and
+        two base runs, so every section of issue 17 has something to show."""
+        folder = self.folder / "forecasting_platform"
+        config = folder / "salesforce.toml"
+        if not config.exists():
+            shutil.copytree(SAMPLE_DIR / "salesforce", folder / "salesforce")
+            base = (SAMPLE_DIR / "salesforce.toml").read_text(encoding="utf-8")
+            config.write_text(base, encoding="utf-8")
+            assert main(["-q", "--config", str(config), "ingest"]) == 0
+            assert main(["-q", "--config", str(config), "build"]) == 0
+            with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as con:
+                as_of = con.sql("select as_of from build_params").fetchone()[0]
+                (owner,) = con.sql(
+                    "select owner from deals where status = 'open' group by owner "
+                    "order by sum(amount_base) desc, owner limit 1"
+                ).fetchone()
+            quarter = (as_of.month - 1) // 3 + 1
+            following = f"{as_of.year + quarter // 4}-Q{quarter % 4 + 1}"
+            config.write_text(
+                base.replace(
+                    "[report]",
+                    f"""[[targets]]
+period = "{as_of.year}-Q{quarter}"
+amount = 400000
+
+[[targets]]
+period = "{following}"
+amount = 500000
+
+[[targets]]
+period = "{following}"
+owner = "{owner}"
+amount = 100000
+
+[scenarios.better_win_rate]
+win_rate_factor = 1.2
+
+[forecast]
+simulations = 2000
+
+[report]""",
+                ),
+                encoding="utf-8",
+            )
+            earlier = (as_of - timedelta(days=14)).isoformat(sep=" ")
+            assert main(["-q", "--config", str(config), "forecast", "--as-of", earlier]) == 0
+            assert main(["-q", "--config", str(config), "run"]) == 0
+        if language == "en":
+            return folder / "reports" / "latest.html"
+        con = duckdb.connect(str(folder / "warehouse.duckdb"))
+        path = render_report(con, output_dir=folder / "it", language="it")
+        con.close()
         return path
 
 
@@ -184,7 +244,12 @@ def test_italian_report_shows_italian_labels(italian: Visit) -> None:
     headings = italian.evaluate(
         "() => [...document.querySelectorAll('h2')].map((h) => h.innerText)"
     )
-    assert headings[:3] == [ITALIAN["Executive summary"], ITALIAN["Forecast"], ITALIAN["Cash flow"]]
+    assert headings[:4] == [
+        ITALIAN["Executive summary"],
+        ITALIAN["Forecast"],
+        ITALIAN["What changed since the last run"],
+        ITALIAN["Cash flow"],
+    ]
     assert ITALIAN["Data quality"] in headings
     # Plotly draws the date ticks itself, from the Italian month names in the chart config.
     ticks = italian.evaluate(
@@ -251,3 +316,50 @@ def test_a_five_deal_export_reads_whole_in_the_browser(browser, reports, tmp_pat
         screenshot = tmp_path / "five-deals.png"
         seen.page.screenshot(path=str(screenshot), full_page=True)
         assert screenshot.stat().st_size > 50_000
+
+
+# Issue 17's sections and blocks, by their English heading: each must be on the page, translated.
+FORECASTING_PLATFORM = {
+    "summary": ["Executive summary"],
+    "forecast": ["What-if scenarios"],
+    "changes": ["What changed since the last run"],
+    "categories": ["Forecast categories: the reps' call", "How the calls turned out"],
+    "slippage": ["Slippage: close dates pushed out", "The worst slippers"],
+    "team": ["Quota attainment", "Capacity against the next target"],
+}
+
+
+@pytest.mark.parametrize("language", ["en", "it"])
+def test_targets_scenarios_changes_calls_and_slippage_read_in_the_browser(
+    browser, reports, language: str
+) -> None:
+    words = (lambda s: s) if language == "en" else ITALIAN.__getitem__
+    for seen in visit(browser, reports[f"forecasting_platform_{language}"]):
+        drawn = charts_drawn(seen)
+        assert drawn and all(layers >= 1 for layers in drawn), drawn
+        for key, headings in FORECASTING_PLATFORM.items():
+            shown = seen.evaluate(
+                f"() => [...document.querySelectorAll('#{key} h2, #{key} h3')]"
+                ".map((h) => h.innerText)"
+            )
+            for heading in headings:
+                assert words(heading) in shown, (key, heading, shown)
+            tables = seen.evaluate(f"() => document.querySelectorAll('#{key} table').length")
+            assert tables >= 1, f"{key}: no table"
+        cards = seen.evaluate(
+            "() => [...document.querySelectorAll('#summary .card-title')].map((c) => c.innerText)"
+        )
+        lead = words("Chance of hitting the target, {period}").split("{period}")[0]
+        assert cards[0].startswith(lead), cards  # the summary leads with P(hit)
+        captions = seen.evaluate(
+            "() => [...document.querySelectorAll('#accuracy caption')].map((c) => c.innerText)"
+        )
+        assert words("P(hit) scored on the backtest") in captions
+        changes = seen.evaluate("() => document.querySelector('#changes').innerText")
+        nothing = words("Nothing to compare yet: run {run} is the first forecast stored.")
+        assert nothing.split("{run}")[0] not in changes
+        if language == "it":
+            page_text = seen.evaluate("() => document.body.innerText")
+            for headings in FORECASTING_PLATFORM.values():
+                assert not any(h in page_text for h in headings if h != words(h))
+        assert seen.errors == []

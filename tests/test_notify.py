@@ -8,6 +8,7 @@ import email
 import email.policy
 import io
 import json
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -257,6 +258,11 @@ class _Inbox:
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
         return "250 OK"
+
+
+# aiosmtpd logs every connection at INFO from its server thread, which can outlive the test whose
+# captured stderr the CLI's log handler writes to ("Logging error" noise); its warnings still show.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from pipeline_analytics.report.sections.capacity import capacity_blocks
 from pipeline_analytics.report.sections.scenarios import scenario_blocks
 from pipeline_analytics.sql_files import sql_statement
 from pipeline_analytics.warehouse import connect
-from tests.conftest import SAMPLE_DIR
+from tests.conftest import SAMPLE_DIR, sample_config_text
 
 # --- config -----------------------------------------------------------------------------------
 
@@ -222,7 +222,7 @@ exclude_deals = ["NO-SUCH-DEAL"]
 @pytest.fixture
 def scenario_config(tmp_path: Path) -> Path:
     """The sample's config with two scenarios, its files read from the sample folder."""
-    text = CONFIG.read_text(encoding="utf-8")
+    text = sample_config_text()
     for name in ("deals.csv", "stage_history.csv", "activities.csv"):
         text = text.replace(f'"{name}"', f'"{(SAMPLE_DIR / name).as_posix()}"')
     text = text.replace("simulations = 10000", "simulations = 1000")

@@ -38,7 +38,7 @@ from pipeline_analytics.forecast.selection import choose_headline
 from pipeline_analytics.forecast.targets import headline_paths, period_bounds, targets_frame
 from pipeline_analytics.report import render_report
 from pipeline_analytics.sql_files import sql_statement
-from tests.conftest import SAMPLE_DIR
+from tests.conftest import SAMPLE_DIR, sample_config_text
 from tests.mart_fixtures import add_deal, add_stages, add_stint, build_as_of, new_warehouse, rows
 from tests.test_forecast import add_history
 
@@ -391,7 +391,7 @@ def test_p_hit_at_the_sample_next_quarters_p50_and_p10(sample_warehouse: Path, t
     con = new_warehouse(tmp_path)
     shown = rows(con, NEXT_QUARTER_SQL, [1])[0]
     con.close()
-    config = (SAMPLE_DIR / "pipeline.toml").read_text(encoding="utf-8")
+    config = sample_config_text()
     for name in ("deals.csv", "stage_history.csv", "activities.csv"):
         config = config.replace(f'"{name}"', f'"{SAMPLE_DIR / name}"')
     extra = "".join(
