@@ -112,19 +112,23 @@ class LazyReports(dict):
         """The Salesforce rendering (reps' calls, close-date history) with targets, a scenario and
         two base runs, so every section of issue 17 has something to show."""
         folder = self.folder / "forecasting_platform"
-        config = folder / "salesforce.toml"
+        config, db = folder / "salesforce.toml", folder / "warehouse.duckdb"
+
+        def cli(*args: str) -> int:
+            return main(["-q", "--config", str(config), "--db", str(db), *args])
+
         if not config.exists():
             shutil.copytree(SAMPLE_DIR / "salesforce", folder / "salesforce")
             base = (SAMPLE_DIR / "salesforce.toml").read_text(encoding="utf-8")
             config.write_text(base, encoding="utf-8")
-            assert main(["-q", "--config", str(config), "ingest"]) == 0
-            assert main(["-q", "--config", str(config), "build"]) == 0
-            with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as con:
-                as_of = con.sql("select as_of from build_params").fetchone()[0]
-                (owner,) = con.sql(
+            assert cli("ingest") == 0
+            assert cli("build") == 0
+            with duckdb.connect(str(db), read_only=True) as con:
+                ((as_of,),) = con.execute("select as_of from build_params").fetchall()
+                ((owner,),) = con.execute(
                     "select owner from deals where status = 'open' group by owner "
                     "order by sum(amount_base) desc, owner limit 1"
-                ).fetchone()
+                ).fetchall()
             quarter = (as_of.month - 1) // 3 + 1
             following = f"{as_of.year + quarter // 4}-Q{quarter % 4 + 1}"
             config.write_text(
@@ -149,16 +153,18 @@ win_rate_factor = 1.2
 [forecast]
 simulations = 2000
 
-[report]""",
+[report]
+output_dir = "reports"
+""",
                 ),
                 encoding="utf-8",
             )
             earlier = (as_of - timedelta(days=14)).isoformat(sep=" ")
-            assert main(["-q", "--config", str(config), "forecast", "--as-of", earlier]) == 0
-            assert main(["-q", "--config", str(config), "run"]) == 0
+            assert cli("forecast", "--as-of", earlier) == 0
+            assert cli("run") == 0
         if language == "en":
             return folder / "reports" / "latest.html"
-        con = duckdb.connect(str(folder / "warehouse.duckdb"))
+        con = duckdb.connect(str(db))
         path = render_report(con, output_dir=folder / "it", language="it")
         con.close()
         return path
