@@ -38,6 +38,30 @@ MUST_SKIP = {
     "no_dates": {"backtest", "forecast"},  # nothing says when deals closed
 }
 MAY_SKIP = {"no_closed": {"backtest"}, "no_amounts": {"backtest"}}
+# Issue 17 on every shape: targets (the quarter holding the shapes' as_of, the next, a rep's, a
+# year) and a what-if, so P(hit), quota, capacity and the scenario table meet each shape too.
+TARGETS_AND_SCENARIO = """
+[[targets]]
+period = "2026-Q4"
+amount = 500000
+
+[[targets]]
+period = "2027-Q1"
+amount = 500000
+
+[[targets]]
+period = "2027-Q1"
+owner = "Avery Chen"
+amount = 100000
+
+[[targets]]
+period = "2026"
+amount = 2000000
+
+[scenarios.better_win_rate]
+win_rate_factor = 1.2
+exclude_deals = ["no-such-deal"]
+"""
 # The report section that says why a step has no numbers.
 SECTION_OF_STEP = {"backtest": "accuracy", "forecast": "forecast"}
 
@@ -89,7 +113,10 @@ def shape_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Shape
     def get(name: str) -> ShapeRun:
         if name not in runs:
             folder = tmp_path_factory.mktemp(name)
-            runs[name] = run_folder(write_shape(name, folder, simulations=SIMULATIONS))
+            config = write_shape(name, folder, simulations=SIMULATIONS)
+            with config.open("a", encoding="utf-8") as file:
+                file.write(TARGETS_AND_SCENARIO)
+            runs[name] = run_folder(config)
         return runs[name]
 
     return get

@@ -285,6 +285,29 @@ def test_ended_periods_are_facts_and_periods_beyond_the_horizon_have_no_p_hit(co
     assert "ends after the forecast horizon (2026-07-01" in why["reason"]
 
 
+def test_an_owner_no_deal_carries_has_no_p_hit_and_says_why(con, tmp_path: Path):
+    """Zoe owns nothing the data knows (a misspelt name, or an export without owners): no 0%
+    blaming her, but no P(hit), the reason stored, and the report saying so."""
+    zoe = Target("2026-Q2", 700.0, owner="Zoe")
+    run_id = run_forecast(con, dataclasses.replace(SETTINGS, targets=(*TARGETS, zoe)))
+    found = stored_targets(con, run_id)
+    row = found[("2026-Q2", "Zoe", None)]
+    assert (row["closed_to_date"], row["open_pipeline"], row["p_hit"], row["p50"]) == (
+        0,
+        0,
+        None,
+        None,
+    )
+    assert found[("2026-Q1", "Ann", None)]["p_hit"] is not None
+    sql = "select config from forecast_runs where run_id = ?"
+    config = json.loads(rows(con, sql, [run_id])[0]["config"])
+    reasons = {w["owner"]: w["reason"] for w in config["targets"]["without_p_hit"]}
+    assert reasons["Zoe"].startswith("no deal known at as_of has owner 'Zoe'")
+    text = visible(render_report(con, output_dir=tmp_path).read_text(encoding="utf-8"))
+    quota = text[text.index("Quota attainment") :]
+    assert "Zoe Q2 2026 700 0 0.0% — no deal of this owner in the data" in quota
+
+
 def test_facts_as_of_an_earlier_moment_know_nothing_later(con):
     """As of 2026-02-01 only January's wins are in: 18 x 100 + A1's 500; no deal of the fixture
     is open then (O1..O3 were created in February), so nothing covers the rest."""
@@ -292,8 +315,10 @@ def test_facts_as_of_an_earlier_moment_know_nothing_later(con):
     q1 = stored_targets(con, run_id)[("2026-Q1", None, None)]
     assert (q1["closed_to_date"], q1["remaining"]) == (pytest.approx(2300), pytest.approx(2700))
     assert (q1["open_pipeline"], q1["coverage"], q1["required_win_rate"]) == (0, 0, None)
-    bob = stored_targets(con, run_id)[("2026-02", "Bob", None)]  # February is still ahead
-    assert bob["closed_to_date"] == 0 and 0 <= bob["p_hit"] < 1
+    # February is still ahead, and none of Bob's deals is known yet (B1 and O2 are created later):
+    # no P(hit) rather than a 0% blaming him.
+    bob = stored_targets(con, run_id)[("2026-02", "Bob", None)]
+    assert (bob["closed_to_date"], bob["p_hit"]) == (0, None)
 
 
 def test_company_p_hit_is_the_share_of_the_runs_simulated_totals(con):

@@ -15,7 +15,9 @@ band was rescaled. Owner and pipeline totals have no headline of their own: the 
 its band scale when the engine leads.
 
 A period that has ended is a fact (P(hit) 1 or 0); one ending after the forecast horizon has no
-P(hit) (NULL): its last months are not simulated.
+P(hit) (NULL): its last months are not simulated. Nor has the target of an owner or pipeline that
+no deal known at as_of carries (a misspelt name, or an export without owners): a 0% would blame a
+rep for a name the data does not hold.
 """
 
 from __future__ import annotations
@@ -190,8 +192,8 @@ def targets_frame(fc: EngineForecast, headline: Headline) -> pl.DataFrame:
             p50s.append(row["closed_to_date"])
             p_hits.append(1.0 if row["closed_to_date"] >= row["target"] else 0.0)
             continue
-        if row["period_end"] > horizon_end:
-            p50s.append(None)  # its last months are not simulated: no total to compare
+        if row["period_end"] > horizon_end or unmatched(segments, row):
+            p50s.append(None)  # not simulated, or nobody of that name: no total to compare
             p_hits.append(None)
             continue
         months = [
@@ -237,17 +239,31 @@ def targets_frame(fc: EngineForecast, headline: Headline) -> pl.DataFrame:
     )
 
 
-def segment_rest(
-    fc: EngineForecast, segments: SegmentPaths, row: dict, months: list[int]
-) -> np.ndarray:
-    """The simulated bookings of a target's owner or pipeline in the given months, per path: its
-    segments' open pipeline, plus their share of new pipeline."""
+def chosen_segments(segments: SegmentPaths, row: dict) -> np.ndarray:
+    """Which simulation segments make up a target's owner or pipeline."""
     keys = segments.inputs.segments
     chosen = np.ones(keys.height, dtype=bool)
     if row["owner"] is not None:
         chosen &= (keys["owner_key"] == row["owner"]).fill_null(False).to_numpy()
     if row["pipeline"] is not None:
         chosen &= (keys["pipeline_key"] == row["pipeline"]).fill_null(False).to_numpy()
+    return chosen
+
+
+def unmatched(segments: SegmentPaths, row: dict) -> bool:
+    """An owner's or pipeline's target that no deal known at as_of carries: nothing open, nothing
+    created in the lookback window, nothing won in the period."""
+    named = row["owner"] is not None or row["pipeline"] is not None
+    return named and row["closed_to_date"] == 0 and not chosen_segments(segments, row).any()
+
+
+def segment_rest(
+    fc: EngineForecast, segments: SegmentPaths, row: dict, months: list[int]
+) -> np.ndarray:
+    """The simulated bookings of a target's owner or pipeline in the given months, per path: its
+    segments' open pipeline, plus their share of new pipeline."""
+    keys = segments.inputs.segments
+    chosen = chosen_segments(segments, row)
     open_part = segments.open_pipeline[:, chosen][:, :, months].sum(axis=(1, 2))
     share = float(keys["new_share"].to_numpy()[chosen].sum())
     return open_part + share * fc.new_pipeline[:, months].sum(axis=1)
@@ -258,17 +274,31 @@ def target_notes(fc: EngineForecast) -> dict[str, Any]:
     if fc.segments is None:
         return {}
     horizon_end = add_months(fc.grid.starts[-1], 1)
-    without = [
-        {
-            "period": row["period"],
-            "owner": row["owner"],
-            "pipeline": row["pipeline"],
-            "reason": f"the period ends after the forecast horizon ({horizon_end} is the first "
-            "day not simulated), so its total cannot be simulated",
-        }
-        for row in fc.segments.inputs.facts.iter_rows(named=True)
-        if not row["ended"] and row["period_end"] > horizon_end
-    ]
+    without = []
+    for row in fc.segments.inputs.facts.iter_rows(named=True):
+        if row["ended"]:
+            continue
+        if row["period_end"] > horizon_end:
+            reason = (
+                f"the period ends after the forecast horizon ({horizon_end} is the first day not "
+                "simulated), so its total cannot be simulated"
+            )
+        elif unmatched(fc.segments, row):
+            who = f"owner {row['owner']!r}" if row["owner"] else f"pipeline {row['pipeline']!r}"
+            reason = (
+                f"no deal known at as_of has {who}: check the name as the export writes it (an "
+                "export without that column has none)"
+            )
+        else:
+            continue
+        without.append(
+            {
+                "period": row["period"],
+                "owner": row["owner"],
+                "pipeline": row["pipeline"],
+                "reason": reason,
+            }
+        )
     return {
         "targets": {
             "segments": fc.segments.inputs.segments.height,

@@ -27,6 +27,19 @@ from pipeline_analytics.sample.simulator import LOST_STAGE, WON_STAGE, Simulated
 CALL_STREAM = 2
 OPEN_CALLS = ("Commit", "Best Case", "Pipeline")
 CLOSED_CALLS = {WON_STAGE: "Closed", LOST_STAGE: "Omitted"}
+
+
+def deal_status(stage: pl.Expr) -> pl.Expr:
+    """The deal's status (won, lost or open) from the simulator's stage."""
+    return (
+        pl.when(stage == WON_STAGE)
+        .then(pl.lit("won"))
+        .when(stage == LOST_STAGE)
+        .then(pl.lit("lost"))
+        .otherwise(pl.lit("open"))
+    )
+
+
 # Shares of (Commit, Best Case, Pipeline) of a call whose outcome is known at the end.
 CALL_IF_WON_IN_QUARTER = (0.70, 0.20, 0.10)
 CALL_IF_NOT = (0.10, 0.25, 0.65)
@@ -93,12 +106,7 @@ def current_calls(pipeline: SimulatedPipeline) -> pl.DataFrame:
     deals = pipeline.deals.select(
         "opportunity_id",
         pl.col("close_date").str.slice(0, 10).str.to_date("%Y-%m-%d").alias("close_day"),
-        pl.when(pl.col("deal_stage") == WON_STAGE)
-        .then(pl.lit("won"))
-        .when(pl.col("deal_stage") == LOST_STAGE)
-        .then(pl.lit("lost"))
-        .otherwise(pl.lit("open"))
-        .alias("status"),
+        deal_status(pl.col("deal_stage")).alias("status"),
     )
     closed_on = pl.when(pl.col("status") != "open").then(pl.col("close_day"))
     return deals.join(last, on="opportunity_id", how="left").select(

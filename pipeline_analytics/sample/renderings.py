@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline_analytics import spreadsheet
-from pipeline_analytics.sample.calls import call_draws, current_calls, rep_call
+from pipeline_analytics.sample.calls import call_draws, current_calls, deal_status, rep_call
 from pipeline_analytics.sample.simulator import (
     LOST_STAGE,
     OPEN_STAGES,
@@ -104,12 +104,7 @@ def deal_facts(pipeline: SimulatedPipeline) -> pl.DataFrame:
         pl.len().alias("activity_count")
     )
     deals = pipeline.deals.with_columns(
-        pl.when(pl.col("deal_stage") == WON_STAGE)
-        .then(pl.lit("won"))
-        .when(pl.col("deal_stage") == LOST_STAGE)
-        .then(pl.lit("lost"))
-        .otherwise(pl.lit("open"))
-        .alias("status"),
+        deal_status(pl.col("deal_stage")).alias("status"),
         pl.col("opportunity_id").str.slice(4).cast(pl.Int64).alias("number"),
     )
     closed = pl.col("status") != "open"

@@ -388,9 +388,12 @@ def quota_blocks(con: duckdb.DuckDBPyConnection, ctx: ReportContext) -> list[Blo
 
 
 def p_hit_cell(quota: RunTarget, run: ForecastRun, ctx: ReportContext) -> Cell:
-    """P(hit), or why there is none: the period ends after the forecast horizon."""
+    """P(hit), or why there is none: the period ends after the forecast horizon, or no deal known
+    at the forecast's date has that owner (forecast/targets.py)."""
     if beyond_horizon(quota, run):
         return Cell(ctx.t("beyond the forecast horizon"), None)
+    if is_missing(quota.p_hit):
+        return Cell(ctx.t("no deal of this owner in the data"), None)
     return number_cell(quota.p_hit, lambda v: ctx.fmt.percent(v, 0))
 
 
