@@ -7,8 +7,8 @@ instead of infinite timestamps, which Spark lacks; nothing else changed.
 Issue 17 added tables, columns and report sections (targets, scenarios, run changes, forecast
 categories, slippage; the reps' calls in the sample files) and checked, before retaking the
 snapshot, that every earlier table, KPI, chart and sentence was unchanged. Then the sample config
-gained targets, among them an owner's: its deals form a segment of the simulation, so the sample's
-forecast draws (and its forecast tables, within sampling error) changed with it.
+gained targets and a scenario; a target changes no draw of the simulation, so every earlier
+forecast number stayed as it was.
 
 Every core, intermediate, mart and forecast table of the sample and its CRM renderings, and every
 KPI value, chart series and visible word of the English and Italian reports, compared with

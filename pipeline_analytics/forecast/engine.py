@@ -202,21 +202,22 @@ def compute(
         _expected_month(inputs, grid),
     )
     model = replace(model, cumulative=scenarios.scaled_win_curves(model.cumulative, scenario))
-    # Each deal's group is its cash-flow group x its target segment (one segment without targets).
+    # Each deal's wins are summed per cash-flow group and target segment (one without targets).
     segments = inputs.targets.segments.height if inputs.targets else 1
-    segment = inputs.targets.deal_segment if inputs.targets else 0
-    group = groups.of(deals["deal_type"].to_list()) * segments + segment
+    segment = inputs.targets.deal_segment if inputs.targets else None
+    group = groups.of(deals["deal_type"].to_list())
     known = as_floats(deals["amount_base"])
     imputed = np.isnan(known) & settings.impute_missing_amounts
     amount = np.where(imputed, as_floats(deals["imputed_amount_base"]), known)
     imputed &= ~np.isnan(amount)
     amount = amount * scenario.amount_factor
     by_segment = simulate_open_deals(
-        OpenDeals(amount, model.deal_class, group),
+        OpenDeals(amount, model.deal_class, group, segment),
         model.cumulative,
-        len(groups.names) * segments,
+        len(groups.names),
         simulations,
         seeds[0],
+        n_segments=segments,
     ).reshape(simulations, len(groups.names), segments, grid.horizon)
     open_pipeline = by_segment.sum(axis=2)
     added_created = scenarios.added_created_pipeline(

@@ -8,9 +8,12 @@ gives totals whose percentiles are those of the joint outcome, not sums of per-d
 The draw is a 16-bit uniform looked up in a 65,536-entry table per class (outcome probabilities
 rounded to 1/65,536). Work is split into tiles of deals sharing a class and a cash-flow group,
 each with its own random stream derived from the seed and its position, so the result does not
-depend on how many threads run the tiles. Amounts are summed in whole cents, which float64 adds
-exactly, so the totals do not depend on the order of the sums either: same seed, same numbers.
-Memory stays bounded: a tile holds at most TILE_ELEMENTS draws.
+depend on how many threads run the tiles. A deal's segment (the owner or pipeline a bookings
+target follows) only routes its wins to that segment's totals inside its tile: segments never
+change which draws a deal gets, so adding a target leaves every total as it was. Amounts are
+summed in whole cents, which float64 adds exactly, so the totals do not depend on the order of the
+sums either: same seed, same numbers. Memory stays bounded: a tile holds at most TILE_ELEMENTS
+draws.
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ MAX_THREADS = 8
 
 @dataclass(frozen=True)
 class OpenDeals:
-    """The deals to simulate: amount, outcome class and cash-flow group of each."""
+    """The deals to simulate: amount, outcome class, cash-flow group and target segment of each
+    (segment None: one segment)."""
 
     amount: np.ndarray
     outcome_class: np.ndarray
     group: np.ndarray
+    segment: np.ndarray | None = None
 
 
 def outcome_tables(cumulative: np.ndarray) -> np.ndarray:
@@ -59,9 +64,12 @@ def simulate_open_deals(
     simulations: int,
     seed: int,
     threads: int | None = None,
+    n_segments: int = 1,
 ) -> np.ndarray:
-    """Won amounts per simulation, cash-flow group and month: shape (simulations, groups, H)."""
+    """Won amounts per simulation, cash-flow group and month: shape (simulations, groups, H); with
+    segments, per group and segment: (simulations, groups * n_segments, H), group-major."""
     horizon = cumulative.shape[1]
+    segment = np.zeros(deals.amount.size, np.intp) if deals.segment is None else deals.segment
     cents = np.round(np.nan_to_num(deals.amount) * 100.0)
     possible = (cents > 0) & (cumulative[deals.outcome_class, -1] > 0)
     index = np.flatnonzero(possible)
@@ -75,7 +83,7 @@ def simulate_open_deals(
     sim_offset = np.arange(simulations, dtype=np.intp) * (horizon + 1)
 
     def run(tile_range: range) -> np.ndarray:
-        totals = np.zeros((n_groups, bins))
+        totals = np.zeros((n_groups * n_segments, bins))
         for k in tile_range:
             lo, hi = tiles[k]
             rows = order[lo:hi]
@@ -84,17 +92,29 @@ def simulate_open_deals(
             n = rows.size * simulations
             raw = rng.integers(0, 2**64 - 1, (n + 3) // 4, dtype=np.uint64, endpoint=True)
             draws = raw.view(np.uint16)[:n].reshape(rows.size, simulations)
-            if won_levels[outcome_class] < SPARSE_BELOW * LEVELS:
-                level, table = won_levels[outcome_class], tables[outcome_class]
-                key, wins_per_deal = _won_draws(draws, level, table, horizon)
-                weight = np.repeat(cents[rows], wins_per_deal)
-            else:
-                key = np.add(
-                    np.take(tables[outcome_class], draws.astype(np.intp)), sim_offset, dtype=np.intp
-                ).ravel()
-                weight = np.repeat(cents[rows], simulations)
-            totals[deals.group[rows[0]]] += np.bincount(key, weights=weight, minlength=bins)
+            if n_segments > 1:
+                # Each deal keeps its row of draws; the tile's deals are only regrouped by segment.
+                by_segment = np.argsort(segment[rows], kind="stable")
+                rows, draws = rows[by_segment], draws[by_segment]
+            cuts = np.flatnonzero(np.diff(segment[rows])) + 1
+            for lo_row, hi_row in zip(np.r_[0, cuts], np.r_[cuts, rows.size], strict=True):
+                part = rows[lo_row:hi_row]
+                won = won_cents(draws[lo_row:hi_row], cents[part], outcome_class)
+                totals[deals.group[part[0]] * n_segments + segment[part[0]]] += won
         return totals
+
+    def won_cents(draws: np.ndarray, amounts: np.ndarray, outcome_class: int) -> np.ndarray:
+        """Won cents per (simulation, outcome) bin of deals of one class, a row of draws each."""
+        if won_levels[outcome_class] < SPARSE_BELOW * LEVELS:
+            level, table = won_levels[outcome_class], tables[outcome_class]
+            key, wins_per_deal = _won_draws(draws, level, table, horizon)
+            weight = np.repeat(amounts, wins_per_deal)
+        else:
+            key = np.add(
+                np.take(tables[outcome_class], draws.astype(np.intp)), sim_offset, dtype=np.intp
+            ).ravel()
+            weight = np.repeat(amounts, simulations)
+        return np.bincount(key, weights=weight, minlength=bins)
 
     workers = max(1, min(threads or os.cpu_count() or 1, MAX_THREADS, len(tiles)))
     parts = _split(tiles, workers)
@@ -102,8 +122,8 @@ def simulate_open_deals(
         totals = run(parts[0])
     else:
         with ThreadPoolExecutor(workers) as pool:
-            totals = sum(pool.map(run, parts), np.zeros((n_groups, bins)))
-    by_group = totals.reshape(n_groups, simulations, horizon + 1)[:, :, :horizon]
+            totals = sum(pool.map(run, parts), np.zeros((n_groups * n_segments, bins)))
+    by_group = totals.reshape(n_groups * n_segments, simulations, horizon + 1)[:, :, :horizon]
     return by_group.transpose(1, 0, 2) / 100.0
 
 
