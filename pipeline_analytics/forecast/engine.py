@@ -219,7 +219,9 @@ def compute(
         seeds[0],
         n_segments=segments,
     ).reshape(simulations, len(groups.names), segments, grid.horizon)
-    open_pipeline = by_segment.sum(axis=2)
+    # Wins are whole cents: the segments' sum is rounded back to them, so a run with targets has
+    # the very numbers of one without (summing dollar amounts again would add float rounding).
+    open_pipeline = np.round(by_segment.sum(axis=2) * 100.0) / 100.0
     added_created = scenarios.added_created_pipeline(
         scenario, inputs.median_rep_monthly_created, grid.horizon
     )
