@@ -2,7 +2,7 @@
 -- Grain: source x deal_id x valid_from; the date holds for valid_from <= t < valid_until.
 -- evidence 'history': the deal has close-date changes in deal_changes (field expected_close_date,
 --   close_date or closedate, changed by as_of): the old value of its first change holds before it,
---   then the new value of each change until the next (as in mart_pipeline_flow).
+--   then the new value of each change until the next (mart_pipeline_flow reads these).
 -- evidence 'snapshot': no such changes but snapshots taken by as_of: each snapshot's date from its
 --   snapshot_at until the next (the first one also before it, as the only date known then).
 -- evidence 'current': neither: the deal's current date holds throughout.

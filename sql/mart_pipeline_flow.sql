@@ -30,9 +30,9 @@
 --   end; and only the periods in which its value changed can move its amount or close date.
 -- Portable (DuckDB and Spark): Spark has no infinite timestamps, so a span open at its start or
 --   end runs from 1900-01-01 00:00:00 or to 9999-12-31 23:59:59 (as known_from and open_until of
---   int_deals_as_of), and "known since always" is a comparison instead of isfinite(); the old value
---   of a deal's first close-date change is picked by row_number() (arg_min_null has no Spark
---   equivalent); unnest(generate_series()) transpiles to explode(sequence()).
+--   int_deals_as_of), and "known since always" is a comparison instead of isfinite(); close-date
+--   spans come from int_close_date_spans (portable too); unnest(generate_series()) transpiles to
+--   explode(sequence()).
 with params as (
     select as_of
     from build_params
@@ -128,40 +128,18 @@ deal_values as (
     window w as (partition by d.source, d.deal_id order by s.snapshot_at, s.batch_id)
 ),
 
-close_date_changes as (
-    select
-        c.source,
-        c.deal_id,
-        c.changed_at,
-        try_cast(left(c.old_value, 10) as date) as old_date,
-        try_cast(left(c.new_value, 10) as date) as new_date
-    from deal_changes as c
-    cross join params as p
-    where
-        lower(c.field) in ('expected_close_date', 'close_date', 'closedate')
-        and c.changed_at <= p.as_of
-),
-
--- The expected close date of a deal with close-date changes: the old value of the first change
--- before it, then the new value of each change until the next.
+-- The expected close date of a deal with close-date changes (int_close_date_spans, evidence
+-- 'history'): the old value of the first change before it, then the new value of each change
+-- until the next.
 close_date_history as (
     select
         source,
         deal_id,
-        changed_at as valid_from,
-        coalesce(lead(changed_at) over w, timestamp '9999-12-31 23:59:59') as valid_until,
-        new_date as expected_close_date
-    from close_date_changes
-    window w as (partition by source, deal_id order by changed_at)
-    union all
-    select
-        source,
-        deal_id,
-        timestamp '1900-01-01 00:00:00' as valid_from,
-        changed_at as valid_until,
-        old_date as expected_close_date
-    from close_date_changes
-    qualify row_number() over (partition by source, deal_id order by changed_at) = 1
+        valid_from,
+        valid_until,
+        expected_close_date
+    from int_close_date_spans
+    where evidence = 'history'
 ),
 
 -- The open pipeline at each checkpoint, from events: each stretch of a deal's open life at one

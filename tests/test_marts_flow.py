@@ -173,7 +173,7 @@ DEAL_COUNTS = ("open_start_deals", "created_deals", "won_deals", "lost_deals", "
 
 ORIGIN = datetime(2024, 1, 1)
 HORIZON_DAYS = 120
-FLOW_MODELS = ("int_deals_as_of", "mart_pipeline_flow")
+FLOW_MODELS = ("int_deals_as_of", "int_close_date_spans", "mart_pipeline_flow")
 
 
 def at(days: float) -> datetime:
