@@ -63,6 +63,8 @@ LATER_ADDITIONS = frozenset(
         "notifications",
         "deals.forecast_category",
         "deal_snapshots.forecast_category",
+        "forecast_backtest_origins",
+        "forecast_backtest_forecasts",
         MIGRATIONS_TABLE,
     }
 )

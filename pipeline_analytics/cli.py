@@ -223,6 +223,7 @@ def cmd_forecast_with_scenarios(ctx: Context, con: duckdb.DuckDBPyConnection) ->
 
 
 def cmd_backtest(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """Forecast the backtest origins not stored yet and rescore them all (`--recompute`: all)."""
     from pipeline_analytics.forecast import BacktestSettings, run_backtest
 
     args, defaults = ctx.args, BacktestSettings()
@@ -235,20 +236,15 @@ def cmd_backtest(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, obje
         cashflow=ctx.config.cashflow,
         impute_missing_amounts=ctx.config.forecast.impute_missing_amounts,
     )
-    log.info("backtest: %d rows stored in forecast_backtest", run_backtest(con, settings))
-    return {}
+    outcome = run_backtest(con, settings, recompute=getattr(args, "recompute", False))
+    log.info("backtest: %d rows stored in forecast_backtest", outcome.rows)
+    note = f"{len(outcome.forecast)} origins forecast, {len(outcome.kept)} kept"
+    return {runs.STEP_NOTE: note}
 
 
-def cmd_backtest_when_data_changed(
-    ctx: Context, con: duckdb.DuckDBPyConnection
-) -> dict[str, object]:
-    """In `run`: the backtest depends only on the loaded data, so rerun it after new files only."""
+def cmd_backtest_in_run(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     if not ctx.config.forecast.backtest_in_run:
         return {runs.STEP_NOTE: "not run: [forecast] backtest_in_run = false"}
-    stale = con.execute(sql_statement("ops/backtest_is_stale")).fetchall()[0][0]
-    if not stale:
-        log.info("backtest: no new data since the last backtest, kept")
-        return {runs.STEP_NOTE: "kept: no new data since the last backtest"}
     return cmd_backtest(ctx, con)
 
 
@@ -412,7 +408,7 @@ RECORDED: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, obj
 RUN_STEPS: dict[str, Callable[[Context, duckdb.DuckDBPyConnection], dict[str, object]]] = {
     "ingest": cmd_ingest,
     "build": cmd_build,
-    "backtest": cmd_backtest_when_data_changed,
+    "backtest": cmd_backtest_in_run,
     "forecast": cmd_forecast_with_scenarios,
     "report": cmd_report,
 }
@@ -564,6 +560,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--simulations", type=_between(100, 1_000_000), default=2000, help="per month-end (2000)"
     )
     p.add_argument("--seed", type=_between(0, 2**62), help="random seed (default: config, else 0)")
+    p.add_argument(
+        "--recompute",
+        action="store_true",
+        help="forecast every month-end again, not only those not stored yet",
+    )
     p = sub.add_parser("report", help="write the HTML report from the warehouse")
     p.add_argument("--output-dir", type=Path, default=None, help="default: config [report]")
     p.add_argument(
@@ -575,8 +576,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser(
         "run",
-        help="ingest, build, backtest (only after new data), forecast and report, in that order; "
-        "then the digest when [notify] is set",
+        help="ingest, build, backtest (month-ends not stored yet), forecast and report, in that "
+        "order; then the digest when [notify] is set",
     )
     p.add_argument("--snapshot-at", type=_timestamp, default=None, help="as for ingest")
     _add_reload_options(p)

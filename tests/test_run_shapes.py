@@ -335,25 +335,27 @@ def test_a_run_without_new_files_keeps_the_backtest_and_says_so(tmp_path: Path) 
     config = write_shape("no_owner_source", tmp_path, simulations=SIMULATIONS)
     first = run_folder(config)
     assert first.exit_code == 0 and first.step_status()["backtest"] == "succeeded"
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    try:
+        stored = con.execute("select origin, created_at from forecast_backtest_origins")
+        forecast_first = stored.fetchall()
+    finally:
+        con.close()
     assert main(["-q", "--config", str(config), "run"]) == 0
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
     try:
         steps = con.execute(
             "select step, status, message from run_steps where run_id = 2 order by finished_at"
         ).fetchall()
-        backtests = con.execute("select count(distinct created_at) from forecast_backtest")
-        stored = backtests.fetchall()[0][0]
+        stored = con.execute("select origin, created_at from forecast_backtest_origins")
+        forecast_second = stored.fetchall()
     finally:
         con.close()
+    kept = f"0 origins forecast, {len(forecast_first)} kept"
     assert steps == [
-        (
-            step,
-            "succeeded",
-            "kept: no new data since the last backtest" if step == "backtest" else None,
-        )
-        for step in RUN_ORDER
+        (step, "succeeded", kept if step == "backtest" else None) for step in RUN_ORDER
     ]
-    assert stored == 1
+    assert sorted(forecast_second) == sorted(forecast_first) and forecast_first
 
 
 def test_the_report_says_why_the_forecast_failed(
