@@ -16,7 +16,7 @@ import pytest
 
 from pipeline_analytics.errors import StepSkipped
 from pipeline_analytics.forecast import EngineSettings, run_forecast
-from pipeline_analytics.forecast.backtest import BacktestSettings, backtest
+from pipeline_analytics.forecast.backtest import BacktestSettings, run_backtest
 from pipeline_analytics.forecast.baselines import Bookings, Quantiles
 from pipeline_analytics.forecast.calendar import add_months
 from pipeline_analytics.forecast.selection import (
@@ -355,4 +355,4 @@ def test_without_a_seed_the_data_decides_it(con):
 def test_backtest_without_history_is_skipped_saying_why(con):
     # The first deal was created on 2025-10-22 (L0); as_of 2026-03-01: October to February.
     with pytest.raises(StepSkipped, match=r"needs 6 months.*covers 5 complete month"):
-        backtest(con, BacktestSettings(simulations=100))
+        run_backtest(con, BacktestSettings(simulations=100))
