@@ -140,6 +140,31 @@ def test_a_later_history_file_continues_the_stints_of_an_earlier_one(loaded: Pat
 
 
 @pytest.mark.slow
+def test_an_overlapping_history_export_adds_only_the_changes_not_stored(loaded: Path) -> None:
+    # The whole earlier history again (another file: its sha256 differs), plus one new change:
+    # the changes already stored are not added twice, and the stints are as from one file.
+    changes_before = query(
+        loaded, "select deal_id, stage, changed_at from stage_changes order by all"
+    )
+    write(loaded / "history.csv", HISTORY.strip() + "\nD3,Negotiation,2024-04-01\n")
+    assert run_cli(loaded, "ingest") == 0
+    changes = query(loaded, "select deal_id, stage, changed_at from stage_changes order by all")
+    assert len(changes) == len(changes_before) + 1
+    assert set(changes) - set(changes_before) == {
+        ("D3", "Negotiation", query(loaded, "select timestamp '2024-04-01'")[0][0])
+    }
+    assert query(
+        loaded,
+        "select stage, entered_at::date::varchar, exited_at::date::varchar, stint "
+        "from deal_stage_events where deal_id = 'D3' order by entered_at",
+    ) == [
+        ("Prospecting", "2024-02-01", "2024-03-01", 1),
+        ("Proposal", "2024-03-01", "2024-04-01", 1),
+        ("Negotiation", "2024-04-01", None, 1),
+    ]
+
+
+@pytest.mark.slow
 def test_regression_creates_second_stint(export_dir: Path) -> None:
     write(
         export_dir / "deals.csv",

@@ -24,7 +24,7 @@ import duckdb
 from pipeline_analytics.config import PipelineSettings, Source
 from pipeline_analytics.errors import InputError
 from pipeline_analytics.ingest import deals, reference, stage_events, temp_tables
-from pipeline_analytics.ingest.files import FileFingerprint, LoadedFile
+from pipeline_analytics.ingest.files import FileFingerprint, LoadedFile, drop_loaded
 from pipeline_analytics.sql_files import sql_statement
 from pipeline_analytics.warehouse import transaction
 
@@ -278,12 +278,16 @@ def write_batch(
         loaded_rows = loaded.rows_read - rejected - excluded
         if loaded_rows == 0 and rejected:
             raise InputError(_all_rejected_message(con, path, loaded))
+        # The raw text is needed only for the rejected lines: those are kept, and the file's
+        # all-text table goes before the writing steps, whose sorts then have its memory.
+        _keep_rejected_records(con, loaded)
+        drop_loaded(con, loaded.table)
         # Row order in warehouse tables means nothing; not keeping it makes big inserts cheaper.
         con.execute("set preserve_insertion_order = false")
         try:
             with transaction(con):
                 batch_id = _start_batch(con, source, kind, path, fp, snapshot_at, started_at)
-                _write_rejects(con, batch_id, loaded)
+                _insert_rejects(con, batch_id, loaded)
                 _write_staged_rows(
                     con, present, kind, source.name, pipeline, config_path, snapshot_at, batch_id
                 )
@@ -465,6 +469,13 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, batch_id: int, loaded: Loaded
     The raw record is a struct of the file's headers (quoted identifiers) with long values cut,
     built only for the rejected lines.
     """
+    _show_rejected_records(con, loaded)
+    _insert_rejects(con, batch_id, loaded)
+
+
+def _show_rejected_records(con: duckdb.DuckDBPyConnection, loaded: LoadedFile) -> None:
+    """Temp table `rejected_lines` (view `batch_rows`'s rejected rows) and view `raw_records`,
+    their raw records as JSON read from the loaded file."""
     con.execute(sql_statement("ingest/rejected_lines_create"))
     raw_struct = ", ".join(
         f"'{h.replace(chr(39), chr(39) * 2)}': "
@@ -472,6 +483,18 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, batch_id: int, loaded: Loaded
         for h in loaded.headers
     )
     temp_tables.show_raw_records(con, loaded.table, f"to_json({{{raw_struct}}})::varchar")
+
+
+def _keep_rejected_records(con: duckdb.DuckDBPyConnection, loaded: LoadedFile) -> None:
+    """`rejected_lines` and `raw_records` as `_show_rejected_records` makes them, with the raw
+    records copied out of the loaded file, which can then be dropped."""
+    _show_rejected_records(con, loaded)
+    temp_tables.keep_raw_records(con)
+
+
+def _insert_rejects(con: duckdb.DuckDBPyConnection, batch_id: int, loaded: LoadedFile) -> None:
+    """The rejected rows of `rejected_lines` and `raw_records`, and the file's structural rejects,
+    into rejected_rows for batch `batch_id`."""
     con.execute(sql_statement("ingest/rejected_rows_insert"), {"batch_id": batch_id})
     if loaded.structural_rejects:
         con.execute(

@@ -22,13 +22,9 @@ def write_stage_changes(con: duckdb.DuckDBPyConnection, source: str, batch_id: i
     sorts. A stage held since creation starts at the deal's creation; for a deal without a
     creation date such a row tells no time and is left out (its current stage still has an event).
     """
-    # Overlapping history exports repeat changes; the first history file needs no such check.
-    any_stored = con.execute(
-        "select count(*) > 0 from stage_changes where source = ?", [source]
-    ).fetchall()[0][0]
+    # Overlapping history exports repeat changes: the statement leaves out those already stored.
     con.execute(
-        sql_statement("ingest/stage_changes_insert"),
-        {"source": source, "batch_id": batch_id, "any_stored": any_stored},
+        sql_statement("ingest/stage_changes_insert"), {"source": source, "batch_id": batch_id}
     )
     con.execute(sql_statement("ingest/affected_deals_from_history"))
 

@@ -33,6 +33,8 @@ REORDERED_DEALS = "reordered_deals"
 BATCH_ROWS = "batch_rows"
 REJECTED_LINES = "rejected_lines"
 RAW_RECORDS = "raw_records"
+# `raw_records`' rows copied out of the loaded file, so the file's table can go early.
+KEPT_RAW_RECORDS = "kept_raw_records"
 RATE_VALUES = "rate_values"
 # A deals file on its way to staged_deals: its text, typed values, checks and verdicts, in layers
 # (files.create_reading_view).
@@ -87,7 +89,14 @@ def show_raw_records(con: duckdb.DuckDBPyConnection, loaded_table: str, record: 
     )
 
 
+def keep_raw_records(con: duckdb.DuckDBPyConnection) -> None:
+    """View `raw_records` over a copy of its rows (temp table `kept_raw_records`): it no longer
+    reads the loaded file, which can be dropped. Only rejected lines are copied: few rows."""
+    con.execute(f"create or replace temp table {KEPT_RAW_RECORDS} as select * from {RAW_RECORDS}")
+    create_view(con, RAW_RECORDS, f"select * from {KEPT_RAW_RECORDS}")
+
+
 def drop_batch_views(con: duckdb.DuckDBPyConnection) -> None:
     """What a batch's bookkeeping prepared over the file's rows."""
     drop_views(con, RAW_RECORDS, BATCH_ROWS)
-    drop(con, REJECTED_LINES)
+    drop(con, REJECTED_LINES, KEPT_RAW_RECORDS)

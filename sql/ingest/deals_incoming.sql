@@ -38,9 +38,21 @@ select
     $snapshot_at::timestamp as snapshot_at,  -- noqa: RF02
     $batch_id::integer as batch_id  -- noqa: RF02
 from staged_deals as s
-asof left join fx_rates as fx
-    on
-        upper(coalesce(s.currency, $base)) = fx.currency  -- noqa: RF02
-        and coalesce(s.closed_at::date, s.expected_close_date, $snapshot_at::date)
-        >= fx.valid_from
+left join (
+    -- The rate of each row not in the reporting currency (one per line, _row): the ASOF join
+    -- sorts its input, so rows that need no rate (most files: all of them) stay out of it.
+    select
+        r._row,
+        fx.rate_to_base
+    from staged_deals as r
+    asof inner join fx_rates as fx
+        on
+            upper(coalesce(r.currency, $base)) = fx.currency  -- noqa: RF02
+            and coalesce(
+                r.closed_at::date, r.expected_close_date, $snapshot_at::date  -- noqa: RF02
+            ) >= fx.valid_from
+    where
+        r.reject_reason is null and r.exclude_reason is null
+        and (upper(coalesce(r.currency, $base)) = upper($base)) is not true  -- noqa: RF02
+) as fx on s._row = fx._row
 where s.reject_reason is null and s.exclude_reason is null
