@@ -231,7 +231,11 @@ def ensure_weekly(size: str) -> Path:
     """The weekly scenario's earlier export of a size (bench/data/<size>/weekly/cut/), written once
     by a child process; returns its folder."""
     cut = DATA_DIR / size / "weekly" / "cut"
-    if not (cut / "complete.json").is_file():
+    marker = cut / "complete.json"
+    # Written again if the export was generated again since, or the week changed.
+    source = json.loads((DATA_DIR / size / "complete.json").read_text())
+    meta = json.loads(marker.read_text()) if marker.is_file() else {}
+    if meta.get("source") != source or meta.get("days") != WEEK_DAYS:
         subprocess.run([sys.executable, __file__, "--weekly", size], check=True)
     return cut
 
@@ -254,7 +258,7 @@ def write_weekly(size: str) -> None:
     # Timestamps are ISO text (a close day without a time sorts before that day's instants).
     history = history.filter(pl.col("changed_at") <= cut)
     last = history.group_by("opportunity_id").agg(
-        pl.col("stage").sort_by("changed_at").last().alias("stage_then"),
+        pl.col("stage").sort_by("changed_at", maintain_order=True).last().alias("stage_then"),
         pl.col("changed_at").max().alias("last_change"),
     )
     deals = deals.filter(pl.col("engage_date") <= cut).join(
@@ -287,6 +291,8 @@ def write_weekly(size: str) -> None:
     (cut_folder / "complete.json").write_text(
         json.dumps(
             {
+                "source": json.loads((folder / "complete.json").read_text()),
+                "days": WEEK_DAYS,
                 "end": end,
                 "cut": cut,
                 "deals": deals.height,
@@ -744,12 +750,19 @@ def backtest_runs(size: str, folder: Path, work: Path, run: Callable[..., Sample
     return {
         "backtest_run": full,
         "second_run": {
-            "previous_week": {**json.loads((cut / "complete.json").read_text()), **earlier},
+            "previous_week": {
+                **_without(json.loads((cut / "complete.json").read_text())),
+                **earlier,
+            },
             **again,
             "new_origins": new,
             "only_new_origins_forecast": set(again["origins_forecast"]) <= set(new),
         },
     }
+
+
+def _without(meta: dict, key: str = "source") -> dict:
+    return {k: v for k, v in meta.items() if k != key}
 
 
 # The targets of issue 18, at 1M deals (peak RSS in MB of 2**20 bytes: 2 GB).
