@@ -5,7 +5,13 @@ and as a Salesforce Data Export, then every step runs as its own process -- inge
 forecast, report, and the whole `run` on a fresh warehouse, plus the ingest of the Salesforce
 export -- several times; the median wall time, CPU time and peak RSS of each are recorded. The
 floor of each format is a bare DuckDB `create table as select * from read_csv(...)` of the same
-files into a file database.
+files into a file database. Among the repeated steps, a pandas notebook (bench/pandas_notebook.py)
+computes mart_kpis's headline KPIs, stage conversion and time in stage from the two CSVs, and its
+figures are checked against the marts of a warehouse built from the same files. Then, once, the
+default `run` with the backtest on a fresh warehouse, and the weekly scenario: `run` on the export
+as it stood a week before its end, then `run` again with the full export in its place (the second
+run's backtest seconds and the origins it forecast come from its JSON log). The ratios of issue
+18's targets (run/pandas, ingest/floor, (ingest+build)/pandas) are recorded and printed.
 
 The 10m size (10M deals, ~100M history rows) is simulated in 1M-deal chunks, generic export only,
 and each step runs once on one warehouse (the whole `run` is reported as the sum of its steps);
@@ -35,11 +41,13 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import polars as pl
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -91,6 +99,16 @@ backtest_in_run = false
 [report]
 output_dir = "work/reports"
 """
+
+# The default `run`, backtest included (`[forecast] backtest_in_run` left at its default, true).
+BACKTEST_CONFIG = re.sub(r"# The backtest .*\nbacktest_in_run = false\n", "", CONFIG)
+# The same, reading the files of the weekly scenario (see `write_weekly`).
+WEEKLY_CONFIG = BACKTEST_CONFIG.replace(
+    'path = "deals.csv"', 'path = "weekly/export/deals.csv"'
+).replace('history = "stage_history.csv"', 'history = "weekly/export/stage_history.csv"')
+EXPORT_FILES = ("deals.csv", "stage_history.csv")
+WEEK_DAYS = 7  # the export of the weekly scenario's first run stood this many days before the end
+PANDAS_NOTEBOOK = BENCH_DIR / "pandas_notebook.py"
 
 SALESFORCE_CONFIG = """
 [[sources]]
@@ -204,6 +222,82 @@ def generate_chunked(folder: Path, n_deals: int) -> None:
                 "seed": SEED,
                 "chunk_deals": CHUNK_DEALS,
                 "seconds": round(time.monotonic() - started, 1),
+            }
+        )
+    )
+
+
+def ensure_weekly(size: str) -> Path:
+    """The weekly scenario's earlier export of a size (bench/data/<size>/weekly/cut/), written once
+    by a child process; returns its folder."""
+    cut = DATA_DIR / size / "weekly" / "cut"
+    marker = cut / "complete.json"
+    # Written again if the export was generated again since, or the week changed.
+    source = json.loads((DATA_DIR / size / "complete.json").read_text())
+    meta = json.loads(marker.read_text()) if marker.is_file() else {}
+    if meta.get("source") != source or meta.get("days") != WEEK_DAYS:
+        subprocess.run([sys.executable, __file__, "--weekly", size], check=True)
+    return cut
+
+
+def write_weekly(size: str) -> None:
+    """The generic export of a size as it stood WEEK_DAYS days before its end (its latest event):
+    deals created later dropped, history rows later dropped, every deal in the stage its history
+    had then (so a deal closed or moved later shows open in the stage it was in; a closed deal's
+    close_date becomes its expected close day, as an open deal's is), last_modified not later
+    (a deal modified later takes its last event by then). Every other field is copied as text."""
+    import polars as pl
+
+    folder = DATA_DIR / size
+    cut_folder = folder / "weekly" / "cut"
+    cut_folder.mkdir(parents=True, exist_ok=True)
+    deals = pl.read_csv(folder / "deals.csv", infer_schema=False)
+    history = pl.read_csv(folder / "stage_history.csv", infer_schema=False)
+    end = max(deals["last_modified"].max(), history["changed_at"].max())
+    cut = (datetime.fromisoformat(end) - timedelta(days=WEEK_DAYS)).strftime("%Y-%m-%d %H:%M:%S")
+    # Timestamps are ISO text (a close day without a time sorts before that day's instants).
+    history = history.filter(pl.col("changed_at") <= cut)
+    last = history.group_by("opportunity_id").agg(
+        pl.col("stage").sort_by("changed_at", maintain_order=True).last().alias("stage_then"),
+        pl.col("changed_at").max().alias("last_change"),
+    )
+    deals = deals.filter(pl.col("engage_date") <= cut).join(
+        last, on="opportunity_id", how="left", maintain_order="left"
+    )
+    stage_then = pl.coalesce("stage_then", "deal_stage")
+    closed = ["Won", "Lost"]
+    deals = deals.with_columns(
+        (pl.col("deal_stage").is_in(closed) & ~stage_then.is_in(closed)).alias("closed_later"),
+        (pl.col("deal_stage") != stage_then).alias("moved_later"),
+    )
+    deals = deals.with_columns(
+        pl.when("closed_later")
+        .then(pl.col("close_date").str.slice(0, 10))
+        .otherwise(pl.col("close_date"))
+        .alias("close_date"),
+        stage_then.alias("deal_stage"),
+        pl.when(pl.col("last_modified") > cut)
+        .then(pl.max_horizontal("engage_date", "last_change"))
+        .otherwise(pl.col("last_modified"))
+        .alias("last_modified"),
+    )
+    counts = {
+        "deals_closed_later": int(deals["closed_later"].sum()),
+        "deals_moved_later": int(deals["moved_later"].sum()),
+    }
+    deals = deals.drop("stage_then", "last_change", "closed_later", "moved_later")
+    deals.write_csv(cut_folder / "deals.csv")
+    history.write_csv(cut_folder / "stage_history.csv")
+    (cut_folder / "complete.json").write_text(
+        json.dumps(
+            {
+                "source": json.loads((folder / "complete.json").read_text()),
+                "days": WEEK_DAYS,
+                "end": end,
+                "cut": cut,
+                "deals": deals.height,
+                "history_rows": history.height,
+                **counts,
             }
         )
     )
@@ -383,6 +477,103 @@ def table_counts(db: Path) -> dict[str, int]:
     return json.loads(out.stdout)
 
 
+def mart_figures(db: Path) -> dict[str, object]:
+    """What the pandas notebook computes, as the warehouse's marts have it: mart_kpis's row and
+    mart_stage_conversion's and mart_stage_duration's rows by stage (a child process)."""
+    script = (
+        "import duckdb, json, sys; con = duckdb.connect(sys.argv[1], read_only=True)\n"
+        "def rows(sql):\n"
+        "    cur = con.execute(sql); names = [d[0] for d in cur.description]\n"
+        "    return [dict(zip(names, r)) for r in cur.fetchall()]\n"
+        "def by_stage(mart):\n"
+        "    return {r['stage']: r for r in rows(f'select * from {mart}')}\n"
+        "kpis = rows('select * from mart_kpis')[0]\n"
+        "print(json.dumps({'as_of': str(kpis['as_of']), 'kpis': kpis,\n"
+        "    'stage_conversion': by_stage('mart_stage_conversion'),\n"
+        "    'stage_duration': by_stage('mart_stage_duration')}, default=str))"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(db)], capture_output=True, check=True)
+    return json.loads(out.stdout)
+
+
+# The figures that make the pandas notebook's time a like-for-like yardstick: they must be equal
+# (bitwise); every other figure it shares with the marts is compared within RELATIVE_TOLERANCE
+# (the warehouse sums amounts and days as DECIMAL, pandas as floats).
+HEADLINE_FIGURES = (("kpis", "won_deals"), ("kpis", "win_rate"), ("stage_duration", "median_days"))
+RELATIVE_TOLERANCE = 1e-9
+
+
+def compare_notebook(notebook: dict, marts: dict) -> dict[str, object]:
+    """The pandas notebook's figures against the marts of a warehouse built from the same files."""
+    pairs: list[tuple[str, str, object, object]] = [
+        ("as_of", "", notebook["as_of"], marts["as_of"])
+    ]
+    for key, value in notebook["kpis"].items():
+        pairs.append(("kpis", key, value, marts["kpis"].get(key)))
+    for table in ("stage_conversion", "stage_duration"):
+        for stage in sorted(notebook[table].keys() | marts[table].keys()):
+            ours, theirs = notebook[table].get(stage), marts[table].get(stage)
+            if ours is None or theirs is None:  # a stage one side has and the other not
+                pairs.append((table, stage, ours is not None, theirs is not None))
+                continue
+            pairs += [(table, f"{stage}.{k}", value, theirs.get(k)) for k, value in ours.items()]
+    mismatches, headline_differences, worst = [], [], 0.0
+    for table, key, ours, theirs in pairs:
+        headline = (table, key.rsplit(".", 1)[-1]) in HEADLINE_FIGURES
+        if isinstance(ours, float) and isinstance(theirs, int | float):
+            difference = abs(ours - theirs) / max(abs(theirs), 1e-300) if ours != theirs else 0.0
+            worst = max(worst, difference)
+            same = difference <= RELATIVE_TOLERANCE
+        else:
+            difference, same = None, ours == theirs
+        if headline and ours != theirs:
+            headline_differences.append([f"{table}.{key}", ours, theirs])
+        if not same:
+            mismatches.append([f"{table}.{key}", ours, theirs])
+    return {
+        "figures_compared": len(pairs),
+        "headline_equal": not headline_differences,
+        "headline_differences": headline_differences,
+        "mismatches": mismatches,
+        "max_relative_difference": worst,
+        "win_rate": notebook["kpis"]["win_rate"],
+        "won_deals": notebook["kpis"]["won_deals"],
+        "median_days": {s: r["median_days"] for s, r in notebook["stage_duration"].items()},
+    }
+
+
+BACKTEST_ORIGIN = re.compile(r"backtest origin (\d+) of (\d+): (\S+)$")
+BACKTEST_SUMMARY = re.compile(r"backtest: (\d+) origins? kept, (\d+) (?:to )?forecast")
+
+
+def run_log_figures(lines: list[dict]) -> dict[str, object]:
+    """From a `run --log-json`: each step's own seconds (its `step_finished` line), the backtest
+    origins forecast (the `backtest origin k of n: <date>` lines) and, if the backtest logs it,
+    its summary `backtest: N origins kept, M to forecast (...)`."""
+    steps = {
+        line["step"]: line["seconds"]
+        for line in lines
+        if line.get("event") == "step_finished" and "step" in line and "seconds" in line
+    }
+    origins, kept, forecast, of, summary = [], None, None, None, None
+    for line in lines:
+        message = str(line.get("message", ""))
+        if match := BACKTEST_ORIGIN.match(message):
+            origins.append(match[3])
+            of = int(match[2])
+        elif match := BACKTEST_SUMMARY.search(message):
+            kept, forecast, summary = int(match[1]), int(match[2]), message
+    return {
+        "step_seconds": steps,
+        "backtest_seconds": steps.get("backtest"),
+        "origins_forecast": origins,
+        "origin_lines_of": of,
+        "origins_kept_logged": kept,
+        "origins_forecast_logged": forecast,
+        "backtest_summary": summary,
+    }
+
+
 def model_rows(counts: dict[str, int]) -> dict[str, int]:
     return {name: n for name, n in counts.items() if name.startswith(("int_", "mart_"))}
 
@@ -409,16 +600,24 @@ def spark_config(folder: Path, work: Path, driver_memory: str) -> str:
 
 
 def bench_size(
-    size: str, repetitions: int, spark_mode: str | None, driver_memory: str
+    size: str,
+    repetitions: int,
+    spark_mode: str | None,
+    driver_memory: str,
+    backtest: bool = True,
 ) -> dict[str, object]:
-    """Every step `repetitions` times; at SINGLE_PASS sizes each generic step once on one warehouse
-    (the whole `run` is then the sum of its steps) and no Salesforce export."""
+    """Every step `repetitions` times, the pandas notebook among them; then, once, the default
+    `run` with the backtest and the weekly scenario (`backtest_runs`). At SINGLE_PASS sizes each
+    generic step once on one warehouse (the whole `run` is then the sum of its steps), and no
+    Salesforce export, pandas notebook or backtest."""
     folder = ensure_data(size)
     work = folder / "work"
     single_pass = size in SINGLE_PASS
     (folder / "pipeline.toml").write_text(CONFIG)
     (folder / "salesforce.toml").write_text(SALESFORCE_CONFIG)
     (folder / "spark.toml").write_text(spark_config(folder, work, driver_memory))
+    (folder / "backtest.toml").write_text(BACKTEST_CONFIG)
+    (folder / "weekly.toml").write_text(WEEKLY_CONFIG)
     state = machine_state()
     samples: dict[str, list[Sample]] = {}
 
@@ -437,12 +636,21 @@ def bench_size(
     salesforce = [*CLI, "--quiet", "--config", "salesforce.toml", "--db", str(db)]
     salesforce_files = tuple(f"salesforce/{name}" for name in SALESFORCE_FILES)
     result: dict[str, object] = {}
+    notebook: dict | None = None
     for _ in range(repetitions):
-        run("floor", floor_command(db, ("deals.csv", "stage_history.csv")), fresh=True)
+        run("floor", floor_command(db, EXPORT_FILES), fresh=True)
+        if not single_pass:
+            # Right after the floor, so that both read equally warm files.
+            out = work / "pandas.json"
+            run("pandas", [sys.executable, str(PANDAS_NOTEBOOK), *EXPORT_FILES, str(out)], False)
+            notebook = json.loads(out.read_text())
         run("ingest", [*base, "ingest"], fresh=True)
         build = run("build", [*logged, "build"], fresh=False, log=work / "build.log")
         result["models"] = {"duckdb": model_seconds(build.log or [], "build:")}
         counts = result["table_rows"] = table_counts(db)
+        if notebook is not None:
+            result["pandas_check"] = compare_notebook(notebook, mart_figures(db))
+            result["pandas_phases"] = {k: notebook[k] for k in ("read_seconds", "compute_seconds")}
         run("forecast", [*base, "forecast"], fresh=False)
         run("report", [*base, "report"], fresh=False)
         result["report_bytes"] = max(p.stat().st_size for p in (work / "reports").glob("*.html"))
@@ -454,6 +662,8 @@ def bench_size(
         run("run", [*base, "run"], fresh=True)
         run("salesforce_floor", floor_command(db, salesforce_files), fresh=True)
         run("salesforce_ingest", [*salesforce, "ingest"], fresh=True)
+    if backtest and not single_pass:
+        result.update(backtest_runs(size, folder, work, run))
     meta = json.loads((folder / "complete.json").read_text())
     result = {
         "deals": meta["deals"],
@@ -485,6 +695,7 @@ def bench_size(
             steps["salesforce_ingest"]["seconds"] / steps["salesforce_floor"]["seconds"], 2
         )
     result["ingest_to_floor"] = round(steps["ingest"]["seconds"] / steps["floor"]["seconds"], 2)
+    result["ratios"] = ratios(steps)
     if single_pass:
         # Kept for `--spark-only`: the ingested and built warehouse (Spark's folders are removed).
         for scratch in ("spark-staging", "spark-local"):
@@ -492,6 +703,96 @@ def bench_size(
     else:
         shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def backtest_runs(size: str, folder: Path, work: Path, run: Callable[..., Sample]) -> dict:
+    """The default `run` (backtest included) on a fresh warehouse, then the weekly scenario: a
+    fresh warehouse `run` on the export as it stood WEEK_DAYS days before the end (`write_weekly`),
+    then the full export put in its place (the same paths) and `run` again. Each `run` is timed
+    as a whole; its log gives each step's seconds and the backtest origins it forecast."""
+    cli = [*CLI, "--log-json", "--db", str(work / "warehouse.duckdb")]
+    first = run(
+        "run_backtest",
+        [*cli, "--config", "backtest.toml", "run"],
+        fresh=True,
+        log=work / "run-backtest.log",
+    )
+    cut = ensure_weekly(size)
+    export = folder / "weekly" / "export"
+    export.mkdir(parents=True, exist_ok=True)
+
+    def place(source: Path) -> None:
+        for name in EXPORT_FILES:
+            link = export / name
+            link.unlink(missing_ok=True)
+            link.symlink_to(source / name)
+
+    place(cut)
+    before = run(
+        "run_previous_week",
+        [*cli, "--config", "weekly.toml", "run"],
+        fresh=True,
+        log=work / "run-previous-week.log",
+    )
+    place(folder.resolve())
+    second = run(
+        "run_second",
+        [*cli, "--config", "weekly.toml", "run"],
+        fresh=False,
+        log=work / "run-second.log",
+    )
+    for name in EXPORT_FILES:
+        (export / name).unlink(missing_ok=True)
+    full, earlier = run_log_figures(first.log or []), run_log_figures(before.log or [])
+    again = run_log_figures(second.log or [])
+    # The origins the full export has and the earlier one had not: all a second run must forecast.
+    new = sorted(set(full["origins_forecast"]) - set(earlier["origins_forecast"]))
+    return {
+        "backtest_run": full,
+        "second_run": {
+            "previous_week": {
+                **_without(json.loads((cut / "complete.json").read_text())),
+                **earlier,
+            },
+            **again,
+            "new_origins": new,
+            "only_new_origins_forecast": set(again["origins_forecast"]) <= set(new),
+        },
+    }
+
+
+def _without(meta: dict, key: str = "source") -> dict:
+    return {k: v for k, v in meta.items() if k != key}
+
+
+# The targets of issue 18, at 1M deals (peak RSS in MB of 2**20 bytes: 2 GB).
+TARGETS = {
+    "run_to_pandas": 4.0,
+    "ingest_to_floor": 2.0,
+    "ingest_build_to_pandas": 1.5,
+    "run_backtest_peak_rss_mb": 2048,
+}
+
+
+def ratios(steps: dict[str, dict]) -> dict[str, object]:
+    """The targets' ratios, of median wall times (and the same of CPU seconds, which move less on a
+    shared machine; the pandas notebook uses about one core where DuckDB uses all of them)."""
+
+    def ratio(over: list[str], under: str, key: str) -> float | None:
+        if under not in steps or any(step not in steps for step in over):
+            return None
+        return round(sum(steps[step][key] for step in over) / steps[under][key], 2)
+
+    out: dict[str, object] = {}
+    for name, key in (("wall", "seconds"), ("cpu", "cpu_seconds")):
+        figures = {
+            "run_to_pandas": ratio(["run_backtest"], "pandas", key),
+            "run_without_backtest_to_pandas": ratio(["run"], "pandas", key),
+            "ingest_to_floor": ratio(["ingest"], "floor", key),
+            "ingest_build_to_pandas": ratio(["ingest", "build"], "pandas", key),
+        }
+        out[name] = {k: v for k, v in figures.items() if v is not None}
+    return out
 
 
 def spark_build(
@@ -828,6 +1129,7 @@ def print_table(results: dict[str, dict]) -> None:
         if "spark_build" in r["steps"]:
             spark = r["steps"]["spark_build"]
             print(f"{'':>6} (spark build: process tree peak {spark.get('tree_peak_rss_mb')} MB)")
+    print_backtest_table(results)
     print("Salesforce export: floor, ingest, ingest/floor")
     for size, r in results.items():
         if "salesforce_ingest" in r["steps"]:
@@ -837,6 +1139,53 @@ def print_table(results: dict[str, dict]) -> None:
                 f"{ingest['seconds']:>7.2f}s {ingest['peak_rss_mb']:>5}MB "
                 f"{r['salesforce_ingest_to_floor']:>6.2f}x"
             )
+
+
+def print_backtest_table(results: dict[str, dict]) -> None:
+    """The targets' figures: the pandas notebook, the default `run` with the backtest (first run,
+    fresh warehouse), the ratios, and the second `run` after one more weekly export."""
+    rows = [(size, r) for size, r in results.items() if "pandas" in r.get("steps", {})]
+    if not rows:
+        return
+    print(
+        "Default run (backtest on) against the pandas notebook; targets at 1M: run/pandas <= "
+        f"{TARGETS['run_to_pandas']}x, ingest/floor <= {TARGETS['ingest_to_floor']}x, "
+        f"(ingest+build)/pandas <= {TARGETS['ingest_build_to_pandas']}x, peak RSS < 2 GB"
+    )
+    header = ("pandas", "run+backtest", "peak RSS", "backtest", "run/pd", "ingest/fl", "(i+b)/pd")
+    header += ("2nd run", "its bt", "origins")
+    print(f"{'size':>6} " + " ".join(f"{h:>12}" for h in header) + "  notebook vs marts")
+    for size, r in rows:
+        steps, wall = r["steps"], r.get("ratios", {}).get("wall", {})
+        first, second = r.get("backtest_run", {}), r.get("second_run", {})
+        origins = second.get("origins_forecast_logged")
+        if origins is None and "origins_forecast" in second:
+            origins = len(second["origins_forecast"])
+        cells = [
+            _cell(steps["pandas"]["seconds"], "s"),
+            _cell(steps.get("run_backtest", {}).get("seconds"), "s"),
+            _cell(steps.get("run_backtest", {}).get("peak_rss_mb"), "MB", 0),
+            _cell(first.get("backtest_seconds"), "s"),
+            _cell(wall.get("run_to_pandas"), "x"),
+            _cell(wall.get("ingest_to_floor"), "x"),
+            _cell(wall.get("ingest_build_to_pandas"), "x"),
+            _cell(steps.get("run_second", {}).get("seconds"), "s"),
+            _cell(second.get("backtest_seconds"), "s"),
+            _cell(origins, "", 0),
+        ]
+        check = r.get("pandas_check", {})
+        verdict = (
+            "equal"
+            if check.get("headline_equal") and not check.get("mismatches")
+            else f"DIFFER: {len(check.get('headline_differences', []))} headline, "
+            f"{len(check.get('mismatches', []))} in all (see results.json)"
+        )
+        print(f"{size:>6} " + " ".join(cells) + f"  {verdict}")
+
+
+def _cell(value: float | None, unit: str, decimals: int = 2) -> str:
+    text = "-" if value is None else f"{value:.{decimals}f}{unit}"
+    return f"{text:>12}"
 
 
 def main() -> None:
@@ -879,7 +1228,13 @@ def main() -> None:
         help="record the models a stopped model-by-model Spark build of SIZE finished (its "
         "work/spark-models.json), with the peak RSS and CPU of its process tree sampled outside",
     )
+    parser.add_argument(
+        "--no-backtest",
+        action="store_true",
+        help="leave out the default `run` with the backtest and the weekly scenario's two runs",
+    )
     parser.add_argument("--generate", metavar="SIZE", help=argparse.SUPPRESS)
+    parser.add_argument("--weekly", metavar="SIZE", help=argparse.SUPPRESS)
     parser.add_argument("--spark-models", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument(
         "--sql-dir",
@@ -889,6 +1244,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.generate:
         generate(args.generate)
+        return
+    if args.weekly:
+        write_weekly(args.weekly)
         return
     global SQL_DIR_OVERRIDE, SPARK_BUDGET
     SQL_DIR_OVERRIDE = str(Path(args.sql_dir).resolve()) if args.sql_dir else ""
@@ -921,7 +1279,9 @@ def main() -> None:
             spark = not why_not and not args.no_spark and (args.spark or size == "10m")
             spark_mode = args.spark_mode if spark else None
             repetitions = 1 if size in SINGLE_PASS or size == "1m" else args.repetitions
-            results[size] = bench_size(size, repetitions, spark_mode, args.driver_memory)
+            results[size] = bench_size(
+                size, repetitions, spark_mode, args.driver_memory, backtest=not args.no_backtest
+            )
     results = {s: results[s] for s in SIZES if s in results}
     summary = {
         "machine": {
