@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -38,6 +39,7 @@ from pipeline_analytics.forecast.outcomes import (
     OUTCOME_OPEN,
     OUTCOME_WON,
     OutcomeHistory,
+    StintTable,
     as_floats,
     deal_probability,
     outcome_model,
@@ -51,6 +53,7 @@ from pipeline_analytics.sql_files import sql_statement
 METHOD = "engine"
 DAYS_PER_MONTH = 365.25 / 12
 CROSSCHECK_SIMULATIONS = 2_000
+BATCH_ROWS = 262_144  # rows of the stints read at a time
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ class Inputs:
     lookback_days: int
     fiscal_year_start_month: int
     open_deals: pl.DataFrame
-    stints: pl.DataFrame
+    stints: StintTable
     # int_forecast_deal_ages: every deal created by as_of at a known time, its age and outcome
     deal_ages: pl.DataFrame
     won_deals: int  # closed by as_of, at any time known or not
@@ -282,10 +285,17 @@ def load_inputs(
         build["fiscal_year_start_month"][0] if "fiscal_year_start_month" in build.columns else None
     )
 
-    def frame(name: str, extra: dict[str, object] | None = None) -> pl.DataFrame:
+    def relation(name: str, extra: dict[str, object] | None = None) -> duckdb.DuckDBPyRelation:
         sql = sql_statement(f"forecast/{name}")
         given = {**params, **(extra or {})}
-        return con.sql(sql, params={k: v for k, v in given.items() if f"${k}" in sql}).pl()
+        return con.sql(sql, params={k: v for k, v in given.items() if f"${k}" in sql})
+
+    def frame(name: str, extra: dict[str, object] | None = None) -> pl.DataFrame:
+        return relation(name, extra).pl()
+
+    def batches(name: str) -> Iterator[pl.DataFrame]:
+        for batch in relation(name).to_arrow_reader(BATCH_ROWS):
+            yield pl.from_arrow(batch)
 
     closed = frame("closed_deal_counts").row(0, named=True)
     monthly = con.sql("select * from int_forecast_monthly order by month").pl()
@@ -294,7 +304,8 @@ def load_inputs(
         lookback_days=int(build["lookback_days"][0]),
         fiscal_year_start_month=int(fiscal_start or 1),
         open_deals=frame("open_deals"),
-        stints=frame("stints"),
+        # Read a batch at a time into what the estimator keeps: never a frame of 3M stints.
+        stints=StintTable.from_batches(batches("stints")),
         monthly=monthly,
         deal_ages=frame("deal_ages"),
         won_deals=closed["won"],
