@@ -12,6 +12,7 @@ after as_of can change the forecast, and the same seed gives the same numbers.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -54,6 +55,7 @@ METHOD = "engine"
 DAYS_PER_MONTH = 365.25 / 12
 CROSSCHECK_SIMULATIONS = 2_000
 BATCH_ROWS = 262_144  # rows of the stints read at a time
+_READING = threading.Lock()  # held while a forecast rebuilds and reads its inputs
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,10 @@ def forecast(
         raise InputError(f"horizon_months must be at least 1, got {settings.horizon_months}")
     grid = month_grid(as_of, settings.horizon_months)
     groups = CashGroups.from_settings(settings.cashflow)
-    with models_as_of(con, as_of):
+    # One forecast at a time rebuilds and reads its inputs (the backtest forecasts two origins at
+    # once): that is when a forecast holds most memory, and DuckDB already keeps both cores busy
+    # with it, while the other origin's estimation and simulation run beside it.
+    with _READING, models_as_of(con, as_of):
         inputs = load_inputs(con, as_of, grid, groups.longest_tail())
         if settings.targets:
             inputs = replace(
