@@ -6,6 +6,14 @@ build's), the models the forecast reads, and the models those read, are rebuilt 
 an in-memory scratch database attached to the connection. Unqualified names resolve to the
 scratch first and to the warehouse second, so the models read the warehouse's core tables and
 the scratch's build_params. The warehouse, its build and its marts are left exactly as they were.
+
+What the rebuild stores is kept small (the backtest rebuilds at 18 origins, two at a time):
+- a model read by one query only (STREAMED) is a view, so its rows go straight into that query's
+  result instead of being stored first (int_forecast_stints is 3M rows at 1M deals);
+- a model whose rows as of an earlier moment are those of the build's own table that a column
+  places by then (BUILD_SUBSETS), and which the queries reading it filter by that column, is not
+  rebuilt before the build's as_of: the build's table is read (tests/test_forecast_asof.py checks
+  both give the same forecast inputs).
 """
 
 from __future__ import annotations
@@ -31,6 +39,11 @@ FORECAST_MODELS = (
     "int_forecast_monthly",
     "int_forecast_deal_ages",
 )
+# Read by one query each (sql/forecast/stints.sql, deal_ages.sql; int_forecast_open_deals).
+STREAMED = frozenset({"int_forecast_stints", "int_forecast_deal_ages", "int_open_deal_stage"})
+# int_stage_to_close: won deals closed by as_of (closed_at <= as_of) and their first entry into
+# each stage, from the whole history; forecast/stage_days_to_close.sql keeps closed_at <= $as_of.
+BUILD_SUBSETS = frozenset({"int_stage_to_close"})
 
 
 def build_as_of(con: duckdb.DuckDBPyConnection) -> datetime:
@@ -57,7 +70,8 @@ def models_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Iterator[No
 
     When as_of is the build's own, the warehouse's models are used as they are.
     """
-    if as_of == build_as_of(con):
+    built = build_as_of(con)
+    if as_of == built:
         yield
         return
     warehouse = _quoted(con.execute("select current_database()").fetchall()[0][0])
@@ -71,9 +85,10 @@ def models_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Iterator[No
         con.execute(f"set search_path = '{search_path}'")
         con.execute(f"create table build_params as select * from {warehouse}.main.build_params")
         con.execute("update build_params set as_of = ?", [as_of])
-        for model in _needed_models():
+        for model in _models_to_rebuild(as_of < built):
+            kind = "view" if model.name in STREAMED else "table"
             try:
-                con.execute(f"create table {model.name} as\n{model.sql}")
+                con.execute(f"create {kind} {model.name} as\n{model.sql}")
             except duckdb.Error as exc:
                 raise PipelineError(
                     f"{model.path}: model {model.name} failed when rebuilt as of {as_of}: {exc}"
@@ -94,3 +109,16 @@ def _quoted(identifier: str) -> str:
 def _needed_models() -> tuple[Model, ...]:
     """FORECAST_MODELS and every model they read, in build order (read once per process)."""
     return model_graph().upstream_of(FORECAST_MODELS)
+
+
+@functools.cache
+def _models_to_rebuild(before_build: bool) -> tuple[Model, ...]:
+    """The needed models, less those of BUILD_SUBSETS the build's table serves (as of a moment
+    before the build's as_of, and read by no model rebuilt)."""
+    needed = _needed_models()
+    if not before_build:
+        return needed
+    reads = model_graph().reads
+    kept = {m.name for m in needed} - BUILD_SUBSETS
+    served = {name for name in BUILD_SUBSETS if not any(name in reads[other] for other in kept)}
+    return tuple(m for m in needed if m.name not in served)

@@ -12,7 +12,9 @@ after as_of can change the forecast, and the same seed gives the same numbers.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -38,6 +40,7 @@ from pipeline_analytics.forecast.outcomes import (
     OUTCOME_OPEN,
     OUTCOME_WON,
     OutcomeHistory,
+    StintTable,
     as_floats,
     deal_probability,
     outcome_model,
@@ -51,6 +54,8 @@ from pipeline_analytics.sql_files import sql_statement
 METHOD = "engine"
 DAYS_PER_MONTH = 365.25 / 12
 CROSSCHECK_SIMULATIONS = 2_000
+BATCH_ROWS = 262_144  # rows of the stints read at a time
+_READING = threading.Lock()  # held while a forecast rebuilds and reads its inputs
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ class Inputs:
     lookback_days: int
     fiscal_year_start_month: int
     open_deals: pl.DataFrame
-    stints: pl.DataFrame
+    stints: StintTable
     # int_forecast_deal_ages: every deal created by as_of at a known time, its age and outcome
     deal_ages: pl.DataFrame
     won_deals: int  # closed by as_of, at any time known or not
@@ -145,7 +150,10 @@ def forecast(
         raise InputError(f"horizon_months must be at least 1, got {settings.horizon_months}")
     grid = month_grid(as_of, settings.horizon_months)
     groups = CashGroups.from_settings(settings.cashflow)
-    with models_as_of(con, as_of):
+    # One forecast at a time rebuilds and reads its inputs (the backtest forecasts two origins at
+    # once): that is when a forecast holds most memory, and DuckDB already keeps both cores busy
+    # with it, while the other origin's estimation and simulation run beside it.
+    with _READING, models_as_of(con, as_of):
         inputs = load_inputs(con, as_of, grid, groups.longest_tail())
         if settings.targets:
             inputs = replace(
@@ -282,10 +290,17 @@ def load_inputs(
         build["fiscal_year_start_month"][0] if "fiscal_year_start_month" in build.columns else None
     )
 
-    def frame(name: str, extra: dict[str, object] | None = None) -> pl.DataFrame:
+    def relation(name: str, extra: dict[str, object] | None = None) -> duckdb.DuckDBPyRelation:
         sql = sql_statement(f"forecast/{name}")
         given = {**params, **(extra or {})}
-        return con.sql(sql, params={k: v for k, v in given.items() if f"${k}" in sql}).pl()
+        return con.sql(sql, params={k: v for k, v in given.items() if f"${k}" in sql})
+
+    def frame(name: str, extra: dict[str, object] | None = None) -> pl.DataFrame:
+        return relation(name, extra).pl()
+
+    def batches(name: str) -> Iterator[pl.DataFrame]:
+        for batch in relation(name).to_arrow_reader(BATCH_ROWS):
+            yield pl.from_arrow(batch)
 
     closed = frame("closed_deal_counts").row(0, named=True)
     monthly = con.sql("select * from int_forecast_monthly order by month").pl()
@@ -294,7 +309,8 @@ def load_inputs(
         lookback_days=int(build["lookback_days"][0]),
         fiscal_year_start_month=int(fiscal_start or 1),
         open_deals=frame("open_deals"),
-        stints=frame("stints"),
+        # Read a batch at a time into what the estimator keeps: never a frame of 3M stints.
+        stints=StintTable.from_batches(batches("stints")),
         monthly=monthly,
         deal_ages=frame("deal_ages"),
         won_deals=closed["won"],

@@ -40,6 +40,8 @@ Each open deal takes the first of these that the data supports (its `basis` in f
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,44 +63,31 @@ POOLED = None  # the stage key of a pipeline's pooled history
 class StintHistory:
     """Stints of one stage (or pooled), as in int_forecast_stints, in estimator order.
 
-    Rows are sorted by outcome_time, outcomes before censoring at equal times: the order the
-    estimator needs at every landmark (a landmark's reference set is a subset, its times shifted
-    by a constant), so a history is sorted once rather than once per age bucket.
+    Rows are sorted by outcome_time, outcomes before censoring at equal times, ties in the order
+    the stints were read: the order the estimator needs at every landmark (a landmark's reference
+    set is a subset, its times shifted by a constant), so a history is sorted once rather than
+    once per age bucket. Only what win_incidence reads is kept, with the counts it needs at any
+    landmark prepared once (a landmark then costs its reference set's first months, not the
+    whole history).
     """
 
-    stint_days: np.ndarray  # NaN while still in the stage at as_of
-    age_at_as_of: np.ndarray
-    outcome: np.ndarray  # OUTCOME_*
-    days_to_close: np.ndarray  # NaN while open
+    # The age the stint reached in the stage: stint_days when it ended by as_of, else its age at
+    # as_of. It reached landmark age a when reach_days > a.
+    reach_days: np.ndarray
+    outcome: np.ndarray  # OUTCOME_* (int8)
     outcome_time: np.ndarray  # days from the stint's start to its deal's close, or to as_of
 
-    @classmethod
-    def from_ordered(cls, ordered: pl.DataFrame) -> StintHistory:
-        """From rows of `in_estimator_order` (or any subset of them, which keeps the order)."""
-        return cls(
-            as_floats(ordered["stint_days"]),
-            as_floats(ordered["age_at_as_of"]),
-            ordered["outcome"].to_numpy(),
-            as_floats(ordered["days_to_close"]),
-            as_floats(ordered["outcome_time"]),
-        )
+    @functools.cached_property
+    def closed_reach(self) -> np.ndarray:
+        """reach_days of the won and lost stints, sorted, NaN left out (never past a landmark)."""
+        reach = self.reach_days[self.outcome != OUTCOME_OPEN]
+        return np.sort(reach[~np.isnan(reach)])
 
-
-def in_estimator_order(stints: pl.DataFrame) -> pl.DataFrame:
-    """Stints with outcome coded and outcome_time added, sorted as StintHistory keeps them."""
-    coded = stints.with_columns(
-        pl.col("outcome").replace_strict(
-            {"open": OUTCOME_OPEN, "won": OUTCOME_WON, "lost": OUTCOME_LOST},
-            return_dtype=pl.Int8,
-        )
-    )
-    still_open = pl.col("outcome") == OUTCOME_OPEN
-    return coded.with_columns(
-        pl.when(still_open)
-        .then(pl.col("age_at_as_of"))
-        .otherwise(pl.col("days_to_close"))
-        .alias("outcome_time")
-    ).sort(pl.col("outcome_time"), still_open, nulls_last=True, maintain_order=True)
+    @functools.cached_property
+    def still_open(self) -> tuple[np.ndarray, np.ndarray]:
+        """reach_days and outcome_time of the stints still open at as_of."""
+        still_open = self.outcome == OUTCOME_OPEN
+        return self.reach_days[still_open], self.outcome_time[still_open]
 
 
 def as_floats(series: pl.Series) -> np.ndarray:
@@ -161,11 +150,18 @@ def _estimator_order(time: np.ndarray, closed: np.ndarray) -> np.ndarray:
 
 
 def _sorted_won_incidence(
-    time: np.ndarray, outcome: np.ndarray, weight: np.ndarray
+    time: np.ndarray, outcome: np.ndarray, weight: np.ndarray, rows: int | None = None
 ) -> StepFunction:
-    """won_incidence of rows already in `_estimator_order`."""
+    """won_incidence of rows already in `_estimator_order`.
+
+    rows: the size of the whole reference set, when the rows given (each weighing 1) are only its
+    first ones; their values are those of the whole set.
+    """
     closed = outcome != OUTCOME_OPEN
-    at_risk = np.cumsum(weight[::-1])[::-1]
+    if rows is None:
+        at_risk = np.cumsum(weight[::-1])[::-1]
+    else:  # weights of 1: the reversed running sum is the count of rows left, exactly
+        at_risk = rows - np.arange(time.size, dtype=float)
     safe = np.where(at_risk > 0, at_risk, 1.0)
     still_open = np.cumprod(1.0 - closed * weight / safe)
     open_before = np.r_[1.0, still_open[:-1]]
@@ -174,18 +170,25 @@ def _sorted_won_incidence(
 
 def win_incidence(history: StintHistory, landmark_age: float, month_ends: np.ndarray) -> Incidence:
     """P(won within t days of reaching `landmark_age` in the stage), at t = each month end."""
-    running = np.isnan(history.stint_days)
-    reached = np.where(
-        running, history.age_at_as_of > landmark_age, history.stint_days > landmark_age
-    )
-    outcome = history.outcome[reached]
-    time = history.outcome_time[reached] - landmark_age
-    closed = outcome != OUTCOME_OPEN
-    resolved = int(np.count_nonzero(closed))
-    informative = resolved + int(np.count_nonzero(~closed & (time >= LONG_OPEN_DAYS)))
+    closed_reach = history.closed_reach
+    resolved = int(closed_reach.size - np.searchsorted(closed_reach, landmark_age, side="right"))
+    open_reach, open_time = history.still_open
+    open_reached = open_reach > landmark_age
+    long_open = np.count_nonzero(open_reached & (open_time - landmark_age >= LONG_OPEN_DAYS))
+    informative = resolved + int(long_open)
     if resolved == 0:
         return Incidence(np.zeros(month_ends.size), 0, informative)
-    incidence = _sorted_won_incidence(time, outcome, np.ones(time.size))
+    reference = resolved + int(np.count_nonzero(open_reached))  # stints that reached the age
+    # The estimator is a running sum and product in time order: only the reference stints up to
+    # the last month end (and a day, against rounding) change its values there; the later ones
+    # count only in the size of the risk set.
+    first = np.searchsorted(
+        history.outcome_time, landmark_age + np.max(month_ends) + 1.0, side="right"
+    )
+    reached = history.reach_days[:first] > landmark_age
+    outcome = history.outcome[:first][reached]
+    time = history.outcome_time[:first][reached] - landmark_age
+    incidence = _sorted_won_incidence(time, outcome, np.ones(time.size), reference)
     return Incidence(incidence(month_ends), resolved, informative)
 
 
@@ -248,16 +251,85 @@ class _Ladder:
         return "crm", None
 
 
-def stint_histories(stints: pl.DataFrame) -> dict[tuple[str, str | None], StintHistory]:
+@dataclass(frozen=True)
+class StintTable:
+    """int_forecast_stints reduced to what the estimator reads, rows in the order they were read.
+
+    Built a batch of rows at a time (from_batches), so the stints (3M at 1M deals) never sit in
+    memory as a frame of strings: per row, its (pipeline, stage) as a key number, reach_days,
+    outcome and outcome_time (StintHistory).
+    """
+
+    keys: list[tuple[str, str | None]]  # (pipeline, stage) of each key number
+    key: np.ndarray  # per row, its number in `keys`
+    reach_days: np.ndarray
+    outcome: np.ndarray
+    outcome_time: np.ndarray
+
+    @classmethod
+    def from_frame(cls, stints: pl.DataFrame) -> StintTable:
+        """From rows of int_forecast_stints (pipeline, stage, stint_days, age_at_as_of, outcome,
+        days_to_close)."""
+        return cls.from_batches([stints])
+
+    @classmethod
+    def from_batches(cls, batches: Iterable[pl.DataFrame]) -> StintTable:
+        numbers: dict[tuple[str, str | None], int] = {}
+        parts: list[tuple[np.ndarray, ...]] = []
+        for batch in batches:
+            key = np.empty(batch.height, dtype=np.int32)
+            groups = batch.select("pipeline", "stage").with_row_index("row")
+            grouped = groups.group_by("pipeline", "stage").agg("row")
+            for i, (pipeline, stage) in enumerate(grouped.select("pipeline", "stage").iter_rows()):
+                number = numbers.setdefault((pipeline, stage), len(numbers))
+                key[grouped["row"][i].to_numpy()] = number
+            outcome = (
+                batch["outcome"]
+                .replace_strict(
+                    {"open": OUTCOME_OPEN, "won": OUTCOME_WON, "lost": OUTCOME_LOST},
+                    return_dtype=pl.Int8,
+                )
+                .to_numpy()
+            )
+            stint_days = as_floats(batch["stint_days"])
+            age_at_as_of = as_floats(batch["age_at_as_of"])
+            # A stint still open is censored at as_of, the others end at their deal's close.
+            outcome_time = np.where(
+                outcome == OUTCOME_OPEN, age_at_as_of, as_floats(batch["days_to_close"])
+            )
+            # The age it reached in the stage: its length when it ended by as_of, else its age.
+            reach_days = np.where(np.isnan(stint_days), age_at_as_of, stint_days)
+            parts.append((key, reach_days, outcome, outcome_time))
+        columns = [np.concatenate(c) for c in zip(*parts, strict=True)] if parts else None
+        if columns is None:
+            columns = [np.zeros(0, np.int32), np.zeros(0), np.zeros(0, np.int8), np.zeros(0)]
+        return cls(list(numbers), *columns)
+
+    def histories(self) -> dict[tuple[str, str | None], StintHistory]:
+        """Reference stints per (pipeline, stage), plus each pipeline's pooled history."""
+        # One stable sort into estimator order; each group's rows keep it (and their read order
+        # at ties), as a sort of the group alone would give.
+        order = _estimator_order(self.outcome_time, self.outcome != OUTCOME_OPEN)
+        key = self.key[order]
+        histories: dict[tuple[str, str | None], StintHistory] = {}
+        pipelines: dict[str, list[int]] = {}
+        for number, (pipeline, stage) in enumerate(self.keys):
+            histories[(pipeline, stage)] = self._history(order[key == number])
+            pipelines.setdefault(pipeline, []).append(number)
+        for pipeline, numbers in pipelines.items():
+            histories[(pipeline, POOLED)] = self._history(order[np.isin(key, numbers)])
+        return histories
+
+    def _history(self, rows: np.ndarray) -> StintHistory:
+        return StintHistory(self.reach_days[rows], self.outcome[rows], self.outcome_time[rows])
+
+
+def stint_histories(
+    stints: pl.DataFrame | StintTable,
+) -> dict[tuple[str, str | None], StintHistory]:
     """Reference stints per (pipeline, stage), plus each pipeline's pooled history."""
-    # Sorted once: polars keeps the order of rows within each group.
-    ordered = in_estimator_order(stints)
-    histories: dict[tuple[str, str | None], StintHistory] = {}
-    for (pipeline, stage), frame in ordered.group_by("pipeline", "stage"):
-        histories[(pipeline, stage)] = StintHistory.from_ordered(frame)
-    for (pipeline,), frame in ordered.group_by("pipeline"):
-        histories[(pipeline, POOLED)] = StintHistory.from_ordered(frame)
-    return histories
+    table = stints if isinstance(stints, StintTable) else StintTable.from_frame(stints)
+    return table.histories()
 
 
 @dataclass(frozen=True)
@@ -269,7 +341,7 @@ class OutcomeHistory:
     days_to_close). win_rate: won / (won + lost) over every deal closed by as_of, None when none is.
     """
 
-    stints: pl.DataFrame
+    stints: pl.DataFrame | StintTable
     deal_ages: pl.DataFrame
     win_rate: float | None
     # Days the open pipeline takes to close at the historical pace (open deals / deals closed a
@@ -392,12 +464,13 @@ def outcome_model(
     # 2. Deal age, won and lost competing, by pipeline and deal type (else the pipeline pooled).
     aged = ~np.isnan(as_floats(open_deals["deal_age_days"]))
     rows = np.flatnonzero((deal_class < 0) & from_history & aged)
-    age_ladder = _Ladder(deal_age_histories(history.deal_ages), month_ends)
-    found, _ = _resolve_ladder(
-        age_ladder, _situations(open_deals, "deal_type", "deal_age_days"), rows, classes
-    )
-    deal_class[rows] = found
-    basis[rows[found >= 0]] = "deal_age"
+    if rows.size:  # the deal-age histories are sorted only when a deal needs them
+        age_ladder = _Ladder(deal_age_histories(history.deal_ages), month_ends)
+        found, _ = _resolve_ladder(
+            age_ladder, _situations(open_deals, "deal_type", "deal_age_days"), rows, classes
+        )
+        deal_class[rows] = found
+        basis[rows[found >= 0]] = "deal_age"
 
     # 3. The CRM's (or the config's) probability, else 4. the pooled win rate; timed by the
     # historical cycle length, not by an expected close date that may long have passed.

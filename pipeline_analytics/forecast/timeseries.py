@@ -1,7 +1,10 @@
 """Monthly series forecasts with simulated paths: ETS (by AICc), Theta, and short-series fallbacks.
 
 statsmodels is imported inside the functions: importing it costs seconds, and only `forecast` and
-`backtest` need it.
+`backtest` need it. The fits run with scipy's bundled OpenBLAS on one thread (_one_blas_thread):
+L-BFGS-B calls BLAS on vectors of a few parameters thousands of times, and OpenBLAS's idle
+threads spinning between those calls cost 5-6x the fits' own CPU (the results are the same: no
+call is large enough for OpenBLAS to split).
 
 - At least SEASONAL_MONTHS (24) complete months: ETS, the configuration with the lowest AICc of
   ETS_CANDIDATES (multiplicative ones only for a positive series), with paths simulated from the
@@ -17,6 +20,9 @@ median stays near it (no multiplicative random walk that fans out on a short his
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import sys
 import warnings
 from dataclasses import dataclass
 from datetime import date
@@ -113,6 +119,7 @@ def _ets_forecast(
     import pandas as pd
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
+    _one_blas_thread()
     series = pd.Series(values, index=pd.period_range(first_month, periods=values.size, freq="M"))
     best: tuple[float, object, np.ndarray, str] | None = None
     with warnings.catch_warnings():
@@ -154,6 +161,43 @@ def _ets_forecast(
     mean = np.clip((ets_mean + _theta_mean(series, horizon)) / 2.0, 0.0, None)
     scale = np.divide(mean, paths.mean(axis=0), out=np.zeros(horizon), where=paths.mean(0) > 0)
     return SeriesForecast("ets+theta", best_label + " + Theta", mean, paths * scale)
+
+
+# Thread setters of the OpenBLAS builds scipy's wheels bundle (symbol prefix and suffix vary).
+_SET_THREADS = (
+    "scipy_openblas_set_num_threads",
+    "scipy_openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+    "openblas_set_num_threads64_",
+)
+
+
+@functools.cache
+def _one_blas_thread() -> None:
+    """Set the OpenBLAS that scipy loaded (L-BFGS-B's BLAS) to one thread, once per process.
+
+    Only scipy's own library is touched (numpy's, which the simulation's products use, is left as
+    it is). Where it cannot be found (another platform or BLAS), nothing changes but speed.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line}
+    except OSError:
+        return
+    for path in sorted(paths):
+        if "scipy" not in path.rsplit("/", 2)[-2]:  # scipy.libs/ (wheels) or scipy's own folder
+            continue
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in _SET_THREADS:
+            setter = getattr(library, name, None)
+            if setter is not None:
+                setter(1)
+                break
 
 
 def _aicc(loglike: float, k: int, n: int) -> float:
