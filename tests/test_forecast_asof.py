@@ -1,6 +1,5 @@
-"""forecast/asof.py: a model of BUILD_SUBSETS read from the build's table as of an earlier moment
-gives the forecast the very inputs a rebuild at that moment gives; streamed models (views) give
-the rows a stored table gives."""
+"""forecast/asof.py: the models rebuilt as views as of an earlier moment (STREAMED) give the
+forecast the very inputs stored tables give, in the same order."""
 
 from __future__ import annotations
 
@@ -39,25 +38,19 @@ def read_inputs(con: duckdb.DuckDBPyConnection, as_of: datetime) -> dict[str, li
         }
 
 
-def test_build_subsets_and_views_give_the_inputs_a_full_rebuild_gives(
+def test_views_give_the_inputs_stored_tables_give(
     sample_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     con = duckdb.connect(str(sample_db))
     served = {o: read_inputs(con, o) for o in ORIGINS}
-    assert "int_stage_to_close" not in {m.name for m in asof._models_to_rebuild(True)}
-    # Every needed model rebuilt and stored, as before BUILD_SUBSETS and STREAMED.
-    monkeypatch.setattr(asof, "BUILD_SUBSETS", frozenset())
+    # Every needed model rebuilt and stored, as before STREAMED.
     monkeypatch.setattr(asof, "STREAMED", frozenset())
-    asof._models_to_rebuild.cache_clear()
-    try:
-        for origin in ORIGINS:
-            rebuilt = read_inputs(con, origin)
-            assert rebuilt["stage_days_to_close"], origin
-            assert sorted(served[origin]["stage_days_to_close"]) == sorted(
-                rebuilt["stage_days_to_close"]
-            )
-            for name in ("stints", "deal_ages", "open_deals"):  # in the same order, too
-                assert served[origin][name] == rebuilt[name], (origin, name)
-    finally:
-        asof._models_to_rebuild.cache_clear()
+    for origin in ORIGINS:
+        rebuilt = read_inputs(con, origin)
+        assert rebuilt["stage_days_to_close"], origin
+        assert sorted(served[origin]["stage_days_to_close"]) == sorted(
+            rebuilt["stage_days_to_close"]
+        )
+        for name in ("stints", "deal_ages", "open_deals"):  # in the same order, too
+            assert served[origin][name] == rebuilt[name], (origin, name)
     con.close()

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline_analytics.build import model_graph
 from pipeline_analytics.errors import PipelineError
-from pipeline_analytics.forecast.asof import FORECAST_MODELS, _needed_models
+from pipeline_analytics.forecast.asof import FORECAST_MODELS, needed_models
 
 
 def models_folder(folder: Path, models: dict[str, str]) -> Path:
@@ -53,7 +53,7 @@ def test_models_reading_each_other_are_refused(tmp_path: Path) -> None:
 
 def test_the_forecast_rebuilds_its_models_and_what_they_read_in_build_order() -> None:
     graph = model_graph()
-    needed = [m.name for m in _needed_models()]
+    needed = [m.name for m in needed_models()]
     assert set(FORECAST_MODELS) <= set(needed)
     assert "int_deals_as_of" in needed  # read by the forecast models, not one of them
     assert not any(name.startswith("mart_") for name in needed)

@@ -7,13 +7,11 @@ an in-memory scratch database attached to the connection. Unqualified names reso
 scratch first and to the warehouse second, so the models read the warehouse's core tables and
 the scratch's build_params. The warehouse, its build and its marts are left exactly as they were.
 
-What the rebuild stores is kept small (the backtest rebuilds at 18 origins, two at a time):
-- a model read by one query only (STREAMED) is a view, so its rows go straight into that query's
-  result instead of being stored first (int_forecast_stints is 3M rows at 1M deals);
-- a model whose rows as of an earlier moment are those of the build's own table that a column
-  places by then (BUILD_SUBSETS), and which the queries reading it filter by that column, is not
-  rebuilt before the build's as_of: the build's table is read (tests/test_forecast_asof.py checks
-  both give the same forecast inputs).
+What the rebuild stores is kept small (the backtest rebuilds at 18 origins): a model read by one
+query only (STREAMED) is a view, so its rows go straight into that query's result instead of being
+stored first (int_forecast_stints is 3M rows at 1M deals); tests/test_forecast_asof.py checks the
+views give the rows stored tables give. Every needed model is rebuilt from the core tables, never
+read from the build: a build's table holds what was known at its own as_of.
 """
 
 from __future__ import annotations
@@ -41,9 +39,6 @@ FORECAST_MODELS = (
 )
 # Read by one query each (sql/forecast/stints.sql, deal_ages.sql; int_forecast_open_deals).
 STREAMED = frozenset({"int_forecast_stints", "int_forecast_deal_ages", "int_open_deal_stage"})
-# int_stage_to_close: won deals closed by as_of (closed_at <= as_of) and their first entry into
-# each stage, from the whole history; forecast/stage_days_to_close.sql keeps closed_at <= $as_of.
-BUILD_SUBSETS = frozenset({"int_stage_to_close"})
 
 
 def build_as_of(con: duckdb.DuckDBPyConnection) -> datetime:
@@ -70,8 +65,7 @@ def models_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Iterator[No
 
     When as_of is the build's own, the warehouse's models are used as they are.
     """
-    built = build_as_of(con)
-    if as_of == built:
+    if as_of == build_as_of(con):
         yield
         return
     warehouse = _quoted(con.execute("select current_database()").fetchall()[0][0])
@@ -85,7 +79,7 @@ def models_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Iterator[No
         con.execute(f"set search_path = '{search_path}'")
         con.execute(f"create table build_params as select * from {warehouse}.main.build_params")
         con.execute("update build_params set as_of = ?", [as_of])
-        for model in _models_to_rebuild(as_of < built):
+        for model in needed_models():
             kind = "view" if model.name in STREAMED else "table"
             try:
                 con.execute(f"create {kind} {model.name} as\n{model.sql}")
@@ -106,19 +100,6 @@ def _quoted(identifier: str) -> str:
 
 
 @functools.cache
-def _needed_models() -> tuple[Model, ...]:
+def needed_models() -> tuple[Model, ...]:
     """FORECAST_MODELS and every model they read, in build order (read once per process)."""
     return model_graph().upstream_of(FORECAST_MODELS)
-
-
-@functools.cache
-def _models_to_rebuild(before_build: bool) -> tuple[Model, ...]:
-    """The needed models, less those of BUILD_SUBSETS the build's table serves (as of a moment
-    before the build's as_of, and read by no model rebuilt)."""
-    needed = _needed_models()
-    if not before_build:
-        return needed
-    reads = model_graph().reads
-    kept = {m.name for m in needed} - BUILD_SUBSETS
-    served = {name for name in BUILD_SUBSETS if not any(name in reads[other] for other in kept)}
-    return tuple(m for m in needed if m.name not in served)

@@ -43,7 +43,7 @@ import numpy as np
 
 from pipeline_analytics.config import CashflowSettings
 from pipeline_analytics.errors import StepSkipped
-from pipeline_analytics.forecast.asof import _needed_models, build_as_of
+from pipeline_analytics.forecast.asof import build_as_of, needed_models
 from pipeline_analytics.forecast.baselines import Bookings, Quantiles, from_paths
 from pipeline_analytics.forecast.calendar import add_months, month_start
 from pipeline_analytics.forecast.engine import METHOD, EngineSettings, forecast
@@ -110,7 +110,7 @@ def made_with(settings: BacktestSettings) -> str:
     for package in ("pipeline-analytics", "duckdb", "numpy", "polars", "statsmodels", "scipy"):
         digest.update(f"{package}={importlib.metadata.version(package)}\n".encode())
     code = sorted(Path(__file__).parent.glob("*.py")) + sql_files_in("forecast")
-    for path in code + [model.path for model in _needed_models()]:
+    for path in code + [model.path for model in needed_models()]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
