@@ -6,29 +6,36 @@
 -- lost_stage_unknown: a lost deal with no known open stage (e.g. exported only as "Closed Lost");
 --   it counts in win rates but not in stage conversion.
 -- regressions: moves from an open stage to a lower open stage in the deal's recorded stints.
+-- The lag runs per (source, deal_id, pipeline) over the stints of every pipeline, and only the
+--   deal's current pipeline is kept by the final join: the same partition as filtering the stints
+--   to that pipeline first, without joining ~3M stints to the deals (the build's costliest join).
+--   Undated stints (entered_at NULL) sort last, so they change neither the lag nor the maximum of
+--   the dated ones: their regressions and maximum are kept apart and count only for a deal
+--   exported by as_of, as before.
 with known_events as (
     select
         e.source,
         e.deal_id,
+        e.pipeline,
         e.stage_order,
         e.entered_at,
         e.stint
     from deal_stage_events as e
-    inner join int_deals_as_of as d
-        on e.source = d.source and e.deal_id = d.deal_id and e.pipeline = d.pipeline
     cross join build_params as bp
     where
         e.stage_order is not null
-        and (e.entered_at <= bp.as_of or (e.entered_at is null and d.exported_by_as_of))
+        and (e.entered_at <= bp.as_of or e.entered_at is null)
 ),
 
 event_steps as (
     select
         source,
         deal_id,
+        pipeline,
         stage_order,
+        entered_at is null as undated,
         stage_order < lag(stage_order) over (
-            partition by source, deal_id order by entered_at nulls last, stint
+            partition by source, deal_id, pipeline order by entered_at nulls last, stint
         ) as is_regression
     from known_events
 ),
@@ -37,23 +44,43 @@ event_progress as (
     select
         source,
         deal_id,
-        max(stage_order) as max_event_stage_order,
-        count(*) filter (where is_regression) as regressions
+        pipeline,
+        max(stage_order) filter (where not undated) as max_dated_stage_order,
+        max(stage_order) filter (where undated) as max_undated_stage_order,
+        count(*) filter (where is_regression and not undated) as dated_regressions,
+        count(*) filter (where is_regression and undated) as undated_regressions
     from event_steps
-    group by source, deal_id
+    group by source, deal_id, pipeline
+),
+
+deal_events as (
+    select
+        d.source,
+        d.deal_id,
+        d.pipeline,
+        d.status,
+        d.stage_order,
+        case
+            when d.exported_by_as_of
+                then greatest(ep.max_dated_stage_order, ep.max_undated_stage_order)
+            else ep.max_dated_stage_order
+        end as max_event_stage_order,
+        ep.dated_regressions
+        + case when d.exported_by_as_of then ep.undated_regressions else 0 end as regressions
+    from int_deals_as_of as d
+    left join event_progress as ep
+        on d.source = ep.source and d.deal_id = ep.deal_id and d.pipeline = ep.pipeline
 )
 
 select
-    d.source,
-    d.deal_id,
-    d.pipeline,
-    d.status,
-    d.stage_order,
-    greatest(ep.max_event_stage_order, d.stage_order) as max_open_stage_order,
-    coalesce(ep.regressions, 0) as regressions,
-    d.status = 'lost'
-    and ep.max_event_stage_order is null
-    and d.stage_order is null as lost_stage_unknown
-from int_deals_as_of as d
-left join event_progress as ep
-    on d.source = ep.source and d.deal_id = ep.deal_id
+    source,
+    deal_id,
+    pipeline,
+    status,
+    stage_order,
+    greatest(max_event_stage_order, stage_order) as max_open_stage_order,
+    coalesce(regressions, 0) as regressions,
+    status = 'lost'
+    and max_event_stage_order is null
+    and stage_order is null as lost_stage_unknown
+from deal_events

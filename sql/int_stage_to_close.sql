@@ -19,6 +19,21 @@ with won_deals as (
         and d.closed_at <= bp.as_of
 ),
 
+won_events as (
+    -- only the stints of those deals are grouped (a semi join keeps whole deals, so each group
+    -- and its count are as over every stint): about a fifth of them, at each backtest origin less
+    select
+        e.source,
+        e.deal_id,
+        e.pipeline,
+        e.stage,
+        e.stage_order,
+        e.entered_at
+    from deal_stage_events as e
+    semi join won_deals as w on e.source = w.source and e.deal_id = w.deal_id
+    where e.stage_order is not null
+),
+
 first_entry as (
     select
         e.source,
@@ -27,8 +42,7 @@ first_entry as (
         e.stage,
         e.stage_order,
         min(e.entered_at) as first_entered_at
-    from deal_stage_events as e
-    where e.stage_order is not null
+    from won_events as e
     group by e.source, e.deal_id, e.pipeline, e.stage, e.stage_order
     having count(e.entered_at) = count(*)
 )
