@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from pipeline_analytics import __version__, runs
+from pipeline_analytics.allocator import map_large_blocks_apart
 from pipeline_analytics.config import ENGINES, Config, RunSettings, Scenario, load_config
 from pipeline_analytics.errors import (
     EXIT_BAD_INPUT,
@@ -688,6 +689,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
         json_lines=args.log_json,
     )
+    map_large_blocks_apart()
     ctx = Context(args)
     try:
         if args.command in UNRECORDED:
