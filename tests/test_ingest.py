@@ -128,15 +128,20 @@ def test_a_later_history_file_continues_the_stints_of_an_earlier_one(loaded: Pat
         "deal_id,stage,changed_at\nD3,Proposal,2024-03-20\nD3,Prospecting,2024-04-01\n",
     )
     assert run_cli(loaded, "ingest") == 0
-    assert query(
-        loaded,
-        "select stage, entered_at::date::varchar, exited_at::date::varchar, stint "
-        "from deal_stage_events where deal_id = 'D3' order by entered_at",
-    ) == [
+    assert d3_stints(loaded) == [
         ("Prospecting", "2024-02-01", "2024-03-01", 1),
         ("Proposal", "2024-03-01", "2024-04-01", 1),
         ("Prospecting", "2024-04-01", None, 2),
     ]
+
+
+def d3_stints(loaded: Path) -> list[tuple]:
+    """Deal D3's stints: stage, entry and exit days, stint number."""
+    return query(
+        loaded,
+        "select stage, entered_at::date::varchar, exited_at::date::varchar, stint "
+        "from deal_stage_events where deal_id = 'D3' order by entered_at",
+    )
 
 
 @pytest.mark.slow
@@ -153,11 +158,7 @@ def test_an_overlapping_history_export_adds_only_the_changes_not_stored(loaded: 
     assert set(changes) - set(changes_before) == {
         ("D3", "Negotiation", query(loaded, "select timestamp '2024-04-01'")[0][0])
     }
-    assert query(
-        loaded,
-        "select stage, entered_at::date::varchar, exited_at::date::varchar, stint "
-        "from deal_stage_events where deal_id = 'D3' order by entered_at",
-    ) == [
+    assert d3_stints(loaded) == [
         ("Prospecting", "2024-02-01", "2024-03-01", 1),
         ("Proposal", "2024-03-01", "2024-04-01", 1),
         ("Negotiation", "2024-04-01", None, 1),
